@@ -1,0 +1,421 @@
+//! The typed model of an `#[actor]` impl block: its handlers and lifecycle hooks.
+
+use heck::ToUpperCamelCase;
+use proc_macro2::Span;
+use syn::visit_mut::VisitMut;
+use syn::{
+    Attribute, FnArg, GenericParam, Ident, ImplItem, ImplItemFn, ItemImpl, Pat, PathArguments,
+    ReceiverKind, ReturnType, Type, Visibility,
+};
+
+use crate::attr::{is_doc_attr, is_handler_attr, ActorArgs, HandlerArgs, ReplyKind};
+use crate::ctxt::Ctxt;
+use crate::paths;
+use crate::symbol;
+
+pub(crate) struct ActorImpl<'a> {
+    pub(crate) item: &'a ItemImpl,
+    pub(crate) krate: syn::Path,
+    /// `Counter` in `impl Counter`.
+    pub(crate) name: Ident,
+    pub(crate) self_ty: &'a Type,
+    /// `CounterRef<..>`: the self type with `Ref` appended to its name.
+    pub(crate) ref_ty: Type,
+    /// `CounterMsg`.
+    pub(crate) msg_ident: Ident,
+    pub(crate) handlers: Vec<Handler>,
+    pub(crate) pre_start: Option<Hook>,
+    pub(crate) post_stop: Option<Hook>,
+}
+
+pub(crate) struct Handler {
+    pub(crate) method: Ident,
+    pub(crate) variant: Ident,
+    pub(crate) vis: Visibility,
+    pub(crate) docs: Vec<Attribute>,
+    pub(crate) is_async: bool,
+    pub(crate) params: Vec<Param>,
+    /// The reply type, `()` when the method returns nothing; `Self` replaced.
+    pub(crate) reply: Type,
+    pub(crate) fallible: bool,
+}
+
+pub(crate) enum Param {
+    Ctx,
+    Arg { name: Ident, ty: Type },
+}
+
+impl Handler {
+    pub(crate) fn uses_ctx(&self) -> bool {
+        self.params.iter().any(|p| matches!(p, Param::Ctx))
+    }
+
+    pub(crate) fn args(&self) -> impl Iterator<Item = (&Ident, &Type)> {
+        self.params.iter().filter_map(|p| match p {
+            Param::Arg { name, ty } => Some((name, ty)),
+            Param::Ctx => None,
+        })
+    }
+}
+
+pub(crate) struct Hook {
+    pub(crate) is_async: bool,
+    pub(crate) takes_ctx: bool,
+    pub(crate) returns_result: bool,
+}
+
+impl<'a> ActorImpl<'a> {
+    /// Builds the model, recording every problem in `cx`. `None` only when the impl is so
+    /// far off (a trait impl, an unnamed self type) that nothing useful can be generated.
+    pub(crate) fn from_syn(item: &'a ItemImpl, args: &ActorArgs, cx: &mut Ctxt) -> Option<Self> {
+        if let Some((path, _)) = &item.trait_ {
+            cx.error_spanned_by(
+                path,
+                "`#[actor]` goes on the inherent `impl` block of the actor (`impl Counter { .. }`), not on a trait impl",
+            );
+            return None;
+        }
+        for param in &item.generics.params {
+            if let GenericParam::Lifetime(l) = param {
+                cx.error_spanned_by(
+                    l,
+                    "actors must be `'static`: lifetime parameters are not supported",
+                );
+            }
+        }
+        let Type::Path(type_path) = &*item.self_ty else {
+            cx.error_spanned_by(&item.self_ty, "`#[actor]` needs a named self type, like `impl Counter`");
+            return None;
+        };
+        let Some(last) = type_path.path.segments.last() else {
+            cx.error_spanned_by(&item.self_ty, "`#[actor]` needs a named self type");
+            return None;
+        };
+        let name = last.ident.clone();
+        let mut ref_path = type_path.clone();
+        if let Some(seg) = ref_path.path.segments.last_mut() {
+            seg.ident = Ident::new(&format!("{}Ref", seg.ident), seg.ident.span());
+        }
+        let msg_ident = Ident::new(&format!("{name}Msg"), name.span());
+
+        let mut model = ActorImpl {
+            item,
+            krate: paths::runtime(args.krate.as_ref()),
+            name,
+            self_ty: &item.self_ty,
+            ref_ty: Type::Path(ref_path),
+            msg_ident,
+            handlers: Vec::new(),
+            pre_start: None,
+            post_stop: None,
+        };
+
+        for impl_item in &item.items {
+            match impl_item {
+                ImplItem::Fn(f) => model.add_fn(f, cx),
+                ImplItem::Const(c) => reject_handler_attr(&c.attrs, cx),
+                ImplItem::Type(t) => reject_handler_attr(&t.attrs, cx),
+                ImplItem::Macro(m) => reject_handler_attr(&m.attrs, cx),
+                _ => {}
+            }
+        }
+        model.validate(cx);
+        Some(model)
+    }
+
+    fn add_fn(&mut self, f: &ImplItemFn, cx: &mut Ctxt) {
+        let handler_attrs: Vec<&Attribute> = f.attrs.iter().filter(|a| is_handler_attr(a)).collect();
+        let name = f.sig.ident.to_string();
+        let is_hook = name == symbol::PRE_START || name == symbol::POST_STOP;
+        if is_hook {
+            if let Some(attr) = handler_attrs.first() {
+                cx.error_spanned_by(
+                    attr,
+                    format!("`{name}` is a lifecycle hook, recognised by its name; remove `#[handler]`"),
+                );
+            }
+            let hook = parse_hook(f, name == symbol::PRE_START, cx);
+            if name == symbol::PRE_START {
+                self.pre_start = hook;
+            } else {
+                self.post_stop = hook;
+            }
+            return;
+        }
+        let Some(first) = handler_attrs.first() else {
+            return;
+        };
+        for extra in &handler_attrs[1..] {
+            cx.error_spanned_by(extra, "`#[handler]` specified more than once on this method");
+        }
+        let args = HandlerArgs::parse(first, cx);
+        if let Some(h) = parse_handler(f, &args, self.self_ty, cx) {
+            self.handlers.push(h);
+        }
+    }
+
+    /// Rules that involve more than one handler.
+    fn validate(&self, cx: &mut Ctxt) {
+        for (i, h) in self.handlers.iter().enumerate() {
+            if let Some(prev) = self.handlers[..i].iter().find(|p| p.variant == h.variant) {
+                let msg = if prev.method == h.method {
+                    format!("two handlers are named `{}`", h.method)
+                } else {
+                    format!(
+                        "handlers `{}` and `{}` both map to the message variant `{}`; rename one",
+                        prev.method, h.method, h.variant
+                    )
+                };
+                cx.error_spanned_by(&h.method, msg);
+            }
+        }
+    }
+}
+
+fn reject_handler_attr(attrs: &[Attribute], cx: &mut Ctxt) {
+    for attr in attrs.iter().filter(|a| is_handler_attr(a)) {
+        cx.error_spanned_by(attr, "`#[handler]` goes on methods (`fn`) only");
+    }
+}
+
+/// `&mut Context<..>` (any path ending in `Context`).
+fn context_param(ty: &Type) -> Option<bool> {
+    let Type::Reference(r) = ty else { return None };
+    let Type::Path(p) = &*r.elem else { return None };
+    let last = p.path.segments.last()?;
+    (last.ident == "Context").then_some(r.mutability.is_some())
+}
+
+fn parse_handler(f: &ImplItemFn, args: &HandlerArgs, self_ty: &Type, cx: &mut Ctxt) -> Option<Handler> {
+    let sig = &f.sig;
+    let mut ok = true;
+    let mut fail = |cx: &mut Ctxt, tokens: &dyn quote::ToTokens, msg: String| {
+        ok = false;
+        cx.error_spanned_by(tokens, msg);
+    };
+
+    if let syn::Safety::Unsafe(t) = &sig.safety {
+        fail(cx, t, "`#[handler]` methods cannot be `unsafe`".into());
+    }
+    if let Some(abi) = &sig.abi {
+        fail(cx, abi, "`#[handler]` methods cannot have an `extern` ABI".into());
+    }
+    if let Some(c) = &sig.constness {
+        fail(cx, c, "`#[handler]` methods cannot be `const`".into());
+    }
+    if !sig.generics.params.is_empty() {
+        fail(
+            cx,
+            &sig.generics.params,
+            "`#[handler]` methods cannot be generic: each handler becomes a message variant with concrete types; make the actor generic instead".into(),
+        );
+    } else if let Some(w) = &sig.generics.where_clause {
+        fail(cx, w, "`#[handler]` methods cannot have a `where` clause; put bounds on the `impl` block".into());
+    }
+    match sig.receiver() {
+        None => fail(
+            cx,
+            &sig.ident,
+            format!("`#[handler]` methods take `&self` or `&mut self`; `{}` has no `self` parameter", sig.ident),
+        ),
+        Some(recv) => match &recv.kind {
+            ReceiverKind::Reference(..) => {}
+            ReceiverKind::Value => fail(
+                cx,
+                recv,
+                "`#[handler]` methods take `&self` or `&mut self`; found `self` by value (the actor lives on after each message)".into(),
+            ),
+            ReceiverKind::Typed(_, ty) => fail(
+                cx,
+                ty,
+                "`#[handler]` methods take `&self` or `&mut self`; typed receivers are not supported".into(),
+            ),
+            _ => fail(cx, recv, "`#[handler]` methods take `&self` or `&mut self`".into()),
+        },
+    }
+
+    let method_name = sig.ident.to_string();
+    let bare = method_name.strip_prefix("r#").unwrap_or(&method_name);
+    if symbol::RESERVED_REF_METHODS.contains(&bare) {
+        fail(
+            cx,
+            &sig.ident,
+            format!("a handler named `{bare}` would hide `{bare}` on the generated ref; rename the method"),
+        );
+    }
+
+    let mut params = Vec::new();
+    let mut ctx_seen = false;
+    for (i, input) in sig.inputs.iter().enumerate() {
+        let FnArg::Typed(pt) = input else { continue };
+        match context_param(&pt.ty) {
+            Some(true) => {
+                if ctx_seen {
+                    fail(cx, pt, "only one `&mut Context<Self>` parameter is allowed".into());
+                }
+                ctx_seen = true;
+                params.push(Param::Ctx);
+                continue;
+            }
+            Some(false) => {
+                fail(cx, &pt.ty, "the context parameter must be `&mut Context<Self>`".into());
+                continue;
+            }
+            None => {}
+        }
+        if let Some(msg) = unsupported_arg_type(&pt.ty) {
+            fail(cx, &pt.ty, msg);
+            continue;
+        }
+        let name = match &*pt.pat {
+            Pat::Ident(p) if p.subpat.is_none() => {
+                let s = p.ident.to_string();
+                Ident::new(s.strip_prefix("r#").unwrap_or(&s), p.ident.span())
+            }
+            _ => Ident::new(&format!("arg{i}"), Span::call_site()),
+        };
+        params.push(Param::Arg {
+            name,
+            ty: replace_self(&pt.ty, self_ty),
+        });
+    }
+
+    let reply = match &sig.output {
+        ReturnType::Default => syn::parse_quote!(()),
+        ReturnType::Type(_, ty) => {
+            if let Type::ImplTrait(_) = &**ty {
+                fail(
+                    cx,
+                    ty,
+                    "`#[handler]` methods cannot return `impl Trait`: the reply travels to the asker and needs a concrete type".into(),
+                );
+            }
+            replace_self(ty, self_ty)
+        }
+    };
+    let fallible = match args.reply {
+        ReplyKind::Auto => is_result(&reply),
+        ReplyKind::Plain => false,
+        ReplyKind::Result => true,
+    };
+
+    if !ok {
+        return None;
+    }
+    Some(Handler {
+        variant: Ident::new(&bare.to_upper_camel_case(), sig.ident.span()),
+        method: sig.ident.clone(),
+        vis: f.vis.clone(),
+        docs: f.attrs.iter().filter(|a| is_doc_attr(a)).cloned().collect(),
+        is_async: sig.asyncness.is_some(),
+        params,
+        reply,
+        fallible,
+    })
+}
+
+/// Why an argument type cannot travel in a message, if it cannot.
+fn unsupported_arg_type(ty: &Type) -> Option<String> {
+    match ty {
+        Type::Reference(r) => match &r.lifetime {
+            Some(l) if l.ident == "static" => None,
+            _ => Some(
+                "handler arguments are moved into the message and must own their data; use an owned type (e.g. `String` for `&str`) or a `&'static` reference".into(),
+            ),
+        },
+        Type::ImplTrait(_) => Some(
+            "handler arguments cannot be `impl Trait`: the message enum needs a concrete type".into(),
+        ),
+        _ => None,
+    }
+}
+
+/// `Result<T, E>` written with two type arguments.
+fn is_result(ty: &Type) -> bool {
+    let Type::Path(p) = ty else { return false };
+    let Some(last) = p.path.segments.last() else {
+        return false;
+    };
+    if last.ident != "Result" {
+        return false;
+    }
+    match &last.arguments {
+        PathArguments::AngleBracketed(a) => {
+            a.args.len() == 2 && a.args.iter().all(|g| matches!(g, syn::GenericArgument::Type(_)))
+        }
+        _ => false,
+    }
+}
+
+/// Replaces `Self` in a type that will be used outside the actor's impl block.
+pub(crate) fn replace_self(ty: &Type, self_ty: &Type) -> Type {
+    struct Replace<'a>(&'a Type);
+    impl VisitMut for Replace<'_> {
+        fn visit_type_mut(&mut self, ty: &mut Type) {
+            if let Type::Path(p) = ty {
+                if p.qself.is_none() && p.path.is_ident("Self") {
+                    *ty = self.0.clone();
+                    return;
+                }
+            }
+            syn::visit_mut::visit_type_mut(self, ty);
+        }
+    }
+    let mut ty = ty.clone();
+    Replace(self_ty).visit_type_mut(&mut ty);
+    ty
+}
+
+fn parse_hook(f: &ImplItemFn, may_fail: bool, cx: &mut Ctxt) -> Option<Hook> {
+    let sig = &f.sig;
+    let name = sig.ident.to_string();
+    let expected = if may_fail {
+        format!("`async fn {name}(&mut self, ctx: &mut Context<Self>) -> Result<(), ActorError>` (`async`, `ctx` and the `Result` are optional)")
+    } else {
+        format!("`async fn {name}(&mut self, ctx: &mut Context<Self>)` (`async` and `ctx` are optional)")
+    };
+    let mut ok = true;
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        cx.error_spanned_by(&sig.generics, format!("lifecycle hook `{name}` cannot be generic; expected {expected}"));
+        ok = false;
+    }
+    match sig.receiver() {
+        Some(r) if matches!(r.kind, ReceiverKind::Reference(_, _, Some(_))) => {}
+        Some(r) => {
+            cx.error_spanned_by(r, format!("lifecycle hook `{name}` must take `&mut self`; expected {expected}"));
+            ok = false;
+        }
+        None => {
+            cx.error_spanned_by(&sig.ident, format!("lifecycle hook `{name}` must take `&mut self`; expected {expected}"));
+            ok = false;
+        }
+    }
+    let mut takes_ctx = false;
+    for input in sig.inputs.iter().skip(1) {
+        match input {
+            FnArg::Typed(pt) if context_param(&pt.ty) == Some(true) && !takes_ctx => takes_ctx = true,
+            other => {
+                cx.error_spanned_by(
+                    other,
+                    format!("unexpected parameter in lifecycle hook `{name}`; expected {expected}"),
+                );
+                ok = false;
+            }
+        }
+    }
+    let returns_result = match &sig.output {
+        ReturnType::Default => false,
+        ReturnType::Type(_, ty) if may_fail && is_result(ty) => true,
+        ReturnType::Type(_, ty) if matches!(&**ty, Type::Tuple(t) if t.elems.is_empty()) => false,
+        ReturnType::Type(_, ty) => {
+            cx.error_spanned_by(ty, format!("wrong return type for lifecycle hook `{name}`; expected {expected}"));
+            ok = false;
+            false
+        }
+    };
+    ok.then_some(Hook {
+        is_async: sig.asyncness.is_some(),
+        takes_ctx,
+        returns_result,
+    })
+}

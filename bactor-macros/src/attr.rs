@@ -1,0 +1,235 @@
+//! Arguments of `#[actor(...)]` and `#[handler(...)]`.
+
+use proc_macro2::TokenStream;
+use syn::parse::{ParseStream, Parser};
+use syn::{Attribute, LitInt, Path, Token};
+
+use crate::ctxt::Ctxt;
+use crate::symbol;
+
+pub(crate) mod kw {
+    syn::custom_keyword!(mailbox);
+    syn::custom_keyword!(throughput);
+    syn::custom_keyword!(unbounded);
+    syn::custom_keyword!(bounded);
+    syn::custom_keyword!(reply);
+    syn::custom_keyword!(plain);
+    syn::custom_keyword!(result);
+}
+
+/// Where `#[actor]` was put.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Target {
+    Type,
+    Impl,
+}
+
+#[derive(Clone)]
+pub(crate) enum MailboxArg {
+    Bounded(LitInt),
+    Unbounded,
+}
+
+#[derive(Default)]
+pub(crate) struct ActorArgs {
+    pub(crate) mailbox: Option<MailboxArg>,
+    pub(crate) throughput: Option<LitInt>,
+    pub(crate) krate: Option<Path>,
+}
+
+/// Skips the value of an unrecognised key: `= expr`, `(...)` or nothing.
+fn skip_value(input: ParseStream<'_>) -> syn::Result<()> {
+    if input.peek(Token![=]) {
+        input.parse::<Token![=]>()?;
+        input.parse::<syn::Expr>()?;
+    } else if input.peek(syn::token::Paren) {
+        let content;
+        syn::parenthesized!(content in input);
+        content.parse::<TokenStream>()?;
+    }
+    Ok(())
+}
+
+fn positive(lit: LitInt, what: &str, cx: &mut Ctxt) -> Option<LitInt> {
+    match lit.base10_parse::<usize>() {
+        Ok(0) => {
+            cx.error_spanned_by(&lit, format!("`{what}` must be at least 1"));
+            None
+        }
+        Ok(_) => Some(lit),
+        Err(e) => {
+            cx.push(e);
+            None
+        }
+    }
+}
+
+struct MailboxValue(Option<MailboxArg>);
+
+impl ActorArgs {
+    /// Parses `#[actor(...)]`, recording every problem in `cx`.
+    pub(crate) fn parse(args: TokenStream, target: Target, cx: &mut Ctxt) -> ActorArgs {
+        let mut out = ActorArgs::default();
+        let mut seen: Vec<String> = Vec::new();
+        let parser = syn::meta::parser(|meta| {
+            let key = meta
+                .path
+                .get_ident()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            if seen.contains(&key) {
+                cx.error_spanned_by(&meta.path, format!("`{key}` specified more than once"));
+                return skip_value(meta.input);
+            }
+            seen.push(key.clone());
+            match (key.as_str(), target) {
+                // #[actor(mailbox = 64)] / #[actor(mailbox = unbounded)]
+                ("mailbox", Target::Type) => {
+                    let value = meta.value()?;
+                    let parsed = parse_mailbox(value, cx)?;
+                    out.mailbox = parsed.0;
+                }
+                // #[actor(throughput = 100)]
+                ("throughput", Target::Type) => {
+                    let lit: LitInt = meta.value()?.parse()?;
+                    out.throughput = positive(lit, "throughput", cx);
+                }
+                // #[actor(crate = path::to::bactor)]
+                ("crate", _) => {
+                    out.krate = Some(meta.value()?.call(Path::parse_mod_style)?);
+                }
+                ("mailbox" | "throughput", Target::Impl) => {
+                    cx.error_spanned_by(
+                        &meta.path,
+                        format!(
+                            "`{key}` belongs on the `#[actor]` of the struct or enum, not of the `impl` block"
+                        ),
+                    );
+                    skip_value(meta.input)?;
+                }
+                _ => {
+                    let valid = match target {
+                        Target::Type => symbol::STRUCT_KEYS,
+                        Target::Impl => symbol::IMPL_KEYS,
+                    };
+                    let shown = if key.is_empty() {
+                        quote::ToTokens::to_token_stream(&meta.path).to_string()
+                    } else {
+                        key
+                    };
+                    cx.error_spanned_by(
+                        &meta.path,
+                        format!("unknown `#[actor]` argument `{shown}`; expected one of: {valid}"),
+                    );
+                    skip_value(meta.input)?;
+                }
+            }
+            Ok(())
+        });
+        if let Err(e) = parser.parse2(args) {
+            cx.push(e);
+        }
+        out
+    }
+}
+
+fn parse_mailbox(input: ParseStream<'_>, cx: &mut Ctxt) -> syn::Result<MailboxValue> {
+    let lookahead = input.lookahead1();
+    if lookahead.peek(LitInt) {
+        let lit: LitInt = input.parse()?;
+        Ok(MailboxValue(positive(lit, "mailbox", cx).map(MailboxArg::Bounded)))
+    } else if lookahead.peek(kw::unbounded) {
+        input.parse::<kw::unbounded>()?;
+        Ok(MailboxValue(Some(MailboxArg::Unbounded)))
+    } else if lookahead.peek(kw::bounded) {
+        input.parse::<kw::bounded>()?;
+        let content;
+        syn::parenthesized!(content in input);
+        let lit: LitInt = content.parse()?;
+        Ok(MailboxValue(positive(lit, "mailbox", cx).map(MailboxArg::Bounded)))
+    } else {
+        Err(lookahead.error())
+    }
+}
+
+/// How a handler's return value reaches the asker.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum ReplyKind {
+    /// Decide from the return type: `Result<T, E>` is fallible.
+    Auto,
+    Plain,
+    Result,
+}
+
+pub(crate) struct HandlerArgs {
+    pub(crate) reply: ReplyKind,
+}
+
+impl HandlerArgs {
+    /// Parses the arguments of one `#[handler]` / `#[handler(...)]` attribute.
+    pub(crate) fn parse(attr: &Attribute, cx: &mut Ctxt) -> HandlerArgs {
+        let mut out = HandlerArgs {
+            reply: ReplyKind::Auto,
+        };
+        if let syn::Meta::Path(_) = attr.meta {
+            return out;
+        }
+        if let syn::Meta::NameValue(nv) = &attr.meta {
+            cx.error_spanned_by(
+                nv,
+                "expected `#[handler]` or `#[handler(reply = plain | result)]`",
+            );
+            return out;
+        }
+        let mut seen_reply = false;
+        let result = attr.parse_nested_meta(|meta| {
+            // #[handler(reply = plain)] / #[handler(reply = result)]
+            if meta.path.is_ident("reply") {
+                if seen_reply {
+                    cx.error_spanned_by(&meta.path, "`reply` specified more than once");
+                    return skip_value(meta.input);
+                }
+                seen_reply = true;
+                let value = meta.value()?;
+                let lookahead = value.lookahead1();
+                if lookahead.peek(kw::plain) {
+                    value.parse::<kw::plain>()?;
+                    out.reply = ReplyKind::Plain;
+                } else if lookahead.peek(kw::result) {
+                    value.parse::<kw::result>()?;
+                    out.reply = ReplyKind::Result;
+                } else {
+                    return Err(lookahead.error());
+                }
+                Ok(())
+            } else {
+                let shown = quote::ToTokens::to_token_stream(&meta.path).to_string();
+                cx.error_spanned_by(
+                    &meta.path,
+                    format!(
+                        "unknown `#[handler]` argument `{shown}`; expected one of: {}",
+                        symbol::HANDLER_KEYS
+                    ),
+                );
+                skip_value(meta.input)
+            }
+        });
+        if let Err(e) = result {
+            cx.push(e);
+        }
+        out
+    }
+}
+
+/// `true` for `#[handler]`, `#[handler(..)]` and `#[bactor::handler]`.
+pub(crate) fn is_handler_attr(attr: &Attribute) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|s| s.ident == symbol::HANDLER)
+}
+
+/// `true` for `///` docs and `#[doc = ..]`.
+pub(crate) fn is_doc_attr(attr: &Attribute) -> bool {
+    attr.path().is_ident("doc")
+}

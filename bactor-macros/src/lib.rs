@@ -1,0 +1,27 @@
+//! Procedural macros of [bactor](https://docs.rs/bactor): `#[actor]` and `#[handler]`.
+//!
+//! Use them through the `bactor` crate (`use bactor::prelude::*;`), never directly: the
+//! generated code refers to `::bactor::__private`, and `bactor` pins this crate to its
+//! own version. The reference documentation lives on `bactor::actor`.
+
+mod actor;
+mod attr;
+mod ctxt;
+mod handler;
+mod paths;
+mod symbol;
+
+use proc_macro::TokenStream;
+
+/// Turns a struct (or enum) and its `impl` block into an actor. See `bactor::actor` for
+/// the full documentation.
+#[proc_macro_attribute]
+pub fn actor(args: TokenStream, input: TokenStream) -> TokenStream {
+    actor::expand(args.into(), input.into()).into()
+}
+
+/// Marks a method of an `#[actor]` impl block as a message handler. See `bactor::handler`.
+#[proc_macro_attribute]
+pub fn handler(args: TokenStream, input: TokenStream) -> TokenStream {
+    handler::standalone(args.into(), input.into()).into()
+}

@@ -1,0 +1,35 @@
+//! Names the macros recognise.
+
+/// `#[handler]` on a method of an `#[actor]` impl.
+pub(crate) const HANDLER: &str = "handler";
+
+/// Lifecycle hooks recognised by name in an `#[actor]` impl.
+pub(crate) const PRE_START: &str = "pre_start";
+pub(crate) const POST_STOP: &str = "post_stop";
+
+/// Methods of `ActorRef` (reached through `Deref`) and of common traits that a generated
+/// ref method of the same name would shadow.
+pub(crate) const RESERVED_REF_METHODS: &[&str] = &[
+    "pid",
+    "is_alive",
+    "tell",
+    "try_tell",
+    "ask",
+    "stop",
+    "stop_gracefully",
+    "stopped",
+    "typed",
+    "clone",
+    "into",
+    "deref",
+    "fmt",
+    "eq",
+    "hash",
+];
+
+/// Keys of `#[actor(...)]` on a struct or enum.
+pub(crate) const STRUCT_KEYS: &str = "`mailbox`, `throughput`, `crate`";
+/// Keys of `#[actor(...)]` on an impl block.
+pub(crate) const IMPL_KEYS: &str = "`crate`";
+/// Keys of `#[handler(...)]`.
+pub(crate) const HANDLER_KEYS: &str = "`reply`";

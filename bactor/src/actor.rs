@@ -1,0 +1,100 @@
+//! The [`Actor`] trait.
+//!
+//! An actor is a value that owns its state and handles one message at a time. It is usually
+//! written with `#[actor]`, which implements this trait: the generated `handle` is one
+//! `match` over the generated message enum, and the lifecycle hooks found by name in the
+//! `impl` block are forwarded. Writing the trait by hand is possible and is what the
+//! closure-based creation patterns in [`Props`](crate::Props) do.
+
+use std::future::Future;
+
+use crate::context::Context;
+use crate::error::ActorError;
+use crate::mailbox::MailboxConfig;
+use crate::ActorRef;
+
+/// An actor: state plus a message handler, run by the runtime one message at a time.
+///
+/// # Example
+///
+/// A hand-written actor (what `#[actor]` generates, without the typed ref methods):
+///
+/// ```
+/// use bactor::prelude::*;
+///
+/// struct Adder {
+///     total: u64,
+/// }
+///
+/// impl Actor for Adder {
+///     type Msg = (u64, ReplyTo<u64>);
+///     type Ref = ActorRef<Self>;
+///
+///     async fn handle(&mut self, (n, reply): Self::Msg, _ctx: &mut Context<Self>) -> Result<(), ActorError> {
+///         self.total += n;
+///         let _ = reply.send(self.total);
+///         Ok(())
+///     }
+/// }
+///
+/// # #[tokio::main] async fn main() {
+/// let system = ActorSystem::new();
+/// let adder = system.spawn(|| Adder { total: 0 }).await.unwrap();
+/// assert_eq!(adder.ask(|r| (2, r)).await.unwrap(), 2);
+/// assert_eq!(adder.ask(|r| (3, r)).await.unwrap(), 5);
+/// system.shutdown().await;
+/// # }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an actor",
+    note = "put `#[actor]` on both the struct and its `impl` block, or implement `bactor::Actor` by hand"
+)]
+pub trait Actor: Send + Sized + 'static {
+    /// The messages this actor handles. `#[actor]` generates `{Name}Msg`.
+    type Msg: Send + 'static;
+
+    /// The ref type handed out by `spawn`. `#[actor]` generates `{Name}Ref`, a newtype over
+    /// [`ActorRef<Self>`] with one method per handler; hand-written actors use `ActorRef<Self>`.
+    type Ref: From<ActorRef<Self>> + Clone + Send + Sync + 'static;
+
+    /// Handles one message. An `Err` is a failure of the actor, not a reply: it stops the
+    /// actor (replies to askers travel inside the message).
+    fn handle(
+        &mut self,
+        msg: Self::Msg,
+        ctx: &mut Context<Self>,
+    ) -> impl Future<Output = Result<(), ActorError>> + Send;
+
+    /// Runs before the first message. An error (or a panic) stops the actor before it
+    /// handles anything; queued messages become dead letters.
+    fn pre_start(
+        &mut self,
+        _ctx: &mut Context<Self>,
+    ) -> impl Future<Output = Result<(), ActorError>> + Send {
+        async { Ok(()) }
+    }
+
+    /// Runs exactly once, after the actor's children have stopped and before its pid is
+    /// released.
+    fn post_stop(&mut self, _ctx: &mut Context<Self>) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
+    /// The mailbox for actors of this type; `None` takes the system's default.
+    /// `#[actor(mailbox = ..)]` sets it.
+    fn mailbox() -> Option<MailboxConfig> {
+        None
+    }
+
+    /// Messages per turn for actors of this type; `None` takes the system's default.
+    /// `#[actor(throughput = ..)]` sets it.
+    fn throughput() -> Option<usize> {
+        None
+    }
+
+    /// A short name of a message, for dead letters and logs. `#[actor]` returns
+    /// `Type::handler`.
+    fn message_name(_msg: &Self::Msg) -> &'static str {
+        std::any::type_name::<Self::Msg>()
+    }
+}

@@ -1,0 +1,284 @@
+//! Actor references.
+//!
+//! An [`ActorRef<A>`] is a cheap handle to a running actor of type `A`: cloning it is one
+//! reference-count increment, and a `tell` through it is one channel push. `#[actor]` wraps
+//! it in a generated `{Name}Ref` newtype that adds one method per handler and derefs to it.
+
+use std::fmt;
+use std::future::Future;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot, Notify};
+
+use crate::actor::Actor;
+use crate::error::{AskError, TellError};
+use crate::events::EventStream;
+use crate::mailbox::{Envelope, UserTx};
+use crate::system::SystemMsg;
+use crate::Pid;
+
+/// What every ref of one actor shares.
+pub(crate) struct RefInner<M> {
+    pub(crate) pid: Pid,
+    pub(crate) user: UserTx<M>,
+    pub(crate) sys: mpsc::UnboundedSender<SystemMsg>,
+    pub(crate) events: Arc<EventStream>,
+    pub(crate) name_of: fn(&M) -> &'static str,
+    pub(crate) type_name: &'static str,
+    terminated: AtomicBool,
+    on_terminated: Notify,
+}
+
+impl<M> RefInner<M> {
+    pub(crate) fn new(
+        pid: Pid,
+        user: UserTx<M>,
+        sys: mpsc::UnboundedSender<SystemMsg>,
+        events: Arc<EventStream>,
+        name_of: fn(&M) -> &'static str,
+        type_name: &'static str,
+    ) -> Self {
+        RefInner {
+            pid,
+            user,
+            sys,
+            events,
+            name_of,
+            type_name,
+            terminated: AtomicBool::new(false),
+            on_terminated: Notify::new(),
+        }
+    }
+
+    /// Publishes a dead letter for an envelope that could not be delivered.
+    pub(crate) fn dead_letter(&self, env: &Envelope<M>) {
+        let name = match env {
+            Envelope::Msg(m) => (self.name_of)(m),
+            Envelope::Stop => "graceful stop",
+        };
+        self.events.dead_letter(self.pid, name);
+    }
+
+    pub(crate) fn mark_terminated(&self) {
+        self.terminated.store(true, Ordering::Release);
+        self.on_terminated.notify_waiters();
+    }
+
+    pub(crate) async fn terminated(&self) {
+        loop {
+            // Created before the check, so a `notify_waiters` in between is not missed.
+            let notified = self.on_terminated.notified();
+            if self.terminated.load(Ordering::Acquire) {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// A handle to a running actor of type `A`.
+///
+/// Cheap to clone; equal, hashed and ordered by [`Pid`]. Refs obtained before a
+/// supervised restart keep working after it. A ref to an actor that has stopped fails every
+/// send at once: `tell` hands the message back, an ask returns [`AskError::Dead`].
+///
+/// Actors written with `#[actor]` hand out a generated `{Name}Ref` that derefs to this
+/// type and adds one method per handler.
+///
+/// # Example
+///
+/// ```
+/// use bactor::prelude::*;
+///
+/// # #[tokio::main] async fn main() {
+/// let system = ActorSystem::new();
+/// let doubler = system
+///     .spawn_fn(|(n, reply): (u32, ReplyTo<u32>)| async move {
+///         let _ = reply.send(n * 2);
+///     })
+///     .await
+///     .unwrap();
+/// assert_eq!(doubler.ask(|r| (21, r)).await.unwrap(), 42);
+/// doubler.stop();
+/// doubler.stopped().await;
+/// assert!(!doubler.is_alive());
+/// assert_eq!(doubler.ask(|r| (1, r)).await, Err(AskError::Dead));
+/// # }
+/// ```
+pub struct ActorRef<A: Actor> {
+    pub(crate) inner: Arc<RefInner<A::Msg>>,
+}
+
+impl<A: Actor> ActorRef<A> {
+    pub(crate) fn from_inner(inner: Arc<RefInner<A::Msg>>) -> Self {
+        ActorRef { inner }
+    }
+
+    /// The actor's pid.
+    pub fn pid(&self) -> Pid {
+        self.inner.pid
+    }
+
+    /// `true` while the actor takes messages. Turns `false` as soon as it starts stopping.
+    pub fn is_alive(&self) -> bool {
+        !self.inner.user.is_closed()
+    }
+
+    /// Sends a message, waiting for room in a full bounded mailbox.
+    ///
+    /// Fails only if the actor is not running, handing the message back.
+    pub async fn tell(&self, msg: A::Msg) -> Result<(), TellError<A::Msg>> {
+        self.inner.user.send(Envelope::Msg(msg)).await.map_err(|env| {
+            self.inner.dead_letter(&env);
+            TellError::Dead(unwrap_msg(env))
+        })
+    }
+
+    /// Sends a message now, or hands it back in [`TellError::Full`] when a bounded mailbox
+    /// has no room (or [`TellError::Dead`] when the actor is not running).
+    pub fn try_tell(&self, msg: A::Msg) -> Result<(), TellError<A::Msg>> {
+        self.inner
+            .user
+            .try_send(Envelope::Msg(msg))
+            .map_err(|e| {
+                if e.is_dead() {
+                    if let TellError::Dead(env) = &e {
+                        self.inner.dead_letter(env);
+                    }
+                }
+                e.map(unwrap_msg)
+            })
+    }
+
+    /// Sends the message built by `make` around a fresh reply slot and waits for the reply.
+    ///
+    /// This is the generic ask, for actors whose messages carry a [`ReplyTo`]; actors
+    /// written with `#[actor]` get one typed method per handler instead.
+    pub async fn ask<R>(&self, make: impl FnOnce(ReplyTo<R>) -> A::Msg) -> Result<R, AskError> {
+        let (tx, rx) = oneshot::channel();
+        let env = Envelope::Msg(make(ReplyTo(tx)));
+        if let Err(env) = self.inner.user.send(env).await {
+            self.inner.dead_letter(&env);
+            return Err(AskError::Dead);
+        }
+        rx.await.map_err(|_| AskError::NoReply)
+    }
+
+    /// Stops the actor: a system message that overtakes queued user messages. The message
+    /// being handled finishes; queued ones become dead letters (asks among them fail).
+    /// Children stop first, then `post_stop` runs. Returns at once; await
+    /// [`stopped`](Self::stopped) to wait for the end.
+    pub fn stop(&self) {
+        // A send error means the actor is already gone, which is what was asked for.
+        let _ = self.inner.sys.send(SystemMsg::Stop);
+    }
+
+    /// Stops the actor after it has handled every message queued before this call
+    /// (a poison pill on the user lane), and waits until it has stopped.
+    pub async fn stop_gracefully(&self) {
+        // A send error means the actor is already gone or stopping.
+        let _ = self.inner.user.send(Envelope::Stop).await;
+        self.inner.terminated().await;
+    }
+
+    /// Waits until the actor has stopped: its children are gone, `post_stop` has run and
+    /// its mailbox is drained.
+    pub fn stopped(&self) -> impl Future<Output = ()> + Send + 'static {
+        let inner = Arc::clone(&self.inner);
+        async move { inner.terminated().await }
+    }
+
+    /// The generated ref type of this actor (`{Name}Ref` for `#[actor]` types).
+    pub fn typed(&self) -> A::Ref {
+        A::Ref::from(self.clone())
+    }
+}
+
+fn unwrap_msg<M>(env: Envelope<M>) -> M {
+    match env {
+        Envelope::Msg(m) => m,
+        // Only `stop_gracefully` sends `Stop`, and it never hands the envelope back.
+        Envelope::Stop => unreachable!("a graceful stop is never returned to a sender"),
+    }
+}
+
+impl<A: Actor> Clone for ActorRef<A> {
+    fn clone(&self) -> Self {
+        ActorRef {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<A: Actor> fmt::Debug for ActorRef<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ActorRef")
+            .field("type", &self.inner.type_name)
+            .field("pid", &self.inner.pid)
+            .finish()
+    }
+}
+
+impl<A: Actor> PartialEq for ActorRef<A> {
+    fn eq(&self, other: &Self) -> bool {
+        self.inner.pid == other.inner.pid
+    }
+}
+
+impl<A: Actor> Eq for ActorRef<A> {}
+
+impl<A: Actor> Hash for ActorRef<A> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.inner.pid.hash(state);
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<A: Actor> serde::Serialize for ActorRef<A> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.inner.pid.serialize(s)
+    }
+}
+
+/// The reply slot of one ask. Handlers written with `#[actor]` never see it: the generated
+/// code replies with the handler's return value. Hand-written messages carry it.
+///
+/// # Example
+///
+/// ```
+/// use bactor::prelude::*;
+///
+/// # #[tokio::main] async fn main() {
+/// let system = ActorSystem::new();
+/// let echo = system
+///     .spawn_fn(|reply: ReplyTo<&'static str>| async move {
+///         let _ = reply.send("pong");
+///     })
+///     .await
+///     .unwrap();
+/// assert_eq!(echo.ask(|r| r).await.unwrap(), "pong");
+/// # }
+/// ```
+pub struct ReplyTo<R>(pub(crate) oneshot::Sender<R>);
+
+impl<R> ReplyTo<R> {
+    /// Sends the reply. Hands it back if the asker is gone (it timed out or was dropped).
+    pub fn send(self, reply: R) -> Result<(), R> {
+        self.0.send(reply)
+    }
+
+    /// `true` when the asker no longer waits.
+    pub fn is_closed(&self) -> bool {
+        self.0.is_closed()
+    }
+}
+
+impl<R> fmt::Debug for ReplyTo<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReplyTo")
+            .field("closed", &self.0.is_closed())
+            .finish()
+    }
+}

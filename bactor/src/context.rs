@@ -1,0 +1,227 @@
+//! The actor's view of the runtime while it handles a message.
+//!
+//! A [`Context`] is handed to every handler that asks for one (`ctx: &mut Context<Self>`)
+//! and to the lifecycle hooks. Through it an actor reaches its own ref, spawns children
+//! (stopped before it stops), schedules timers (cancelled when it stops) and stops itself.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
+
+use crate::actor::Actor;
+use crate::actor_ref::ActorRef;
+use crate::error::SpawnError;
+use crate::props::Props;
+use crate::system::{ActorSystem, Parent, SystemMsg};
+use crate::Pid;
+
+pub(crate) struct Child {
+    pub(crate) pid: Pid,
+    pub(crate) sys: mpsc::UnboundedSender<SystemMsg>,
+}
+
+/// The runtime handle of one actor, passed to its handlers and hooks.
+///
+/// # Example
+///
+/// ```
+/// use bactor::prelude::*;
+/// use std::time::Duration;
+///
+/// #[actor]
+/// #[derive(Default)]
+/// struct Ticker {
+///     ticks: u32,
+/// }
+///
+/// #[actor]
+/// impl Ticker {
+///     async fn pre_start(&mut self, ctx: &mut Context<Self>) -> Result<(), ActorError> {
+///         let tick = ctx.myself().typed().tick().into_message();
+///         ctx.send_after(Duration::from_millis(10), tick);
+///         Ok(())
+///     }
+///
+///     #[handler]
+///     fn tick(&mut self) {
+///         self.ticks += 1;
+///     }
+///
+///     #[handler]
+///     fn ticks(&self) -> u32 {
+///         self.ticks
+///     }
+/// }
+///
+/// # #[tokio::main] async fn main() {
+/// let system = ActorSystem::new();
+/// let t = system.spawn(Ticker::default).await.unwrap();
+/// tokio::time::sleep(Duration::from_millis(50)).await;
+/// assert_eq!(t.ticks().await.unwrap(), 1);
+/// # system.shutdown().await;
+/// # }
+/// ```
+pub struct Context<A: Actor> {
+    myself: ActorRef<A>,
+    system: ActorSystem,
+    parent: Parent,
+    pub(crate) children: HashMap<u64, Child>,
+    timers: Vec<AbortHandle>,
+    pub(crate) stop_requested: bool,
+    pub(crate) stopping: bool,
+}
+
+impl<A: Actor> Context<A> {
+    pub(crate) fn new(myself: ActorRef<A>, system: ActorSystem, parent: Parent) -> Self {
+        Context {
+            myself,
+            system,
+            parent,
+            children: HashMap::new(),
+            timers: Vec::new(),
+            stop_requested: false,
+            stopping: false,
+        }
+    }
+
+    /// This actor's own ref.
+    pub fn myself(&self) -> &ActorRef<A> {
+        &self.myself
+    }
+
+    /// This actor's pid.
+    pub fn pid(&self) -> Pid {
+        self.myself.pid()
+    }
+
+    /// The parent's pid; `None` for top-level actors (their parent is the system guardian).
+    pub fn parent(&self) -> Option<Pid> {
+        match &self.parent {
+            Parent::Guardian => None,
+            Parent::Actor { pid, .. } => Some(*pid),
+        }
+    }
+
+    pub(crate) fn parent_link(&self) -> &Parent {
+        &self.parent
+    }
+
+    /// The system this actor runs in.
+    pub fn system(&self) -> &ActorSystem {
+        &self.system
+    }
+
+    /// The pids of the live children.
+    pub fn children(&self) -> Vec<Pid> {
+        let mut pids: Vec<Pid> = self.children.values().map(|c| c.pid).collect();
+        pids.sort();
+        pids
+    }
+
+    /// Spawns a child from a producer. The child stops before this actor stops.
+    pub async fn spawn_child<B: Actor>(
+        &mut self,
+        producer: impl Fn() -> B + Send + Sync + 'static,
+    ) -> Result<B::Ref, SpawnError> {
+        self.spawn_child_props(Props::from_producer(producer)).await
+    }
+
+    /// Spawns a child from [`Props`].
+    pub async fn spawn_child_props<B: Actor>(&mut self, props: Props<B>) -> Result<B::Ref, SpawnError> {
+        if self.stopping {
+            return Err(SpawnError::ParentStopping);
+        }
+        let parent = Parent::Actor {
+            pid: self.pid(),
+            sys: self.myself.inner.sys.clone(),
+        };
+        let (child, sys) = self.system.spawn_with_parent(props, parent)?;
+        self.children.insert(child.pid().id(), Child { pid: child.pid(), sys });
+        Ok(child.typed())
+    }
+
+    /// Stops this actor once the current message (or hook) is done. Queued messages become
+    /// dead letters.
+    pub fn stop(&mut self) {
+        self.stop_requested = true;
+    }
+
+    /// Sends `msg` to this actor after `delay`. Cancelled when the actor stops or when the
+    /// returned handle's [`cancel`](TimerHandle::cancel) is called.
+    pub fn send_after(&mut self, delay: Duration, msg: A::Msg) -> TimerHandle {
+        let target = self.myself.clone();
+        self.add_timer(tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            // A failed send means the actor stopped; the message is published as a dead
+            // letter by `tell`.
+            let _ = target.tell(msg).await;
+        }))
+    }
+
+    /// Sends the message made by `make` to this actor every `period`, the first time after
+    /// one period. Cancelled when the actor stops or the handle is cancelled. A tick that
+    /// finds the mailbox full waits for room, and missed ticks are skipped, not bunched.
+    pub fn send_interval(
+        &mut self,
+        period: Duration,
+        mut make: impl FnMut() -> A::Msg + Send + 'static,
+    ) -> TimerHandle {
+        let target = self.myself.clone();
+        self.add_timer(tokio::spawn(async move {
+            let start = tokio::time::Instant::now() + period;
+            let mut interval = tokio::time::interval_at(start, period);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                interval.tick().await;
+                if target.tell(make()).await.is_err() {
+                    return;
+                }
+            }
+        }))
+    }
+
+    fn add_timer(&mut self, task: tokio::task::JoinHandle<()>) -> TimerHandle {
+        self.timers.retain(|t| !t.is_finished());
+        let handle = task.abort_handle();
+        self.timers.push(handle.clone());
+        TimerHandle { handle }
+    }
+
+    pub(crate) fn cancel_timers(&mut self) {
+        for t in self.timers.drain(..) {
+            t.abort();
+        }
+    }
+
+}
+
+impl<A: Actor> fmt::Debug for Context<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("pid", &self.pid())
+            .field("children", &self.children.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A scheduled timer. Dropping it does not cancel the timer; [`cancel`](Self::cancel) does,
+/// and so does the actor's stop.
+#[derive(Debug, Clone)]
+pub struct TimerHandle {
+    handle: AbortHandle,
+}
+
+impl TimerHandle {
+    /// Cancels the timer. A message already sent stays in the mailbox.
+    pub fn cancel(&self) {
+        self.handle.abort();
+    }
+
+    /// `true` once the timer has fired for the last time or was cancelled.
+    pub fn is_finished(&self) -> bool {
+        self.handle.is_finished()
+    }
+}

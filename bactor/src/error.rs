@@ -1,0 +1,385 @@
+//! Error types of the runtime.
+//!
+//! Each error is small and says which call returns it. Errors that carry an undelivered
+//! message hand it back ([`TellError::into_message`]) so nothing is lost.
+
+use std::any::Any;
+use std::convert::Infallible;
+use std::error::Error as StdError;
+use std::fmt;
+
+
+/// Why an ask did not produce a reply.
+///
+/// Returned by awaiting a request (`counter.add(5).await`), by [`ActorRef::ask`] and by
+/// timed requests. The type parameter is the error type of handlers that return
+/// `Result<T, E>`: their `Err(e)` arrives as [`AskError::Handler`]. Plain handlers use the
+/// default, `Infallible`.
+///
+/// [`ActorRef::ask`]: crate::ActorRef::ask
+///
+/// # Example
+///
+/// ```
+/// use bactor::AskError;
+///
+/// let e: AskError = AskError::Timeout;
+/// assert_eq!(e.to_string(), "ask timed out");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub enum AskError<E = Infallible> {
+    /// The actor was not running when the request was sent (stopped, or never existed).
+    Dead,
+    /// The actor took the request but stopped or failed before replying.
+    NoReply,
+    /// No reply arrived within the timeout given to `.timeout(..)`.
+    Timeout,
+    /// The handler replied with `Err(e)`.
+    Handler(E),
+}
+
+impl AskError<Infallible> {
+    /// Converts a runtime-side error into the error type of a fallible handler.
+    pub fn widen<E>(self) -> AskError<E> {
+        match self {
+            AskError::Dead => AskError::Dead,
+            AskError::NoReply => AskError::NoReply,
+            AskError::Timeout => AskError::Timeout,
+            AskError::Handler(never) => match never {},
+        }
+    }
+}
+
+impl<E> AskError<E> {
+    /// The handler's own error, if that is what this is.
+    pub fn handler_error(self) -> Option<E> {
+        match self {
+            AskError::Handler(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for AskError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AskError::Dead => f.write_str("actor is not running"),
+            AskError::NoReply => f.write_str("actor stopped or failed before replying"),
+            AskError::Timeout => f.write_str("ask timed out"),
+            AskError::Handler(e) => write!(f, "handler returned an error: {e}"),
+        }
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for AskError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AskError::Dead => f.write_str("Dead"),
+            AskError::NoReply => f.write_str("NoReply"),
+            AskError::Timeout => f.write_str("Timeout"),
+            AskError::Handler(e) => f.debug_tuple("Handler").field(e).finish(),
+        }
+    }
+}
+
+impl<E: StdError + 'static> StdError for AskError<E> {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            AskError::Handler(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// A message that could not be put in a mailbox; the message is handed back.
+///
+/// Returned by `.tell()` (only [`TellError::Dead`]) and `.try_tell()` (either variant).
+///
+/// # Example
+///
+/// ```
+/// use bactor::TellError;
+///
+/// let e = TellError::Full(5_u32);
+/// assert!(e.is_full());
+/// assert_eq!(e.into_message(), 5);
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub enum TellError<M> {
+    /// The actor is not running.
+    Dead(M),
+    /// The actor's bounded mailbox has no room right now (only from `try_tell`).
+    Full(M),
+}
+
+impl<M> TellError<M> {
+    /// Gives the undelivered message back.
+    pub fn into_message(self) -> M {
+        match self {
+            TellError::Dead(m) | TellError::Full(m) => m,
+        }
+    }
+
+    /// `true` for [`TellError::Full`].
+    pub fn is_full(&self) -> bool {
+        matches!(self, TellError::Full(_))
+    }
+
+    /// `true` for [`TellError::Dead`].
+    pub fn is_dead(&self) -> bool {
+        matches!(self, TellError::Dead(_))
+    }
+
+    /// Maps the carried message.
+    pub fn map<N>(self, f: impl FnOnce(M) -> N) -> TellError<N> {
+        match self {
+            TellError::Dead(m) => TellError::Dead(f(m)),
+            TellError::Full(m) => TellError::Full(f(m)),
+        }
+    }
+}
+
+impl<M> fmt::Display for TellError<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TellError::Dead(_) => f.write_str("actor is not running"),
+            TellError::Full(_) => f.write_str("mailbox full"),
+        }
+    }
+}
+
+impl<M> fmt::Debug for TellError<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The message may not be `Debug`; the variant is what matters.
+        match self {
+            TellError::Dead(_) => f.debug_tuple("Dead").finish_non_exhaustive(),
+            TellError::Full(_) => f.debug_tuple("Full").finish_non_exhaustive(),
+        }
+    }
+}
+
+impl<M> StdError for TellError<M> {}
+
+/// Why a spawn failed.
+///
+/// Returned by [`ActorSystem::spawn`](crate::ActorSystem::spawn) and its siblings, and by
+/// [`Context::spawn_child`](crate::Context::spawn_child).
+///
+/// # Example
+///
+/// ```
+/// use bactor::SpawnError;
+///
+/// let e = SpawnError::NameTaken("db".into());
+/// assert_eq!(e.to_string(), "an actor named `db` is already running");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SpawnError {
+    /// Another live actor already has this name.
+    NameTaken(String),
+    /// The system is shutting down and takes no new actors.
+    ShuttingDown,
+    /// The parent is stopping and takes no new children.
+    ParentStopping,
+}
+
+impl fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SpawnError::NameTaken(n) => write!(f, "an actor named `{n}` is already running"),
+            SpawnError::ShuttingDown => f.write_str("actor system is shutting down"),
+            SpawnError::ParentStopping => f.write_str("parent actor is stopping"),
+        }
+    }
+}
+
+impl fmt::Debug for SpawnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl StdError for SpawnError {}
+
+/// Why a lookup by name found no actor of the wanted type.
+///
+/// Returned by [`ActorSystem::lookup`](crate::ActorSystem::lookup).
+///
+/// # Example
+///
+/// ```
+/// use bactor::LookupError;
+///
+/// let e = LookupError::NotFound("db".into());
+/// assert_eq!(e.to_string(), "no actor named `db`");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LookupError {
+    /// No live actor has this name.
+    NotFound(String),
+    /// An actor has this name but is of another type.
+    WrongType {
+        /// The name looked up.
+        name: String,
+        /// The type asked for.
+        expected: &'static str,
+        /// The type of the actor that has the name.
+        found: &'static str,
+    },
+}
+
+impl fmt::Display for LookupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LookupError::NotFound(n) => write!(f, "no actor named `{n}`"),
+            LookupError::WrongType {
+                name,
+                expected,
+                found,
+            } => write!(
+                f,
+                "actor `{name}` is a `{found}`, not a `{expected}`"
+            ),
+        }
+    }
+}
+
+impl fmt::Debug for LookupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl StdError for LookupError {}
+
+/// A failure inside an actor: an error returned by a lifecycle hook, or a panic.
+///
+/// Any `std::error::Error + Send + Sync` converts into it with `?`, and
+/// [`ActorError::msg`] makes one from text. Like `anyhow::Error`, it does not itself
+/// implement `std::error::Error`, which is what makes that blanket conversion possible.
+///
+/// # Example
+///
+/// ```
+/// use bactor::ActorError;
+///
+/// fn open() -> Result<(), ActorError> {
+///     let _n: u32 = "12".parse()?; // ParseIntError converts
+///     Err(ActorError::msg("disk full"))
+/// }
+/// assert_eq!(open().unwrap_err().to_string(), "disk full");
+/// ```
+pub struct ActorError {
+    kind: ErrorKind,
+}
+
+enum ErrorKind {
+    Message(String),
+    Error(Box<dyn StdError + Send + Sync>),
+    Panic(String),
+}
+
+impl ActorError {
+    /// An error with this text.
+    pub fn msg(text: impl fmt::Display) -> Self {
+        ActorError {
+            kind: ErrorKind::Message(text.to_string()),
+        }
+    }
+
+    /// Wraps a caught panic payload.
+    pub fn from_panic(payload: Box<dyn Any + Send>) -> Self {
+        let text = if let Some(s) = payload.downcast_ref::<&'static str>() {
+            (*s).to_owned()
+        } else if let Some(s) = payload.downcast_ref::<String>() {
+            s.clone()
+        } else {
+            "panic with a non-string payload".to_owned()
+        };
+        ActorError {
+            kind: ErrorKind::Panic(text),
+        }
+    }
+
+    /// `true` when this error is a caught panic.
+    pub fn is_panic(&self) -> bool {
+        matches!(self.kind, ErrorKind::Panic(_))
+    }
+
+    /// The wrapped error, when this was built from one.
+    pub fn source_error(&self) -> Option<&(dyn StdError + Send + Sync + 'static)> {
+        match &self.kind {
+            ErrorKind::Error(e) => Some(&**e),
+            _ => None,
+        }
+    }
+
+    /// Returns the wrapped error if it is an `E`.
+    pub fn downcast_ref<E: StdError + 'static>(&self) -> Option<&E> {
+        self.source_error()?.downcast_ref::<E>()
+    }
+}
+
+impl<E: StdError + Send + Sync + 'static> From<E> for ActorError {
+    fn from(e: E) -> Self {
+        ActorError {
+            kind: ErrorKind::Error(Box::new(e)),
+        }
+    }
+}
+
+impl fmt::Display for ActorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            ErrorKind::Message(m) => f.write_str(m),
+            ErrorKind::Error(e) => fmt::Display::fmt(e, f),
+            ErrorKind::Panic(m) => write!(f, "panicked: {m}"),
+        }
+    }
+}
+
+impl fmt::Debug for ActorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            ErrorKind::Message(m) => f.debug_tuple("ActorError").field(m).finish(),
+            ErrorKind::Error(e) => f.debug_tuple("ActorError").field(e).finish(),
+            ErrorKind::Panic(m) => f.debug_tuple("Panic").field(m).finish(),
+        }
+    }
+}
+
+/// Why an actor stopped. Carried by [`SystemEvent::ActorStopped`](crate::SystemEvent).
+///
+/// # Example
+///
+/// ```
+/// use bactor::StopReason;
+///
+/// assert!(StopReason::Stopped.is_normal());
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum StopReason {
+    /// Stopped on request (`stop`, `stop_gracefully`, `ctx.stop()`, shutdown, parent stop).
+    Stopped,
+    /// Stopped because it failed and no one restarted it.
+    Failed(std::sync::Arc<ActorError>),
+}
+
+impl StopReason {
+    /// `true` for [`StopReason::Stopped`].
+    pub fn is_normal(&self) -> bool {
+        matches!(self, StopReason::Stopped)
+    }
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StopReason::Stopped => f.write_str("stopped"),
+            StopReason::Failed(e) => write!(f, "failed: {e}"),
+        }
+    }
+}

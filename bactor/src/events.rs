@@ -1,0 +1,183 @@
+//! The system event stream and dead letters.
+//!
+//! Every [`ActorSystem`](crate::ActorSystem) has one [`EventStream`]. The runtime publishes a
+//! typed [`SystemEvent`] for lifecycle changes (started, stopped) and for every message that
+//! could not be delivered (a [`DeadLetter`]). Tests and metrics subscribe to it; a filter
+//! keeps only the events a subscriber wants.
+//!
+//! Publishing costs one atomic load while nobody subscribes. Each subscription has its own
+//! unbounded queue, so a slow subscriber never makes the runtime drop an event or wait.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+
+use crate::error::StopReason;
+use crate::Pid;
+
+/// A message that could not be delivered.
+///
+/// Published when a message is sent to an actor that is not running, and for every message
+/// still queued when an actor stops (an ask among them fails with
+/// [`AskError::NoReply`](crate::AskError::NoReply) at the same moment). A `tell` that fails
+/// also hands its message back to the sender in [`TellError`](crate::TellError).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// The actor the message was meant for.
+    pub recipient: Pid,
+    /// Which message it was: `Type::handler` for generated messages, else the type name.
+    pub message: &'static str,
+}
+
+/// An event published by the runtime.
+///
+/// # Example
+///
+/// ```
+/// use bactor::prelude::*;
+///
+/// # #[tokio::main] async fn main() {
+/// let system = ActorSystem::new();
+/// let mut events = system.events().subscribe();
+/// let echo = system.spawn_fn(|_: u32| async {}).await.unwrap();
+/// let pid = echo.pid();
+/// assert!(matches!(events.recv().await, Some(SystemEvent::ActorStarted { pid: p, .. }) if p == pid));
+/// system.shutdown().await;
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum SystemEvent {
+    /// The actor ran `pre_start` successfully and takes messages.
+    ActorStarted {
+        /// Its pid.
+        pid: Pid,
+        /// Its Rust type.
+        type_name: &'static str,
+    },
+    /// The actor has stopped: children stopped, `post_stop` ran, mailbox drained.
+    ActorStopped {
+        /// Its pid.
+        pid: Pid,
+        /// Why.
+        reason: StopReason,
+    },
+    /// A message could not be delivered.
+    DeadLetter(DeadLetter),
+}
+
+type Filter = Box<dyn Fn(&SystemEvent) -> bool + Send + Sync>;
+
+struct Subscriber {
+    tx: mpsc::UnboundedSender<SystemEvent>,
+    filter: Option<Filter>,
+}
+
+/// The system-wide publish/subscribe channel of [`SystemEvent`]s.
+///
+/// Obtained from [`ActorSystem::events`](crate::ActorSystem::events).
+pub struct EventStream {
+    subscribers: Mutex<Vec<Subscriber>>,
+    count: AtomicUsize,
+}
+
+impl std::fmt::Debug for EventStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventStream")
+            .field("subscribers", &self.count.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl EventStream {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(EventStream {
+            subscribers: Mutex::new(Vec::new()),
+            count: AtomicUsize::new(0),
+        })
+    }
+
+    /// Receives every event published from now on.
+    pub fn subscribe(&self) -> Subscription {
+        self.add(None)
+    }
+
+    /// Receives the events for which `filter` returns `true`.
+    ///
+    /// ```
+    /// use bactor::prelude::*;
+    ///
+    /// # #[tokio::main] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let mut dead = system
+    ///     .events()
+    ///     .subscribe_filtered(|e| matches!(e, SystemEvent::DeadLetter(_)));
+    /// let echo = system.spawn_fn(|_: u32| async {}).await.unwrap();
+    /// echo.stop();
+    /// echo.stopped().await;
+    /// assert!(echo.tell(1).await.is_err()); // handed back to us, and published
+    /// assert!(matches!(dead.recv().await, Some(SystemEvent::DeadLetter(_))));
+    /// # }
+    /// ```
+    pub fn subscribe_filtered(
+        &self,
+        filter: impl Fn(&SystemEvent) -> bool + Send + Sync + 'static,
+    ) -> Subscription {
+        self.add(Some(Box::new(filter)))
+    }
+
+    fn add(&self, filter: Option<Filter>) -> Subscription {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut subs = self.subscribers.lock().unwrap_or_else(|p| p.into_inner());
+        subs.push(Subscriber { tx, filter });
+        self.count.store(subs.len(), Ordering::Release);
+        Subscription { rx }
+    }
+
+    /// `true` when at least one subscription is open.
+    pub fn has_subscribers(&self) -> bool {
+        self.count.load(Ordering::Acquire) > 0
+    }
+
+    /// Publishes an event to every matching subscriber. Closed subscriptions are removed.
+    pub(crate) fn publish(&self, event: SystemEvent) {
+        if !self.has_subscribers() {
+            return;
+        }
+        let mut subs = self.subscribers.lock().unwrap_or_else(|p| p.into_inner());
+        subs.retain(|s| {
+            if s.tx.is_closed() {
+                return false;
+            }
+            if s.filter.as_ref().is_none_or(|f| f(&event)) {
+                // A send fails only if the subscription closed meanwhile.
+                return s.tx.send(event.clone()).is_ok();
+            }
+            true
+        });
+        self.count.store(subs.len(), Ordering::Release);
+    }
+
+    pub(crate) fn dead_letter(&self, recipient: Pid, message: &'static str) {
+        self.publish(SystemEvent::DeadLetter(DeadLetter { recipient, message }));
+    }
+}
+
+/// A subscription to the [`EventStream`]. Dropping it unsubscribes.
+#[derive(Debug)]
+pub struct Subscription {
+    rx: mpsc::UnboundedReceiver<SystemEvent>,
+}
+
+impl Subscription {
+    /// The next event; `None` only once the system is gone.
+    pub async fn recv(&mut self) -> Option<SystemEvent> {
+        self.rx.recv().await
+    }
+
+    /// The next event if one is already queued.
+    pub fn try_recv(&mut self) -> Option<SystemEvent> {
+        self.rx.try_recv().ok()
+    }
+}

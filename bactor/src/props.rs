@@ -1,0 +1,313 @@
+//! Spawn recipes: [`Props`] and the closure-based actors.
+//!
+//! Every way of creating an actor ends in a `Props<A>`: a producer (called to make the
+//! actor's state at start and again at every supervised restart) plus per-spawn settings.
+//!
+//! | pattern | how |
+//! |---|---|
+//! | class-based | `#[actor]` struct + impl, `system.spawn(Counter::default)` |
+//! | producer | `system.spawn(\|\| Counter { count: 10 })`, [`Props::from_producer`] |
+//! | lambda | `system.spawn_fn(\|msg: Ping\| async move { .. })`, [`Props::from_fn`] |
+//! | stateful | [`Props::from_state`]`(initial, \|state, msg\| ..)` |
+//! | context-aware | [`Props::from_func`]`(\|ctx, msg\| ..)` |
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use crate::actor::Actor;
+use crate::actor_ref::ActorRef;
+use crate::context::Context;
+use crate::error::ActorError;
+use crate::mailbox::MailboxConfig;
+
+pub(crate) type Producer<A> = Arc<dyn Fn() -> A + Send + Sync>;
+
+/// How to create an actor: its producer and per-spawn settings.
+///
+/// # Example
+///
+/// ```
+/// use bactor::prelude::*;
+///
+/// #[actor]
+/// struct Greeter {
+///     greeting: String,
+/// }
+///
+/// #[actor]
+/// impl Greeter {
+///     #[handler]
+///     fn greet(&self, name: String) -> String {
+///         format!("{}, {name}!", self.greeting)
+///     }
+/// }
+///
+/// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let system = ActorSystem::new();
+/// let props = Props::from_producer(|| Greeter { greeting: "Hello".into() })
+///     .name("greeter")
+///     .mailbox(MailboxConfig::Bounded(16))
+///     .throughput(10);
+/// let greeter = system.spawn_props(props).await?;
+/// assert_eq!(greeter.greet("Ada".into()).await?, "Hello, Ada!");
+/// # system.shutdown().await;
+/// # Ok(()) }
+/// ```
+pub struct Props<A: Actor> {
+    pub(crate) producer: Producer<A>,
+    pub(crate) mailbox: Option<MailboxConfig>,
+    pub(crate) throughput: Option<usize>,
+    pub(crate) name: Option<String>,
+}
+
+impl<A: Actor> Props<A> {
+    /// Props whose producer is `producer` (the "producer" pattern).
+    pub fn from_producer(producer: impl Fn() -> A + Send + Sync + 'static) -> Self {
+        Props {
+            producer: Arc::new(producer),
+            mailbox: None,
+            throughput: None,
+            name: None,
+        }
+    }
+
+    /// Overrides the mailbox chosen by the actor type and the system.
+    pub fn mailbox(mut self, mailbox: MailboxConfig) -> Self {
+        self.mailbox = Some(mailbox);
+        self
+    }
+
+    /// Overrides the messages per turn (values below 1 count as 1).
+    pub fn throughput(mut self, throughput: usize) -> Self {
+        self.throughput = Some(throughput.max(1));
+        self
+    }
+
+    /// Registers the actor under `name` (unique among live actors of the system).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+}
+
+impl<A: Actor> Clone for Props<A> {
+    fn clone(&self) -> Self {
+        Props {
+            producer: Arc::clone(&self.producer),
+            mailbox: self.mailbox,
+            throughput: self.throughput,
+            name: self.name.clone(),
+        }
+    }
+}
+
+impl<A: Actor> fmt::Debug for Props<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Props")
+            .field("actor", &std::any::type_name::<A>())
+            .field("mailbox", &self.mailbox)
+            .field("throughput", &self.throughput)
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+/// An actor made of one closure per message (the "lambda" pattern).
+///
+/// Created by [`Props::from_fn`] and [`ActorSystem::spawn_fn`](crate::ActorSystem::spawn_fn).
+/// The closure returns a future that owns what it uses; it cannot borrow state across
+/// messages (use [`Props::from_state`] for that).
+pub struct FnActor<M, F> {
+    f: F,
+    _msg: PhantomData<fn(M)>,
+}
+
+impl<M, F> fmt::Debug for FnActor<M, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FnActor")
+            .field("message", &std::any::type_name::<M>())
+            .finish()
+    }
+}
+
+impl<M, F, Fut> Actor for FnActor<M, F>
+where
+    M: Send + 'static,
+    F: FnMut(M) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    type Msg = M;
+    type Ref = ActorRef<Self>;
+
+    async fn handle(&mut self, msg: M, _ctx: &mut Context<Self>) -> Result<(), ActorError> {
+        (self.f)(msg).await;
+        Ok(())
+    }
+}
+
+impl<M, F, Fut> Props<FnActor<M, F>>
+where
+    M: Send + 'static,
+    F: FnMut(M) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    /// Props for an actor that runs `handler(msg).await` for each message.
+    ///
+    /// ```
+    /// use bactor::prelude::*;
+    ///
+    /// # #[tokio::main] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    /// let printer = system
+    ///     .spawn_props(Props::from_fn(move |line: String| {
+    ///         let tx = tx.clone();
+    ///         async move { tx.send(line.len()).unwrap(); }
+    ///     }))
+    ///     .await
+    ///     .unwrap();
+    /// printer.tell("hello".to_string()).await.unwrap();
+    /// assert_eq!(rx.recv().await, Some(5));
+    /// # }
+    /// ```
+    pub fn from_fn(handler: F) -> Self {
+        Props::from_producer(move || FnActor {
+            f: handler.clone(),
+            _msg: PhantomData,
+        })
+    }
+}
+
+/// An actor made of a state value and a closure that updates it (the "stateful" pattern).
+///
+/// Created by [`Props::from_state`]. A restart starts again from a clone of the initial
+/// state.
+pub struct StateActor<S, M, F> {
+    state: S,
+    f: F,
+    _msg: PhantomData<fn(M)>,
+}
+
+impl<S, M, F> fmt::Debug for StateActor<S, M, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StateActor")
+            .field("state", &std::any::type_name::<S>())
+            .field("message", &std::any::type_name::<M>())
+            .finish()
+    }
+}
+
+impl<S, M, F> Actor for StateActor<S, M, F>
+where
+    S: Send + 'static,
+    M: Send + 'static,
+    F: FnMut(&mut S, M) + Send + 'static,
+{
+    type Msg = M;
+    type Ref = ActorRef<Self>;
+
+    async fn handle(&mut self, msg: M, _ctx: &mut Context<Self>) -> Result<(), ActorError> {
+        (self.f)(&mut self.state, msg);
+        Ok(())
+    }
+}
+
+impl<S, M, F> Props<StateActor<S, M, F>>
+where
+    S: Clone + Send + Sync + 'static,
+    M: Send + 'static,
+    F: FnMut(&mut S, M) + Clone + Send + Sync + 'static,
+{
+    /// Props for an actor holding `initial` and calling `handler(&mut state, msg)` for each
+    /// message.
+    ///
+    /// ```
+    /// use bactor::prelude::*;
+    ///
+    /// enum Tally {
+    ///     Add(u64),
+    ///     Get(ReplyTo<u64>),
+    /// }
+    ///
+    /// # #[tokio::main] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let tally = system
+    ///     .spawn_props(Props::from_state(0_u64, |sum: &mut u64, msg: Tally| match msg {
+    ///         Tally::Add(n) => *sum += n,
+    ///         Tally::Get(reply) => { let _ = reply.send(*sum); }
+    ///     }))
+    ///     .await
+    ///     .unwrap();
+    /// tally.tell(Tally::Add(4)).await.unwrap();
+    /// assert_eq!(tally.ask(Tally::Get).await.unwrap(), 4);
+    /// # }
+    /// ```
+    pub fn from_state(initial: S, handler: F) -> Self {
+        Props::from_producer(move || StateActor {
+            state: initial.clone(),
+            f: handler.clone(),
+            _msg: PhantomData,
+        })
+    }
+}
+
+type FuncHandler<M> = Box<dyn FnMut(&mut Context<FuncActor<M>>, M) + Send>;
+
+/// An actor made of a closure that also gets the [`Context`] (the "context-aware" pattern).
+///
+/// Created by [`Props::from_func`]. Through the context the closure can reach its own ref,
+/// spawn children, set timers and stop itself.
+pub struct FuncActor<M: Send + 'static> {
+    f: FuncHandler<M>,
+}
+
+impl<M: Send + 'static> fmt::Debug for FuncActor<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FuncActor")
+            .field("message", &std::any::type_name::<M>())
+            .finish()
+    }
+}
+
+impl<M: Send + 'static> Actor for FuncActor<M> {
+    type Msg = M;
+    type Ref = ActorRef<Self>;
+
+    async fn handle(&mut self, msg: M, ctx: &mut Context<Self>) -> Result<(), ActorError> {
+        (self.f)(ctx, msg);
+        Ok(())
+    }
+}
+
+impl<M: Send + 'static> Props<FuncActor<M>> {
+    /// Props for an actor calling `handler(ctx, msg)` for each message.
+    ///
+    /// ```
+    /// use bactor::prelude::*;
+    ///
+    /// # #[tokio::main] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    /// let once = system
+    ///     .spawn_props(Props::from_func(move |ctx: &mut Context<FuncActor<u32>>, n: u32| {
+    ///         tx.send((ctx.pid(), n)).unwrap();
+    ///         ctx.stop(); // handle one message, then stop
+    ///     }))
+    ///     .await
+    ///     .unwrap();
+    /// once.tell(7).await.unwrap();
+    /// assert_eq!(rx.recv().await, Some((once.pid(), 7)));
+    /// once.stopped().await;
+    /// # }
+    /// ```
+    pub fn from_func<F>(handler: F) -> Self
+    where
+        F: FnMut(&mut Context<FuncActor<M>>, M) + Clone + Send + Sync + 'static,
+    {
+        Props::from_producer(move || FuncActor {
+            f: Box::new(handler.clone()),
+        })
+    }
+}

@@ -1,0 +1,338 @@
+//! Typed requests: what the generated ref methods return.
+//!
+//! `counter.add(5)` builds a [`Request`] holding the message; nothing is sent yet. Then:
+//!
+//! - `.await` asks: sends the message with a reply slot and resolves to the handler's
+//!   return value (`Result<T, AskError>`; a handler returning `Result<T, E>` resolves to
+//!   `Result<T, AskError<E>>`, its `Err(e)` arriving as [`AskError::Handler`]);
+//! - `.tell().await` sends without a reply slot, waiting only for mailbox room;
+//! - `.try_tell()` sends now or hands the message back;
+//! - `.timeout(d).await` asks, giving up after `d` with [`AskError::Timeout`].
+//!
+//! An ask costs one channel push, one pop and its reply slot (one small allocation). No
+//! other allocation happens unless the mailbox is full and the ask has to wait for room.
+
+use std::future::{Future, IntoFuture};
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+use std::fmt;
+
+use tokio::sync::oneshot;
+use tokio::time::Sleep;
+
+use crate::actor::Actor;
+use crate::actor_ref::{ActorRef, ReplyTo};
+use crate::error::{AskError, TellError};
+use crate::mailbox::Envelope;
+
+/// How the reply of an ask is handed to the asker.
+///
+/// [`Plain`] for handlers returning `T`, [`Fallible`] for handlers returning `Result<T, E>`.
+/// `#[actor]` picks one from the handler's return type.
+pub trait ReplyShape<R> {
+    /// What awaiting the request yields.
+    type Output;
+    /// Wraps a reply.
+    fn ok(reply: R) -> Self::Output;
+    /// Wraps a delivery failure.
+    fn err(error: AskError) -> Self::Output;
+}
+
+/// Reply shape of handlers returning a plain `T`: the ask yields `Result<T, AskError>`.
+#[derive(Debug)]
+pub enum Plain {}
+
+/// Reply shape of handlers returning `Result<T, E>`: the ask yields
+/// `Result<T, AskError<E>>`.
+#[derive(Debug)]
+pub enum Fallible {}
+
+impl<R> ReplyShape<R> for Plain {
+    type Output = Result<R, AskError>;
+    fn ok(reply: R) -> Self::Output {
+        Ok(reply)
+    }
+    fn err(error: AskError) -> Self::Output {
+        Err(error)
+    }
+}
+
+impl<T, E> ReplyShape<Result<T, E>> for Fallible {
+    type Output = Result<T, AskError<E>>;
+    fn ok(reply: Result<T, E>) -> Self::Output {
+        reply.map_err(AskError::Handler)
+    }
+    fn err(error: AskError) -> Self::Output {
+        Err(error.widen())
+    }
+}
+
+/// A message for an actor, ready to be asked, told or timed. Returned by the methods of
+/// generated `{Name}Ref` types.
+///
+/// # Example
+///
+/// ```
+/// use bactor::prelude::*;
+/// use std::time::Duration;
+///
+/// #[actor]
+/// #[derive(Default)]
+/// struct Counter {
+///     count: u64,
+/// }
+///
+/// #[actor]
+/// impl Counter {
+///     #[handler]
+///     fn add(&mut self, by: u64) -> u64 {
+///         self.count += by;
+///         self.count
+///     }
+/// }
+///
+/// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let system = ActorSystem::new();
+/// let counter = system.spawn(Counter::default).await?;
+/// assert_eq!(counter.add(5).await?, 5);                 // ask
+/// counter.add(1).tell().await?;                         // tell, waits for room
+/// counter.add(1).try_tell()?;                           // tell now or get the message back
+/// let n = counter.add(0).timeout(Duration::from_secs(1)).await?;
+/// assert_eq!(n, 7);
+/// # system.shutdown().await;
+/// # Ok(()) }
+/// ```
+#[must_use = "a request does nothing until it is awaited, told or tried"]
+pub struct Request<'a, A: Actor, R, S = Plain> {
+    target: &'a ActorRef<A>,
+    msg: A::Msg,
+    attach: fn(&mut A::Msg, ReplyTo<R>),
+    shape: PhantomData<fn() -> S>,
+}
+
+impl<'a, A: Actor, R, S> Request<'a, A, R, S> {
+    /// Builds a request. `attach` puts the reply slot into the message; generated code
+    /// passes a function that fills the variant's reply field.
+    pub fn new(target: &'a ActorRef<A>, msg: A::Msg, attach: fn(&mut A::Msg, ReplyTo<R>)) -> Self {
+        Request {
+            target,
+            msg,
+            attach,
+            shape: PhantomData,
+        }
+    }
+
+    /// Sends the message without a reply slot, waiting for room in a full bounded mailbox.
+    /// Fails only when the actor is not running, handing the message back.
+    pub async fn tell(self) -> Result<(), TellError<A::Msg>> {
+        self.target.tell(self.msg).await
+    }
+
+    /// Sends the message now without a reply slot, or hands it back in
+    /// [`TellError::Full`] / [`TellError::Dead`].
+    pub fn try_tell(self) -> Result<(), TellError<A::Msg>> {
+        self.target.try_tell(self.msg)
+    }
+
+    /// Asks, giving up after `timeout` with [`AskError::Timeout`]. The time covers waiting
+    /// for mailbox room and for the reply. A message already delivered is still handled;
+    /// only its reply is dropped.
+    pub fn timeout(self, timeout: Duration) -> Timed<'a, A, R, S> {
+        Timed {
+            request: self,
+            timeout,
+        }
+    }
+
+    /// The message itself, without a reply slot: for `ctx.send_after` and friends.
+    pub fn into_message(self) -> A::Msg {
+        self.msg
+    }
+}
+
+impl<A: Actor, R, S> fmt::Debug for Request<'_, A, R, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("target", &self.target.pid())
+            .field("message", &A::message_name(&self.msg))
+            .finish()
+    }
+}
+
+impl<'a, A, R, S> IntoFuture for Request<'a, A, R, S>
+where
+    A: Actor,
+    R: Send + 'static,
+    S: ReplyShape<R>,
+{
+    type Output = S::Output;
+    type IntoFuture = Ask<'a, A, R, S>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Ask {
+            state: AskState::Start(self.target, self.msg, self.attach),
+            shape: PhantomData,
+        }
+    }
+}
+
+type SendFuture<'a, M> =
+    Pin<Box<dyn Future<Output = Result<(), tokio::sync::mpsc::error::SendError<Envelope<M>>>> + Send + 'a>>;
+
+enum AskState<'a, A: Actor, R> {
+    Start(&'a ActorRef<A>, A::Msg, fn(&mut A::Msg, ReplyTo<R>)),
+    /// The mailbox was full: waiting for room (the only path that allocates).
+    Sending(&'a ActorRef<A>, SendFuture<'a, A::Msg>, oneshot::Receiver<R>),
+    Waiting(oneshot::Receiver<R>),
+    Done,
+}
+
+/// The future of an ask. Created by awaiting a [`Request`].
+#[must_use = "futures do nothing unless polled"]
+pub struct Ask<'a, A: Actor, R, S> {
+    state: AskState<'a, A, R>,
+    shape: PhantomData<fn() -> S>,
+}
+
+// No field is ever pinned in place: the send future is boxed and the receiver is `Unpin`.
+impl<A: Actor, R, S> Unpin for Ask<'_, A, R, S> {}
+
+impl<A: Actor, R, S> fmt::Debug for Ask<'_, A, R, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.state {
+            AskState::Start(..) => "start",
+            AskState::Sending(..) => "waiting for mailbox room",
+            AskState::Waiting(_) => "waiting for reply",
+            AskState::Done => "done",
+        };
+        f.debug_struct("Ask").field("state", &state).finish()
+    }
+}
+
+impl<'a, A, R, S> Future for Ask<'a, A, R, S>
+where
+    A: Actor,
+    R: Send + 'static,
+    S: ReplyShape<R>,
+{
+    type Output = S::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        loop {
+            match std::mem::replace(&mut this.state, AskState::Done) {
+                AskState::Start(target, mut msg, attach) => {
+                    let (tx, rx) = oneshot::channel();
+                    attach(&mut msg, ReplyTo(tx));
+                    match target.inner.user.try_send(Envelope::Msg(msg)) {
+                        Ok(()) => this.state = AskState::Waiting(rx),
+                        Err(TellError::Full(env)) => {
+                            // `Full` only comes from a bounded lane.
+                            let Some(lane) = target.inner.user.bounded() else {
+                                return Poll::Ready(S::err(AskError::Dead));
+                            };
+                            this.state = AskState::Sending(target, Box::pin(lane.send(env)), rx);
+                        }
+                        Err(TellError::Dead(env)) => {
+                            target.inner.dead_letter(&env);
+                            return Poll::Ready(S::err(AskError::Dead));
+                        }
+                    }
+                }
+                AskState::Sending(target, mut send, rx) => match send.as_mut().poll(cx) {
+                    Poll::Pending => {
+                        this.state = AskState::Sending(target, send, rx);
+                        return Poll::Pending;
+                    }
+                    Poll::Ready(Ok(())) => this.state = AskState::Waiting(rx),
+                    Poll::Ready(Err(e)) => {
+                        target.inner.dead_letter(&e.0);
+                        return Poll::Ready(S::err(AskError::Dead));
+                    }
+                },
+                AskState::Waiting(mut rx) => match Pin::new(&mut rx).poll(cx) {
+                    Poll::Pending => {
+                        this.state = AskState::Waiting(rx);
+                        return Poll::Pending;
+                    }
+                    Poll::Ready(Ok(reply)) => return Poll::Ready(S::ok(reply)),
+                    Poll::Ready(Err(_)) => return Poll::Ready(S::err(AskError::NoReply)),
+                },
+                // Polled again after it finished: answer as if the reply were lost rather
+                // than panic.
+                AskState::Done => return Poll::Ready(S::err(AskError::NoReply)),
+            }
+        }
+    }
+}
+
+/// A [`Request`] with a timeout. Created by [`Request::timeout`]; await it to ask.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct Timed<'a, A: Actor, R, S> {
+    request: Request<'a, A, R, S>,
+    timeout: Duration,
+}
+
+impl<A: Actor, R, S> fmt::Debug for Timed<'_, A, R, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timed")
+            .field("request", &self.request)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl<'a, A, R, S> IntoFuture for Timed<'a, A, R, S>
+where
+    A: Actor,
+    R: Send + 'static,
+    S: ReplyShape<R>,
+{
+    type Output = S::Output;
+    type IntoFuture = TimedAsk<'a, A, R, S>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        TimedAsk {
+            ask: self.request.into_future(),
+            sleep: tokio::time::sleep(self.timeout),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of an ask with a timeout. Created by awaiting a [`Timed`] request.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct TimedAsk<'a, A: Actor, R, S> {
+        ask: Ask<'a, A, R, S>,
+        #[pin]
+        sleep: Sleep,
+    }
+}
+
+impl<A: Actor, R, S> fmt::Debug for TimedAsk<'_, A, R, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TimedAsk").field("ask", &self.ask).finish_non_exhaustive()
+    }
+}
+
+impl<'a, A, R, S> Future for TimedAsk<'a, A, R, S>
+where
+    A: Actor,
+    R: Send + 'static,
+    S: ReplyShape<R>,
+{
+    type Output = S::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(out) = Pin::new(this.ask).poll(cx) {
+            return Poll::Ready(out);
+        }
+        match this.sleep.poll(cx) {
+            Poll::Ready(()) => Poll::Ready(S::err(AskError::Timeout)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}

@@ -1,0 +1,439 @@
+//! The actor system: spawning, the registry of live actors, names, and shutdown.
+//!
+//! An [`ActorSystem`] owns every actor spawned through it. Top-level actors have the
+//! system's guardian as their parent; actors spawned with
+//! [`Context::spawn_child`](crate::Context::spawn_child) have their spawner. Each actor runs
+//! as one tokio task on the runtime that spawned it.
+//!
+//! [`ActorSystem::shutdown`] stops every top-level actor (each stops its children first)
+//! and returns once every actor of the system has stopped.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::{mpsc, Notify};
+
+use crate::actor::Actor;
+use crate::actor_ref::{ActorRef, RefInner};
+use crate::cell::{run, Cell};
+use crate::context::Context;
+use crate::error::{LookupError, SpawnError};
+use crate::events::EventStream;
+use crate::mailbox::{user_lane, MailboxConfig, DEFAULT_THROUGHPUT};
+use crate::props::{FnActor, Props};
+use crate::Pid;
+
+/// Messages of the system lane.
+pub(crate) enum SystemMsg {
+    /// Stop now (after the current message).
+    Stop,
+    /// A child has stopped.
+    ChildTerminated(Pid),
+}
+
+/// Who is told when an actor stops.
+pub(crate) enum Parent {
+    Guardian,
+    Actor {
+        pid: Pid,
+        sys: mpsc::UnboundedSender<SystemMsg>,
+    },
+}
+
+impl Parent {
+    pub(crate) fn child_terminated(&self, child: Pid) {
+        if let Parent::Actor { sys, .. } = self {
+            // The parent may already be gone; then nobody waits for this.
+            let _ = sys.send(SystemMsg::ChildTerminated(child));
+        }
+    }
+}
+
+struct Entry {
+    name: Option<String>,
+    sys: mpsc::UnboundedSender<SystemMsg>,
+    /// The `ActorRef<A>` of the actor, for typed lookups.
+    typed: Box<dyn Any + Send + Sync>,
+    type_name: &'static str,
+    top_level: bool,
+}
+
+#[derive(Default)]
+struct Registry {
+    actors: HashMap<u64, Entry>,
+    names: HashMap<String, u64>,
+}
+
+struct SystemInner {
+    node: u64,
+    incarnation: u64,
+    next_id: AtomicU64,
+    registry: Mutex<Registry>,
+    events: Arc<EventStream>,
+    shutting_down: AtomicBool,
+    all_stopped: Notify,
+    mailbox: MailboxConfig,
+    throughput: usize,
+}
+
+/// A set of actors with a shared registry, event stream and lifetime.
+///
+/// Cheap to clone (all clones are the same system).
+///
+/// # Example
+///
+/// ```
+/// use bactor::prelude::*;
+///
+/// #[actor]
+/// #[derive(Default)]
+/// struct Counter {
+///     count: u64,
+/// }
+///
+/// #[actor]
+/// impl Counter {
+///     #[handler]
+///     fn add(&mut self, by: u64) -> u64 {
+///         self.count += by;
+///         self.count
+///     }
+/// }
+///
+/// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let system = ActorSystem::new();
+/// let counter = system.spawn_named("counter", Counter::default).await?;
+/// counter.add(2).await?;
+/// let found: CounterRef = system.lookup::<Counter>("counter")?;
+/// assert_eq!(found.add(1).await?, 3);
+/// system.shutdown().await;
+/// assert!(!counter.is_alive());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct ActorSystem {
+    inner: Arc<SystemInner>,
+}
+
+impl Default for ActorSystem {
+    fn default() -> Self {
+        ActorSystem::new()
+    }
+}
+
+impl fmt::Debug for ActorSystem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ActorSystem")
+            .field("node", &self.inner.node)
+            .field("incarnation", &self.inner.incarnation)
+            .field("actors", &self.registry().actors.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds an [`ActorSystem`] with non-default settings.
+///
+/// # Example
+///
+/// ```
+/// use bactor::{ActorSystem, MailboxConfig};
+///
+/// let system = ActorSystem::builder()
+///     .node(3)
+///     .mailbox(MailboxConfig::Unbounded)
+///     .throughput(64)
+///     .build();
+/// assert_eq!(system.node(), 3);
+/// ```
+#[derive(Debug, Clone)]
+pub struct ActorSystemBuilder {
+    node: u64,
+    mailbox: MailboxConfig,
+    throughput: usize,
+}
+
+impl ActorSystemBuilder {
+    /// The node id put in every pid (default `0`).
+    pub fn node(mut self, node: u64) -> Self {
+        self.node = node;
+        self
+    }
+
+    /// The mailbox of actors whose type and props do not choose one
+    /// (default: bounded, [`MailboxConfig::DEFAULT_CAPACITY`]).
+    pub fn mailbox(mut self, mailbox: MailboxConfig) -> Self {
+        self.mailbox = mailbox;
+        self
+    }
+
+    /// Messages per turn for actors whose type and props do not choose (default 300).
+    /// Values below 1 count as 1.
+    pub fn throughput(mut self, throughput: usize) -> Self {
+        self.throughput = throughput.max(1);
+        self
+    }
+
+    /// Builds the system. Actors run on the tokio runtime that spawns them.
+    pub fn build(self) -> ActorSystem {
+        ActorSystem {
+            inner: Arc::new(SystemInner {
+                node: self.node,
+                incarnation: fresh_incarnation(),
+                next_id: AtomicU64::new(1),
+                registry: Mutex::new(Registry::default()),
+                events: EventStream::new(),
+                shutting_down: AtomicBool::new(false),
+                all_stopped: Notify::new(),
+                mailbox: self.mailbox,
+                throughput: self.throughput,
+            }),
+        }
+    }
+}
+
+/// A number that differs between two runs of the same program.
+fn fresh_incarnation() -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    // RandomState is seeded from the OS; hashing the time and pid adds uniqueness.
+    RandomState::new().hash_one((now, std::process::id())) >> 1
+}
+
+impl ActorSystem {
+    /// A system with default settings.
+    pub fn new() -> Self {
+        Self::builder().build()
+    }
+
+    /// A builder for a system with other settings.
+    pub fn builder() -> ActorSystemBuilder {
+        ActorSystemBuilder {
+            node: 0,
+            mailbox: MailboxConfig::default(),
+            throughput: DEFAULT_THROUGHPUT,
+        }
+    }
+
+    /// The node id of this system.
+    pub fn node(&self) -> u64 {
+        self.inner.node
+    }
+
+    /// The incarnation put in every pid of this system.
+    pub fn incarnation(&self) -> u64 {
+        self.inner.incarnation
+    }
+
+    /// The system's event stream: lifecycle events and dead letters.
+    pub fn events(&self) -> &EventStream {
+        &self.inner.events
+    }
+
+    /// The number of live actors.
+    pub fn actor_count(&self) -> usize {
+        self.registry().actors.len()
+    }
+
+    /// Spawns a top-level actor. `producer` makes the actor's state; it runs again for every
+    /// supervised restart.
+    pub async fn spawn<A: Actor>(
+        &self,
+        producer: impl Fn() -> A + Send + Sync + 'static,
+    ) -> Result<A::Ref, SpawnError> {
+        self.spawn_props(Props::from_producer(producer)).await
+    }
+
+    /// Spawns a top-level actor under a name; fails with [`SpawnError::NameTaken`] while
+    /// another live actor has it.
+    pub async fn spawn_named<A: Actor>(
+        &self,
+        name: impl Into<String>,
+        producer: impl Fn() -> A + Send + Sync + 'static,
+    ) -> Result<A::Ref, SpawnError> {
+        self.spawn_props(Props::from_producer(producer).name(name))
+            .await
+    }
+
+    /// Spawns a top-level actor from [`Props`].
+    pub async fn spawn_props<A: Actor>(&self, props: Props<A>) -> Result<A::Ref, SpawnError> {
+        let (r, _) = self.spawn_with_parent(props, Parent::Guardian)?;
+        Ok(r.typed())
+    }
+
+    /// Spawns an actor from a closure that handles each message (the "lambda" pattern).
+    /// The closure's future must own what it uses; see [`Props::from_fn`].
+    pub async fn spawn_fn<M, F, Fut>(&self, handler: F) -> Result<ActorRef<FnActor<M, F>>, SpawnError>
+    where
+        M: Send + 'static,
+        F: FnMut(M) -> Fut + Clone + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.spawn_props(Props::from_fn(handler)).await
+    }
+
+    /// Finds a live actor by name.
+    pub fn lookup<A: Actor>(&self, name: &str) -> Result<A::Ref, LookupError> {
+        let reg = self.registry();
+        let entry = reg
+            .names
+            .get(name)
+            .and_then(|id| reg.actors.get(id))
+            .ok_or_else(|| LookupError::NotFound(name.to_owned()))?;
+        typed_ref::<A>(entry, name)
+    }
+
+    /// Finds a live actor by pid.
+    pub fn resolve<A: Actor>(&self, pid: Pid) -> Result<A::Ref, LookupError> {
+        let reg = self.registry();
+        let entry = reg
+            .actors
+            .get(&pid.id())
+            .filter(|_| pid.node() == self.inner.node && pid.incarnation() == self.inner.incarnation)
+            .ok_or_else(|| LookupError::NotFound(pid.to_string()))?;
+        typed_ref::<A>(entry, &pid.to_string())
+    }
+
+    /// The pid of the live actor with this name.
+    pub fn whereis(&self, name: &str) -> Option<Pid> {
+        let reg = self.registry();
+        reg.names.get(name).map(|&id| self.pid(id))
+    }
+
+    /// Stops every actor and waits until all have stopped. Top-level actors get a stop
+    /// (a system message, overtaking their queues); each stops its children before itself.
+    /// Spawning fails with [`SpawnError::ShuttingDown`] from the moment this is called.
+    pub async fn shutdown(&self) {
+        let tops: Vec<_> = {
+            let reg = self.registry();
+            self.inner.shutting_down.store(true, Ordering::SeqCst);
+            reg.actors
+                .values()
+                .filter(|e| e.top_level)
+                .map(|e| e.sys.clone())
+                .collect()
+        };
+        for sys in tops {
+            // An error means that actor already stopped.
+            let _ = sys.send(SystemMsg::Stop);
+        }
+        loop {
+            let notified = self.inner.all_stopped.notified();
+            if self.registry().actors.is_empty() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// `true` once [`shutdown`](Self::shutdown) was called.
+    pub fn is_shutting_down(&self) -> bool {
+        self.inner.shutting_down.load(Ordering::SeqCst)
+    }
+
+    fn registry(&self) -> MutexGuard<'_, Registry> {
+        // A panic while holding the lock cannot leave the maps half-updated (every update is
+        // one insert or remove), so a poisoned lock is still usable.
+        self.inner.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn pid(&self, id: u64) -> Pid {
+        Pid::new(self.inner.node, id, self.inner.incarnation)
+    }
+
+    /// Registers and starts an actor. Returns its raw ref and its system-lane sender.
+    pub(crate) fn spawn_with_parent<A: Actor>(
+        &self,
+        props: Props<A>,
+        parent: Parent,
+    ) -> Result<(ActorRef<A>, mpsc::UnboundedSender<SystemMsg>), SpawnError> {
+        let mailbox = props.mailbox.or_else(A::mailbox).unwrap_or(self.inner.mailbox);
+        let throughput = props
+            .throughput
+            .or_else(A::throughput)
+            .unwrap_or(self.inner.throughput)
+            .max(1);
+        let (user_tx, user_rx) = user_lane(mailbox);
+        let (sys_tx, sys_rx) = mpsc::unbounded_channel();
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let pid = self.pid(id);
+        let inner = Arc::new(RefInner::new(
+            pid,
+            user_tx,
+            sys_tx.clone(),
+            Arc::clone(&self.inner.events),
+            A::message_name,
+            std::any::type_name::<A>(),
+        ));
+        let actor_ref = ActorRef::<A>::from_inner(inner);
+        {
+            let mut reg = self.registry();
+            if self.inner.shutting_down.load(Ordering::SeqCst) {
+                return Err(SpawnError::ShuttingDown);
+            }
+            if let Some(name) = &props.name {
+                if reg.names.contains_key(name) {
+                    return Err(SpawnError::NameTaken(name.clone()));
+                }
+                reg.names.insert(name.clone(), id);
+            }
+            reg.actors.insert(
+                id,
+                Entry {
+                    name: props.name.clone(),
+                    sys: sys_tx.clone(),
+                    typed: Box::new(actor_ref.clone()),
+                    type_name: std::any::type_name::<A>(),
+                    top_level: matches!(parent, Parent::Guardian),
+                },
+            );
+        }
+        let ctx = Context::new(actor_ref.clone(), self.clone(), parent);
+        let cell = Cell {
+            producer: props.producer,
+            ctx,
+            user: user_rx,
+            sys: sys_rx,
+            throughput,
+        };
+        tokio::spawn(run(cell));
+        Ok((actor_ref, sys_tx))
+    }
+
+    /// Removes a stopped actor from the registry (and its name).
+    pub(crate) fn unregister(&self, pid: Pid) {
+        let empty = {
+            let mut reg = self.registry();
+            if let Some(entry) = reg.actors.remove(&pid.id()) {
+                if let Some(name) = entry.name {
+                    reg.names.remove(&name);
+                }
+            }
+            reg.actors.is_empty()
+        };
+        if empty {
+            self.inner.all_stopped.notify_waiters();
+        }
+    }
+
+    pub(crate) fn events_arc(&self) -> &Arc<EventStream> {
+        &self.inner.events
+    }
+}
+
+fn typed_ref<A: Actor>(entry: &Entry, key: &str) -> Result<A::Ref, LookupError> {
+    entry
+        .typed
+        .downcast_ref::<ActorRef<A>>()
+        .map(ActorRef::typed)
+        .ok_or_else(|| LookupError::WrongType {
+            name: key.to_owned(),
+            expected: std::any::type_name::<A>(),
+            found: entry.type_name,
+        })
+}

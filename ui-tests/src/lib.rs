@@ -1,0 +1,1 @@
+//! trybuild cases for bactor-macros live in tests/.
