@@ -123,17 +123,18 @@ async fn serve<A: Actor>(
             }
             continue;
         }
+        if handled >= throughput {
+            // End of this turn: let the other tasks on this thread run.
+            handled = 0;
+            tokio::task::yield_now().await;
+            continue;
+        }
         let Some(env) = batch.pop() else {
-            if handled >= throughput {
-                handled = 0;
-                tokio::task::yield_now().await;
-                continue;
-            }
             let next = poll_fn(|cx| {
                 if let Poll::Ready(Some(msg)) = sys.poll_recv(cx) {
                     return Poll::Ready(Next::Sys(msg));
                 }
-                match user.poll_recv_many(cx, batch, BATCH) {
+                match user.poll_recv_many(cx, batch, BATCH.min(throughput)) {
                     Poll::Ready(0) => Poll::Ready(Next::Closed),
                     Poll::Ready(_) => Poll::Ready(Next::User),
                     Poll::Pending => Poll::Pending,

@@ -1,0 +1,296 @@
+//! Mailbox semantics: ordering, the system lane, back-pressure, asks and stops.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bactor::prelude::*;
+use bactor::{LookupError, TellError};
+use tokio::sync::{mpsc, watch, Mutex};
+
+/// Guards against hangs only; no assertion depends on wall-clock speed.
+const HANG: Duration = Duration::from_secs(10);
+
+async fn no_hang<F: std::future::IntoFuture>(f: F) -> F::Output {
+    tokio::time::timeout(HANG, f.into_future())
+        .await
+        .expect("operation hung")
+}
+
+/// An actor whose `work` handler reports that it started and then waits for a gate, so
+/// tests can pile messages up behind it.
+#[actor(mailbox = 2)]
+struct Worker {
+    started: mpsc::UnboundedSender<u32>,
+    gate: watch::Receiver<bool>,
+    done: Arc<Mutex<Vec<u32>>>,
+}
+
+#[actor]
+impl Worker {
+    #[handler]
+    async fn work(&mut self, n: u32) -> u32 {
+        let _ = self.started.send(n);
+        let _ = self.gate.wait_for(|open| *open).await;
+        self.done.lock().await.push(n);
+        n
+    }
+}
+
+struct Rig {
+    system: ActorSystem,
+    worker: WorkerRef,
+    started: mpsc::UnboundedReceiver<u32>,
+    gate: watch::Sender<bool>,
+    done: Arc<Mutex<Vec<u32>>>,
+}
+
+async fn rig() -> Rig {
+    let system = ActorSystem::new();
+    let (started_tx, started) = mpsc::unbounded_channel();
+    let (gate, gate_rx) = watch::channel(false);
+    let done = Arc::new(Mutex::new(Vec::new()));
+    let d = done.clone();
+    let worker = system
+        .spawn(move || Worker {
+            started: started_tx.clone(),
+            gate: gate_rx.clone(),
+            done: d.clone(),
+        })
+        .await
+        .unwrap();
+    Rig {
+        system,
+        worker,
+        started,
+        gate,
+        done,
+    }
+}
+
+#[tokio::test]
+async fn bounded_mailbox_pushes_back_and_try_tell_returns_the_message() {
+    let mut r = rig().await;
+    r.worker.work(1).tell().await.unwrap();
+    assert_eq!(no_hang(r.started.recv()).await, Some(1)); // 1 is being handled
+    r.worker.work(2).try_tell().unwrap();
+    r.worker.work(3).try_tell().unwrap(); // the mailbox (2) is now full
+    match r.worker.work(4).try_tell() {
+        Err(TellError::Full(msg)) => {
+            assert!(format!("{msg:?}").contains("WorkerMsg::Work"));
+            // The message handed back is whole: send it again later.
+            let w = r.worker.clone();
+            let pending = tokio::spawn(async move { w.tell(msg).await });
+            // `tell` waits for room instead of failing or dropping.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            assert!(!pending.is_finished(), "tell must wait while the mailbox is full");
+            r.gate.send(true).unwrap();
+            no_hang(pending).await.unwrap().unwrap();
+        }
+        other => panic!("expected Full, got {other:?}"),
+    }
+    assert_eq!(no_hang(r.worker.work(5)).await.unwrap(), 5);
+    assert_eq!(*r.done.lock().await, vec![1, 2, 3, 4, 5]);
+    r.system.shutdown().await;
+}
+
+#[tokio::test]
+async fn stop_overtakes_queued_user_messages() {
+    let mut r = rig().await;
+    let mut events = r
+        .system
+        .events()
+        .subscribe_filtered(|e| matches!(e, SystemEvent::DeadLetter(_)));
+    r.worker.work(1).tell().await.unwrap();
+    assert_eq!(no_hang(r.started.recv()).await, Some(1));
+    // Two asks queue behind the message being handled.
+    let (a, b) = (r.worker.clone(), r.worker.clone());
+    let ask2 = tokio::spawn(async move { a.work(2).await });
+    let ask3 = tokio::spawn(async move { b.work(3).await });
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    // The mailbox (capacity 2) holds both asks: a probe is handed back.
+    assert!(r.worker.work(0).try_tell().unwrap_err().is_full());
+    r.worker.stop();
+    r.gate.send(true).unwrap();
+    no_hang(r.worker.stopped()).await;
+    // Only the message in progress was handled; the queued ones were not.
+    assert_eq!(*r.done.lock().await, vec![1]);
+    assert_eq!(no_hang(ask2).await.unwrap(), Err(AskError::NoReply));
+    assert_eq!(no_hang(ask3).await.unwrap(), Err(AskError::NoReply));
+    for _ in 0..2 {
+        match no_hang(events.recv()).await {
+            Some(SystemEvent::DeadLetter(d)) => {
+                assert_eq!(d.recipient, r.worker.pid());
+                assert_eq!(d.message, "Worker::work");
+            }
+            other => panic!("expected a dead letter, got {other:?}"),
+        }
+    }
+    r.system.shutdown().await;
+}
+
+#[tokio::test]
+async fn ask_times_out_without_losing_the_actor() {
+    let mut r = rig().await;
+    let res = no_hang(r.worker.work(1).timeout(Duration::from_millis(30))).await;
+    assert_eq!(res, Err(AskError::Timeout));
+    assert_eq!(no_hang(r.started.recv()).await, Some(1));
+    r.gate.send(true).unwrap();
+    // The timed-out message was still handled; the actor is fine.
+    assert_eq!(no_hang(r.worker.work(2)).await, Ok(2));
+    assert_eq!(*r.done.lock().await, vec![1, 2]);
+    r.system.shutdown().await;
+}
+
+#[tokio::test]
+async fn ask_to_a_stopped_actor_fails_at_once() {
+    let r = rig().await;
+    r.worker.stop();
+    no_hang(r.worker.stopped()).await;
+    assert!(!r.worker.is_alive());
+    // `Dead` comes back without any timeout being involved.
+    assert_eq!(no_hang(r.worker.work(1)).await, Err(AskError::Dead));
+    assert_eq!(
+        no_hang(r.worker.work(1).timeout(Duration::from_secs(3600))).await,
+        Err(AskError::Dead)
+    );
+    match no_hang(r.worker.work(2).tell()).await {
+        Err(TellError::Dead(_)) => {}
+        other => panic!("expected Dead, got {other:?}"),
+    }
+    assert!(r.worker.work(3).try_tell().unwrap_err().is_dead());
+    r.system.shutdown().await;
+}
+
+#[tokio::test]
+async fn unknown_pid_resolves_to_an_error() {
+    let r = rig().await;
+    let unknown = bactor::Pid::new(0, 9_999, r.system.incarnation());
+    assert!(matches!(
+        r.system.resolve::<Worker>(unknown),
+        Err(LookupError::NotFound(_))
+    ));
+    // A pid from another incarnation never reaches this system's actors.
+    let stale = bactor::Pid::new(0, r.worker.pid().id(), r.system.incarnation() ^ 1);
+    assert!(r.system.resolve::<Worker>(stale).is_err());
+    assert_eq!(r.system.resolve::<Worker>(r.worker.pid()).unwrap(), r.worker);
+    r.system.shutdown().await;
+}
+
+#[tokio::test]
+async fn graceful_stop_handles_what_was_queued_first() {
+    let mut r = rig().await;
+    r.worker.work(1).tell().await.unwrap();
+    assert_eq!(no_hang(r.started.recv()).await, Some(1));
+    r.worker.work(2).try_tell().unwrap();
+    let w = r.worker.clone();
+    let stopping = tokio::spawn(async move { w.stop_gracefully().await });
+    r.gate.send(true).unwrap();
+    no_hang(stopping).await.unwrap();
+    assert_eq!(*r.done.lock().await, vec![1, 2]);
+    assert_eq!(r.worker.work(3).await, Err(AskError::Dead));
+    r.system.shutdown().await;
+}
+
+/// Records `(sender, seq)` pairs and counts order violations per sender.
+#[actor(mailbox = 16)]
+#[derive(Default)]
+struct Recorder {
+    last: std::collections::HashMap<u32, u32>,
+    violations: u32,
+    total: u32,
+}
+
+#[actor]
+impl Recorder {
+    #[handler]
+    fn record(&mut self, sender: u32, seq: u32) {
+        if let Some(prev) = self.last.insert(sender, seq) {
+            if prev + 1 != seq {
+                self.violations += 1;
+            }
+        } else if seq != 0 {
+            self.violations += 1;
+        }
+        self.total += 1;
+    }
+
+    #[handler]
+    fn report(&self) -> (u32, u32) {
+        (self.violations, self.total)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_from_one_sender_arrive_in_send_order() {
+    let system = ActorSystem::new();
+    let rec = system.spawn(Recorder::default).await.unwrap();
+    let mut senders = Vec::new();
+    for s in 0..4 {
+        let rec = rec.clone();
+        senders.push(tokio::spawn(async move {
+            for seq in 0..5_000 {
+                rec.record(s, seq).tell().await.unwrap();
+            }
+        }));
+    }
+    for s in senders {
+        no_hang(s).await.unwrap();
+    }
+    assert_eq!(no_hang(rec.report()).await.unwrap(), (0, 20_000));
+    system.shutdown().await;
+}
+
+#[tokio::test]
+async fn unbounded_mailbox_never_waits() {
+    let system = ActorSystem::new();
+    let rec = system
+        .spawn_props(Props::from_producer(Recorder::default).mailbox(MailboxConfig::Unbounded))
+        .await
+        .unwrap();
+    // Far more than the type's bounded capacity (16), without awaiting the actor.
+    for seq in 0..10_000 {
+        rec.record(0, seq).try_tell().unwrap();
+    }
+    assert_eq!(no_hang(rec.report()).await.unwrap(), (0, 10_000));
+    system.shutdown().await;
+}
+
+/// Each actor yields after `throughput` messages, so a flood sent to one actor does not
+/// starve another actor on the same thread.
+#[actor(throughput = 10, mailbox = unbounded)]
+struct Busy {
+    shared: Arc<std::sync::atomic::AtomicU64>,
+}
+
+#[actor]
+impl Busy {
+    #[handler]
+    fn spin(&mut self) {
+        self.shared.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How many spins the other actor had handled when this ran.
+    #[handler]
+    fn peek(&self) -> u64 {
+        self.shared.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn throughput_bounds_a_turn() {
+    let system = ActorSystem::new();
+    let shared = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let s = shared.clone();
+    let busy = system.spawn(move || Busy { shared: s.clone() }).await.unwrap();
+    let s = shared.clone();
+    let other = system.spawn(move || Busy { shared: s.clone() }).await.unwrap();
+    for _ in 0..10_000 {
+        busy.spin().try_tell().unwrap();
+    }
+    let seen = no_hang(other.peek()).await.unwrap();
+    assert!(seen <= 20, "`other` waited for {seen} messages of `busy`, more than two turns");
+    assert_eq!(no_hang(busy.peek()).await.unwrap(), 10_000);
+    system.shutdown().await;
+}
