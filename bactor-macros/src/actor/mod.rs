@@ -64,9 +64,14 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
 /// Removes `#[handler]` attributes, which only `#[actor]` understands.
 fn strip_helpers(imp: &mut syn::ItemImpl) {
     for item in &mut imp.items {
-        if let syn::ImplItem::Fn(f) = item {
-            f.attrs.retain(|a| !is_handler_attr(a));
-        }
+        let attrs = match item {
+            syn::ImplItem::Fn(f) => &mut f.attrs,
+            syn::ImplItem::Const(c) => &mut c.attrs,
+            syn::ImplItem::Type(t) => &mut t.attrs,
+            syn::ImplItem::Macro(m) => &mut m.attrs,
+            _ => continue,
+        };
+        attrs.retain(|a| !is_handler_attr(a));
     }
 }
 

@@ -75,13 +75,19 @@ impl<'a> ActorImpl<'a> {
             );
             return None;
         }
+        let mut has_lifetimes = false;
         for param in &item.generics.params {
             if let GenericParam::Lifetime(l) = param {
                 cx.error_spanned_by(
                     l,
                     "actors must be `'static`: lifetime parameters are not supported",
                 );
+                has_lifetimes = true;
             }
+        }
+        if has_lifetimes {
+            // Nothing generated for such an actor could compile.
+            return None;
         }
         let Type::Path(type_path) = &*item.self_ty else {
             cx.error_spanned_by(&item.self_ty, "`#[actor]` needs a named self type, like `impl Counter`");

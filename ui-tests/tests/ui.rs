@@ -1,0 +1,9 @@
+//! Compile-fail and compile-pass cases for bactor-macros. See ../README.md.
+
+#[test]
+fn ui() {
+    let t = trybuild::TestCases::new();
+    t.pass("tests/ui/actor/pass/*.rs");
+    t.compile_fail("tests/ui/actor/fail/*.rs");
+    t.compile_fail("tests/ui/handler/fail/*.rs");
+}

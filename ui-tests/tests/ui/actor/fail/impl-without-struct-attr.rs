@@ -1,0 +1,8 @@
+use bactor::prelude::*;
+
+struct Counter;
+
+#[actor]
+impl Counter {}
+
+fn main() {}
