@@ -99,3 +99,7 @@ fn first_token(item: &Item) -> TokenStream {
     }
     out
 }
+
+#[cfg(test)]
+#[path = "snapshots_test.rs"]
+mod snapshots_test;

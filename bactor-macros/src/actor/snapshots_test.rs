@@ -1,0 +1,91 @@
+//! Expansion snapshots: what `#[actor]` generates for representative inputs.
+//!
+//! Review changes with `cargo insta review` (or accept with `INSTA_UPDATE=always`).
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+fn pretty(tokens: TokenStream) -> String {
+    match syn::parse2::<syn::File>(tokens.clone()) {
+        Ok(file) => prettyplease::unparse(&file),
+        Err(e) => panic!("expansion is not valid Rust: {e}\n{tokens}"),
+    }
+}
+
+fn expand(args: TokenStream, input: TokenStream) -> String {
+    pretty(super::expand(args, input))
+}
+
+#[test]
+fn struct_with_options() {
+    insta::assert_snapshot!(expand(
+        quote!(mailbox = 64, throughput = 10),
+        quote! {
+            #[derive(Default)]
+            pub struct Counter { count: u64 }
+        }
+    ));
+}
+
+#[test]
+fn impl_with_handlers_and_hooks() {
+    insta::assert_snapshot!(expand(
+        quote!(),
+        quote! {
+            impl Counter {
+                /// Adds `by`.
+                #[handler]
+                pub fn add(&mut self, by: u64) -> u64 { self.count += by; self.count }
+
+                #[handler]
+                async fn fetch(&self, ctx: &mut Context<Self>, key: String) -> Result<u64, Error> { todo() }
+
+                async fn pre_start(&mut self, ctx: &mut Context<Self>) -> Result<(), ActorError> { Ok(()) }
+
+                fn post_stop(&mut self) {}
+            }
+        }
+    ));
+}
+
+#[test]
+fn generic_impl() {
+    insta::assert_snapshot!(expand(
+        quote!(),
+        quote! {
+            impl<K: Eq + Send + 'static, V: Send + 'static> Cache<K, V> {
+                #[handler]
+                fn put(&mut self, k: K, v: V) {}
+            }
+        }
+    ));
+}
+
+#[test]
+fn renamed_crate() {
+    insta::assert_snapshot!(expand(
+        quote!(crate = my::rt),
+        quote! {
+            impl Pinger {
+                #[handler]
+                fn ping(&self) {}
+            }
+        }
+    ));
+}
+
+#[test]
+fn invalid_impl_keeps_the_item_and_reports_all_errors() {
+    insta::assert_snapshot!(expand(
+        quote!(),
+        quote! {
+            impl Counter {
+                #[handler]
+                fn a(self) {}
+                #[handler]
+                fn b<T>(&self) {}
+                fn helper(&self) {}
+            }
+        }
+    ));
+}
