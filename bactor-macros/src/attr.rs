@@ -137,7 +137,9 @@ fn parse_mailbox(input: ParseStream<'_>, cx: &mut Ctxt) -> syn::Result<MailboxVa
     let lookahead = input.lookahead1();
     if lookahead.peek(LitInt) {
         let lit: LitInt = input.parse()?;
-        Ok(MailboxValue(positive(lit, "mailbox", cx).map(MailboxArg::Bounded)))
+        Ok(MailboxValue(
+            positive(lit, "mailbox", cx).map(MailboxArg::Bounded),
+        ))
     } else if lookahead.peek(kw::unbounded) {
         input.parse::<kw::unbounded>()?;
         Ok(MailboxValue(Some(MailboxArg::Unbounded)))
@@ -146,7 +148,9 @@ fn parse_mailbox(input: ParseStream<'_>, cx: &mut Ctxt) -> syn::Result<MailboxVa
         let content;
         syn::parenthesized!(content in input);
         let lit: LitInt = content.parse()?;
-        Ok(MailboxValue(positive(lit, "mailbox", cx).map(MailboxArg::Bounded)))
+        Ok(MailboxValue(
+            positive(lit, "mailbox", cx).map(MailboxArg::Bounded),
+        ))
     } else {
         Err(lookahead.error())
     }

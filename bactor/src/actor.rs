@@ -8,10 +8,10 @@
 
 use std::future::Future;
 
+use crate::ActorRef;
 use crate::context::Context;
 use crate::error::ActorError;
 use crate::mailbox::MailboxConfig;
-use crate::ActorRef;
 
 /// An actor: state plus a message handler, run by the runtime one message at a time.
 ///

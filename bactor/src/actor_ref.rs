@@ -7,17 +7,17 @@
 use std::fmt;
 use std::future::Future;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{Notify, mpsc, oneshot};
 
+use crate::Pid;
 use crate::actor::Actor;
 use crate::error::{AskError, TellError};
 use crate::events::EventStream;
 use crate::mailbox::{Envelope, UserTx};
 use crate::system::SystemMsg;
-use crate::Pid;
 
 /// What every ref of one actor shares.
 pub(crate) struct RefInner<M> {
@@ -130,26 +130,25 @@ impl<A: Actor> ActorRef<A> {
     ///
     /// Fails only if the actor is not running, handing the message back.
     pub async fn tell(&self, msg: A::Msg) -> Result<(), TellError<A::Msg>> {
-        self.inner.user.send(Envelope::Msg(msg)).await.map_err(|env| {
-            self.inner.dead_letter(&env);
-            TellError::Dead(unwrap_msg(env))
-        })
+        self.inner
+            .user
+            .send(Envelope::Msg(msg))
+            .await
+            .map_err(|env| {
+                self.inner.dead_letter(&env);
+                TellError::Dead(unwrap_msg(env))
+            })
     }
 
     /// Sends a message now, or hands it back in [`TellError::Full`] when a bounded mailbox
     /// has no room (or [`TellError::Dead`] when the actor is not running).
     pub fn try_tell(&self, msg: A::Msg) -> Result<(), TellError<A::Msg>> {
-        self.inner
-            .user
-            .try_send(Envelope::Msg(msg))
-            .map_err(|e| {
-                if e.is_dead() {
-                    if let TellError::Dead(env) = &e {
-                        self.inner.dead_letter(env);
-                    }
-                }
-                e.map(unwrap_msg)
-            })
+        self.inner.user.try_send(Envelope::Msg(msg)).map_err(|e| {
+            if let TellError::Dead(env) = &e {
+                self.inner.dead_letter(env);
+            }
+            e.map(unwrap_msg)
+        })
     }
 
     /// Sends the message built by `make` around a fresh reply slot and waits for the reply.

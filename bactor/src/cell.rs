@@ -1,7 +1,7 @@
 //! The task that runs one actor: start, the message loop, and the stop sequence.
 
 use std::any::Any;
-use std::future::{poll_fn, Future};
+use std::future::{Future, poll_fn};
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -57,7 +57,9 @@ impl<F: Future> Future for CatchUnwind<F> {
 }
 
 /// Flattens a hook's or handler's outcome: its own error or a caught panic.
-pub(crate) fn failure<T>(r: Result<Result<T, ActorError>, Box<dyn Any + Send>>) -> Result<T, ActorError> {
+pub(crate) fn failure<T>(
+    r: Result<Result<T, ActorError>, Box<dyn Any + Send>>,
+) -> Result<T, ActorError> {
     match r {
         Ok(inner) => inner,
         Err(panic) => Err(ActorError::from_panic(panic)),
@@ -97,7 +99,10 @@ pub(crate) async fn run<A: Actor>(cell: Cell<A>) {
                 pid,
                 type_name: std::any::type_name::<A>(),
             });
-            serve(&mut actor, &mut ctx, &mut user, &mut sys, &mut batch, throughput).await
+            serve(
+                &mut actor, &mut ctx, &mut user, &mut sys, &mut batch, throughput,
+            )
+            .await
         }
     };
     finish(Some(actor), ctx, user, sys, batch, reason).await;
@@ -116,10 +121,10 @@ async fn serve<A: Actor>(
     loop {
         // The system lane is always served first.
         if !sys.is_empty() {
-            if let Ok(msg) = sys.try_recv() {
-                if let Some(reason) = on_system(ctx, msg) {
-                    return reason;
-                }
+            if let Ok(msg) = sys.try_recv()
+                && let Some(reason) = on_system(ctx, msg)
+            {
+                return reason;
             }
             continue;
         }
@@ -207,10 +212,11 @@ async fn finish<A: Actor>(
     }
     ctx.cancel_timers();
     if let Some(mut actor) = actor {
-        if let Err(e) = failure(catch_unwind(async { Ok(actor.post_stop(&mut ctx).await) }).await) {
-            if reason.is_normal() {
-                reason = StopReason::Failed(Arc::new(e));
-            }
+        let outcome = catch_unwind(actor.post_stop(&mut ctx)).await;
+        if let Err(panic) = outcome
+            && reason.is_normal()
+        {
+            reason = StopReason::Failed(Arc::new(ActorError::from_panic(panic)));
         }
     }
     let myself = ctx.myself().clone();

@@ -11,12 +11,12 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
+use crate::Pid;
 use crate::actor::Actor;
 use crate::actor_ref::ActorRef;
 use crate::error::SpawnError;
 use crate::props::Props;
 use crate::system::{ActorSystem, Parent, SystemMsg};
-use crate::Pid;
 
 pub(crate) struct Child {
     pub(crate) pid: Pid,
@@ -130,7 +130,10 @@ impl<A: Actor> Context<A> {
     }
 
     /// Spawns a child from [`Props`].
-    pub async fn spawn_child_props<B: Actor>(&mut self, props: Props<B>) -> Result<B::Ref, SpawnError> {
+    pub async fn spawn_child_props<B: Actor>(
+        &mut self,
+        props: Props<B>,
+    ) -> Result<B::Ref, SpawnError> {
         if self.stopping {
             return Err(SpawnError::ParentStopping);
         }
@@ -139,7 +142,13 @@ impl<A: Actor> Context<A> {
             sys: self.myself.inner.sys.clone(),
         };
         let (child, sys) = self.system.spawn_with_parent(props, parent)?;
-        self.children.insert(child.pid().id(), Child { pid: child.pid(), sys });
+        self.children.insert(
+            child.pid().id(),
+            Child {
+                pid: child.pid(),
+                sys,
+            },
+        );
         Ok(child.typed())
     }
 
@@ -195,7 +204,6 @@ impl<A: Actor> Context<A> {
             t.abort();
         }
     }
-
 }
 
 impl<A: Actor> fmt::Debug for Context<A> {

@@ -8,7 +8,6 @@ use std::convert::Infallible;
 use std::error::Error as StdError;
 use std::fmt;
 
-
 /// Why an ask did not produce a reply.
 ///
 /// Returned by awaiting a request (`counter.add(5).await`), by [`ActorRef::ask`] and by
@@ -238,10 +237,7 @@ impl fmt::Display for LookupError {
                 name,
                 expected,
                 found,
-            } => write!(
-                f,
-                "actor `{name}` is a `{found}`, not a `{expected}`"
-            ),
+            } => write!(f, "actor `{name}` is a `{found}`, not a `{expected}`"),
         }
     }
 }

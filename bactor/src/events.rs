@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
-use crate::error::StopReason;
 use crate::Pid;
+use crate::error::StopReason;
 
 /// A message that could not be delivered.
 ///

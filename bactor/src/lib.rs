@@ -19,19 +19,226 @@ pub use actor_ref::{ActorRef, ReplyTo};
 pub use context::{Context, TimerHandle};
 pub use error::{ActorError, AskError, LookupError, SpawnError, StopReason, TellError};
 pub use events::{DeadLetter, EventStream, Subscription, SystemEvent};
-pub use mailbox::{MailboxConfig, DEFAULT_THROUGHPUT};
+pub use mailbox::{DEFAULT_THROUGHPUT, MailboxConfig};
 pub use pid::Pid;
 pub use props::{FnActor, FuncActor, Props, StateActor};
 pub use request::{Ask, Fallible, Plain, ReplyShape, Request, Timed, TimedAsk};
 pub use system::{ActorSystem, ActorSystemBuilder};
 
-pub use bactor_macros::{actor, handler};
+/// Turns a struct (or enum) and its `impl` block into an actor.
+///
+/// Put `#[actor]` on the type definition **and** on its inherent `impl` block.
+///
+/// - On the type it generates `{Name}Ref`, the typed ref (a newtype over
+///   [`ActorRef<Name>`](ActorRef), with the type's visibility).
+/// - On the `impl` block it generates `{Name}Msg` (one variant per `#[handler]`), one method
+///   per handler on `{Name}Ref` (with the handler's visibility and docs), and
+///   `impl Actor for Name`. Methods named `pre_start` and `post_stop` are lifecycle hooks.
+///
+/// # Arguments
+///
+/// On the type:
+/// - `mailbox = 64` / `mailbox = bounded(64)` / `mailbox = unbounded`: the user lane
+///   (default: bounded, 1024, or the system's default).
+/// - `throughput = 100`: messages per turn before the actor yields (default 300).
+/// - `crate = path`: where to find bactor, when it is re-exported under another path.
+///
+/// On the `impl` block: `crate = path` only.
+///
+/// # Handlers
+///
+/// A `#[handler]` method takes `&self` or `&mut self`, may be `async`, may take one
+/// `ctx: &mut Context<Self>` anywhere among its parameters, and any number of owned
+/// arguments. Its return value is the reply: awaiting the request yields
+/// `Result<T, AskError>`, or `Result<T, AskError<E>>` for a handler returning
+/// `Result<T, E>` (its `Err(e)` arrives as [`AskError::Handler`]). `#[handler(reply = plain)]`
+/// keeps a `Result` as a plain value; `#[handler(reply = result)]` treats an alias such as
+/// `io::Result<T>` as fallible.
+///
+/// Lifecycle hooks have the shape `async fn pre_start(&mut self, ctx: &mut Context<Self>)
+/// -> Result<(), E>` and `async fn post_stop(&mut self, ctx: &mut Context<Self>)`, where
+/// `async`, `ctx` and the `Result` are optional and `E` converts into [`ActorError`].
+///
+/// # Example
+///
+/// ```
+/// use bactor::prelude::*;
+///
+/// #[actor(mailbox = 16)]
+/// #[derive(Default)]
+/// pub struct Counter {
+///     count: u64,
+/// }
+///
+/// #[actor]
+/// impl Counter {
+///     /// Adds `by`, returns the new total.
+///     #[handler]
+///     pub fn add(&mut self, by: u64) -> u64 {
+///         self.count += by;
+///         self.count
+///     }
+///
+///     #[handler]
+///     pub async fn slow_get(&self) -> u64 {
+///         tokio::task::yield_now().await;
+///         self.count
+///     }
+/// }
+///
+/// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let system = ActorSystem::new();
+/// let counter: CounterRef = system.spawn(Counter::default).await?;
+/// counter.add(2).tell().await?;
+/// assert_eq!(counter.slow_get().await?, 2);
+/// # system.shutdown().await;
+/// # Ok(()) }
+/// ```
+///
+/// # Equivalent code without `#[actor]`
+///
+/// ```
+/// use bactor::prelude::*;
+///
+/// pub struct Counter {
+///     count: u64,
+/// }
+///
+/// pub enum CounterMsg {
+///     Add { by: u64, reply: Option<ReplyTo<u64>> },
+/// }
+///
+/// #[derive(Clone)]
+/// pub struct CounterRef(ActorRef<Counter>);
+///
+/// impl From<ActorRef<Counter>> for CounterRef {
+///     fn from(r: ActorRef<Counter>) -> Self {
+///         CounterRef(r)
+///     }
+/// }
+///
+/// impl CounterRef {
+///     pub fn add(&self, by: u64) -> bactor::Request<'_, Counter, u64> {
+///         bactor::Request::new(&self.0, CounterMsg::Add { by, reply: None }, |msg, reply| {
+///             let CounterMsg::Add { reply: slot, .. } = msg;
+///             *slot = Some(reply);
+///         })
+///     }
+/// }
+///
+/// impl Actor for Counter {
+///     type Msg = CounterMsg;
+///     type Ref = CounterRef;
+///
+///     async fn handle(&mut self, msg: CounterMsg, _ctx: &mut Context<Self>) -> Result<(), ActorError> {
+///         match msg {
+///             CounterMsg::Add { by, reply } => {
+///                 self.count += by;
+///                 if let Some(reply) = reply {
+///                     let _ = reply.send(self.count);
+///                 }
+///             }
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// # #[tokio::main] async fn main() {
+/// let system = ActorSystem::new();
+/// let counter = system.spawn(|| Counter { count: 0 }).await.unwrap();
+/// assert_eq!(counter.add(3).await.unwrap(), 3);
+/// # }
+/// ```
+///
+/// # Renaming the crate
+///
+/// ```
+/// mod rt {
+///     pub use bactor::*;
+/// }
+///
+/// #[rt::actor(crate = crate::rt)]
+/// struct Echo;
+///
+/// #[rt::actor(crate = crate::rt)]
+/// impl Echo {
+///     #[handler]
+///     fn echo(&self, s: String) -> String {
+///         s
+///     }
+/// }
+/// # fn main() {}
+/// ```
+///
+/// # Common mistakes
+///
+/// A handler must not take `self` by value:
+///
+/// ```compile_fail
+/// use bactor::prelude::*;
+///
+/// #[actor]
+/// struct Counter;
+///
+/// #[actor]
+/// impl Counter {
+///     #[handler]
+///     fn consume(self) {}
+/// }
+/// ```
+///
+/// Handler arguments must own their data:
+///
+/// ```compile_fail
+/// use bactor::prelude::*;
+///
+/// #[actor]
+/// struct Greeter;
+///
+/// #[actor]
+/// impl Greeter {
+///     #[handler]
+///     fn greet(&self, name: &str) {}
+/// }
+/// ```
+///
+/// Both the struct and the `impl` block need `#[actor]`:
+///
+/// ```compile_fail
+/// use bactor::prelude::*;
+///
+/// struct Counter;
+///
+/// #[actor]
+/// impl Counter {}
+/// ```
+pub use bactor_macros::actor;
+
+/// Marks a method of an `#[actor]` impl block as a message handler.
+///
+/// Only meaningful inside an `#[actor]` impl block, which reads and removes it; anywhere else
+/// it is a compile error. See [`actor`] for the handler rules and the arguments
+/// (`#[handler(reply = plain | result)]`).
+///
+/// ```compile_fail
+/// use bactor::prelude::*;
+///
+/// struct NotAnActor;
+///
+/// impl NotAnActor {
+///     #[handler] // error: `#[handler]` must be used on a method inside an `#[actor]` impl block
+///     fn get(&self) -> u32 {
+///         1
+///     }
+/// }
+/// ```
+pub use bactor_macros::handler;
 
 /// Everything an actor program usually needs: `use bactor::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        actor, handler, Actor, ActorError, ActorRef, ActorSystem, AskError, Context, FuncActor,
-        MailboxConfig, Pid, Props, ReplyTo, SpawnError, StopReason, SystemEvent, TellError,
+        Actor, ActorError, ActorRef, ActorSystem, AskError, Context, FuncActor, MailboxConfig, Pid,
+        Props, ReplyTo, SpawnError, StopReason, SystemEvent, TellError, actor, handler,
     };
 }
 

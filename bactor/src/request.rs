@@ -12,12 +12,12 @@
 //! An ask costs one channel push, one pop and its reply slot (one small allocation). No
 //! other allocation happens unless the mailbox is full and the ask has to wait for room.
 
+use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
-use std::fmt;
 
 use tokio::sync::oneshot;
 use tokio::time::Sleep;
@@ -178,13 +178,22 @@ where
     }
 }
 
-type SendFuture<'a, M> =
-    Pin<Box<dyn Future<Output = Result<(), tokio::sync::mpsc::error::SendError<Envelope<M>>>> + Send + 'a>>;
+type SendFuture<'a, M> = Pin<
+    Box<
+        dyn Future<Output = Result<(), tokio::sync::mpsc::error::SendError<Envelope<M>>>>
+            + Send
+            + 'a,
+    >,
+>;
 
 enum AskState<'a, A: Actor, R> {
     Start(&'a ActorRef<A>, A::Msg, fn(&mut A::Msg, ReplyTo<R>)),
     /// The mailbox was full: waiting for room (the only path that allocates).
-    Sending(&'a ActorRef<A>, SendFuture<'a, A::Msg>, oneshot::Receiver<R>),
+    Sending(
+        &'a ActorRef<A>,
+        SendFuture<'a, A::Msg>,
+        oneshot::Receiver<R>,
+    ),
     Waiting(oneshot::Receiver<R>),
     Done,
 }
@@ -313,7 +322,9 @@ pin_project_lite::pin_project! {
 
 impl<A: Actor, R, S> fmt::Debug for TimedAsk<'_, A, R, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TimedAsk").field("ask", &self.ask).finish_non_exhaustive()
+        f.debug_struct("TimedAsk")
+            .field("ask", &self.ask)
+            .finish_non_exhaustive()
     }
 }
 

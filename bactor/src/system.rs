@@ -15,17 +15,17 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{Notify, mpsc};
 
+use crate::Pid;
 use crate::actor::Actor;
 use crate::actor_ref::{ActorRef, RefInner};
-use crate::cell::{run, Cell};
+use crate::cell::{Cell, run};
 use crate::context::Context;
 use crate::error::{LookupError, SpawnError};
 use crate::events::EventStream;
-use crate::mailbox::{user_lane, MailboxConfig, DEFAULT_THROUGHPUT};
+use crate::mailbox::{DEFAULT_THROUGHPUT, MailboxConfig, user_lane};
 use crate::props::{FnActor, Props};
-use crate::Pid;
 
 /// Messages of the system lane.
 pub(crate) enum SystemMsg {
@@ -268,7 +268,10 @@ impl ActorSystem {
 
     /// Spawns an actor from a closure that handles each message (the "lambda" pattern).
     /// The closure's future must own what it uses; see [`Props::from_fn`].
-    pub async fn spawn_fn<M, F, Fut>(&self, handler: F) -> Result<ActorRef<FnActor<M, F>>, SpawnError>
+    pub async fn spawn_fn<M, F, Fut>(
+        &self,
+        handler: F,
+    ) -> Result<ActorRef<FnActor<M, F>>, SpawnError>
     where
         M: Send + 'static,
         F: FnMut(M) -> Fut + Clone + Send + Sync + 'static,
@@ -294,7 +297,9 @@ impl ActorSystem {
         let entry = reg
             .actors
             .get(&pid.id())
-            .filter(|_| pid.node() == self.inner.node && pid.incarnation() == self.inner.incarnation)
+            .filter(|_| {
+                pid.node() == self.inner.node && pid.incarnation() == self.inner.incarnation
+            })
             .ok_or_else(|| LookupError::NotFound(pid.to_string()))?;
         typed_ref::<A>(entry, &pid.to_string())
     }
@@ -339,7 +344,10 @@ impl ActorSystem {
     fn registry(&self) -> MutexGuard<'_, Registry> {
         // A panic while holding the lock cannot leave the maps half-updated (every update is
         // one insert or remove), so a poisoned lock is still usable.
-        self.inner.registry.lock().unwrap_or_else(|p| p.into_inner())
+        self.inner
+            .registry
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     fn pid(&self, id: u64) -> Pid {
@@ -352,7 +360,10 @@ impl ActorSystem {
         props: Props<A>,
         parent: Parent,
     ) -> Result<(ActorRef<A>, mpsc::UnboundedSender<SystemMsg>), SpawnError> {
-        let mailbox = props.mailbox.or_else(A::mailbox).unwrap_or(self.inner.mailbox);
+        let mailbox = props
+            .mailbox
+            .or_else(A::mailbox)
+            .unwrap_or(self.inner.mailbox);
         let throughput = props
             .throughput
             .or_else(A::throughput)
@@ -409,10 +420,10 @@ impl ActorSystem {
     pub(crate) fn unregister(&self, pid: Pid) {
         let empty = {
             let mut reg = self.registry();
-            if let Some(entry) = reg.actors.remove(&pid.id()) {
-                if let Some(name) = entry.name {
-                    reg.names.remove(&name);
-                }
+            if let Some(entry) = reg.actors.remove(&pid.id())
+                && let Some(name) = entry.name
+            {
+                reg.names.remove(&name);
             }
             reg.actors.is_empty()
         };

@@ -41,7 +41,10 @@ async fn class_based_actor() {
 async fn producer_closure_and_props() {
     let system = ActorSystem::new();
     let start = 40;
-    let c = system.spawn(move || Counter { count: start }).await.unwrap();
+    let c = system
+        .spawn(move || Counter { count: start })
+        .await
+        .unwrap();
     assert_eq!(no_hang(c.add(2)).await, Ok(42));
     let p = system
         .spawn_props(Props::from_producer(|| Counter { count: -1 }).name("neg"))
@@ -82,12 +85,15 @@ enum Account {
 async fn stateful_closure() {
     let system = ActorSystem::new();
     let acct = system
-        .spawn_props(Props::from_state(10_u64, |bal: &mut u64, msg: Account| match msg {
-            Account::Deposit(n) => *bal += n,
-            Account::Balance(reply) => {
-                let _ = reply.send(*bal);
-            }
-        }))
+        .spawn_props(Props::from_state(
+            10_u64,
+            |bal: &mut u64, msg: Account| match msg {
+                Account::Deposit(n) => *bal += n,
+                Account::Balance(reply) => {
+                    let _ = reply.send(*bal);
+                }
+            },
+        ))
         .await
         .unwrap();
     acct.tell(Account::Deposit(5)).await.unwrap();
@@ -106,17 +112,19 @@ enum Cmd {
 async fn context_aware_closure() {
     let system = ActorSystem::new();
     let boss = system
-        .spawn_props(Props::from_func(|ctx: &mut Context<FuncActor<Cmd>>, cmd: Cmd| match cmd {
-            Cmd::WhoAmI(reply) => {
-                let _ = reply.send(ctx.pid());
-            }
-            Cmd::Spawn(reply) => {
-                // Children can be spawned from a synchronous closure by a task that
-                // reports back; here we just report the current count.
-                let _ = reply.send(ctx.children().len());
-            }
-            Cmd::Quit => ctx.stop(),
-        }))
+        .spawn_props(Props::from_func(
+            |ctx: &mut Context<FuncActor<Cmd>>, cmd: Cmd| match cmd {
+                Cmd::WhoAmI(reply) => {
+                    let _ = reply.send(ctx.pid());
+                }
+                Cmd::Spawn(reply) => {
+                    // Children can be spawned from a synchronous closure by a task that
+                    // reports back; here we just report the current count.
+                    let _ = reply.send(ctx.children().len());
+                }
+                Cmd::Quit => ctx.stop(),
+            },
+        ))
         .await
         .unwrap();
     assert_eq!(no_hang(boss.ask(Cmd::WhoAmI)).await, Ok(boss.pid()));
@@ -136,7 +144,11 @@ impl Actor for Manual {
     type Msg = (u8, ReplyTo<Vec<u8>>);
     type Ref = ActorRef<Self>;
 
-    async fn handle(&mut self, (b, reply): Self::Msg, _ctx: &mut Context<Self>) -> Result<(), ActorError> {
+    async fn handle(
+        &mut self,
+        (b, reply): Self::Msg,
+        _ctx: &mut Context<Self>,
+    ) -> Result<(), ActorError> {
         self.seen.push(b);
         let _ = reply.send(self.seen.clone());
         Ok(())

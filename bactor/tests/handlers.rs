@@ -75,7 +75,11 @@ impl Shapes {
     /// `reply = plain`: the `Result` is the reply itself.
     #[handler(reply = plain)]
     pub fn check(&self, n: u64) -> Result<(), String> {
-        if n <= self.value { Ok(()) } else { Err("too much".into()) }
+        if n <= self.value {
+            Ok(())
+        } else {
+            Err("too much".into())
+        }
     }
 
     /// `reply = result` for an alias of `Result`.
@@ -132,8 +136,16 @@ async fn all_handler_shapes_work() {
     );
     assert_eq!(no_hang(s.check(100)).await, Ok(Err("too much".to_owned())));
     assert_eq!(no_hang(s.parse("12".into())).await.unwrap(), 12);
-    assert!(matches!(no_hang(s.parse("x".into())).await, Err(AskError::Handler(_))));
-    let snap = no_hang(s.snapshot(Some(Box::new(Shapes { log: vec![], value: 1 })))).await.unwrap();
+    assert!(matches!(
+        no_hang(s.parse("x".into())).await,
+        Err(AskError::Handler(_))
+    ));
+    let snap = no_hang(s.snapshot(Some(Box::new(Shapes {
+        log: vec![],
+        value: 1,
+    }))))
+    .await
+    .unwrap();
     assert_eq!(snap.value, 7);
     assert_eq!(no_hang(s.r#type((2, 3))).await, Ok(12));
     assert_eq!(no_hang(s.greet("bob")).await.unwrap(), "hi bob");
@@ -145,7 +157,10 @@ async fn all_handler_shapes_work() {
 
 #[test]
 fn type_level_settings_reach_the_actor_impl() {
-    assert_eq!(<Shapes as Actor>::mailbox(), Some(MailboxConfig::Bounded(8)));
+    assert_eq!(
+        <Shapes as Actor>::mailbox(),
+        Some(MailboxConfig::Bounded(8))
+    );
     assert_eq!(<Shapes as Actor>::throughput(), Some(4));
     let name = <Shapes as Actor>::message_name(&ShapesMsg::Set {
         v: 1,
@@ -181,7 +196,7 @@ where
     }
 
     #[handler]
-    pub fn len(&self) -> usize {
+    pub fn size(&self) -> usize {
         self.map.len()
     }
 }
@@ -190,14 +205,21 @@ where
 async fn generic_actors_work() {
     let system = ActorSystem::new();
     let c: CacheRef<String, u32> = system
-        .spawn(|| Cache { map: HashMap::new() })
+        .spawn(|| Cache {
+            map: HashMap::new(),
+        })
         .await
         .unwrap();
     assert_eq!(no_hang(c.put("a".into(), 1)).await, Ok(None));
     assert_eq!(no_hang(c.put("a".into(), 2)).await, Ok(Some(1)));
     assert_eq!(no_hang(c.get("a".into())).await, Ok(Some(2)));
-    assert_eq!(no_hang(c.len()).await, Ok(1));
-    let other: CacheRef<u8, Vec<u8>> = system.spawn(|| Cache { map: HashMap::new() }).await.unwrap();
+    assert_eq!(no_hang(c.size()).await, Ok(1));
+    let other: CacheRef<u8, Vec<u8>> = system
+        .spawn(|| Cache {
+            map: HashMap::new(),
+        })
+        .await
+        .unwrap();
     assert_eq!(no_hang(other.put(1, vec![1])).await, Ok(None));
     system.shutdown().await;
 }
@@ -248,6 +270,8 @@ async fn refs_are_cheap_values() {
     let a = system.spawn(Shapes::default).await.unwrap();
     let b = a.clone();
     assert_eq!(a, b);
+    // Hashing uses only the pid; clippy cannot see that through the shared channel state.
+    #[allow(clippy::mutable_key_type)]
     let mut set = std::collections::HashSet::new();
     set.insert(a.clone());
     assert!(set.contains(&b));

@@ -3,8 +3,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bactor::prelude::*;
 use bactor::LookupError;
+use bactor::prelude::*;
 
 const HANG: Duration = Duration::from_secs(10);
 
@@ -30,7 +30,10 @@ struct Node {
 
 impl Node {
     fn note(&self, what: &str) {
-        self.log.lock().unwrap().push(format!("{}:{what}", self.name));
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("{}:{what}", self.name));
     }
 }
 
@@ -101,8 +104,14 @@ async fn children_stop_before_their_parent() {
     let log = entries(&log);
     let parent_stop = log.iter().position(|e| e == "p:post_stop").unwrap();
     for i in 0..3 {
-        let child_stop = log.iter().position(|e| *e == format!("p.{i}:post_stop")).unwrap();
-        assert!(child_stop < parent_stop, "child {i} stopped after its parent: {log:?}");
+        let child_stop = log
+            .iter()
+            .position(|e| *e == format!("p.{i}:post_stop"))
+            .unwrap();
+        assert!(
+            child_stop < parent_stop,
+            "child {i} stopped after its parent: {log:?}"
+        );
     }
     assert_eq!(system.actor_count(), 0);
 }
@@ -137,7 +146,10 @@ async fn shutdown_stops_everything_and_refuses_new_actors() {
     no_hang(system.shutdown()).await;
     assert_eq!(system.actor_count(), 0);
     assert!(refs.iter().all(|r| !r.is_alive()));
-    let stops = entries(&log).iter().filter(|e| e.ends_with("post_stop")).count();
+    let stops = entries(&log)
+        .iter()
+        .filter(|e| e.ends_with("post_stop"))
+        .count();
     assert_eq!(stops, 15);
     assert_eq!(
         system.spawn(node("late", 0, &log)).await.unwrap_err(),
@@ -151,7 +163,10 @@ async fn names_are_unique_among_live_actors() {
     let log = Log::default();
     let db = system.spawn_named("db", node("db", 0, &log)).await.unwrap();
     assert_eq!(
-        system.spawn_named("db", node("db2", 0, &log)).await.unwrap_err(),
+        system
+            .spawn_named("db", node("db2", 0, &log))
+            .await
+            .unwrap_err(),
         SpawnError::NameTaken("db".into())
     );
     let found: NodeRef = system.lookup::<Node>("db").unwrap();
@@ -168,7 +183,10 @@ async fn names_are_unique_among_live_actors() {
     db.stop();
     no_hang(db.stopped()).await;
     assert!(system.lookup::<Node>("db").is_err());
-    let again = system.spawn_named("db", node("db3", 0, &log)).await.unwrap();
+    let again = system
+        .spawn_named("db", node("db3", 0, &log))
+        .await
+        .unwrap();
     assert_ne!(again.pid(), db.pid());
     system.shutdown().await;
 }
@@ -192,7 +210,10 @@ async fn failing_pre_start_stops_the_actor_and_fails_its_asks() {
     let mut events = system.events().subscribe();
     let b = system.spawn(|| Broken).await.unwrap();
     let res = no_hang(b.ping()).await;
-    assert!(matches!(res, Err(AskError::NoReply | AskError::Dead)), "{res:?}");
+    assert!(
+        matches!(res, Err(AskError::NoReply | AskError::Dead)),
+        "{res:?}"
+    );
     loop {
         match no_hang(events.recv()).await {
             Some(SystemEvent::ActorStopped { pid, reason }) => {
@@ -200,7 +221,9 @@ async fn failing_pre_start_stops_the_actor_and_fails_its_asks() {
                 assert_eq!(reason.to_string(), "failed: no disk");
                 break;
             }
-            Some(SystemEvent::ActorStarted { .. }) => panic!("a failed pre_start must not count as started"),
+            Some(SystemEvent::ActorStarted { .. }) => {
+                panic!("a failed pre_start must not count as started")
+            }
             _ => {}
         }
     }
@@ -253,7 +276,10 @@ async fn timers_fire_and_are_cancelled_on_stop() {
     let system = ActorSystem::new();
     let ticks = Arc::new(Mutex::new(0));
     let t = ticks.clone();
-    let clock = system.spawn(move || Clock { ticks: t.clone() }).await.unwrap();
+    let clock = system
+        .spawn(move || Clock { ticks: t.clone() })
+        .await
+        .unwrap();
     // Paused clock: time advances only when everything waits on timers.
     tokio::time::sleep(Duration::from_millis(55)).await;
     let seen = *ticks.lock().unwrap();

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bactor::prelude::*;
 use bactor::{LookupError, TellError};
-use tokio::sync::{mpsc, watch, Mutex};
+use tokio::sync::{Mutex, mpsc, watch};
 
 /// Guards against hangs only; no assertion depends on wall-clock speed.
 const HANG: Duration = Duration::from_secs(10);
@@ -82,7 +82,10 @@ async fn bounded_mailbox_pushes_back_and_try_tell_returns_the_message() {
             let pending = tokio::spawn(async move { w.tell(msg).await });
             // `tell` waits for room instead of failing or dropping.
             tokio::time::sleep(Duration::from_millis(50)).await;
-            assert!(!pending.is_finished(), "tell must wait while the mailbox is full");
+            assert!(
+                !pending.is_finished(),
+                "tell must wait while the mailbox is full"
+            );
             r.gate.send(true).unwrap();
             no_hang(pending).await.unwrap().unwrap();
         }
@@ -174,7 +177,10 @@ async fn unknown_pid_resolves_to_an_error() {
     // A pid from another incarnation never reaches this system's actors.
     let stale = bactor::Pid::new(0, r.worker.pid().id(), r.system.incarnation() ^ 1);
     assert!(r.system.resolve::<Worker>(stale).is_err());
-    assert_eq!(r.system.resolve::<Worker>(r.worker.pid()).unwrap(), r.worker);
+    assert_eq!(
+        r.system.resolve::<Worker>(r.worker.pid()).unwrap(),
+        r.worker
+    );
     r.system.shutdown().await;
 }
 
@@ -268,7 +274,8 @@ struct Busy {
 impl Busy {
     #[handler]
     fn spin(&mut self) {
-        self.shared.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.shared
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// How many spins the other actor had handled when this ran.
@@ -283,14 +290,23 @@ async fn throughput_bounds_a_turn() {
     let system = ActorSystem::new();
     let shared = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let s = shared.clone();
-    let busy = system.spawn(move || Busy { shared: s.clone() }).await.unwrap();
+    let busy = system
+        .spawn(move || Busy { shared: s.clone() })
+        .await
+        .unwrap();
     let s = shared.clone();
-    let other = system.spawn(move || Busy { shared: s.clone() }).await.unwrap();
+    let other = system
+        .spawn(move || Busy { shared: s.clone() })
+        .await
+        .unwrap();
     for _ in 0..10_000 {
         busy.spin().try_tell().unwrap();
     }
     let seen = no_hang(other.peek()).await.unwrap();
-    assert!(seen <= 20, "`other` waited for {seen} messages of `busy`, more than two turns");
+    assert!(
+        seen <= 20,
+        "`other` waited for {seen} messages of `busy`, more than two turns"
+    );
     assert_eq!(no_hang(busy.peek()).await.unwrap(), 10_000);
     system.shutdown().await;
 }

@@ -1,7 +1,7 @@
 //! `#[actor]` on a struct or enum: the `{Name}Ref` newtype and the `ActorOptions` impl.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote, ToTokens};
+use quote::{ToTokens, format_ident, quote};
 use syn::{GenericParam, Item};
 
 use crate::attr::{ActorArgs, MailboxArg};

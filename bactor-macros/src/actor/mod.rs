@@ -10,10 +10,10 @@ mod item_type;
 mod model;
 
 use proc_macro2::TokenStream;
-use quote::{quote, ToTokens};
+use quote::{ToTokens, quote};
 use syn::Item;
 
-use crate::attr::{is_handler_attr, ActorArgs, Target};
+use crate::attr::{ActorArgs, Target, is_handler_attr};
 use crate::ctxt::Ctxt;
 
 pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {

@@ -8,7 +8,7 @@ use syn::{
     ReceiverKind, ReturnType, Type, Visibility,
 };
 
-use crate::attr::{is_doc_attr, is_handler_attr, ActorArgs, HandlerArgs, ReplyKind};
+use crate::attr::{ActorArgs, HandlerArgs, ReplyKind, is_doc_attr, is_handler_attr};
 use crate::ctxt::Ctxt;
 use crate::paths;
 use crate::symbol;
@@ -42,7 +42,7 @@ pub(crate) struct Handler {
 
 pub(crate) enum Param {
     Ctx,
-    Arg { name: Ident, ty: Type },
+    Arg { name: Ident, ty: Box<Type> },
 }
 
 impl Handler {
@@ -52,7 +52,7 @@ impl Handler {
 
     pub(crate) fn args(&self) -> impl Iterator<Item = (&Ident, &Type)> {
         self.params.iter().filter_map(|p| match p {
-            Param::Arg { name, ty } => Some((name, ty)),
+            Param::Arg { name, ty } => Some((name, &**ty)),
             Param::Ctx => None,
         })
     }
@@ -90,7 +90,10 @@ impl<'a> ActorImpl<'a> {
             return None;
         }
         let Type::Path(type_path) = &*item.self_ty else {
-            cx.error_spanned_by(&item.self_ty, "`#[actor]` needs a named self type, like `impl Counter`");
+            cx.error_spanned_by(
+                &item.self_ty,
+                "`#[actor]` needs a named self type, like `impl Counter`",
+            );
             return None;
         };
         let Some(last) = type_path.path.segments.last() else {
@@ -130,14 +133,17 @@ impl<'a> ActorImpl<'a> {
     }
 
     fn add_fn(&mut self, f: &ImplItemFn, cx: &mut Ctxt) {
-        let handler_attrs: Vec<&Attribute> = f.attrs.iter().filter(|a| is_handler_attr(a)).collect();
+        let handler_attrs: Vec<&Attribute> =
+            f.attrs.iter().filter(|a| is_handler_attr(a)).collect();
         let name = f.sig.ident.to_string();
         let is_hook = name == symbol::PRE_START || name == symbol::POST_STOP;
         if is_hook {
             if let Some(attr) = handler_attrs.first() {
                 cx.error_spanned_by(
                     attr,
-                    format!("`{name}` is a lifecycle hook, recognised by its name; remove `#[handler]`"),
+                    format!(
+                        "`{name}` is a lifecycle hook, recognised by its name; remove `#[handler]`"
+                    ),
                 );
             }
             let hook = parse_hook(f, name == symbol::PRE_START, cx);
@@ -152,7 +158,10 @@ impl<'a> ActorImpl<'a> {
             return;
         };
         for extra in &handler_attrs[1..] {
-            cx.error_spanned_by(extra, "`#[handler]` specified more than once on this method");
+            cx.error_spanned_by(
+                extra,
+                "`#[handler]` specified more than once on this method",
+            );
         }
         let args = HandlerArgs::parse(first, cx);
         if let Some(h) = parse_handler(f, &args, self.self_ty, cx) {
@@ -192,7 +201,12 @@ fn context_param(ty: &Type) -> Option<bool> {
     (last.ident == "Context").then_some(r.mutability.is_some())
 }
 
-fn parse_handler(f: &ImplItemFn, args: &HandlerArgs, self_ty: &Type, cx: &mut Ctxt) -> Option<Handler> {
+fn parse_handler(
+    f: &ImplItemFn,
+    args: &HandlerArgs,
+    self_ty: &Type,
+    cx: &mut Ctxt,
+) -> Option<Handler> {
     let sig = &f.sig;
     let mut ok = true;
     let mut fail = |cx: &mut Ctxt, tokens: &dyn quote::ToTokens, msg: String| {
@@ -204,7 +218,11 @@ fn parse_handler(f: &ImplItemFn, args: &HandlerArgs, self_ty: &Type, cx: &mut Ct
         fail(cx, t, "`#[handler]` methods cannot be `unsafe`".into());
     }
     if let Some(abi) = &sig.abi {
-        fail(cx, abi, "`#[handler]` methods cannot have an `extern` ABI".into());
+        fail(
+            cx,
+            abi,
+            "`#[handler]` methods cannot have an `extern` ABI".into(),
+        );
     }
     if let Some(c) = &sig.constness {
         fail(cx, c, "`#[handler]` methods cannot be `const`".into());
@@ -216,7 +234,12 @@ fn parse_handler(f: &ImplItemFn, args: &HandlerArgs, self_ty: &Type, cx: &mut Ct
             "`#[handler]` methods cannot be generic: each handler becomes a message variant with concrete types; make the actor generic instead".into(),
         );
     } else if let Some(w) = &sig.generics.where_clause {
-        fail(cx, w, "`#[handler]` methods cannot have a `where` clause; put bounds on the `impl` block".into());
+        fail(
+            cx,
+            w,
+            "`#[handler]` methods cannot have a `where` clause; put bounds on the `impl` block"
+                .into(),
+        );
     }
     match sig.receiver() {
         None => fail(
@@ -246,7 +269,9 @@ fn parse_handler(f: &ImplItemFn, args: &HandlerArgs, self_ty: &Type, cx: &mut Ct
         fail(
             cx,
             &sig.ident,
-            format!("a handler named `{bare}` would hide `{bare}` on the generated ref; rename the method"),
+            format!(
+                "a handler named `{bare}` would hide `{bare}` on the generated ref; rename the method"
+            ),
         );
     }
 
@@ -257,14 +282,22 @@ fn parse_handler(f: &ImplItemFn, args: &HandlerArgs, self_ty: &Type, cx: &mut Ct
         match context_param(&pt.ty) {
             Some(true) => {
                 if ctx_seen {
-                    fail(cx, pt, "only one `&mut Context<Self>` parameter is allowed".into());
+                    fail(
+                        cx,
+                        pt,
+                        "only one `&mut Context<Self>` parameter is allowed".into(),
+                    );
                 }
                 ctx_seen = true;
                 params.push(Param::Ctx);
                 continue;
             }
             Some(false) => {
-                fail(cx, &pt.ty, "the context parameter must be `&mut Context<Self>`".into());
+                fail(
+                    cx,
+                    &pt.ty,
+                    "the context parameter must be `&mut Context<Self>`".into(),
+                );
                 continue;
             }
             None => {}
@@ -282,7 +315,7 @@ fn parse_handler(f: &ImplItemFn, args: &HandlerArgs, self_ty: &Type, cx: &mut Ct
         };
         params.push(Param::Arg {
             name,
-            ty: replace_self(&pt.ty, self_ty),
+            ty: Box::new(replace_self(&pt.ty, self_ty)),
         });
     }
 
@@ -347,7 +380,10 @@ fn is_result(ty: &Type) -> bool {
     }
     match &last.arguments {
         PathArguments::AngleBracketed(a) => {
-            a.args.len() == 2 && a.args.iter().all(|g| matches!(g, syn::GenericArgument::Type(_)))
+            a.args.len() == 2
+                && a.args
+                    .iter()
+                    .all(|g| matches!(g, syn::GenericArgument::Type(_)))
         }
         _ => false,
     }
@@ -358,11 +394,12 @@ pub(crate) fn replace_self(ty: &Type, self_ty: &Type) -> Type {
     struct Replace<'a>(&'a Type);
     impl VisitMut for Replace<'_> {
         fn visit_type_mut(&mut self, ty: &mut Type) {
-            if let Type::Path(p) = ty {
-                if p.qself.is_none() && p.path.is_ident("Self") {
-                    *ty = self.0.clone();
-                    return;
-                }
+            if let Type::Path(p) = ty
+                && p.qself.is_none()
+                && p.path.is_ident("Self")
+            {
+                *ty = self.0.clone();
+                return;
             }
             syn::visit_mut::visit_type_mut(self, ty);
         }
@@ -376,30 +413,45 @@ fn parse_hook(f: &ImplItemFn, may_fail: bool, cx: &mut Ctxt) -> Option<Hook> {
     let sig = &f.sig;
     let name = sig.ident.to_string();
     let expected = if may_fail {
-        format!("`async fn {name}(&mut self, ctx: &mut Context<Self>) -> Result<(), ActorError>` (`async`, `ctx` and the `Result` are optional)")
+        format!(
+            "`async fn {name}(&mut self, ctx: &mut Context<Self>) -> Result<(), ActorError>` (`async`, `ctx` and the `Result` are optional)"
+        )
     } else {
-        format!("`async fn {name}(&mut self, ctx: &mut Context<Self>)` (`async` and `ctx` are optional)")
+        format!(
+            "`async fn {name}(&mut self, ctx: &mut Context<Self>)` (`async` and `ctx` are optional)"
+        )
     };
     let mut ok = true;
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        cx.error_spanned_by(&sig.generics, format!("lifecycle hook `{name}` cannot be generic; expected {expected}"));
+        cx.error_spanned_by(
+            &sig.generics,
+            format!("lifecycle hook `{name}` cannot be generic; expected {expected}"),
+        );
         ok = false;
     }
     match sig.receiver() {
         Some(r) if matches!(r.kind, ReceiverKind::Reference(_, _, Some(_))) => {}
         Some(r) => {
-            cx.error_spanned_by(r, format!("lifecycle hook `{name}` must take `&mut self`; expected {expected}"));
+            cx.error_spanned_by(
+                r,
+                format!("lifecycle hook `{name}` must take `&mut self`; expected {expected}"),
+            );
             ok = false;
         }
         None => {
-            cx.error_spanned_by(&sig.ident, format!("lifecycle hook `{name}` must take `&mut self`; expected {expected}"));
+            cx.error_spanned_by(
+                &sig.ident,
+                format!("lifecycle hook `{name}` must take `&mut self`; expected {expected}"),
+            );
             ok = false;
         }
     }
     let mut takes_ctx = false;
     for input in sig.inputs.iter().skip(1) {
         match input {
-            FnArg::Typed(pt) if context_param(&pt.ty) == Some(true) && !takes_ctx => takes_ctx = true,
+            FnArg::Typed(pt) if context_param(&pt.ty) == Some(true) && !takes_ctx => {
+                takes_ctx = true
+            }
             other => {
                 cx.error_spanned_by(
                     other,
@@ -414,7 +466,10 @@ fn parse_hook(f: &ImplItemFn, may_fail: bool, cx: &mut Ctxt) -> Option<Hook> {
         ReturnType::Type(_, ty) if may_fail && is_result(ty) => true,
         ReturnType::Type(_, ty) if matches!(&**ty, Type::Tuple(t) if t.elems.is_empty()) => false,
         ReturnType::Type(_, ty) => {
-            cx.error_spanned_by(ty, format!("wrong return type for lifecycle hook `{name}`; expected {expected}"));
+            cx.error_spanned_by(
+                ty,
+                format!("wrong return type for lifecycle hook `{name}`; expected {expected}"),
+            );
             ok = false;
             false
         }
