@@ -129,19 +129,30 @@ impl<A: Actor> ActorRef<A> {
     /// Sends a message, waiting for room in a full bounded mailbox.
     ///
     /// Fails only if the actor is not running, handing the message back.
+    #[inline]
     pub async fn tell(&self, msg: A::Msg) -> Result<(), TellError<A::Msg>> {
+        // Fast path: room in the mailbox, no future to set up. Only a full mailbox waits.
+        let env = match self.inner.user.try_send(Envelope::Msg(msg)) {
+            Ok(()) => return Ok(()),
+            Err(TellError::Full(env)) => env,
+            Err(TellError::Dead(env)) => return Err(self.undelivered(env)),
+        };
         self.inner
             .user
-            .send(Envelope::Msg(msg))
+            .send(env)
             .await
-            .map_err(|env| {
-                self.inner.dead_letter(&env);
-                TellError::Dead(unwrap_msg(env))
-            })
+            .map_err(|env| self.undelivered(env))
+    }
+
+    /// Publishes a dead letter and hands the message back.
+    fn undelivered(&self, env: Envelope<A::Msg>) -> TellError<A::Msg> {
+        self.inner.dead_letter(&env);
+        TellError::Dead(unwrap_msg(env))
     }
 
     /// Sends a message now, or hands it back in [`TellError::Full`] when a bounded mailbox
     /// has no room (or [`TellError::Dead`] when the actor is not running).
+    #[inline]
     pub fn try_tell(&self, msg: A::Msg) -> Result<(), TellError<A::Msg>> {
         self.inner.user.try_send(Envelope::Msg(msg)).map_err(|e| {
             if let TellError::Dead(env) = &e {

@@ -89,6 +89,7 @@ pub(crate) fn user_lane<M>(config: MailboxConfig) -> (UserTx<M>, UserRx<M>) {
 
 impl<M> UserTx<M> {
     /// Waits for room on a bounded lane.
+    #[inline]
     pub(crate) async fn send(&self, env: Envelope<M>) -> Result<(), Envelope<M>> {
         match self {
             UserTx::Bounded(tx) => tx.send(env).await.map_err(|e| e.0),
@@ -96,6 +97,7 @@ impl<M> UserTx<M> {
         }
     }
 
+    #[inline]
     pub(crate) fn try_send(&self, env: Envelope<M>) -> Result<(), TellError<Envelope<M>>> {
         match self {
             UserTx::Bounded(tx) => tx.try_send(env).map_err(|e| match e {
@@ -124,6 +126,7 @@ impl<M> UserTx<M> {
 
 impl<M> UserRx<M> {
     /// Takes up to `limit` messages into `buf`; `Ready(0)` means closed and empty.
+    #[inline]
     pub(crate) fn poll_recv_many(
         &mut self,
         cx: &mut TaskContext<'_>,

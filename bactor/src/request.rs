@@ -115,6 +115,7 @@ pub struct Request<'a, A: Actor, R, S = Plain> {
 impl<'a, A: Actor, R, S> Request<'a, A, R, S> {
     /// Builds a request. `attach` puts the reply slot into the message; generated code
     /// passes a function that fills the variant's reply field.
+    #[inline]
     pub fn new(target: &'a ActorRef<A>, msg: A::Msg, attach: fn(&mut A::Msg, ReplyTo<R>)) -> Self {
         Request {
             target,
@@ -126,6 +127,7 @@ impl<'a, A: Actor, R, S> Request<'a, A, R, S> {
 
     /// Sends the message without a reply slot, waiting for room in a full bounded mailbox.
     /// Fails only when the actor is not running, handing the message back.
+    #[inline]
     pub async fn tell(self) -> Result<(), TellError<A::Msg>> {
         self.target.tell(self.msg).await
     }
