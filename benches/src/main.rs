@@ -178,7 +178,11 @@ fn main() {
     if let Some(which) = filter.as_deref().and_then(|f| f.strip_prefix("profile-")) {
         let rt = runtime("current_thread");
         for _ in 0..10 {
-            let d = match which { "tell" => rt.block_on(bactor_tell()), "base-tell" => rt.block_on(baseline_tell()), _ => rt.block_on(bactor_ask()) };
+            let d = match which {
+                "tell" => rt.block_on(bactor_tell()),
+                "base-tell" => rt.block_on(baseline_tell()),
+                _ => rt.block_on(bactor_ask()),
+            };
             println!("{d:?}");
         }
         return;
@@ -216,7 +220,11 @@ fn main() {
                 if scenario == "tell" {
                     format!("{:.2} M msg/s", rate(d) / 1e6)
                 } else {
-                    format!("{:.0} ns/ask ({:.2} M/s)", d.as_nanos() as f64 / n, rate(d) / 1e6)
+                    format!(
+                        "{:.0} ns/ask ({:.2} M/s)",
+                        d.as_nanos() as f64 / n,
+                        rate(d) / 1e6
+                    )
                 }
             };
             println!(

@@ -47,7 +47,11 @@ pub(crate) fn expand_impl(m: &ActorImpl<'_>, stub_only: bool) -> TokenStream {
         let variant = &h.variant;
         let docs = &h.docs;
         let reply = &h.reply;
-        let fields = h.args().map(|(n, ty)| quote!(#n: #ty));
+        let method = &h.method;
+        let fields = h.args().map(|(n, ty)| {
+            let doc = format!("The `{n}` argument of `{name}::{method}`.");
+            quote!(#[doc = #doc] #n: #ty)
+        });
         quote! {
             #(#docs)*
             #variant {
