@@ -39,7 +39,11 @@ impl Linted {
     /// `Oops` above the limit.
     #[handler]
     pub fn check(&self, limit: u64) -> Result<u64, Oops> {
-        if self.n <= limit { Ok(self.n) } else { Err(Oops) }
+        if self.n <= limit {
+            Ok(self.n)
+        } else {
+            Err(Oops)
+        }
     }
 
     #[allow(clippy::unused_async)]
