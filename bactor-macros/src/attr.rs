@@ -167,6 +167,8 @@ pub(crate) enum ReplyKind {
 
 pub(crate) struct HandlerArgs {
     pub(crate) reply: ReplyKind,
+    /// `#[handler(fail_on_error)]`: an `Err` is a failure of the actor.
+    pub(crate) fail_on_error: Option<proc_macro2::Span>,
 }
 
 impl HandlerArgs {
@@ -174,6 +176,7 @@ impl HandlerArgs {
     pub(crate) fn parse(attr: &Attribute, cx: &mut Ctxt) -> HandlerArgs {
         let mut out = HandlerArgs {
             reply: ReplyKind::Auto,
+            fail_on_error: None,
         };
         if let syn::Meta::Path(_) = attr.meta {
             return out;
@@ -181,7 +184,7 @@ impl HandlerArgs {
         if let syn::Meta::NameValue(nv) = &attr.meta {
             cx.error_spanned_by(
                 nv,
-                "expected `#[handler]` or `#[handler(reply = plain | result)]`",
+                "expected `#[handler]` or `#[handler(reply = plain | result, fail_on_error)]`",
             );
             return out;
         }
@@ -204,6 +207,17 @@ impl HandlerArgs {
                     out.reply = ReplyKind::Result;
                 } else {
                     return Err(lookahead.error());
+                }
+                Ok(())
+            } else if meta.path.is_ident("fail_on_error") {
+                // #[handler(fail_on_error)]
+                if out.fail_on_error.is_some() {
+                    cx.error_spanned_by(&meta.path, "`fail_on_error` specified more than once");
+                }
+                out.fail_on_error = Some(syn::spanned::Spanned::span(&meta.path));
+                if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
+                    cx.error_spanned_by(&meta.path, "`fail_on_error` takes no value");
+                    skip_value(meta.input)?;
                 }
                 Ok(())
             } else {

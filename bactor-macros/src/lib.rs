@@ -9,6 +9,7 @@ mod attr;
 mod ctxt;
 mod handler;
 mod paths;
+mod supervise;
 mod symbol;
 
 use proc_macro::TokenStream;
@@ -24,4 +25,10 @@ pub fn actor(args: TokenStream, input: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn handler(args: TokenStream, input: TokenStream) -> TokenStream {
     handler::standalone(args.into(), input.into()).into()
+}
+
+/// Sets how an actor supervises its children. See `bactor::supervise`.
+#[proc_macro_attribute]
+pub fn supervise(args: TokenStream, input: TokenStream) -> TokenStream {
+    supervise::standalone(args.into(), input.into()).into()
 }

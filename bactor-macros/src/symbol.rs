@@ -3,9 +3,8 @@
 /// `#[handler]` on a method of an `#[actor]` impl.
 pub(crate) const HANDLER: &str = "handler";
 
-/// Lifecycle hooks recognised by name in an `#[actor]` impl.
-pub(crate) const PRE_START: &str = "pre_start";
-pub(crate) const POST_STOP: &str = "post_stop";
+/// `#[supervise(...)]` on an actor struct or enum.
+pub(crate) const SUPERVISE: &str = "supervise";
 
 /// Methods of `ActorRef` (reached through `Deref`) and of common traits that a generated
 /// ref method of the same name would shadow.
@@ -32,4 +31,6 @@ pub(crate) const STRUCT_KEYS: &str = "`mailbox`, `throughput`, `crate`";
 /// Keys of `#[actor(...)]` on an impl block.
 pub(crate) const IMPL_KEYS: &str = "`crate`";
 /// Keys of `#[handler(...)]`.
-pub(crate) const HANDLER_KEYS: &str = "`reply`";
+pub(crate) const HANDLER_KEYS: &str = "`reply`, `fail_on_error`";
+/// Keys of `#[supervise(...)]`.
+pub(crate) const SUPERVISE_KEYS: &str = "`strategy`, `max_restarts`, `within`, `backoff`, `decide`";

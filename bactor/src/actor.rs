@@ -8,10 +8,12 @@
 
 use std::future::Future;
 
-use crate::ActorRef;
 use crate::context::Context;
 use crate::error::ActorError;
+use crate::error::StopReason;
 use crate::mailbox::MailboxConfig;
+use crate::supervision::SupervisorStrategy;
+use crate::{ActorRef, Pid};
 
 /// An actor: state plus a message handler, run by the runtime one message at a time.
 ///
@@ -57,16 +59,16 @@ pub trait Actor: Send + Sized + 'static {
     /// [`ActorRef<Self>`] with one method per handler; hand-written actors use `ActorRef<Self>`.
     type Ref: From<ActorRef<Self>> + Clone + Send + Sync + 'static;
 
-    /// Handles one message. An `Err` is a failure of the actor, not a reply: it stops the
-    /// actor (replies to askers travel inside the message).
+    /// Handles one message. An `Err` is a failure of the actor, not a reply (replies to
+    /// askers travel inside the message): the actor is suspended and its supervisor decides.
     fn handle(
         &mut self,
         msg: Self::Msg,
         ctx: &mut Context<Self>,
     ) -> impl Future<Output = Result<(), ActorError>> + Send;
 
-    /// Runs before the first message. An error (or a panic) stops the actor before it
-    /// handles anything; queued messages become dead letters.
+    /// Runs before the first message. An error (or a panic) is a failure: the supervisor
+    /// decides (by default it restarts the actor, up to the restart limit).
     fn pre_start(
         &mut self,
         _ctx: &mut Context<Self>,
@@ -75,9 +77,47 @@ pub trait Actor: Send + Sized + 'static {
     }
 
     /// Runs exactly once, after the actor's children have stopped and before its pid is
-    /// released.
+    /// released. Not run on restart (the old instance is dropped instead).
     fn post_stop(&mut self, _ctx: &mut Context<Self>) -> impl Future<Output = ()> + Send {
         async {}
+    }
+
+    /// Runs on the failed instance before a restart replaces it. Its children are stopped
+    /// right after. A panic here is reported and the restart goes on.
+    fn pre_restart(
+        &mut self,
+        _ctx: &mut Context<Self>,
+        _reason: &ActorError,
+    ) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
+    /// Runs on the fresh instance after a restart, before the next message. By default it
+    /// runs [`pre_start`](Self::pre_start). An error is a new failure.
+    fn post_restart(
+        &mut self,
+        ctx: &mut Context<Self>,
+        _reason: &ActorError,
+    ) -> impl Future<Output = Result<(), ActorError>> + Send {
+        self.pre_start(ctx)
+    }
+
+    /// Runs when a watched actor or a child terminates (see
+    /// [`Context::watch`](crate::Context::watch)). `reason` is
+    /// [`StopReason::NotFound`] when the watched pid was already dead.
+    fn on_terminated(
+        &mut self,
+        _ctx: &mut Context<Self>,
+        _pid: Pid,
+        _reason: &StopReason,
+    ) -> impl Future<Output = Result<(), ActorError>> + Send {
+        async { Ok(()) }
+    }
+
+    /// How this actor supervises its children; `None` takes the default (one-for-one,
+    /// restart, 10 restarts within 10 s). `#[supervise(...)]` sets it.
+    fn supervisor_strategy() -> Option<SupervisorStrategy> {
+        None
     }
 
     /// The mailbox for actors of this type; `None` takes the system's default.

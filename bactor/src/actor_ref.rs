@@ -168,12 +168,12 @@ impl<A: Actor> ActorRef<A> {
     /// written with `#[actor]` get one typed method per handler instead.
     pub async fn ask<R>(&self, make: impl FnOnce(ReplyTo<R>) -> A::Msg) -> Result<R, AskError> {
         let (tx, rx) = oneshot::channel();
-        let env = Envelope::Msg(make(ReplyTo(tx)));
+        let env = Envelope::Msg(make(ReplyTo::new(tx)));
         if let Err(env) = self.inner.user.send(env).await {
             self.inner.dead_letter(&env);
             return Err(AskError::Dead);
         }
-        rx.await.map_err(|_| AskError::NoReply)
+        Reply::into_result(rx.await)
     }
 
     /// Stops the actor: a system message that overtakes queued user messages. The message
@@ -211,6 +211,12 @@ fn unwrap_msg<M>(env: Envelope<M>) -> M {
         Envelope::Msg(m) => m,
         // Only `stop_gracefully` sends `Stop`, and it never hands the envelope back.
         Envelope::Stop => unreachable!("a graceful stop is never returned to a sender"),
+    }
+}
+
+impl<A: Actor> AsRef<ActorRef<A>> for ActorRef<A> {
+    fn as_ref(&self) -> &ActorRef<A> {
+        self
     }
 }
 
@@ -252,8 +258,30 @@ impl<A: Actor> serde::Serialize for ActorRef<A> {
     }
 }
 
+/// What travels back to an asker.
+pub(crate) enum Reply<R> {
+    Value(R),
+    /// The actor failed while handling the request.
+    Failed,
+}
+
+impl<R> Reply<R> {
+    pub(crate) fn into_result(
+        r: Result<Reply<R>, oneshot::error::RecvError>,
+    ) -> Result<R, AskError> {
+        match r {
+            Ok(Reply::Value(v)) => Ok(v),
+            Ok(Reply::Failed) => Err(AskError::Failed),
+            Err(_) => Err(AskError::NoReply),
+        }
+    }
+}
+
 /// The reply slot of one ask. Handlers written with `#[actor]` never see it: the generated
 /// code replies with the handler's return value. Hand-written messages carry it.
+///
+/// Dropped without a reply, the asker gets [`AskError::NoReply`]; dropped while the
+/// handler panics, [`AskError::Failed`].
 ///
 /// # Example
 ///
@@ -271,24 +299,56 @@ impl<A: Actor> serde::Serialize for ActorRef<A> {
 /// assert_eq!(echo.ask(|r| r).await.unwrap(), "pong");
 /// # }
 /// ```
-pub struct ReplyTo<R>(pub(crate) oneshot::Sender<R>);
+pub struct ReplyTo<R>(Option<oneshot::Sender<Reply<R>>>);
 
 impl<R> ReplyTo<R> {
+    pub(crate) fn new(tx: oneshot::Sender<Reply<R>>) -> Self {
+        ReplyTo(Some(tx))
+    }
+
     /// Sends the reply. Hands it back if the asker is gone (it timed out or was dropped).
-    pub fn send(self, reply: R) -> Result<(), R> {
-        self.0.send(reply)
+    pub fn send(mut self, reply: R) -> Result<(), R> {
+        let Some(tx) = self.0.take() else {
+            return Err(reply);
+        };
+        match tx.send(Reply::Value(reply)) {
+            Ok(()) => Ok(()),
+            Err(Reply::Value(reply)) => Err(reply),
+            Err(Reply::Failed) => Ok(()),
+        }
+    }
+
+    /// Tells the asker the actor failed on its request ([`AskError::Failed`]). Used by
+    /// generated code for `#[handler(fail_on_error)]`.
+    #[doc(hidden)]
+    pub fn fail(mut self) {
+        if let Some(tx) = self.0.take() {
+            // The asker may be gone; then nobody needs to know.
+            let _ = tx.send(Reply::Failed);
+        }
     }
 
     /// `true` when the asker no longer waits.
     pub fn is_closed(&self) -> bool {
-        self.0.is_closed()
+        self.0.as_ref().is_none_or(oneshot::Sender::is_closed)
+    }
+}
+
+impl<R> Drop for ReplyTo<R> {
+    fn drop(&mut self) {
+        // Dropped during a panic: the handler failed on this request.
+        if std::thread::panicking()
+            && let Some(tx) = self.0.take()
+        {
+            let _ = tx.send(Reply::Failed);
+        }
     }
 }
 
 impl<R> fmt::Debug for ReplyTo<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReplyTo")
-            .field("closed", &self.0.is_closed())
+            .field("closed", &self.is_closed())
             .finish()
     }
 }

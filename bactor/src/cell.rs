@@ -1,33 +1,46 @@
-//! The task that runs one actor: start, the message loop, and the stop sequence.
+//! The task that runs one actor: start, the message loop, failure and supervision, restart,
+//! and the stop sequence.
+//!
+//! The task moves between four steps:
+//!
+//! ```text
+//!            start
+//!              |
+//!   +------> Serve ----- stop ----------------------------> Stop --> finish
+//!   |          |  \                                           ^
+//!   |       failure  `-- Restart from the supervisor --.      |
+//!   |          v                                        v     |
+//!   +-- Resume Fail --- Restart (after backoff) ---> Restart -+
+//!              |                                        |
+//!              `-------- Stop ---------------------------`--> Stop
+//! ```
+//!
+//! While failed, the actor handles only its system lane; user messages wait in the mailbox.
 
 use std::any::Any;
+use std::collections::{HashMap, VecDeque};
 use std::future::{Future, poll_fn};
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use crate::Pid;
 use crate::actor::Actor;
 use crate::context::Context;
 use crate::error::{ActorError, StopReason};
 use crate::events::SystemEvent;
 use crate::mailbox::{Envelope, UserRx};
 use crate::props::Producer;
-use crate::system::SystemMsg;
+use crate::supervision::{Directive, RestartStats, Strategy, SupervisorEvent};
+use crate::system::{Decision, Parent, SystemMsg};
 
 /// The most user messages taken from the lane at once. Small enough that a full mailbox
 /// still pushes back promptly, large enough to amortise waking up.
 const BATCH: usize = 64;
-
-pub(crate) struct Cell<A: Actor> {
-    pub(crate) producer: Producer<A>,
-    pub(crate) ctx: Context<A>,
-    pub(crate) user: UserRx<A::Msg>,
-    pub(crate) sys: mpsc::UnboundedReceiver<SystemMsg>,
-    pub(crate) throughput: usize,
-}
 
 pin_project_lite::pin_project! {
     /// Runs a future, turning a panic inside `poll` into an error.
@@ -57,12 +70,33 @@ impl<F: Future> Future for CatchUnwind<F> {
 }
 
 /// Flattens a hook's or handler's outcome: its own error or a caught panic.
-pub(crate) fn failure<T>(
-    r: Result<Result<T, ActorError>, Box<dyn Any + Send>>,
-) -> Result<T, ActorError> {
+fn failure<T>(r: Result<Result<T, ActorError>, Box<dyn Any + Send>>) -> Result<T, ActorError> {
     match r {
         Ok(inner) => inner,
         Err(panic) => Err(ActorError::from_panic(panic)),
+    }
+}
+
+/// Where the actor's task goes next.
+enum Step {
+    Serve,
+    Fail {
+        error: Arc<ActorError>,
+        message: Option<&'static str>,
+    },
+    Restart {
+        delay: Duration,
+        cause: Arc<ActorError>,
+    },
+    Stop(StopReason),
+}
+
+impl Step {
+    fn fail(error: ActorError, message: Option<&'static str>) -> Step {
+        Step::Fail {
+            error: Arc::new(error),
+            message,
+        }
     }
 }
 
@@ -72,166 +106,516 @@ enum Next {
     Closed,
 }
 
-pub(crate) async fn run<A: Actor>(cell: Cell<A>) {
-    let Cell {
-        producer,
-        mut ctx,
-        mut user,
-        mut sys,
-        throughput,
-    } = cell;
-    let mut batch: Vec<Envelope<A::Msg>> = Vec::new();
-    let pid = ctx.pid();
-    let events = Arc::clone(ctx.system().events_arc());
-
-    let mut actor = match std::panic::catch_unwind(AssertUnwindSafe(|| (producer)())) {
-        Ok(actor) => actor,
-        Err(panic) => {
-            let reason = StopReason::Failed(Arc::new(ActorError::from_panic(panic)));
-            finish::<A>(None, ctx, user, sys, batch, reason).await;
-            return;
-        }
-    };
-    let reason = match failure(catch_unwind(actor.pre_start(&mut ctx)).await) {
-        Err(e) => StopReason::Failed(Arc::new(e)),
-        Ok(()) => {
-            events.publish(SystemEvent::ActorStarted {
-                pid,
-                type_name: std::any::type_name::<A>(),
-            });
-            serve(
-                &mut actor, &mut ctx, &mut user, &mut sys, &mut batch, throughput,
-            )
-            .await
-        }
-    };
-    finish(Some(actor), ctx, user, sys, batch, reason).await;
+struct Watcher {
+    pid: Pid,
+    sys: mpsc::UnboundedSender<SystemMsg>,
 }
 
-/// The message loop. Returns when the actor should stop.
-async fn serve<A: Actor>(
-    actor: &mut A,
-    ctx: &mut Context<A>,
-    user: &mut UserRx<A::Msg>,
-    sys: &mut mpsc::UnboundedReceiver<SystemMsg>,
-    batch: &mut Vec<Envelope<A::Msg>>,
+pub(crate) struct Cell<A: Actor> {
+    producer: Producer<A>,
+    ctx: Context<A>,
+    user: UserRx<A::Msg>,
+    sys: mpsc::UnboundedReceiver<SystemMsg>,
     throughput: usize,
-) -> StopReason {
-    let mut handled = 0usize;
-    loop {
-        // The system lane is always served first.
-        if !sys.is_empty() {
-            if let Ok(msg) = sys.try_recv()
-                && let Some(reason) = on_system(ctx, msg)
-            {
-                return reason;
+    /// User messages taken from the lane, in reverse order (popped from the back).
+    batch: Vec<Envelope<A::Msg>>,
+    watchers: HashMap<u64, Watcher>,
+    /// Failure history when the guardian supervises this actor (top-level actors).
+    guardian_stats: RestartStats,
+    /// Terminated notices that arrived while the actor could not run hooks.
+    deferred: VecDeque<(Pid, StopReason)>,
+    /// Children whose failure this actor escalated; resumed if this actor is resumed.
+    escalated: Vec<Pid>,
+}
+
+impl<A: Actor> Cell<A> {
+    pub(crate) fn new(
+        producer: Producer<A>,
+        ctx: Context<A>,
+        user: UserRx<A::Msg>,
+        sys: mpsc::UnboundedReceiver<SystemMsg>,
+        throughput: usize,
+    ) -> Self {
+        Cell {
+            producer,
+            ctx,
+            user,
+            sys,
+            throughput,
+            batch: Vec::new(),
+            watchers: HashMap::new(),
+            guardian_stats: RestartStats::default(),
+            deferred: VecDeque::new(),
+            escalated: Vec::new(),
+        }
+    }
+
+    fn pid(&self) -> Pid {
+        self.ctx.pid()
+    }
+
+    fn publish(&self, event: SystemEvent) {
+        self.ctx.system().events().publish(event);
+    }
+}
+
+pub(crate) async fn run<A: Actor>(mut cell: Cell<A>) {
+    let mut actor: Option<A> = None;
+    let mut step = cell.start(&mut actor).await;
+    let reason = loop {
+        step = match step {
+            Step::Serve => match actor.as_mut() {
+                Some(a) => cell.serve(a).await,
+                None => Step::Stop(StopReason::Stopped),
+            },
+            Step::Fail { error, message } => cell.supervise(error, message, actor.is_some()).await,
+            Step::Restart { delay, cause } => cell.restart(&mut actor, delay, cause).await,
+            Step::Stop(reason) => break reason,
+        };
+    };
+    cell.finish(actor, reason).await;
+}
+
+impl<A: Actor> Cell<A> {
+    /// Makes the first instance and runs `pre_start`.
+    async fn start(&mut self, actor: &mut Option<A>) -> Step {
+        let a = match std::panic::catch_unwind(AssertUnwindSafe(|| (self.producer)())) {
+            Ok(a) => actor.insert(a),
+            Err(panic) => return Step::fail(ActorError::from_panic(panic), None),
+        };
+        if let Err(e) = failure(catch_unwind(a.pre_start(&mut self.ctx)).await) {
+            return Step::fail(e, None);
+        }
+        self.publish(SystemEvent::ActorStarted {
+            pid: self.pid(),
+            type_name: std::any::type_name::<A>(),
+        });
+        Step::Serve
+    }
+
+    /// The message loop. Returns when the actor fails, is told to restart, or stops.
+    async fn serve(&mut self, actor: &mut A) -> Step {
+        while let Some((pid, reason)) = self.deferred.pop_front() {
+            if let Err(e) = self.notify_terminated(actor, pid, &reason).await {
+                return Step::fail(e, None);
             }
-            continue;
         }
-        if handled >= throughput {
-            // End of this turn: let the other tasks on this thread run.
-            handled = 0;
-            tokio::task::yield_now().await;
-            continue;
-        }
-        let Some(env) = batch.pop() else {
-            let next = poll_fn(|cx| {
-                if let Poll::Ready(Some(msg)) = sys.poll_recv(cx) {
-                    return Poll::Ready(Next::Sys(msg));
+        let mut handled = 0usize;
+        loop {
+            // The system lane is always served first.
+            if !self.sys.is_empty() {
+                if let Ok(msg) = self.sys.try_recv()
+                    && let Some(step) = self.on_system(Some(&mut *actor), msg).await
+                {
+                    return step;
                 }
-                match user.poll_recv_many(cx, batch, BATCH.min(throughput)) {
-                    Poll::Ready(0) => Poll::Ready(Next::Closed),
-                    Poll::Ready(_) => Poll::Ready(Next::User),
-                    Poll::Pending => Poll::Pending,
+                continue;
+            }
+            if handled >= self.throughput {
+                // End of this turn: let the other tasks on this thread run.
+                handled = 0;
+                tokio::task::yield_now().await;
+                continue;
+            }
+            let Some(env) = self.batch.pop() else {
+                let limit = BATCH.min(self.throughput);
+                let (sys, user, batch) = (&mut self.sys, &mut self.user, &mut self.batch);
+                let next = poll_fn(|cx| {
+                    if let Poll::Ready(Some(msg)) = sys.poll_recv(cx) {
+                        return Poll::Ready(Next::Sys(msg));
+                    }
+                    match user.poll_recv_many(cx, batch, limit) {
+                        Poll::Ready(0) => Poll::Ready(Next::Closed),
+                        Poll::Ready(_) => Poll::Ready(Next::User),
+                        Poll::Pending => Poll::Pending,
+                    }
+                })
+                .await;
+                match next {
+                    Next::Sys(msg) => {
+                        if let Some(step) = self.on_system(Some(&mut *actor), msg).await {
+                            return step;
+                        }
+                    }
+                    Next::User => self.batch.reverse(),
+                    // Unreachable while the actor holds its own ref; stop rather than spin.
+                    Next::Closed => return Step::Stop(StopReason::Stopped),
                 }
-            })
-            .await;
-            match next {
-                Next::Sys(msg) => {
-                    if let Some(reason) = on_system(ctx, msg) {
-                        return reason;
+                continue;
+            };
+            match env {
+                Envelope::Msg(msg) => {
+                    handled += 1;
+                    let name = A::message_name(&msg);
+                    if let Err(e) = failure(catch_unwind(actor.handle(msg, &mut self.ctx)).await) {
+                        return Step::fail(e, Some(name));
+                    }
+                    if self.ctx.stop_requested {
+                        return Step::Stop(StopReason::Stopped);
                     }
                 }
-                // Popped from the back, so keep the batch in reverse order.
-                Next::User => batch.reverse(),
-                // Unreachable while the actor holds its own ref; stop rather than spin.
-                Next::Closed => return StopReason::Stopped,
+                Envelope::Stop => return Step::Stop(StopReason::Stopped),
             }
-            continue;
+        }
+    }
+
+    /// Handles one system message. `actor` is `None` while the actor cannot run hooks
+    /// (failed, restarting); notices for hooks are then deferred. `Some(step)` leaves the
+    /// current step.
+    async fn on_system(&mut self, actor: Option<&mut A>, msg: SystemMsg) -> Option<Step> {
+        match msg {
+            SystemMsg::Stop => Some(Step::Stop(StopReason::Stopped)),
+            SystemMsg::Decision(Decision::Resume) => None,
+            SystemMsg::Decision(Decision::Restart { delay, cause }) => {
+                Some(Step::Restart { delay, cause })
+            }
+            SystemMsg::Decision(Decision::Stop { cause }) => Some(Step::Stop(
+                cause.map_or(StopReason::Stopped, StopReason::Failed),
+            )),
+            SystemMsg::ChildFailed {
+                child,
+                error,
+                message,
+            } => self.supervise_child(child, error, message),
+            SystemMsg::ChildTerminated { child, reason } => {
+                self.ctx.children.remove(&child.id());
+                self.escalated.retain(|p| *p != child);
+                self.ctx.watching.remove(&child.id());
+                self.terminated_notice(actor, child, reason).await
+            }
+            SystemMsg::Watch { watcher, sys } => {
+                self.watchers
+                    .insert(watcher.id(), Watcher { pid: watcher, sys });
+                None
+            }
+            SystemMsg::Unwatch { watcher } => {
+                self.watchers.remove(&watcher.id());
+                None
+            }
+            SystemMsg::Terminated { pid, reason } => {
+                // Ignore notices for pids no longer watched (unwatched, or already told).
+                self.ctx.watching.remove(&pid.id())?;
+                self.terminated_notice(actor, pid, reason).await
+            }
+        }
+    }
+
+    async fn terminated_notice(
+        &mut self,
+        actor: Option<&mut A>,
+        pid: Pid,
+        reason: StopReason,
+    ) -> Option<Step> {
+        match actor {
+            Some(actor) => self
+                .notify_terminated(actor, pid, &reason)
+                .await
+                .err()
+                .map(|e| Step::fail(e, None)),
+            None => {
+                self.deferred.push_back((pid, reason));
+                None
+            }
+        }
+    }
+
+    async fn notify_terminated(
+        &mut self,
+        actor: &mut A,
+        pid: Pid,
+        reason: &StopReason,
+    ) -> Result<(), ActorError> {
+        failure(catch_unwind(actor.on_terminated(&mut self.ctx, pid, reason)).await)
+    }
+
+    /// This actor failed: report to the supervisor and wait for its decision.
+    async fn supervise(
+        &mut self,
+        error: Arc<ActorError>,
+        message: Option<&'static str>,
+        has_instance: bool,
+    ) -> Step {
+        let pid = self.pid();
+        let decision = match self.ctx.parent_link() {
+            Parent::Guardian => {
+                let strategy = *self.ctx.system().guardian_strategy();
+                let now = tokio::time::Instant::now();
+                // The guardian has no parent to escalate to: Escalate means Restart.
+                let (directive, delay) =
+                    strategy.decide_with(&error, &mut self.guardian_stats, now, |d| match d {
+                        Directive::Escalate => Directive::Restart,
+                        d => d,
+                    });
+                self.publish(SystemEvent::Supervisor(SupervisorEvent {
+                    supervisor: None,
+                    child: pid,
+                    reason: Arc::clone(&error),
+                    message,
+                    directive,
+                    delay,
+                }));
+                match directive {
+                    Directive::Resume => Decision::Resume,
+                    Directive::Restart | Directive::Escalate => Decision::Restart {
+                        delay,
+                        cause: Arc::clone(&error),
+                    },
+                    Directive::Stop => Decision::Stop {
+                        cause: Some(Arc::clone(&error)),
+                    },
+                }
+            }
+            Parent::Actor { sys, .. } => {
+                let report = SystemMsg::ChildFailed {
+                    child: pid,
+                    error: Arc::clone(&error),
+                    message,
+                };
+                if sys.send(report).is_err() {
+                    // No supervisor left to decide: stop.
+                    return Step::Stop(StopReason::Failed(error));
+                }
+                loop {
+                    let Some(msg) = self.sys.recv().await else {
+                        return Step::Stop(StopReason::Failed(error));
+                    };
+                    match msg {
+                        SystemMsg::Decision(d) => break d,
+                        other => match self.on_system(None, other).await {
+                            // Failed already: a child's escalation changes nothing.
+                            Some(Step::Fail { .. }) | None => {}
+                            Some(step) => return step,
+                        },
+                    }
+                }
+            }
         };
-        match env {
-            Envelope::Msg(msg) => {
-                handled += 1;
-                if let Err(e) = failure(catch_unwind(actor.handle(msg, ctx)).await) {
-                    return StopReason::Failed(Arc::new(e));
+        match decision {
+            Decision::Resume if has_instance => {
+                for child in std::mem::take(&mut self.escalated) {
+                    if let Some(c) = self.ctx.children.get(&child.id()) {
+                        let _ = c.sys.send(SystemMsg::Decision(Decision::Resume));
+                    }
                 }
-                if ctx.stop_requested {
-                    return StopReason::Stopped;
+                Step::Serve
+            }
+            // Nothing to resume (the producer itself failed): make a fresh instance.
+            Decision::Resume => Step::Restart {
+                delay: Duration::ZERO,
+                cause: error,
+            },
+            Decision::Restart { delay, cause } => Step::Restart { delay, cause },
+            Decision::Stop { cause } => {
+                Step::Stop(cause.map_or(StopReason::Stopped, StopReason::Failed))
+            }
+        }
+    }
+
+    /// A child failed: decide with this actor's strategy and tell the children concerned.
+    fn supervise_child(
+        &mut self,
+        child: Pid,
+        error: Arc<ActorError>,
+        message: Option<&'static str>,
+    ) -> Option<Step> {
+        let strategy = self.ctx.strategy;
+        let now = tokio::time::Instant::now();
+        // A child that already stopped needs no decision.
+        let entry = self.ctx.children.get_mut(&child.id())?;
+        let (directive, delay) = strategy.decide_with(&error, &mut entry.stats, now, |d| d);
+        let entry_sys = entry.sys.clone();
+        self.publish(SystemEvent::Supervisor(SupervisorEvent {
+            supervisor: Some(self.pid()),
+            child,
+            reason: Arc::clone(&error),
+            message,
+            directive,
+            delay,
+        }));
+        let all = strategy.strategy() == Strategy::AllForOne;
+        let tell = |c: &crate::context::Child, d: Decision| {
+            // A child that is gone already has its ChildTerminated on our lane.
+            let _ = c.sys.send(SystemMsg::Decision(d));
+        };
+        match directive {
+            Directive::Resume => {
+                let _ = entry_sys.send(SystemMsg::Decision(Decision::Resume));
+            }
+            Directive::Restart => {
+                for c in self.ctx.children.values() {
+                    if all || c.pid == child {
+                        tell(
+                            c,
+                            Decision::Restart {
+                                delay,
+                                cause: Arc::clone(&error),
+                            },
+                        );
+                    }
                 }
             }
-            Envelope::Stop => return StopReason::Stopped,
-        }
-    }
-}
-
-/// Handles one system message; `Some` means stop.
-fn on_system<A: Actor>(ctx: &mut Context<A>, msg: SystemMsg) -> Option<StopReason> {
-    match msg {
-        SystemMsg::Stop => Some(StopReason::Stopped),
-        SystemMsg::ChildTerminated(pid) => {
-            ctx.children.remove(&pid.id());
-            None
-        }
-    }
-}
-
-/// The stop sequence: refuse new messages, stop and await the children, cancel timers, run
-/// `post_stop`, turn what is still queued into dead letters, release the pid, tell the parent.
-async fn finish<A: Actor>(
-    actor: Option<A>,
-    mut ctx: Context<A>,
-    mut user: UserRx<A::Msg>,
-    mut sys: mpsc::UnboundedReceiver<SystemMsg>,
-    mut batch: Vec<Envelope<A::Msg>>,
-    mut reason: StopReason,
-) {
-    ctx.stopping = true;
-    user.close();
-    for child in ctx.children.values() {
-        // An error means the child already stopped; its notice is on our lane.
-        let _ = child.sys.send(SystemMsg::Stop);
-    }
-    while !ctx.children.is_empty() {
-        match sys.recv().await {
-            Some(SystemMsg::ChildTerminated(pid)) => {
-                ctx.children.remove(&pid.id());
+            Directive::Stop => {
+                for c in self.ctx.children.values() {
+                    if c.pid == child {
+                        tell(
+                            c,
+                            Decision::Stop {
+                                cause: Some(Arc::clone(&error)),
+                            },
+                        );
+                    } else if all {
+                        tell(c, Decision::Stop { cause: None });
+                    }
+                }
             }
-            Some(SystemMsg::Stop) => {}
-            None => break,
+            Directive::Escalate => {
+                self.escalated.push(child);
+                return Some(Step::fail(ActorError::escalated(child, error), None));
+            }
+        }
+        None
+    }
+
+    /// Stops every child and waits until all have stopped. Other system messages are
+    /// handled meanwhile; a stop request is remembered and returned.
+    async fn stop_children(&mut self) -> Option<StopReason> {
+        let mut stop = None;
+        for child in self.ctx.children.values() {
+            // An error means the child already stopped; its notice is on our lane.
+            let _ = child.sys.send(SystemMsg::Stop);
+        }
+        while !self.ctx.children.is_empty() {
+            let Some(msg) = self.sys.recv().await else {
+                break;
+            };
+            match msg {
+                SystemMsg::ChildTerminated { child, .. } => {
+                    self.ctx.children.remove(&child.id());
+                    self.ctx.watching.remove(&child.id());
+                }
+                SystemMsg::Stop => stop = Some(StopReason::Stopped),
+                SystemMsg::Decision(Decision::Stop { cause }) => {
+                    stop = Some(cause.map_or(StopReason::Stopped, StopReason::Failed));
+                }
+                // The children are being stopped: their failures and our other decisions
+                // no longer matter.
+                SystemMsg::ChildFailed { .. } | SystemMsg::Decision(_) => {}
+                other => {
+                    self.on_system(None, other).await;
+                }
+            }
+        }
+        self.escalated.clear();
+        stop
+    }
+
+    /// The restart sequence: wait out the backoff, `pre_restart` on the old instance, stop
+    /// the children, a fresh instance, `post_restart` on it.
+    async fn restart(
+        &mut self,
+        actor: &mut Option<A>,
+        delay: Duration,
+        cause: Arc<ActorError>,
+    ) -> Step {
+        if !delay.is_zero() {
+            let sleep = tokio::time::sleep(delay);
+            tokio::pin!(sleep);
+            loop {
+                tokio::select! {
+                    () = &mut sleep => break,
+                    msg = self.sys.recv() => match msg {
+                        None => break,
+                        // Already restarting: a second restart order adds nothing.
+                        Some(SystemMsg::Decision(Decision::Restart { .. } | Decision::Resume)) => {}
+                        Some(other) => match self.on_system(None, other).await {
+                            Some(Step::Stop(reason)) => return Step::Stop(reason),
+                            _ => {}
+                        },
+                    },
+                }
+            }
+        }
+        if let Some(old) = actor.as_mut() {
+            // A failing pre_restart must not block the restart; the old instance goes anyway.
+            let _ = catch_unwind(old.pre_restart(&mut self.ctx, &cause)).await;
+        }
+        if let Some(reason) = self.stop_children().await {
+            return Step::Stop(reason);
+        }
+        self.ctx.cancel_timers();
+        self.ctx.stop_requested = false;
+        // The old instance is dropped before the new one is made.
+        *actor = None;
+        let fresh = match std::panic::catch_unwind(AssertUnwindSafe(|| (self.producer)())) {
+            Ok(a) => actor.insert(a),
+            Err(panic) => return Step::fail(ActorError::from_panic(panic), None),
+        };
+        self.publish(SystemEvent::ActorRestarted {
+            pid: self.pid(),
+            reason: Arc::clone(&cause),
+        });
+        match failure(catch_unwind(fresh.post_restart(&mut self.ctx, &cause)).await) {
+            Ok(()) => Step::Serve,
+            Err(e) => Step::fail(e, None),
         }
     }
-    ctx.cancel_timers();
-    if let Some(mut actor) = actor {
-        let outcome = catch_unwind(actor.post_stop(&mut ctx)).await;
-        if let Err(panic) = outcome
-            && reason.is_normal()
-        {
-            reason = StopReason::Failed(Arc::new(ActorError::from_panic(panic)));
+
+    /// The stop sequence: refuse new messages, stop and await the children, cancel timers,
+    /// run `post_stop`, answer late watchers, turn what is still queued into dead letters,
+    /// release the pid, tell the parent and the watchers.
+    async fn finish(mut self, actor: Option<A>, mut reason: StopReason) {
+        self.ctx.stopping = true;
+        self.user.close();
+        // A stop request arriving now changes nothing: we are stopping.
+        let _ = self.stop_children().await;
+        self.ctx.cancel_timers();
+        if let Some(mut actor) = actor {
+            let outcome = catch_unwind(actor.post_stop(&mut self.ctx)).await;
+            if let Err(panic) = outcome
+                && reason.is_normal()
+            {
+                reason = StopReason::Failed(Arc::new(ActorError::from_panic(panic)));
+            }
         }
+        // From here on, system messages fail at the sender; answer the ones already queued.
+        self.sys.close();
+        while let Ok(msg) = self.sys.try_recv() {
+            match msg {
+                SystemMsg::Watch { watcher, sys } => {
+                    self.watchers
+                        .insert(watcher.id(), Watcher { pid: watcher, sys });
+                }
+                SystemMsg::Unwatch { watcher } => {
+                    self.watchers.remove(&watcher.id());
+                }
+                _ => {}
+            }
+        }
+        let myself = self.ctx.myself().clone();
+        // `batch` is in reverse order; report in arrival order.
+        for env in self.batch.drain(..).rev() {
+            myself.inner.dead_letter(&env);
+        }
+        while let Some(env) = self.user.try_recv() {
+            myself.inner.dead_letter(&env);
+        }
+        let pid = myself.pid();
+        self.publish(SystemEvent::ActorStopped {
+            pid,
+            reason: reason.clone(),
+        });
+        self.ctx.system().unregister(pid);
+        let parent = self.ctx.parent_link().pid();
+        for w in self.watchers.values() {
+            if Some(w.pid) != parent {
+                // A watcher that is gone needs no notice.
+                let _ = w.sys.send(SystemMsg::Terminated {
+                    pid,
+                    reason: reason.clone(),
+                });
+            }
+        }
+        self.ctx.parent_link().child_terminated(pid, reason);
+        myself.inner.mark_terminated();
     }
-    let myself = ctx.myself().clone();
-    // `batch` is in reverse order; report in arrival order.
-    for env in batch.drain(..).rev() {
-        myself.inner.dead_letter(&env);
-    }
-    while let Some(env) = user.try_recv() {
-        myself.inner.dead_letter(&env);
-    }
-    let pid = myself.pid();
-    ctx.system()
-        .events()
-        .publish(SystemEvent::ActorStopped { pid, reason });
-    ctx.system().unregister(pid);
-    ctx.parent_link().child_terminated(pid);
-    myself.inner.mark_terminated();
 }

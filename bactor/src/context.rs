@@ -14,13 +14,15 @@ use tokio::task::AbortHandle;
 use crate::Pid;
 use crate::actor::Actor;
 use crate::actor_ref::ActorRef;
-use crate::error::SpawnError;
+use crate::error::{SpawnError, StopReason};
 use crate::props::Props;
+use crate::supervision::{RestartStats, SupervisorStrategy};
 use crate::system::{ActorSystem, Parent, SystemMsg};
 
 pub(crate) struct Child {
     pub(crate) pid: Pid,
     pub(crate) sys: mpsc::UnboundedSender<SystemMsg>,
+    pub(crate) stats: RestartStats,
 }
 
 /// The runtime handle of one actor, passed to its handlers and hooks.
@@ -69,18 +71,28 @@ pub struct Context<A: Actor> {
     system: ActorSystem,
     parent: Parent,
     pub(crate) children: HashMap<u64, Child>,
+    pub(crate) strategy: SupervisorStrategy,
+    /// Pids this actor watches (by id).
+    pub(crate) watching: HashMap<u64, Pid>,
     timers: Vec<AbortHandle>,
     pub(crate) stop_requested: bool,
     pub(crate) stopping: bool,
 }
 
 impl<A: Actor> Context<A> {
-    pub(crate) fn new(myself: ActorRef<A>, system: ActorSystem, parent: Parent) -> Self {
+    pub(crate) fn new(
+        myself: ActorRef<A>,
+        system: ActorSystem,
+        parent: Parent,
+        strategy: SupervisorStrategy,
+    ) -> Self {
         Context {
             myself,
             system,
             parent,
             children: HashMap::new(),
+            strategy,
+            watching: HashMap::new(),
             timers: Vec::new(),
             stop_requested: false,
             stopping: false,
@@ -99,10 +111,7 @@ impl<A: Actor> Context<A> {
 
     /// The parent's pid; `None` for top-level actors (their parent is the system guardian).
     pub fn parent(&self) -> Option<Pid> {
-        match &self.parent {
-            Parent::Guardian => None,
-            Parent::Actor { pid, .. } => Some(*pid),
-        }
+        self.parent.pid()
     }
 
     pub(crate) fn parent_link(&self) -> &Parent {
@@ -147,9 +156,88 @@ impl<A: Actor> Context<A> {
             Child {
                 pid: child.pid(),
                 sys,
+                stats: RestartStats::default(),
             },
         );
         Ok(child.typed())
+    }
+
+    /// Watches another actor: when it stops, this actor's `on_terminated` hook runs with its
+    /// pid and [`StopReason`]. Watching a pid that is already dead yields
+    /// [`StopReason::NotFound`] at once (through the same hook). Children need no watch:
+    /// their parent's hook runs for them anyway.
+    ///
+    /// ```
+    /// use bactor::prelude::*;
+    ///
+    /// #[actor]
+    /// struct Worker;
+    ///
+    /// #[actor]
+    /// impl Worker {}
+    ///
+    /// #[actor]
+    /// struct Watcher {
+    ///     seen: tokio::sync::mpsc::UnboundedSender<(Pid, String)>,
+    /// }
+    ///
+    /// #[actor]
+    /// impl Watcher {
+    ///     #[handler]
+    ///     fn watch(&mut self, ctx: &mut Context<Self>, target: WorkerRef) {
+    ///         ctx.watch(&target);
+    ///     }
+    ///
+    ///     fn on_terminated(&mut self, pid: Pid, reason: &StopReason) {
+    ///         let _ = self.seen.send((pid, reason.to_string()));
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    /// let watcher = system.spawn(move || Watcher { seen: tx.clone() }).await.unwrap();
+    /// let worker = system.spawn(|| Worker).await.unwrap();
+    /// watcher.watch(worker.clone()).await.unwrap();
+    /// worker.stop();
+    /// assert_eq!(rx.recv().await, Some((worker.pid(), "stopped".to_owned())));
+    /// # system.shutdown().await;
+    /// # }
+    /// ```
+    pub fn watch<R, B>(&mut self, target: &R)
+    where
+        R: AsRef<ActorRef<B>>,
+        B: Actor,
+    {
+        let target = target.as_ref();
+        let pid = target.pid();
+        self.watching.insert(pid.id(), pid);
+        let watch = SystemMsg::Watch {
+            watcher: self.pid(),
+            sys: self.myself.inner.sys.clone(),
+        };
+        if target.inner.sys.send(watch).is_err() {
+            // Already gone: answer the watch ourselves, through our own system lane.
+            let _ = self.myself.inner.sys.send(SystemMsg::Terminated {
+                pid,
+                reason: StopReason::NotFound,
+            });
+        }
+    }
+
+    /// Stops watching `pid`; a notice already on its way is discarded.
+    pub fn unwatch<R, B>(&mut self, target: &R)
+    where
+        R: AsRef<ActorRef<B>>,
+        B: Actor,
+    {
+        let target = target.as_ref();
+        if self.watching.remove(&target.pid().id()).is_some() {
+            // If it is gone, there is nothing to unwatch.
+            let _ = target.inner.sys.send(SystemMsg::Unwatch {
+                watcher: self.pid(),
+            });
+        }
     }
 
     /// Stops this actor once the current message (or hook) is done. Queued messages become

@@ -29,8 +29,11 @@ use std::fmt;
 pub enum AskError<E = Infallible> {
     /// The actor was not running when the request was sent (stopped, or never existed).
     Dead,
-    /// The actor took the request but stopped or failed before replying.
+    /// The actor took the request but stopped before replying (or dropped the reply slot).
     NoReply,
+    /// The actor failed while handling the request: the handler panicked, or a
+    /// `#[handler(fail_on_error)]` handler returned `Err` (which went to the supervisor).
+    Failed,
     /// No reply arrived within the timeout given to `.timeout(..)`.
     Timeout,
     /// The handler replied with `Err(e)`.
@@ -43,6 +46,7 @@ impl AskError<Infallible> {
         match self {
             AskError::Dead => AskError::Dead,
             AskError::NoReply => AskError::NoReply,
+            AskError::Failed => AskError::Failed,
             AskError::Timeout => AskError::Timeout,
             AskError::Handler(never) => match never {},
         }
@@ -63,7 +67,8 @@ impl<E: fmt::Display> fmt::Display for AskError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AskError::Dead => f.write_str("actor is not running"),
-            AskError::NoReply => f.write_str("actor stopped or failed before replying"),
+            AskError::NoReply => f.write_str("actor stopped before replying"),
+            AskError::Failed => f.write_str("actor failed while handling the request"),
             AskError::Timeout => f.write_str("ask timed out"),
             AskError::Handler(e) => write!(f, "handler returned an error: {e}"),
         }
@@ -75,6 +80,7 @@ impl<E: fmt::Debug> fmt::Debug for AskError<E> {
         match self {
             AskError::Dead => f.write_str("Dead"),
             AskError::NoReply => f.write_str("NoReply"),
+            AskError::Failed => f.write_str("Failed"),
             AskError::Timeout => f.write_str("Timeout"),
             AskError::Handler(e) => f.debug_tuple("Handler").field(e).finish(),
         }
@@ -275,6 +281,10 @@ enum ErrorKind {
     Message(String),
     Error(Box<dyn StdError + Send + Sync>),
     Panic(String),
+    Escalated {
+        child: crate::Pid,
+        cause: std::sync::Arc<ActorError>,
+    },
 }
 
 impl ActorError {
@@ -299,15 +309,36 @@ impl ActorError {
         }
     }
 
-    /// `true` when this error is a caught panic.
-    pub fn is_panic(&self) -> bool {
-        matches!(self.kind, ErrorKind::Panic(_))
+    /// The failure of a supervisor that escalated its child's failure.
+    pub(crate) fn escalated(child: crate::Pid, cause: std::sync::Arc<ActorError>) -> Self {
+        ActorError {
+            kind: ErrorKind::Escalated { child, cause },
+        }
     }
 
-    /// The wrapped error, when this was built from one.
+    /// `true` when this error is a caught panic (looking through escalations).
+    pub fn is_panic(&self) -> bool {
+        match &self.kind {
+            ErrorKind::Panic(_) => true,
+            ErrorKind::Escalated { cause, .. } => cause.is_panic(),
+            _ => false,
+        }
+    }
+
+    /// For a supervisor that failed because it escalated a child's failure: that child and
+    /// its failure.
+    pub fn escalated_from(&self) -> Option<(crate::Pid, &ActorError)> {
+        match &self.kind {
+            ErrorKind::Escalated { child, cause } => Some((*child, cause)),
+            _ => None,
+        }
+    }
+
+    /// The wrapped error, when this was built from one (looking through escalations).
     pub fn source_error(&self) -> Option<&(dyn StdError + Send + Sync + 'static)> {
         match &self.kind {
             ErrorKind::Error(e) => Some(&**e),
+            ErrorKind::Escalated { cause, .. } => cause.source_error(),
             _ => None,
         }
     }
@@ -332,6 +363,7 @@ impl fmt::Display for ActorError {
             ErrorKind::Message(m) => f.write_str(m),
             ErrorKind::Error(e) => fmt::Display::fmt(e, f),
             ErrorKind::Panic(m) => write!(f, "panicked: {m}"),
+            ErrorKind::Escalated { child, cause } => write!(f, "child {child} failed: {cause}"),
         }
     }
 }
@@ -342,11 +374,17 @@ impl fmt::Debug for ActorError {
             ErrorKind::Message(m) => f.debug_tuple("ActorError").field(m).finish(),
             ErrorKind::Error(e) => f.debug_tuple("ActorError").field(e).finish(),
             ErrorKind::Panic(m) => f.debug_tuple("Panic").field(m).finish(),
+            ErrorKind::Escalated { child, cause } => f
+                .debug_struct("Escalated")
+                .field("child", child)
+                .field("cause", cause)
+                .finish(),
         }
     }
 }
 
-/// Why an actor stopped. Carried by [`SystemEvent::ActorStopped`](crate::SystemEvent).
+/// Why an actor stopped. Carried by [`SystemEvent::ActorStopped`](crate::SystemEvent) and
+/// handed to the `on_terminated` hook of its watchers and parent.
 ///
 /// # Example
 ///
@@ -360,8 +398,10 @@ impl fmt::Debug for ActorError {
 pub enum StopReason {
     /// Stopped on request (`stop`, `stop_gracefully`, `ctx.stop()`, shutdown, parent stop).
     Stopped,
-    /// Stopped because it failed and no one restarted it.
+    /// Stopped because it failed and its supervisor stopped it (or had no restart left).
     Failed(std::sync::Arc<ActorError>),
+    /// Only in a watcher's notice: the watched pid was not alive when the watch arrived.
+    NotFound,
 }
 
 impl StopReason {
@@ -376,6 +416,7 @@ impl fmt::Display for StopReason {
         match self {
             StopReason::Stopped => f.write_str("stopped"),
             StopReason::Failed(e) => write!(f, "failed: {e}"),
+            StopReason::NotFound => f.write_str("not found"),
         }
     }
 }

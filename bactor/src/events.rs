@@ -14,7 +14,8 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 use crate::Pid;
-use crate::error::StopReason;
+use crate::error::{ActorError, StopReason};
+use crate::supervision::SupervisorEvent;
 
 /// A message that could not be delivered.
 ///
@@ -65,6 +66,15 @@ pub enum SystemEvent {
     },
     /// A message could not be delivered.
     DeadLetter(DeadLetter),
+    /// A supervisor decided what to do with a failed child.
+    Supervisor(SupervisorEvent),
+    /// The actor was restarted: a fresh instance runs behind the same pid.
+    ActorRestarted {
+        /// Its pid.
+        pid: Pid,
+        /// The failure that caused the restart (the sibling's, for all-for-one).
+        reason: Arc<ActorError>,
+    },
 }
 
 type Filter = Box<dyn Fn(&SystemEvent) -> bool + Send + Sync>;

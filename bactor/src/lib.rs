@@ -12,6 +12,7 @@ mod mailbox;
 mod pid;
 mod props;
 mod request;
+mod supervision;
 mod system;
 
 pub use actor::Actor;
@@ -23,6 +24,7 @@ pub use mailbox::{DEFAULT_THROUGHPUT, MailboxConfig};
 pub use pid::Pid;
 pub use props::{FnActor, FuncActor, Props, StateActor};
 pub use request::{Ask, Fallible, Plain, ReplyShape, Request, Timed, TimedAsk};
+pub use supervision::{Backoff, Decider, Directive, Strategy, SupervisorEvent, SupervisorStrategy};
 pub use system::{ActorSystem, ActorSystemBuilder};
 
 /// Turns a struct (or enum) and its `impl` block into an actor.
@@ -234,23 +236,88 @@ pub use bactor_macros::actor;
 /// ```
 pub use bactor_macros::handler;
 
+/// Sets how an `#[actor]` supervises its children. Goes on the struct or enum, next to
+/// `#[actor]`.
+///
+/// # Arguments
+///
+/// - `strategy = one_for_one | all_for_one`: Restart and Stop apply to the failing child
+///   only, or to all children (default `one_for_one`).
+/// - `max_restarts = 10`: restarts allowed within `within`; one more failure stops the child
+///   (default 10; `0` stops at the first failure).
+/// - `within = "10s"`: the window for `max_restarts` (default 10 s; `"0s"` counts every
+///   failure ever). Durations take the units `ns`, `us`, `ms`, `s`, `m`, `h`.
+/// - `backoff = exponential(min = "100ms", max = "10s", jitter = 0.2, reset = "5s")`: wait
+///   `min · 2ⁿ⁻¹` (capped at `max`, ± `jitter`) before the n-th consecutive restart; the
+///   count resets after `reset` without failures (default `(min + max) / 2`).
+/// - `decide = path::to::fn`: a `fn(&ActorError) -> Directive` choosing Resume, Restart,
+///   Stop or Escalate (default: always Restart).
+///
+/// Everything is checked at compile time: unknown keys, malformed durations, `min > max`,
+/// a jitter outside `0.0..=1.0`, and options that contradict each other.
+///
+/// # Example
+///
+/// ```
+/// use bactor::prelude::*;
+///
+/// fn decide(error: &ActorError) -> Directive {
+///     if error.is_panic() { Directive::Restart } else { Directive::Stop }
+/// }
+///
+/// #[actor]
+/// #[supervise(
+///     strategy = one_for_one,
+///     max_restarts = 3,
+///     within = "1s",
+///     backoff = exponential(min = "10ms", max = "1s", jitter = 0.1),
+///     decide = decide,
+/// )]
+/// struct Boss;
+///
+/// #[actor]
+/// impl Boss {}
+///
+/// let strategy = <Boss as Actor>::supervisor_strategy().unwrap();
+/// assert_eq!(strategy.max_restarts_value(), 3);
+/// ```
+///
+/// A duration needs a unit:
+///
+/// ```compile_fail
+/// use bactor::prelude::*;
+///
+/// #[actor]
+/// #[supervise(within = "10")]
+/// struct Boss;
+///
+/// #[actor]
+/// impl Boss {}
+/// ```
+pub use bactor_macros::supervise;
+
 /// Everything an actor program usually needs: `use bactor::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Actor, ActorError, ActorRef, ActorSystem, AskError, Context, FuncActor, MailboxConfig, Pid,
-        Props, ReplyTo, SpawnError, StopReason, SystemEvent, TellError, actor, handler,
+        Actor, ActorError, ActorRef, ActorSystem, AskError, Backoff, Context, Directive, FuncActor,
+        MailboxConfig, Pid, Props, ReplyTo, SpawnError, StopReason, SupervisorStrategy,
+        SystemEvent, TellError, actor, handler, supervise,
     };
 }
 
 /// Not public API; used by bactor-macros.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::Pid;
+    pub use crate::StopReason;
     pub use crate::actor::Actor;
     pub use crate::actor_ref::{ActorRef, ReplyTo};
     pub use crate::context::Context;
     pub use crate::error::ActorError;
     pub use crate::mailbox::MailboxConfig;
     pub use crate::request::{Fallible, Plain, Request};
+    pub use crate::supervision::{Backoff, Directive, SupervisorStrategy};
+    pub use core::time::Duration;
 
     /// Settings from `#[actor(...)]` on the struct, read by the `Actor` impl that
     /// `#[actor]` on the `impl` block generates.
@@ -266,6 +333,10 @@ pub mod __private {
         }
         /// `#[actor(throughput = ..)]`.
         fn throughput() -> Option<usize> {
+            None
+        }
+        /// `#[supervise(..)]`.
+        fn supervisor_strategy() -> Option<SupervisorStrategy> {
             None
         }
     }

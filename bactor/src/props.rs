@@ -21,6 +21,7 @@ use crate::actor_ref::ActorRef;
 use crate::context::Context;
 use crate::error::ActorError;
 use crate::mailbox::MailboxConfig;
+use crate::supervision::SupervisorStrategy;
 
 pub(crate) type Producer<A> = Arc<dyn Fn() -> A + Send + Sync>;
 
@@ -60,6 +61,7 @@ pub struct Props<A: Actor> {
     pub(crate) mailbox: Option<MailboxConfig>,
     pub(crate) throughput: Option<usize>,
     pub(crate) name: Option<String>,
+    pub(crate) supervisor: Option<SupervisorStrategy>,
 }
 
 impl<A: Actor> Props<A> {
@@ -70,6 +72,7 @@ impl<A: Actor> Props<A> {
             mailbox: None,
             throughput: None,
             name: None,
+            supervisor: None,
         }
     }
 
@@ -82,6 +85,13 @@ impl<A: Actor> Props<A> {
     /// Overrides the messages per turn (values below 1 count as 1).
     pub fn throughput(mut self, throughput: usize) -> Self {
         self.throughput = Some(throughput.max(1));
+        self
+    }
+
+    /// Overrides how this actor supervises its children (the type's `#[supervise(...)]`,
+    /// or the default).
+    pub fn supervisor(mut self, strategy: SupervisorStrategy) -> Self {
+        self.supervisor = Some(strategy);
         self
     }
 
@@ -99,6 +109,7 @@ impl<A: Actor> Clone for Props<A> {
             mailbox: self.mailbox,
             throughput: self.throughput,
             name: self.name.clone(),
+            supervisor: self.supervisor,
         }
     }
 }
@@ -110,6 +121,7 @@ impl<A: Actor> fmt::Debug for Props<A> {
             .field("mailbox", &self.mailbox)
             .field("throughput", &self.throughput)
             .field("name", &self.name)
+            .field("supervisor", &self.supervisor)
             .finish()
     }
 }

@@ -23,7 +23,7 @@ use tokio::sync::oneshot;
 use tokio::time::Sleep;
 
 use crate::actor::Actor;
-use crate::actor_ref::{ActorRef, ReplyTo};
+use crate::actor_ref::{ActorRef, Reply, ReplyTo};
 use crate::error::{AskError, TellError};
 use crate::mailbox::Envelope;
 
@@ -194,9 +194,9 @@ enum AskState<'a, A: Actor, R> {
     Sending(
         &'a ActorRef<A>,
         SendFuture<'a, A::Msg>,
-        oneshot::Receiver<R>,
+        oneshot::Receiver<Reply<R>>,
     ),
-    Waiting(oneshot::Receiver<R>),
+    Waiting(oneshot::Receiver<Reply<R>>),
     Done,
 }
 
@@ -236,7 +236,7 @@ where
             match std::mem::replace(&mut this.state, AskState::Done) {
                 AskState::Start(target, mut msg, attach) => {
                     let (tx, rx) = oneshot::channel();
-                    attach(&mut msg, ReplyTo(tx));
+                    attach(&mut msg, ReplyTo::new(tx));
                     match target.inner.user.try_send(Envelope::Msg(msg)) {
                         Ok(()) => this.state = AskState::Waiting(rx),
                         Err(TellError::Full(env)) => {
@@ -268,8 +268,12 @@ where
                         this.state = AskState::Waiting(rx);
                         return Poll::Pending;
                     }
-                    Poll::Ready(Ok(reply)) => return Poll::Ready(S::ok(reply)),
-                    Poll::Ready(Err(_)) => return Poll::Ready(S::err(AskError::NoReply)),
+                    Poll::Ready(r) => {
+                        return Poll::Ready(match Reply::into_result(r) {
+                            Ok(reply) => S::ok(reply),
+                            Err(e) => S::err(e),
+                        });
+                    }
                 },
                 // Polled again after it finished: answer as if the reply were lost rather
                 // than panic.

@@ -14,6 +14,7 @@ use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc};
 
@@ -22,20 +23,50 @@ use crate::actor::Actor;
 use crate::actor_ref::{ActorRef, RefInner};
 use crate::cell::{Cell, run};
 use crate::context::Context;
-use crate::error::{LookupError, SpawnError};
+use crate::error::{ActorError, LookupError, SpawnError, StopReason};
 use crate::events::EventStream;
 use crate::mailbox::{DEFAULT_THROUGHPUT, MailboxConfig, user_lane};
 use crate::props::{FnActor, Props};
+use crate::supervision::SupervisorStrategy;
 
 /// Messages of the system lane.
 pub(crate) enum SystemMsg {
     /// Stop now (after the current message).
     Stop,
+    /// The supervisor's decision about this actor.
+    Decision(Decision),
+    /// A child failed and waits for a decision.
+    ChildFailed {
+        child: Pid,
+        error: Arc<ActorError>,
+        message: Option<&'static str>,
+    },
     /// A child has stopped.
-    ChildTerminated(Pid),
+    ChildTerminated { child: Pid, reason: StopReason },
+    /// `watcher` wants a `Terminated` notice when this actor stops.
+    Watch {
+        watcher: Pid,
+        sys: mpsc::UnboundedSender<SystemMsg>,
+    },
+    /// `watcher` no longer wants the notice.
+    Unwatch { watcher: Pid },
+    /// A watched actor has stopped.
+    Terminated { pid: Pid, reason: StopReason },
 }
 
-/// Who is told when an actor stops.
+/// What a supervisor tells a failed (or, for all-for-one, a sibling) child.
+pub(crate) enum Decision {
+    Resume,
+    Restart {
+        delay: Duration,
+        cause: Arc<ActorError>,
+    },
+    Stop {
+        cause: Option<Arc<ActorError>>,
+    },
+}
+
+/// Who supervises an actor and is told when it stops.
 pub(crate) enum Parent {
     Guardian,
     Actor {
@@ -45,10 +76,17 @@ pub(crate) enum Parent {
 }
 
 impl Parent {
-    pub(crate) fn child_terminated(&self, child: Pid) {
+    pub(crate) fn pid(&self) -> Option<Pid> {
+        match self {
+            Parent::Guardian => None,
+            Parent::Actor { pid, .. } => Some(*pid),
+        }
+    }
+
+    pub(crate) fn child_terminated(&self, child: Pid, reason: StopReason) {
         if let Parent::Actor { sys, .. } = self {
             // The parent may already be gone; then nobody waits for this.
-            let _ = sys.send(SystemMsg::ChildTerminated(child));
+            let _ = sys.send(SystemMsg::ChildTerminated { child, reason });
         }
     }
 }
@@ -78,6 +116,7 @@ struct SystemInner {
     all_stopped: Notify,
     mailbox: MailboxConfig,
     throughput: usize,
+    guardian: SupervisorStrategy,
 }
 
 /// A set of actors with a shared registry, event stream and lifetime.
@@ -154,6 +193,7 @@ pub struct ActorSystemBuilder {
     node: u64,
     mailbox: MailboxConfig,
     throughput: usize,
+    guardian: SupervisorStrategy,
 }
 
 impl ActorSystemBuilder {
@@ -177,6 +217,14 @@ impl ActorSystemBuilder {
         self
     }
 
+    /// How the guardian supervises top-level actors (default:
+    /// [`SupervisorStrategy::default`]). All-for-one acts as one-for-one here: top-level
+    /// actors are not siblings. The guardian has no parent, so Escalate means Restart.
+    pub fn guardian_strategy(mut self, strategy: SupervisorStrategy) -> Self {
+        self.guardian = strategy;
+        self
+    }
+
     /// Builds the system. Actors run on the tokio runtime that spawns them.
     pub fn build(self) -> ActorSystem {
         ActorSystem {
@@ -190,6 +238,7 @@ impl ActorSystemBuilder {
                 all_stopped: Notify::new(),
                 mailbox: self.mailbox,
                 throughput: self.throughput,
+                guardian: self.guardian,
             }),
         }
     }
@@ -217,6 +266,7 @@ impl ActorSystem {
             node: 0,
             mailbox: MailboxConfig::default(),
             throughput: DEFAULT_THROUGHPUT,
+            guardian: SupervisorStrategy::default(),
         }
     }
 
@@ -404,14 +454,12 @@ impl ActorSystem {
                 },
             );
         }
-        let ctx = Context::new(actor_ref.clone(), self.clone(), parent);
-        let cell = Cell {
-            producer: props.producer,
-            ctx,
-            user: user_rx,
-            sys: sys_rx,
-            throughput,
-        };
+        let strategy = props
+            .supervisor
+            .or_else(A::supervisor_strategy)
+            .unwrap_or_default();
+        let ctx = Context::new(actor_ref.clone(), self.clone(), parent, strategy);
+        let cell = Cell::new(props.producer, ctx, user_rx, sys_rx, throughput);
         tokio::spawn(run(cell));
         Ok((actor_ref, sys_tx))
     }
@@ -432,8 +480,8 @@ impl ActorSystem {
         }
     }
 
-    pub(crate) fn events_arc(&self) -> &Arc<EventStream> {
-        &self.inner.events
+    pub(crate) fn guardian_strategy(&self) -> &SupervisorStrategy {
+        &self.inner.guardian
     }
 }
 

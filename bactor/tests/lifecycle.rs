@@ -192,7 +192,7 @@ async fn names_are_unique_among_live_actors() {
 }
 
 #[tokio::test]
-async fn failing_pre_start_stops_the_actor_and_fails_its_asks() {
+async fn a_pre_start_that_always_fails_is_restarted_up_to_the_limit_then_stopped() {
     #[actor]
     struct Broken;
 
@@ -214,8 +214,10 @@ async fn failing_pre_start_stops_the_actor_and_fails_its_asks() {
         matches!(res, Err(AskError::NoReply | AskError::Dead)),
         "{res:?}"
     );
+    let mut restarts = 0;
     loop {
         match no_hang(events.recv()).await {
+            Some(SystemEvent::Supervisor(e)) if e.directive == Directive::Restart => restarts += 1,
             Some(SystemEvent::ActorStopped { pid, reason }) => {
                 assert_eq!(pid, b.pid());
                 assert_eq!(reason.to_string(), "failed: no disk");
@@ -227,26 +229,38 @@ async fn failing_pre_start_stops_the_actor_and_fails_its_asks() {
             _ => {}
         }
     }
+    // The default strategy: 10 restarts within 10 s, then stop.
+    assert_eq!(restarts, 10);
     system.shutdown().await;
 }
 
 #[tokio::test]
-async fn a_panicking_handler_stops_the_actor_and_the_asker_gets_an_error() {
+async fn a_panicking_handler_fails_the_ask_and_the_actor_is_restarted() {
     #[actor]
-    struct Fragile;
+    #[derive(Default)]
+    struct Fragile {
+        calls: u32,
+    }
 
     #[actor]
     impl Fragile {
         #[handler]
-        fn boom(&self) -> u32 {
+        fn boom(&mut self) -> u32 {
+            self.calls += 1;
             panic!("boom")
+        }
+
+        #[handler]
+        fn calls(&self) -> u32 {
+            self.calls
         }
     }
 
     let system = ActorSystem::new();
-    let f = system.spawn(|| Fragile).await.unwrap();
-    assert_eq!(no_hang(f.boom()).await, Err(AskError::NoReply));
-    no_hang(f.stopped()).await;
+    let f = system.spawn(Fragile::default).await.unwrap();
+    assert_eq!(no_hang(f.boom()).await, Err(AskError::Failed));
+    // The guardian restarted it: same ref, fresh state.
+    assert_eq!(no_hang(f.calls()).await, Ok(0));
     system.shutdown().await;
 }
 

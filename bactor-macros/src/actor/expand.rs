@@ -4,7 +4,8 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::GenericParam;
 
-use super::model::{ActorImpl, Handler, Hook, Param};
+use super::hooks::expand_hook;
+use super::model::{ActorImpl, Handler, Param};
 
 /// Generates the message enum, the ref methods and the `Actor` impl. With `stub_only`
 /// (the impl had errors) it generates an empty message enum and an `Actor` impl that
@@ -98,14 +99,7 @@ pub(crate) fn expand_impl(m: &ActorImpl<'_>, stub_only: bool) -> TokenStream {
         }
     };
 
-    let pre_start = m
-        .pre_start
-        .as_ref()
-        .map(|hook| expand_hook(m, hook, "pre_start", true));
-    let post_stop = m
-        .post_stop
-        .as_ref()
-        .map(|hook| expand_hook(m, hook, "post_stop", false));
+    let hooks = m.hooks.iter().map(|h| expand_hook(krate, h));
 
     let msg_doc = format!(
         "The messages of [`{name}`], one variant per `#[handler]`, carried by value in its mailbox.\n\n\
@@ -152,8 +146,11 @@ pub(crate) fn expand_impl(m: &ActorImpl<'_>, stub_only: bool) -> TokenStream {
                 async move { #dispatch }
             }
 
-            #pre_start
-            #post_stop
+            #(#hooks)*
+
+            fn supervisor_strategy() -> ::core::option::Option<#krate::__private::SupervisorStrategy> {
+                <Self as #krate::__private::ActorOptions>::supervisor_strategy()
+            }
 
             fn mailbox() -> ::core::option::Option<#krate::__private::MailboxConfig> {
                 <Self as #krate::__private::ActorOptions>::mailbox()
@@ -234,58 +231,36 @@ fn expand_dispatch_arm(m: &ActorImpl<'_>, h: &Handler) -> TokenStream {
     } else {
         quote!(Self::#method(self, #(#call_args),*))
     };
+    if h.fail_on_error {
+        let krate = &m.krate;
+        return quote! {
+            #msg::#variant { #(#pattern,)* __bactor_reply } => {
+                match #call {
+                    ::core::result::Result::Ok(__bactor_value) => {
+                        if let ::core::option::Option::Some(__bactor_reply) = __bactor_reply {
+                            // The asker may have given up; nothing to do then.
+                            let _ = __bactor_reply.send(::core::result::Result::Ok(__bactor_value));
+                        }
+                    }
+                    ::core::result::Result::Err(__bactor_error) => {
+                        // The error goes to the supervisor; the asker learns of the failure.
+                        if let ::core::option::Option::Some(__bactor_reply) = __bactor_reply {
+                            __bactor_reply.fail();
+                        }
+                        return ::core::result::Result::Err(
+                            ::core::convert::Into::<#krate::__private::ActorError>::into(__bactor_error),
+                        );
+                    }
+                }
+            }
+        };
+    }
     quote! {
         #msg::#variant { #(#pattern,)* __bactor_reply } => {
             let __bactor_out = #call;
             if let ::core::option::Option::Some(__bactor_reply) = __bactor_reply {
                 // The asker may have given up (timeout, dropped future); nothing to do then.
                 let _ = __bactor_reply.send(__bactor_out);
-            }
-        }
-    }
-}
-
-fn expand_hook(m: &ActorImpl<'_>, hook: &Hook, name: &str, may_fail: bool) -> TokenStream {
-    let krate = &m.krate;
-    let method = format_ident!("{}", name);
-    let ctx_param = if hook.takes_ctx {
-        quote!(__bactor_ctx)
-    } else {
-        quote!(_)
-    };
-    let args = hook.takes_ctx.then(|| quote!(__bactor_ctx));
-    let mut call = quote!(Self::#method(self, #args));
-    if hook.is_async {
-        call = quote!(#call.await);
-    }
-    if may_fail {
-        let body = if hook.returns_result {
-            quote! {
-                #call.map_err(::core::convert::Into::<#krate::__private::ActorError>::into)
-            }
-        } else {
-            quote! {
-                #call;
-                ::core::result::Result::Ok(())
-            }
-        };
-        quote! {
-            fn #method(
-                &mut self,
-                #ctx_param: &mut #krate::__private::Context<Self>,
-            ) -> impl ::core::future::Future<
-                Output = ::core::result::Result<(), #krate::__private::ActorError>,
-            > + ::core::marker::Send {
-                async move { #body }
-            }
-        }
-    } else {
-        quote! {
-            fn #method(
-                &mut self,
-                #ctx_param: &mut #krate::__private::Context<Self>,
-            ) -> impl ::core::future::Future<Output = ()> + ::core::marker::Send {
-                async move { #call; }
             }
         }
     }

@@ -7,9 +7,43 @@ use syn::{GenericParam, Item};
 use crate::attr::{ActorArgs, MailboxArg};
 use crate::ctxt::Ctxt;
 use crate::paths;
+use crate::supervise::{SuperviseArgs, is_supervise_attr};
 
-pub(crate) fn expand(item: &Item, args: &ActorArgs, cx: &mut Ctxt) -> TokenStream {
-    let (vis, ident, generics) = match item {
+/// Removes the `#[supervise(...)]` attributes from the item and parses the first.
+fn take_supervise(attrs: &mut Vec<syn::Attribute>, cx: &mut Ctxt) -> Option<SuperviseArgs> {
+    let mut found = None;
+    let mut kept = Vec::with_capacity(attrs.len());
+    for attr in attrs.drain(..) {
+        if !is_supervise_attr(&attr) {
+            kept.push(attr);
+            continue;
+        }
+        if found.is_some() {
+            cx.error_spanned_by(&attr, "`#[supervise]` specified more than once");
+            continue;
+        }
+        let args = match &attr.meta {
+            syn::Meta::List(list) => list.tokens.clone(),
+            syn::Meta::Path(_) => TokenStream::new(),
+            syn::Meta::NameValue(nv) => {
+                cx.error_spanned_by(nv, "expected `#[supervise(key = value, ...)]`");
+                continue;
+            }
+        };
+        found = Some(SuperviseArgs::parse(args, cx));
+    }
+    *attrs = kept;
+    found
+}
+
+pub(crate) fn expand(item: &mut Item, args: &ActorArgs, cx: &mut Ctxt) -> TokenStream {
+    let attrs = match item {
+        Item::Struct(s) => &mut s.attrs,
+        Item::Enum(e) => &mut e.attrs,
+        _ => return item.to_token_stream(),
+    };
+    let supervise = take_supervise(attrs, cx);
+    let (vis, ident, generics) = match &*item {
         Item::Struct(s) => (&s.vis, &s.ident, &s.generics),
         Item::Enum(e) => (&e.vis, &e.ident, &e.generics),
         _ => return item.to_token_stream(),
@@ -31,7 +65,8 @@ pub(crate) fn expand(item: &Item, args: &ActorArgs, cx: &mut Ctxt) -> TokenStrea
         );
     }
     if lifetimes.is_empty() {
-        generated = expand_ref(vis, ident, generics, &krate, args);
+        let strategy = supervise.map(|s| s.expand(&krate));
+        generated = expand_ref(vis, ident, generics, &krate, args, strategy);
     }
     quote! {
         #item
@@ -45,6 +80,7 @@ fn expand_ref(
     generics: &syn::Generics,
     krate: &syn::Path,
     args: &ActorArgs,
+    strategy: Option<TokenStream>,
 ) -> TokenStream {
     let ref_ident = format_ident!("{}Ref", ident);
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
@@ -76,6 +112,13 @@ fn expand_ref(
         quote! {
             fn throughput() -> ::core::option::Option<usize> {
                 ::core::option::Option::Some(#n)
+            }
+        }
+    });
+    let strategy = strategy.map(|s| {
+        quote! {
+            fn supervisor_strategy() -> ::core::option::Option<#krate::__private::SupervisorStrategy> {
+                ::core::option::Option::Some(#s)
             }
         }
     });
@@ -116,6 +159,15 @@ fn expand_ref(
         }
 
         #[automatically_derived]
+        impl #impl_generics ::core::convert::AsRef<#krate::__private::ActorRef<#actor_ty>>
+            for #ref_ident #ty_generics #where_all
+        {
+            fn as_ref(&self) -> &#krate::__private::ActorRef<#actor_ty> {
+                &self.0
+            }
+        }
+
+        #[automatically_derived]
         impl #impl_generics ::core::ops::Deref for #ref_ident #ty_generics #where_all {
             type Target = #krate::__private::ActorRef<#actor_ty>;
             fn deref(&self) -> &Self::Target {
@@ -147,6 +199,7 @@ fn expand_ref(
         impl #impl_generics #krate::__private::ActorOptions for #actor_ty #where_clause {
             #mailbox
             #throughput
+            #strategy
         }
     }
 }

@@ -6,6 +6,7 @@
 //! `compile_error!` per problem, so follow-on code does not drown in secondary errors.
 
 mod expand;
+mod hooks;
 mod item_type;
 mod model;
 
@@ -27,9 +28,9 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     };
     let mut cx = Ctxt::default();
     let out = match item {
-        Item::Struct(_) | Item::Enum(_) => {
+        mut item @ (Item::Struct(_) | Item::Enum(_)) => {
             let args = ActorArgs::parse(args, Target::Type, &mut cx);
-            item_type::expand(&item, &args, &mut cx)
+            item_type::expand(&mut item, &args, &mut cx)
         }
         Item::Impl(mut imp) => {
             let args = ActorArgs::parse(args, Target::Impl, &mut cx);

@@ -8,6 +8,7 @@ use syn::{
     ReceiverKind, ReturnType, Type, Visibility,
 };
 
+use super::hooks::{Hook, HookKind, parse_hook};
 use crate::attr::{ActorArgs, HandlerArgs, ReplyKind, is_doc_attr, is_handler_attr};
 use crate::ctxt::Ctxt;
 use crate::paths;
@@ -24,8 +25,7 @@ pub(crate) struct ActorImpl<'a> {
     /// `CounterMsg`.
     pub(crate) msg_ident: Ident,
     pub(crate) handlers: Vec<Handler>,
-    pub(crate) pre_start: Option<Hook>,
-    pub(crate) post_stop: Option<Hook>,
+    pub(crate) hooks: Vec<Hook>,
 }
 
 pub(crate) struct Handler {
@@ -38,6 +38,8 @@ pub(crate) struct Handler {
     /// The reply type, `()` when the method returns nothing; `Self` replaced.
     pub(crate) reply: Type,
     pub(crate) fallible: bool,
+    /// `#[handler(fail_on_error)]`: an `Err` fails the actor instead of replying.
+    pub(crate) fail_on_error: bool,
 }
 
 pub(crate) enum Param {
@@ -56,12 +58,6 @@ impl Handler {
             Param::Ctx => None,
         })
     }
-}
-
-pub(crate) struct Hook {
-    pub(crate) is_async: bool,
-    pub(crate) takes_ctx: bool,
-    pub(crate) returns_result: bool,
 }
 
 impl<'a> ActorImpl<'a> {
@@ -115,8 +111,7 @@ impl<'a> ActorImpl<'a> {
             ref_ty: Type::Path(ref_path),
             msg_ident,
             handlers: Vec::new(),
-            pre_start: None,
-            post_stop: None,
+            hooks: Vec::new(),
         };
 
         for impl_item in &item.items {
@@ -136,8 +131,7 @@ impl<'a> ActorImpl<'a> {
         let handler_attrs: Vec<&Attribute> =
             f.attrs.iter().filter(|a| is_handler_attr(a)).collect();
         let name = f.sig.ident.to_string();
-        let is_hook = name == symbol::PRE_START || name == symbol::POST_STOP;
-        if is_hook {
+        if let Some(kind) = HookKind::from_name(&name) {
             if let Some(attr) = handler_attrs.first() {
                 cx.error_spanned_by(
                     attr,
@@ -146,11 +140,8 @@ impl<'a> ActorImpl<'a> {
                     ),
                 );
             }
-            let hook = parse_hook(f, name == symbol::PRE_START, cx);
-            if name == symbol::PRE_START {
-                self.pre_start = hook;
-            } else {
-                self.post_stop = hook;
+            if let Some(hook) = parse_hook(kind, f, cx) {
+                self.hooks.push(hook);
             }
             return;
         }
@@ -194,7 +185,7 @@ fn reject_handler_attr(attrs: &[Attribute], cx: &mut Ctxt) {
 }
 
 /// `&mut Context<..>` (any path ending in `Context`).
-fn context_param(ty: &Type) -> Option<bool> {
+pub(crate) fn context_param(ty: &Type) -> Option<bool> {
     let Type::Reference(r) = ty else { return None };
     let Type::Path(p) = &*r.elem else { return None };
     let last = p.path.segments.last()?;
@@ -338,10 +329,20 @@ fn parse_handler(
         ReplyKind::Result => true,
     };
 
+    if let Some(span) = args.fail_on_error
+        && !fallible
+    {
+        fail(
+            cx,
+            &quote::quote_spanned!(span=> fail_on_error),
+            "`fail_on_error` needs a handler returning `Result<T, E>` (or `#[handler(reply = result)]`)".into(),
+        );
+    }
     if !ok {
         return None;
     }
     Some(Handler {
+        fail_on_error: args.fail_on_error.is_some(),
         variant: Ident::new(&bare.to_upper_camel_case(), sig.ident.span()),
         method: sig.ident.clone(),
         vis: f.vis.clone(),
@@ -370,7 +371,7 @@ fn unsupported_arg_type(ty: &Type) -> Option<String> {
 }
 
 /// `Result<T, E>` written with two type arguments.
-fn is_result(ty: &Type) -> bool {
+pub(crate) fn is_result(ty: &Type) -> bool {
     let Type::Path(p) = ty else { return false };
     let Some(last) = p.path.segments.last() else {
         return false;
@@ -407,76 +408,4 @@ pub(crate) fn replace_self(ty: &Type, self_ty: &Type) -> Type {
     let mut ty = ty.clone();
     Replace(self_ty).visit_type_mut(&mut ty);
     ty
-}
-
-fn parse_hook(f: &ImplItemFn, may_fail: bool, cx: &mut Ctxt) -> Option<Hook> {
-    let sig = &f.sig;
-    let name = sig.ident.to_string();
-    let expected = if may_fail {
-        format!(
-            "`async fn {name}(&mut self, ctx: &mut Context<Self>) -> Result<(), ActorError>` (`async`, `ctx` and the `Result` are optional)"
-        )
-    } else {
-        format!(
-            "`async fn {name}(&mut self, ctx: &mut Context<Self>)` (`async` and `ctx` are optional)"
-        )
-    };
-    let mut ok = true;
-    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        cx.error_spanned_by(
-            &sig.generics,
-            format!("lifecycle hook `{name}` cannot be generic; expected {expected}"),
-        );
-        ok = false;
-    }
-    match sig.receiver() {
-        Some(r) if matches!(r.kind, ReceiverKind::Reference(_, _, Some(_))) => {}
-        Some(r) => {
-            cx.error_spanned_by(
-                r,
-                format!("lifecycle hook `{name}` must take `&mut self`; expected {expected}"),
-            );
-            ok = false;
-        }
-        None => {
-            cx.error_spanned_by(
-                &sig.ident,
-                format!("lifecycle hook `{name}` must take `&mut self`; expected {expected}"),
-            );
-            ok = false;
-        }
-    }
-    let mut takes_ctx = false;
-    for input in sig.inputs.iter().skip(1) {
-        match input {
-            FnArg::Typed(pt) if context_param(&pt.ty) == Some(true) && !takes_ctx => {
-                takes_ctx = true
-            }
-            other => {
-                cx.error_spanned_by(
-                    other,
-                    format!("unexpected parameter in lifecycle hook `{name}`; expected {expected}"),
-                );
-                ok = false;
-            }
-        }
-    }
-    let returns_result = match &sig.output {
-        ReturnType::Default => false,
-        ReturnType::Type(_, ty) if may_fail && is_result(ty) => true,
-        ReturnType::Type(_, ty) if matches!(&**ty, Type::Tuple(t) if t.elems.is_empty()) => false,
-        ReturnType::Type(_, ty) => {
-            cx.error_spanned_by(
-                ty,
-                format!("wrong return type for lifecycle hook `{name}`; expected {expected}"),
-            );
-            ok = false;
-            false
-        }
-    };
-    ok.then_some(Hook {
-        is_async: sig.asyncness.is_some(),
-        takes_ctx,
-        returns_result,
-    })
 }

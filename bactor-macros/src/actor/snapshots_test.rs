@@ -28,6 +28,42 @@ fn struct_with_options() {
 }
 
 #[test]
+fn struct_with_supervise() {
+    insta::assert_snapshot!(expand(
+        quote!(),
+        quote! {
+            #[supervise(
+                strategy = all_for_one,
+                max_restarts = 3,
+                within = "1.5s",
+                backoff = exponential(min = "100ms", max = "10s", jitter = 0.2, reset = "30s"),
+                decide = crate::decide,
+            )]
+            pub struct Boss;
+        }
+    ));
+}
+
+#[test]
+fn impl_with_restart_hooks_and_fail_on_error() {
+    insta::assert_snapshot!(expand(
+        quote!(),
+        quote! {
+            impl Worker {
+                #[handler(fail_on_error)]
+                fn risky(&mut self) -> Result<u64, MyError> { Ok(1) }
+
+                fn pre_restart(&mut self, ctx: &mut Context<Self>, reason: &ActorError) {}
+
+                async fn post_restart(&mut self, reason: &ActorError) -> Result<(), MyError> { Ok(()) }
+
+                fn on_terminated(&mut self, pid: Pid, reason: &StopReason) {}
+            }
+        }
+    ));
+}
+
+#[test]
 fn impl_with_handlers_and_hooks() {
     insta::assert_snapshot!(expand(
         quote!(),

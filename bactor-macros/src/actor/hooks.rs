@@ -1,0 +1,271 @@
+//! Lifecycle hooks: methods of an `#[actor]` impl recognised by name.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use syn::{FnArg, ImplItemFn, ReceiverKind, ReturnType, Type};
+
+use super::model::{context_param, is_result};
+use crate::ctxt::Ctxt;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum HookKind {
+    PreStart,
+    PostStop,
+    PreRestart,
+    PostRestart,
+    OnTerminated,
+}
+
+/// A parameter a hook receives besides `&mut self` and the context.
+struct Extra {
+    name: &'static str,
+    /// The last path segment its type must have.
+    ty: &'static str,
+    by_ref: bool,
+}
+
+const REASON: Extra = Extra {
+    name: "reason",
+    ty: "ActorError",
+    by_ref: true,
+};
+const PID: Extra = Extra {
+    name: "pid",
+    ty: "Pid",
+    by_ref: false,
+};
+const STOP_REASON: Extra = Extra {
+    name: "reason",
+    ty: "StopReason",
+    by_ref: true,
+};
+
+impl HookKind {
+    pub(crate) const ALL: [HookKind; 5] = [
+        HookKind::PreStart,
+        HookKind::PostStop,
+        HookKind::PreRestart,
+        HookKind::PostRestart,
+        HookKind::OnTerminated,
+    ];
+
+    pub(crate) fn from_name(name: &str) -> Option<HookKind> {
+        HookKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            HookKind::PreStart => "pre_start",
+            HookKind::PostStop => "post_stop",
+            HookKind::PreRestart => "pre_restart",
+            HookKind::PostRestart => "post_restart",
+            HookKind::OnTerminated => "on_terminated",
+        }
+    }
+
+    /// Whether the hook may return `Result<(), E>` (an `Err` is a failure of the actor).
+    fn may_fail(self) -> bool {
+        matches!(
+            self,
+            HookKind::PreStart | HookKind::PostRestart | HookKind::OnTerminated
+        )
+    }
+
+    fn extras(self) -> &'static [Extra] {
+        match self {
+            HookKind::PreStart | HookKind::PostStop => &[],
+            HookKind::PreRestart | HookKind::PostRestart => &[REASON],
+            HookKind::OnTerminated => &[PID, STOP_REASON],
+        }
+    }
+
+    /// The accepted shape, for error messages.
+    fn expected(self) -> String {
+        let mut params = String::from("&mut self, ctx: &mut Context<Self>");
+        for e in self.extras() {
+            let amp = if e.by_ref { "&" } else { "" };
+            params.push_str(&format!(", {}: {amp}{}", e.name, e.ty));
+        }
+        let ret = if self.may_fail() {
+            " -> Result<(), ActorError>"
+        } else {
+            ""
+        };
+        let optional = match (self.may_fail(), self.extras().is_empty()) {
+            (true, true) => "`async`, `ctx` and the `Result` are optional",
+            (false, true) => "`async` and `ctx` are optional",
+            (true, false) => {
+                "`async`, `ctx` and the `Result` are optional; the other parameters are all present or all absent"
+            }
+            (false, false) => {
+                "`async` and `ctx` are optional; the other parameters are all present or all absent"
+            }
+        };
+        format!("`async fn {}({params}){ret}` ({optional})", self.name())
+    }
+}
+
+enum HookParam {
+    Ctx,
+    Extra(usize),
+}
+
+pub(crate) struct Hook {
+    pub(crate) kind: HookKind,
+    is_async: bool,
+    returns_result: bool,
+    params: Vec<HookParam>,
+}
+
+fn type_ends_with(ty: &Type, by_ref: bool, name: &str) -> bool {
+    let ty = match (ty, by_ref) {
+        (Type::Reference(r), true) if r.mutability.is_none() => &*r.elem,
+        (Type::Reference(_), _) | (_, true) => return false,
+        (ty, false) => ty,
+    };
+    matches!(ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == name))
+}
+
+/// Checks a hook's signature; `None` (with errors in `cx`) when it is not one.
+pub(crate) fn parse_hook(kind: HookKind, f: &ImplItemFn, cx: &mut Ctxt) -> Option<Hook> {
+    let sig = &f.sig;
+    let name = kind.name();
+    let expected = kind.expected();
+    let mut ok = true;
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        cx.error_spanned_by(
+            &sig.generics,
+            format!("lifecycle hook `{name}` cannot be generic; expected {expected}"),
+        );
+        ok = false;
+    }
+    match sig.receiver() {
+        Some(r) if matches!(r.kind, ReceiverKind::Reference(_, _, Some(_))) => {}
+        Some(r) => {
+            cx.error_spanned_by(
+                r,
+                format!("lifecycle hook `{name}` must take `&mut self`; expected {expected}"),
+            );
+            ok = false;
+        }
+        None => {
+            cx.error_spanned_by(
+                &sig.ident,
+                format!("lifecycle hook `{name}` must take `&mut self`; expected {expected}"),
+            );
+            ok = false;
+        }
+    }
+    let extras = kind.extras();
+    let mut params = Vec::new();
+    let mut takes_ctx = false;
+    let mut next_extra = 0;
+    for input in sig.inputs.iter().skip(1) {
+        let FnArg::Typed(pt) = input else { continue };
+        if context_param(&pt.ty) == Some(true) && !takes_ctx {
+            takes_ctx = true;
+            params.push(HookParam::Ctx);
+            continue;
+        }
+        match extras.get(next_extra) {
+            Some(e) if type_ends_with(&pt.ty, e.by_ref, e.ty) => {
+                params.push(HookParam::Extra(next_extra));
+                next_extra += 1;
+            }
+            _ => {
+                cx.error_spanned_by(
+                    input,
+                    format!("unexpected parameter in lifecycle hook `{name}`; expected {expected}"),
+                );
+                ok = false;
+            }
+        }
+    }
+    if ok && next_extra != 0 && next_extra != extras.len() {
+        cx.error_spanned_by(
+            &sig.inputs,
+            format!("lifecycle hook `{name}` is missing parameters; expected {expected}"),
+        );
+        ok = false;
+    }
+    let returns_result = match &sig.output {
+        ReturnType::Default => false,
+        ReturnType::Type(_, ty) if kind.may_fail() && is_result(ty) => true,
+        ReturnType::Type(_, ty) if matches!(&**ty, Type::Tuple(t) if t.elems.is_empty()) => false,
+        ReturnType::Type(_, ty) => {
+            cx.error_spanned_by(
+                ty,
+                format!("wrong return type for lifecycle hook `{name}`; expected {expected}"),
+            );
+            ok = false;
+            false
+        }
+    };
+    ok.then_some(Hook {
+        kind,
+        is_async: sig.asyncness.is_some(),
+        returns_result,
+        params,
+    })
+}
+
+/// The `Actor` trait method forwarding to the user's hook.
+pub(crate) fn expand_hook(krate: &syn::Path, hook: &Hook) -> TokenStream {
+    let p = quote!(#krate::__private);
+    let kind = hook.kind;
+    let method = format_ident!("{}", kind.name());
+    let extra_names: Vec<_> = kind
+        .extras()
+        .iter()
+        .map(|e| format_ident!("__bactor_{}", e.name))
+        .collect();
+    let extra_params = kind.extras().iter().zip(&extra_names).map(|(e, n)| {
+        let ty = format_ident!("{}", e.ty);
+        if e.by_ref {
+            quote!(#n: &#p::#ty)
+        } else {
+            quote!(#n: #p::#ty)
+        }
+    });
+    let uses_ctx = hook.params.iter().any(|p| matches!(p, HookParam::Ctx));
+    let ctx_param = if uses_ctx {
+        quote!(__bactor_ctx)
+    } else {
+        quote!(_)
+    };
+    let args = hook.params.iter().map(|p| match p {
+        HookParam::Ctx => quote!(__bactor_ctx),
+        HookParam::Extra(i) => {
+            let n = &extra_names[*i];
+            quote!(#n)
+        }
+    });
+    let mut call = quote!(Self::#method(self, #(#args),*));
+    if hook.is_async {
+        call = quote!(#call.await);
+    }
+    // Unused extra parameters (the user's hook takes none) are named `_`-free locals;
+    // silence them explicitly.
+    let unused = (!hook.params.iter().any(|p| matches!(p, HookParam::Extra(_))))
+        .then(|| quote!(#(let _ = #extra_names;)*));
+    let (output, body) = if kind.may_fail() {
+        let body = if hook.returns_result {
+            quote!(#call.map_err(::core::convert::Into::<#p::ActorError>::into))
+        } else {
+            quote!(#call; ::core::result::Result::Ok(()))
+        };
+        (quote!(::core::result::Result<(), #p::ActorError>), body)
+    } else {
+        (quote!(()), quote!(#call;))
+    };
+    quote! {
+        fn #method(
+            &mut self,
+            #ctx_param: &mut #p::Context<Self>,
+            #(#extra_params,)*
+        ) -> impl ::core::future::Future<Output = #output> + ::core::marker::Send {
+            #unused
+            async move { #body }
+        }
+    }
+}

@@ -1,0 +1,368 @@
+//! `#[supervise(...)]`: how an actor supervises its children, checked at compile time.
+//!
+//! ```text
+//! #[supervise(strategy = one_for_one | all_for_one, max_restarts = 10, within = "10s",
+//!             backoff = exponential(min = "100ms", max = "10s", jitter = 0.2, reset = "5s"),
+//!             decide = path::to::fn)]
+//! ```
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::parse::{ParseStream, Parser};
+use syn::spanned::Spanned;
+use syn::{Attribute, Ident, LitFloat, LitInt, LitStr, Path, Token};
+
+use crate::ctxt::Ctxt;
+use crate::symbol;
+
+pub(crate) struct SuperviseArgs {
+    all_for_one: bool,
+    max_restarts: Option<(Ident, u32)>,
+    within: Option<u64>,
+    backoff: Option<(Span, BackoffArgs)>,
+    decide: Option<Path>,
+}
+
+struct BackoffArgs {
+    min: u64,
+    max: u64,
+    jitter: Option<f64>,
+    reset: Option<u64>,
+}
+
+/// Parses `"100ms"`, `"1.5s"`, `"2m"` into nanoseconds.
+pub(crate) fn parse_duration(lit: &LitStr) -> syn::Result<u64> {
+    let text = lit.value();
+    let s = text.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let scale: f64 = match unit.trim() {
+        "ns" => 1.0,
+        "us" | "µs" => 1e3,
+        "ms" => 1e6,
+        "s" => 1e9,
+        "m" | "min" => 60e9,
+        "h" => 3600e9,
+        "" => {
+            return Err(syn::Error::new(
+                lit.span(),
+                format!(
+                    "duration `{text}` has no unit; write e.g. \"{text}ms\" or \"{text}s\" (units: ns, us, ms, s, m, h)"
+                ),
+            ));
+        }
+        other => {
+            return Err(syn::Error::new(
+                lit.span(),
+                format!("unknown duration unit `{other}`; expected one of: ns, us, ms, s, m, h"),
+            ));
+        }
+    };
+    let value: f64 = num.parse().map_err(|_| {
+        syn::Error::new(
+            lit.span(),
+            format!("invalid duration `{text}`; expected a number and a unit, like \"100ms\" or \"1.5s\""),
+        )
+    })?;
+    let nanos = value * scale;
+    if !nanos.is_finite() || nanos > u64::MAX as f64 {
+        return Err(syn::Error::new(
+            lit.span(),
+            format!("duration `{text}` is too long"),
+        ));
+    }
+    Ok(nanos.round() as u64)
+}
+
+fn skip_value(input: ParseStream<'_>) -> syn::Result<()> {
+    if input.peek(Token![=]) {
+        input.parse::<Token![=]>()?;
+        input.parse::<syn::Expr>()?;
+    } else if input.peek(syn::token::Paren) {
+        let content;
+        syn::parenthesized!(content in input);
+        content.parse::<TokenStream>()?;
+    }
+    Ok(())
+}
+
+impl SuperviseArgs {
+    /// Parses the arguments of one `#[supervise(...)]`, recording problems in `cx`.
+    pub(crate) fn parse(args: TokenStream, cx: &mut Ctxt) -> SuperviseArgs {
+        let mut out = SuperviseArgs {
+            all_for_one: false,
+            max_restarts: None,
+            within: None,
+            backoff: None,
+            decide: None,
+        };
+        let mut seen: Vec<String> = Vec::new();
+        let parser = syn::meta::parser(|meta| {
+            let key = meta
+                .path
+                .get_ident()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            if seen.contains(&key) {
+                cx.error_spanned_by(&meta.path, format!("`{key}` specified more than once"));
+                return skip_value(meta.input);
+            }
+            seen.push(key.clone());
+            match key.as_str() {
+                // strategy = one_for_one | all_for_one
+                "strategy" => {
+                    let ident: Ident = meta.value()?.parse()?;
+                    match ident.to_string().as_str() {
+                        "one_for_one" => out.all_for_one = false,
+                        "all_for_one" => out.all_for_one = true,
+                        other => cx.error_spanned_by(
+                            &ident,
+                            format!("unknown strategy `{other}`; expected `one_for_one` or `all_for_one`"),
+                        ),
+                    }
+                }
+                // max_restarts = 10
+                "max_restarts" => {
+                    let lit: LitInt = meta.value()?.parse()?;
+                    match lit.base10_parse::<u32>() {
+                        Ok(n) => {
+                            out.max_restarts = Some((
+                                meta.path
+                                    .get_ident()
+                                    .cloned()
+                                    .unwrap_or_else(|| Ident::new("max_restarts", lit.span())),
+                                n,
+                            ));
+                        }
+                        Err(e) => cx.push(e),
+                    }
+                }
+                // within = "10s"
+                "within" => {
+                    let lit: LitStr = meta.value()?.parse()?;
+                    match parse_duration(&lit) {
+                        Ok(n) => out.within = Some(n),
+                        Err(e) => cx.push(e),
+                    }
+                }
+                // backoff = exponential(min = "100ms", max = "10s", jitter = 0.2, reset = "5s")
+                "backoff" => {
+                    let value = meta.value()?;
+                    let kind: Ident = value.parse()?;
+                    if kind != "exponential" {
+                        cx.error_spanned_by(
+                            &kind,
+                            format!("unknown backoff `{kind}`; expected `exponential(min = \"..\", max = \"..\")`"),
+                        );
+                        return skip_value(value);
+                    }
+                    let content;
+                    syn::parenthesized!(content in value);
+                    if let Some(b) = parse_backoff(&content, kind.span(), cx)? {
+                        out.backoff = Some((kind.span(), b));
+                    }
+                }
+                // decide = path::to::fn
+                "decide" => {
+                    out.decide = Some(meta.value()?.call(Path::parse_mod_style)?);
+                }
+                _ => {
+                    let shown = quote::ToTokens::to_token_stream(&meta.path).to_string();
+                    cx.error_spanned_by(
+                        &meta.path,
+                        format!(
+                            "unknown `#[supervise]` argument `{shown}`; expected one of: {}",
+                            symbol::SUPERVISE_KEYS
+                        ),
+                    );
+                    skip_value(meta.input)?;
+                }
+            }
+            Ok(())
+        });
+        if let Err(e) = parser.parse2(args) {
+            cx.push(e);
+        }
+        // Conflicting options.
+        if let (Some((key, 0)), Some((span, _))) = (&out.max_restarts, &out.backoff) {
+            let mut e = syn::Error::new(
+                *span,
+                "`backoff` has no effect with `max_restarts = 0`: no restart ever happens",
+            );
+            e.combine(syn::Error::new(key.span(), "`max_restarts = 0` set here"));
+            cx.push(e);
+        }
+        out
+    }
+
+    /// The `SupervisorStrategy` expression.
+    pub(crate) fn expand(&self, krate: &Path) -> TokenStream {
+        let p = quote!(#krate::__private);
+        let mut expr = if self.all_for_one {
+            quote!(#p::SupervisorStrategy::all_for_one())
+        } else {
+            quote!(#p::SupervisorStrategy::one_for_one())
+        };
+        if let Some((_, n)) = &self.max_restarts {
+            expr = quote!(#expr.max_restarts(#n));
+        }
+        if let Some(ns) = self.within {
+            expr = quote!(#expr.within(#p::Duration::from_nanos(#ns)));
+        }
+        if let Some((_, b)) = &self.backoff {
+            let (min, max) = (b.min, b.max);
+            let mut backoff = quote!(#p::Backoff::exponential(#p::Duration::from_nanos(#min), #p::Duration::from_nanos(#max)));
+            if let Some(j) = b.jitter {
+                backoff = quote!(#backoff.jitter(#j));
+            }
+            if let Some(r) = b.reset {
+                backoff = quote!(#backoff.reset_after(#p::Duration::from_nanos(#r)));
+            }
+            expr = quote!(#expr.backoff(#backoff));
+        }
+        if let Some(path) = &self.decide {
+            // Spanned on the user's path, so a wrong signature is reported there.
+            let decider = quote_spanned!(path.span()=> {
+                let __bactor_decider: fn(&#p::ActorError) -> #p::Directive = #path;
+                __bactor_decider
+            });
+            expr = quote!(#expr.decider(#decider));
+        }
+        expr
+    }
+}
+
+fn parse_backoff(
+    input: ParseStream<'_>,
+    span: Span,
+    cx: &mut Ctxt,
+) -> syn::Result<Option<BackoffArgs>> {
+    let mut min = None;
+    let mut max = None;
+    let mut jitter = None;
+    let mut reset = None;
+    let mut seen: Vec<String> = Vec::new();
+    let mut ok = true;
+    syn::meta::parser(|meta| {
+        let key = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
+        if seen.contains(&key) {
+            cx.error_spanned_by(&meta.path, format!("`{key}` specified more than once"));
+            ok = false;
+            return skip_value(meta.input);
+        }
+        seen.push(key.clone());
+        match key.as_str() {
+            "min" | "max" | "reset" => {
+                let lit: LitStr = meta.value()?.parse()?;
+                match parse_duration(&lit) {
+                    Ok(ns) => {
+                        let slot = match key.as_str() {
+                            "min" => &mut min,
+                            "max" => &mut max,
+                            _ => &mut reset,
+                        };
+                        *slot = Some((lit, ns));
+                    }
+                    Err(e) => {
+                        cx.push(e);
+                        ok = false;
+                    }
+                }
+            }
+            "jitter" => {
+                let lit: LitFloat = meta.value()?.parse()?;
+                match lit.base10_parse::<f64>() {
+                    Ok(j) if (0.0..=1.0).contains(&j) => jitter = Some(j),
+                    Ok(_) => {
+                        cx.error_spanned_by(&lit, "`jitter` must be between 0.0 and 1.0");
+                        ok = false;
+                    }
+                    Err(e) => {
+                        cx.push(e);
+                        ok = false;
+                    }
+                }
+            }
+            _ => {
+                let shown = quote::ToTokens::to_token_stream(&meta.path).to_string();
+                cx.error_spanned_by(
+                    &meta.path,
+                    format!("unknown `exponential` argument `{shown}`; expected one of: `min`, `max`, `jitter`, `reset`"),
+                );
+                ok = false;
+                skip_value(meta.input)?;
+            }
+        }
+        Ok(())
+    })
+    .parse2(input.parse::<TokenStream>()?)?;
+    let (Some((_, min_ns)), Some((max_lit, max_ns))) = (&min, &max) else {
+        if ok {
+            cx.push(syn::Error::new(span, "`exponential` needs both `min` and `max`, like `exponential(min = \"100ms\", max = \"10s\")`"));
+        }
+        return Ok(None);
+    };
+    if *min_ns == 0 {
+        if let Some((lit, _)) = &min {
+            cx.error_spanned_by(lit, "`min` must be longer than zero");
+        }
+        return Ok(None);
+    }
+    if min_ns > max_ns {
+        cx.error_spanned_by(max_lit, "`max` must not be shorter than `min`");
+        return Ok(None);
+    }
+    if !ok {
+        return Ok(None);
+    }
+    Ok(Some(BackoffArgs {
+        min: *min_ns,
+        max: *max_ns,
+        jitter,
+        reset: reset.map(|(_, ns)| ns),
+    }))
+}
+
+/// `true` for `#[supervise(..)]` and `#[bactor::supervise(..)]`.
+pub(crate) fn is_supervise_attr(attr: &Attribute) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|s| s.ident == symbol::SUPERVISE)
+}
+
+/// `#[supervise]` expanded on its own: it was written above `#[actor]`. Re-emit the item
+/// with `#[supervise]` moved below `#[actor]`, which reads it; without `#[actor]`, an error.
+pub(crate) fn standalone(args: TokenStream, input: TokenStream) -> TokenStream {
+    let Ok(mut item) = syn::parse2::<syn::Item>(input.clone()) else {
+        return input;
+    };
+    let attrs = match &mut item {
+        syn::Item::Struct(s) => &mut s.attrs,
+        syn::Item::Enum(e) => &mut e.attrs,
+        _ => {
+            let err = syn::Error::new(
+                Span::call_site(),
+                "`#[supervise]` goes on an `#[actor]` struct or enum",
+            )
+            .to_compile_error();
+            return quote!(#input #err);
+        }
+    };
+    let Some(pos) = attrs
+        .iter()
+        .position(|a| a.path().segments.last().is_some_and(|s| s.ident == "actor"))
+    else {
+        let err = syn::Error::new(
+            Span::call_site(),
+            "`#[supervise]` needs `#[actor]` on the same struct or enum",
+        )
+        .to_compile_error();
+        return quote!(#input #err);
+    };
+    let attr: Attribute = syn::parse_quote!(#[supervise(#args)]);
+    attrs.insert(pos + 1, attr);
+    quote!(#item)
+}

@@ -1,0 +1,842 @@
+//! Supervision, the restart lifecycle and death watch, modelled on Akka's and Proto.Actor's
+//! supervision specs.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bactor::prelude::*;
+use bactor::{Strategy, SupervisorEvent};
+
+const HANG: Duration = Duration::from_secs(30);
+
+async fn no_hang<F: std::future::IntoFuture>(f: F) -> F::Output {
+    tokio::time::timeout(HANG, f.into_future())
+        .await
+        .expect("operation hung")
+}
+
+type Log = Arc<Mutex<Vec<String>>>;
+
+fn entries(log: &Log) -> Vec<String> {
+    log.lock().unwrap().clone()
+}
+
+fn note(log: &Log, entry: String) {
+    log.lock().unwrap().push(entry);
+}
+
+/// Errors a worker can fail with; the test decider picks a directive by type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    ResumeMe,
+    #[allow(dead_code)] // what the decider does with any other error
+    RestartMe,
+    StopMe,
+    EscalateMe,
+}
+
+#[derive(Debug)]
+struct KindError(Kind);
+
+impl std::fmt::Display for KindError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+impl std::error::Error for KindError {}
+
+fn by_kind(error: &ActorError) -> Directive {
+    match error.downcast_ref::<KindError>() {
+        Some(KindError(Kind::ResumeMe)) => Directive::Resume,
+        Some(KindError(Kind::StopMe)) => Directive::Stop,
+        Some(KindError(Kind::EscalateMe)) => Directive::Escalate,
+        Some(KindError(Kind::RestartMe)) | None => Directive::Restart,
+    }
+}
+
+static INSTANCES: AtomicUsize = AtomicUsize::new(0);
+
+/// A worker with state, an instance number and a log of its hooks.
+#[actor]
+struct Worker {
+    name: &'static str,
+    inst: usize,
+    count: u64,
+    log: Log,
+}
+
+fn worker(name: &'static str, log: &Log) -> impl Fn() -> Worker + Send + Sync + 'static {
+    let log = log.clone();
+    move || Worker {
+        name,
+        inst: INSTANCES.fetch_add(1, Ordering::Relaxed),
+        count: 0,
+        log: log.clone(),
+    }
+}
+
+#[actor]
+impl Worker {
+    #[handler]
+    fn incr(&mut self) -> u64 {
+        self.count += 1;
+        self.count
+    }
+
+    #[handler]
+    fn get(&self) -> (u64, usize) {
+        (self.count, self.inst)
+    }
+
+    #[handler]
+    fn boom(&mut self) -> u64 {
+        panic!("boom in {}", self.name)
+    }
+
+    /// An `Err` here is a failure that goes to the supervisor.
+    #[handler(fail_on_error)]
+    fn fail(&mut self, kind: Kind) -> Result<u64, KindError> {
+        Err(KindError(kind))
+    }
+
+    /// A plain `Err` is just a reply.
+    #[handler]
+    fn refuse(&self) -> Result<u64, String> {
+        Err(format!("{} refuses", self.name))
+    }
+
+    fn pre_start(&mut self) {
+        note(&self.log, format!("{}#{} pre_start", self.name, self.inst));
+    }
+
+    fn pre_restart(&mut self, reason: &ActorError) {
+        note(
+            &self.log,
+            format!("{}#{} pre_restart: {reason}", self.name, self.inst),
+        );
+    }
+
+    async fn post_restart(&mut self, ctx: &mut Context<Self>, reason: &ActorError) {
+        let _ = ctx.pid();
+        note(
+            &self.log,
+            format!("{}#{} post_restart: {reason}", self.name, self.inst),
+        );
+    }
+
+    fn post_stop(&mut self) {
+        note(&self.log, format!("{}#{} post_stop", self.name, self.inst));
+    }
+}
+
+/// What a boss spawns in `pre_start`.
+#[derive(Clone)]
+enum Spec {
+    Worker(&'static str),
+    /// A boss with the strategy it applies to its own children.
+    Boss(&'static str, SupervisorStrategy, Vec<Spec>),
+}
+
+#[actor]
+struct Boss {
+    name: &'static str,
+    kids: Vec<Spec>,
+    log: Log,
+}
+
+fn boss(
+    name: &'static str,
+    kids: Vec<Spec>,
+    log: &Log,
+) -> impl Fn() -> Boss + Send + Sync + 'static {
+    let log = log.clone();
+    move || Boss {
+        name,
+        kids: kids.clone(),
+        log: log.clone(),
+    }
+}
+
+#[actor]
+impl Boss {
+    async fn pre_start(&mut self, ctx: &mut Context<Self>) -> Result<(), ActorError> {
+        note(&self.log, format!("{} pre_start", self.name));
+        for kid in self.kids.clone() {
+            match kid {
+                Spec::Worker(n) => {
+                    ctx.spawn_child_props(Props::from_producer(worker(n, &self.log)).name(n))
+                        .await?;
+                }
+                Spec::Boss(n, strategy, kids) => {
+                    let props = Props::from_producer(boss(n, kids, &self.log))
+                        .name(n)
+                        .supervisor(strategy);
+                    ctx.spawn_child_props(props).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[handler]
+    fn children(&self, ctx: &mut Context<Self>) -> Vec<Pid> {
+        ctx.children()
+    }
+
+    fn on_terminated(&mut self, pid: Pid, reason: &StopReason) {
+        note(&self.log, format!("{} saw {pid} end: {reason}", self.name));
+    }
+
+    fn post_stop(&mut self) {
+        note(&self.log, format!("{} post_stop", self.name));
+    }
+}
+
+async fn spawn_boss(
+    system: &ActorSystem,
+    name: &'static str,
+    strategy: SupervisorStrategy,
+    kids: Vec<Spec>,
+    log: &Log,
+) -> BossRef {
+    let b = system
+        .spawn_props(
+            Props::from_producer(boss(name, kids, log))
+                .name(name)
+                .supervisor(strategy),
+        )
+        .await
+        .unwrap();
+    // Wait until pre_start has spawned the children.
+    no_hang(b.children()).await.unwrap();
+    b
+}
+
+fn find(system: &ActorSystem, name: &str) -> WorkerRef {
+    system.lookup::<Worker>(name).unwrap()
+}
+
+/// Waits for the next supervisor decision about `child`.
+async fn decision(events: &mut bactor::Subscription, child: Pid) -> SupervisorEvent {
+    loop {
+        if let Some(SystemEvent::Supervisor(e)) = no_hang(events.recv()).await
+            && e.child == child
+        {
+            return e;
+        }
+    }
+}
+
+async fn restarted(events: &mut bactor::Subscription, pid: Pid) {
+    loop {
+        if let Some(SystemEvent::ActorRestarted { pid: p, .. }) = no_hang(events.recv()).await
+            && p == pid
+        {
+            return;
+        }
+    }
+}
+
+fn kinds() -> SupervisorStrategy {
+    SupervisorStrategy::one_for_one().decider(by_kind)
+}
+
+#[tokio::test]
+async fn resume_keeps_state() {
+    let system = ActorSystem::new();
+    let log = Log::default();
+    let mut events = system.events().subscribe();
+    spawn_boss(&system, "b", kinds(), vec![Spec::Worker("w")], &log).await;
+    let w = find(&system, "w");
+    no_hang(w.incr()).await.unwrap();
+    no_hang(w.incr()).await.unwrap();
+    let before = no_hang(w.get()).await.unwrap();
+    assert!(matches!(
+        no_hang(w.fail(Kind::ResumeMe)).await,
+        Err(AskError::Failed)
+    ));
+    let e = decision(&mut events, w.pid()).await;
+    assert_eq!(e.directive, Directive::Resume);
+    assert_eq!(e.message, Some("Worker::fail"));
+    assert_eq!(e.reason.to_string(), "ResumeMe");
+    // Same instance, same state; the failing message was dropped, the next one works.
+    assert_eq!(no_hang(w.get()).await.unwrap(), before);
+    assert_eq!(no_hang(w.incr()).await.unwrap(), 3);
+    system.shutdown().await;
+}
+
+#[tokio::test]
+async fn restart_resets_state_and_runs_hooks_on_the_right_instances() {
+    let system = ActorSystem::new();
+    let log = Log::default();
+    let mut events = system.events().subscribe();
+    spawn_boss(&system, "b", kinds(), vec![Spec::Worker("w")], &log).await;
+    let w = find(&system, "w");
+    no_hang(w.incr()).await.unwrap();
+    let (_, old) = no_hang(w.get()).await.unwrap();
+    // A panicking handler: the asker gets an error, never a hang.
+    assert_eq!(no_hang(w.boom()).await, Err(AskError::Failed));
+    assert_eq!(
+        decision(&mut events, w.pid()).await.directive,
+        Directive::Restart
+    );
+    restarted(&mut events, w.pid()).await;
+    // The ref from before the restart reaches the fresh instance.
+    let (count, new) = no_hang(w.get()).await.unwrap();
+    assert_eq!(count, 0);
+    assert_ne!(new, old);
+    let log = entries(&log);
+    let expected = [
+        format!("w#{old} pre_start"),
+        format!("w#{old} pre_restart: panicked: boom in w"),
+        format!("w#{new} post_restart: panicked: boom in w"),
+    ];
+    let seen: Vec<&String> = log.iter().filter(|e| e.starts_with("w#")).collect();
+    assert_eq!(seen, expected.iter().collect::<Vec<_>>(), "{log:?}");
+    system.shutdown().await;
+}
+
+#[tokio::test]
+async fn plain_errors_are_replies_not_failures() {
+    let system = ActorSystem::new();
+    let log = Log::default();
+    spawn_boss(&system, "b", kinds(), vec![Spec::Worker("w")], &log).await;
+    let w = find(&system, "w");
+    no_hang(w.incr()).await.unwrap();
+    assert_eq!(
+        no_hang(w.refuse()).await,
+        Err(AskError::Handler("w refuses".to_owned()))
+    );
+    // Nothing happened to the actor.
+    assert_eq!(no_hang(w.incr()).await.unwrap(), 2);
+    system.shutdown().await;
+}
+
+#[tokio::test]
+async fn decider_stop_stops_the_child_and_the_parent_learns_why() {
+    let system = ActorSystem::new();
+    let log = Log::default();
+    let b = spawn_boss(&system, "b", kinds(), vec![Spec::Worker("w")], &log).await;
+    let w = find(&system, "w");
+    assert!(matches!(
+        no_hang(w.fail(Kind::StopMe)).await,
+        Err(AskError::Failed)
+    ));
+    no_hang(w.stopped()).await;
+    assert!(no_hang(b.children()).await.unwrap().is_empty());
+    let log = entries(&log);
+    assert!(
+        log.contains(&format!("b saw {} end: failed: StopMe", w.pid())),
+        "{log:?}"
+    );
+    system.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn restart_limit_within_window_stops_and_resets_outside_it() {
+    let system = ActorSystem::new();
+    let log = Log::default();
+    let strategy = SupervisorStrategy::one_for_one()
+        .max_restarts(2)
+        .within(Duration::from_secs(1));
+    let mut events = system.events().subscribe();
+    spawn_boss(&system, "b", strategy, vec![Spec::Worker("w")], &log).await;
+    let w = find(&system, "w");
+
+    // Two failures inside the window: restarted each time.
+    for _ in 0..2 {
+        assert_eq!(no_hang(w.boom()).await, Err(AskError::Failed));
+        assert_eq!(
+            decision(&mut events, w.pid()).await.directive,
+            Directive::Restart
+        );
+    }
+    // Outside the window the count starts over.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for _ in 0..2 {
+        assert_eq!(no_hang(w.boom()).await, Err(AskError::Failed));
+        assert_eq!(
+            decision(&mut events, w.pid()).await.directive,
+            Directive::Restart
+        );
+    }
+    assert!(w.is_alive());
+    // A third failure inside the window exceeds the limit: stopped.
+    assert_eq!(no_hang(w.boom()).await, Err(AskError::Failed));
+    assert_eq!(
+        decision(&mut events, w.pid()).await.directive,
+        Directive::Stop
+    );
+    no_hang(w.stopped()).await;
+    assert!(!w.is_alive());
+    system.shutdown().await;
+}
+
+#[tokio::test]
+async fn zero_restarts_stops_at_the_first_failure() {
+    let system = ActorSystem::new();
+    let log = Log::default();
+    let mut events = system.events().subscribe();
+    let strategy = SupervisorStrategy::one_for_one().max_restarts(0);
+    spawn_boss(&system, "b", strategy, vec![Spec::Worker("w")], &log).await;
+    let w = find(&system, "w");
+    assert_eq!(no_hang(w.boom()).await, Err(AskError::Failed));
+    assert_eq!(
+        decision(&mut events, w.pid()).await.directive,
+        Directive::Stop
+    );
+    no_hang(w.stopped()).await;
+    system.shutdown().await;
+}
+
+#[tokio::test]
+async fn all_for_one_restarts_the_siblings() {
+    let system = ActorSystem::new();
+    let log = Log::default();
+    let mut events = system.events().subscribe();
+    let strategy = SupervisorStrategy::all_for_one();
+    assert_eq!(strategy.strategy(), Strategy::AllForOne);
+    spawn_boss(
+        &system,
+        "b",
+        strategy,
+        vec![Spec::Worker("x"), Spec::Worker("y"), Spec::Worker("z")],
+        &log,
+    )
+    .await;
+    let (x, y, z) = (find(&system, "x"), find(&system, "y"), find(&system, "z"));
+    for r in [&x, &y, &z] {
+        no_hang(r.incr()).await.unwrap();
+    }
+    assert_eq!(no_hang(y.boom()).await, Err(AskError::Failed));
+    let mut pending = vec![x.pid(), y.pid(), z.pid()];
+    while !pending.is_empty() {
+        if let Some(SystemEvent::ActorRestarted { pid, .. }) = no_hang(events.recv()).await {
+            pending.retain(|p| *p != pid);
+        }
+    }
+    for r in [&x, &y, &z] {
+        assert_eq!(no_hang(r.get()).await.unwrap().0, 0, "state was reset");
+    }
+    system.shutdown().await;
+}
+
+#[tokio::test]
+async fn all_for_one_stop_stops_the_siblings() {
+    let system = ActorSystem::new();
+    let log = Log::default();
+    let strategy = SupervisorStrategy::all_for_one().decider(by_kind);
+    let b = spawn_boss(
+        &system,
+        "b",
+        strategy,
+        vec![Spec::Worker("x"), Spec::Worker("y")],
+        &log,
+    )
+    .await;
+    let (x, y) = (find(&system, "x"), find(&system, "y"));
+    assert!(matches!(
+        no_hang(x.fail(Kind::StopMe)).await,
+        Err(AskError::Failed)
+    ));
+    no_hang(x.stopped()).await;
+    no_hang(y.stopped()).await;
+    assert!(no_hang(b.children()).await.unwrap().is_empty());
+    system.shutdown().await;
+}
+
+#[tokio::test]
+async fn escalate_reaches_the_grandparent() {
+    let system = ActorSystem::new();
+    let log = Log::default();
+    let mut events = system.events().subscribe();
+    // grand restarts what fails below it; mid escalates what fails below it.
+    let mid = Spec::Boss("mid", kinds(), vec![Spec::Worker("w")]);
+    let grand = spawn_boss(
+        &system,
+        "grand",
+        SupervisorStrategy::one_for_one(),
+        vec![mid],
+        &log,
+    )
+    .await;
+    let mid_pid = system.whereis("mid").unwrap();
+    let w = find(&system, "w");
+    no_hang(w.incr()).await.unwrap();
+    assert!(matches!(
+        no_hang(w.fail(Kind::EscalateMe)).await,
+        Err(AskError::Failed)
+    ));
+    let at_mid = decision(&mut events, w.pid()).await;
+    assert_eq!(at_mid.supervisor, Some(mid_pid));
+    assert_eq!(at_mid.directive, Directive::Escalate);
+    let at_grand = decision(&mut events, mid_pid).await;
+    assert_eq!(at_grand.supervisor, Some(grand.pid()));
+    assert_eq!(at_grand.directive, Directive::Restart);
+    let (child, cause) = at_grand.reason.escalated_from().unwrap();
+    assert_eq!(child, w.pid());
+    assert_eq!(cause.to_string(), "EscalateMe");
+    // mid restarted: its old worker was stopped and a fresh one spawned by pre_start.
+    no_hang(w.stopped()).await;
+    restarted(&mut events, mid_pid).await;
+    let fresh = loop {
+        if let Ok(r) = system.lookup::<Worker>("w") {
+            break r;
+        }
+        tokio::task::yield_now().await;
+    };
+    assert_ne!(fresh.pid(), w.pid());
+    assert_eq!(no_hang(fresh.get()).await.unwrap().0, 0);
+    system.shutdown().await;
+}
+
+#[tokio::test]
+async fn escalate_without_grandparent_falls_back_to_the_default() {
+    let system = ActorSystem::new();
+    let log = Log::default();
+    let mut events = system.events().subscribe();
+    let top = spawn_boss(&system, "top", kinds(), vec![Spec::Worker("w")], &log).await;
+    let w = find(&system, "w");
+    assert!(matches!(
+        no_hang(w.fail(Kind::EscalateMe)).await,
+        Err(AskError::Failed)
+    ));
+    assert_eq!(
+        decision(&mut events, w.pid()).await.directive,
+        Directive::Escalate
+    );
+    // The top-level actor failed in turn; the guardian restarts it.
+    let at_guardian = decision(&mut events, top.pid()).await;
+    assert_eq!(at_guardian.supervisor, None);
+    assert_eq!(at_guardian.directive, Directive::Restart);
+    restarted(&mut events, top.pid()).await;
+    assert_eq!(no_hang(top.children()).await.unwrap().len(), 1);
+    system.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn backoff_grows_exponentially_and_queued_messages_survive() {
+    let system = ActorSystem::new();
+    let log = Log::default();
+    let strategy = SupervisorStrategy::one_for_one()
+        .max_restarts(10)
+        .within(Duration::from_secs(60))
+        .backoff(Backoff::exponential(
+            Duration::from_millis(100),
+            Duration::from_millis(500),
+        ));
+    let mut events = system.events().subscribe();
+    spawn_boss(&system, "b", strategy, vec![Spec::Worker("w")], &log).await;
+    let w = find(&system, "w");
+    let mut delays = Vec::new();
+    for _ in 0..4 {
+        let start = tokio::time::Instant::now();
+        w.boom().tell().await.unwrap();
+        let e = decision(&mut events, w.pid()).await;
+        // Messages sent during the backoff wait in the mailbox.
+        for _ in 0..3 {
+            w.incr().tell().await.unwrap();
+        }
+        restarted(&mut events, w.pid()).await;
+        delays.push((e.delay, start.elapsed()));
+        assert_eq!(
+            no_hang(w.get()).await.unwrap().0,
+            3,
+            "queued messages were handled"
+        );
+    }
+    let planned: Vec<u64> = delays.iter().map(|(d, _)| d.as_millis() as u64).collect();
+    assert_eq!(planned, [100, 200, 400, 500]);
+    for (planned, actual) in delays {
+        assert!(
+            actual >= planned,
+            "restarted after {actual:?}, before its backoff {planned:?}"
+        );
+    }
+    system.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn backoff_resets_after_a_quiet_period() {
+    let system = ActorSystem::new();
+    let log = Log::default();
+    let strategy = SupervisorStrategy::one_for_one().backoff(
+        Backoff::exponential(Duration::from_millis(100), Duration::from_secs(5))
+            .reset_after(Duration::from_secs(1)),
+    );
+    let mut events = system.events().subscribe();
+    spawn_boss(&system, "b", strategy, vec![Spec::Worker("w")], &log).await;
+    let w = find(&system, "w");
+    let mut planned = Vec::new();
+    for pause in [0, 0, 2_000] {
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        w.boom().tell().await.unwrap();
+        planned.push(decision(&mut events, w.pid()).await.delay.as_millis());
+        restarted(&mut events, w.pid()).await;
+    }
+    assert_eq!(planned, [100, 200, 100]);
+    system.shutdown().await;
+}
+
+#[test]
+fn jitter_stays_within_its_bounds() {
+    let b = Backoff::exponential(Duration::from_millis(100), Duration::from_secs(10)).jitter(0.2);
+    assert_eq!(b.base_delay(2), Duration::from_millis(200));
+    // `base_delay` is the centre; the applied delay is checked through a strategy.
+    let s = SupervisorStrategy::one_for_one().backoff(b);
+    assert_eq!(s.backoff_value(), Some(b));
+}
+
+/// Panics in `pre_start` the first time only.
+#[actor]
+struct Shaky {
+    armed: Arc<AtomicBool>,
+    post_stop_panics: bool,
+}
+
+#[actor]
+impl Shaky {
+    fn pre_start(&mut self) {
+        if self.armed.swap(false, Ordering::SeqCst) {
+            panic!("not ready yet");
+        }
+    }
+
+    #[handler]
+    fn ping(&self) -> &'static str {
+        "pong"
+    }
+
+    fn post_stop(&mut self) {
+        if self.post_stop_panics {
+            panic!("post_stop failed");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_panic_in_pre_start_is_supervised() {
+    let system = ActorSystem::new();
+    let mut events = system.events().subscribe();
+    let armed = Arc::new(AtomicBool::new(true));
+    let a = armed.clone();
+    let s = system
+        .spawn(move || Shaky {
+            armed: a.clone(),
+            post_stop_panics: false,
+        })
+        .await
+        .unwrap();
+    let e = decision(&mut events, s.pid()).await;
+    assert_eq!(e.directive, Directive::Restart);
+    assert!(e.reason.is_panic());
+    assert_eq!(e.message, None, "it failed in a hook, not on a message");
+    // The restarted instance started fine and answers.
+    assert_eq!(no_hang(s.ping()).await.unwrap(), "pong");
+    system.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_panic_in_post_stop_is_reported_and_the_stop_completes() {
+    let system = ActorSystem::new();
+    let mut events = system.events().subscribe();
+    let s = system
+        .spawn(|| Shaky {
+            armed: Arc::new(AtomicBool::new(false)),
+            post_stop_panics: true,
+        })
+        .await
+        .unwrap();
+    no_hang(s.ping()).await.unwrap();
+    s.stop();
+    no_hang(s.stopped()).await;
+    loop {
+        if let Some(SystemEvent::ActorStopped { pid, reason }) = no_hang(events.recv()).await
+            && pid == s.pid()
+        {
+            assert_eq!(reason.to_string(), "failed: panicked: post_stop failed");
+            break;
+        }
+    }
+    assert_eq!(system.actor_count(), 0);
+    system.shutdown().await;
+}
+
+#[tokio::test]
+async fn guardian_restarts_top_level_actors_up_to_its_limit() {
+    let system = ActorSystem::builder()
+        .guardian_strategy(SupervisorStrategy::one_for_one().max_restarts(1))
+        .build();
+    let log = Log::default();
+    let mut events = system.events().subscribe();
+    let w = system.spawn(worker("top", &log)).await.unwrap();
+    assert_eq!(no_hang(w.boom()).await, Err(AskError::Failed));
+    assert_eq!(
+        decision(&mut events, w.pid()).await.directive,
+        Directive::Restart
+    );
+    assert_eq!(no_hang(w.boom()).await, Err(AskError::Failed));
+    let e = decision(&mut events, w.pid()).await;
+    assert_eq!((e.supervisor, e.directive), (None, Directive::Stop));
+    no_hang(w.stopped()).await;
+    system.shutdown().await;
+}
+
+/// Watches actors and logs what it hears; its hook panics on the first notice.
+#[actor]
+struct Watcher {
+    log: Log,
+    panic_once: Arc<AtomicBool>,
+}
+
+#[actor]
+impl Watcher {
+    #[handler]
+    fn watch(&mut self, ctx: &mut Context<Self>, target: WorkerRef) {
+        ctx.watch(&target);
+    }
+
+    #[handler]
+    fn unwatch(&mut self, ctx: &mut Context<Self>, target: WorkerRef) {
+        ctx.unwatch(&target);
+    }
+
+    #[handler]
+    fn ping(&self) {}
+
+    fn on_terminated(&mut self, pid: Pid, reason: &StopReason) {
+        if self.panic_once.swap(false, Ordering::SeqCst) {
+            panic!("hook failed on {pid}");
+        }
+        note(&self.log, format!("{pid}: {reason}"));
+    }
+}
+
+async fn watcher(system: &ActorSystem, log: &Log, panic_once: bool) -> WatcherRef {
+    let (log, flag) = (log.clone(), Arc::new(AtomicBool::new(panic_once)));
+    system
+        .spawn(move || Watcher {
+            log: log.clone(),
+            panic_once: flag.clone(),
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn death_watch_reports_stopped_failed_and_not_found() {
+    let system = ActorSystem::new();
+    let log = Log::default();
+    let wlog = Log::default();
+    let watch = watcher(&system, &wlog, false).await;
+    let strategy = kinds();
+    spawn_boss(
+        &system,
+        "b",
+        strategy,
+        vec![Spec::Worker("calm"), Spec::Worker("doomed")],
+        &log,
+    )
+    .await;
+    let (calm, doomed) = (find(&system, "calm"), find(&system, "doomed"));
+    no_hang(watch.watch(calm.clone())).await.unwrap();
+    no_hang(watch.watch(doomed.clone())).await.unwrap();
+    calm.stop();
+    assert!(matches!(
+        no_hang(doomed.fail(Kind::StopMe)).await,
+        Err(AskError::Failed)
+    ));
+    no_hang(doomed.stopped()).await;
+    // Watching a pid that is already dead answers NotFound at once.
+    no_hang(watch.watch(calm.clone())).await.unwrap();
+    no_hang(watch.ping()).await.unwrap();
+    let mut seen = entries(&wlog);
+    seen.sort();
+    let mut expected = vec![
+        format!("{}: stopped", calm.pid()),
+        format!("{}: failed: StopMe", doomed.pid()),
+        format!("{}: not found", calm.pid()),
+    ];
+    expected.sort();
+    assert_eq!(seen, expected);
+    system.shutdown().await;
+}
+
+#[tokio::test]
+async fn unwatch_cancels_the_notice() {
+    let system = ActorSystem::new();
+    let log = Log::default();
+    let wlog = Log::default();
+    let watch = watcher(&system, &wlog, false).await;
+    let w = system.spawn(worker("w", &log)).await.unwrap();
+    no_hang(watch.watch(w.clone())).await.unwrap();
+    no_hang(watch.unwatch(w.clone())).await.unwrap();
+    w.stop();
+    no_hang(w.stopped()).await;
+    no_hang(watch.ping()).await.unwrap();
+    assert!(entries(&wlog).is_empty());
+    system.shutdown().await;
+}
+
+#[tokio::test]
+async fn no_system_message_is_lost_when_a_hook_fails() {
+    let system = ActorSystem::new();
+    let log = Log::default();
+    let wlog = Log::default();
+    let mut events = system.events().subscribe();
+    let watch = watcher(&system, &wlog, true).await;
+    let a = system.spawn(worker("a", &log)).await.unwrap();
+    let b = system.spawn(worker("b", &log)).await.unwrap();
+    no_hang(watch.watch(a.clone())).await.unwrap();
+    no_hang(watch.watch(b.clone())).await.unwrap();
+    a.stop();
+    b.stop();
+    no_hang(a.stopped()).await;
+    no_hang(b.stopped()).await;
+    // The first notice made the hook panic: the watcher was restarted...
+    let e = decision(&mut events, watch.pid()).await;
+    assert_eq!(e.directive, Directive::Restart);
+    restarted(&mut events, watch.pid()).await;
+    // ...and the second notice still reached the fresh instance.
+    no_hang(watch.ping()).await.unwrap();
+    let seen = entries(&wlog);
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(seen[0].ends_with(": stopped"));
+    system.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_parent_learns_when_a_child_stops() {
+    let system = ActorSystem::new();
+    let log = Log::default();
+    let b = spawn_boss(&system, "b", kinds(), vec![Spec::Worker("w")], &log).await;
+    let w = find(&system, "w");
+    w.stop();
+    no_hang(w.stopped()).await;
+    assert!(no_hang(b.children()).await.unwrap().is_empty());
+    assert!(entries(&log).contains(&format!("b saw {} end: stopped", w.pid())));
+    system.shutdown().await;
+}
+
+#[tokio::test]
+async fn stop_during_backoff_stops_without_restarting() {
+    let system = ActorSystem::new();
+    let log = Log::default();
+    let strategy = SupervisorStrategy::one_for_one().backoff(Backoff::exponential(
+        Duration::from_secs(3600),
+        Duration::from_secs(3600),
+    ));
+    let mut events = system.events().subscribe();
+    let b = spawn_boss(&system, "b", strategy, vec![Spec::Worker("w")], &log).await;
+    let w = find(&system, "w");
+    assert_eq!(no_hang(w.boom()).await, Err(AskError::Failed));
+    assert_eq!(
+        decision(&mut events, w.pid()).await.delay,
+        Duration::from_secs(3600)
+    );
+    // The worker is waiting out an hour of backoff; shutdown does not wait for it.
+    no_hang(system.shutdown()).await;
+    assert!(!b.is_alive() && !w.is_alive());
+}
