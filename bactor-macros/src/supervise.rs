@@ -38,6 +38,14 @@ pub(crate) fn parse_duration(lit: &LitStr) -> syn::Result<u64> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
+    if num.is_empty() {
+        return Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "invalid duration `{text}`; expected a number and a unit, like \"100ms\" or \"1.5s\""
+            ),
+        ));
+    }
     let scale: f64 = match unit.trim() {
         "ns" => 1.0,
         "us" | "µs" => 1e3,

@@ -517,6 +517,17 @@ impl<A: Actor> Cell<A> {
         delay: Duration,
         cause: Arc<ActorError>,
     ) -> Step {
+        // System messages first: a stop already queued wins over the restart.
+        while let Ok(msg) = self.sys.try_recv() {
+            match msg {
+                SystemMsg::Decision(Decision::Restart { .. } | Decision::Resume) => {}
+                other => {
+                    if let Some(Step::Stop(reason)) = self.on_system(None, other).await {
+                        return Step::Stop(reason);
+                    }
+                }
+            }
+        }
         if !delay.is_zero() {
             let sleep = tokio::time::sleep(delay);
             tokio::pin!(sleep);
@@ -527,10 +538,11 @@ impl<A: Actor> Cell<A> {
                         None => break,
                         // Already restarting: a second restart order adds nothing.
                         Some(SystemMsg::Decision(Decision::Restart { .. } | Decision::Resume)) => {}
-                        Some(other) => match self.on_system(None, other).await {
-                            Some(Step::Stop(reason)) => return Step::Stop(reason),
-                            _ => {}
-                        },
+                        Some(other) => {
+                            if let Some(Step::Stop(reason)) = self.on_system(None, other).await {
+                                return Step::Stop(reason);
+                            }
+                        }
                     },
                 }
             }

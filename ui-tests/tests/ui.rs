@@ -6,4 +6,6 @@ fn ui() {
     t.pass("tests/ui/actor/pass/*.rs");
     t.compile_fail("tests/ui/actor/fail/*.rs");
     t.compile_fail("tests/ui/handler/fail/*.rs");
+    t.pass("tests/ui/supervise/pass/*.rs");
+    t.compile_fail("tests/ui/supervise/fail/*.rs");
 }
