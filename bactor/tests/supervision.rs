@@ -29,11 +29,11 @@ fn note(log: &Log, entry: String) {
 /// Errors a worker can fail with; the test decider picks a directive by type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
-    ResumeMe,
+    Resume,
     #[allow(dead_code)] // what the decider does with any other error
-    RestartMe,
-    StopMe,
-    EscalateMe,
+    Restart,
+    Stop,
+    Escalate,
 }
 
 #[derive(Debug)]
@@ -49,10 +49,10 @@ impl std::error::Error for KindError {}
 
 fn by_kind(error: &ActorError) -> Directive {
     match error.downcast_ref::<KindError>() {
-        Some(KindError(Kind::ResumeMe)) => Directive::Resume,
-        Some(KindError(Kind::StopMe)) => Directive::Stop,
-        Some(KindError(Kind::EscalateMe)) => Directive::Escalate,
-        Some(KindError(Kind::RestartMe)) | None => Directive::Restart,
+        Some(KindError(Kind::Resume)) => Directive::Resume,
+        Some(KindError(Kind::Stop)) => Directive::Stop,
+        Some(KindError(Kind::Escalate)) => Directive::Escalate,
+        Some(KindError(Kind::Restart)) | None => Directive::Restart,
     }
 }
 
@@ -254,13 +254,13 @@ async fn resume_keeps_state() {
     no_hang(w.incr()).await.unwrap();
     let before = no_hang(w.get()).await.unwrap();
     assert!(matches!(
-        no_hang(w.fail(Kind::ResumeMe)).await,
+        no_hang(w.fail(Kind::Resume)).await,
         Err(AskError::Failed)
     ));
     let e = decision(&mut events, w.pid()).await;
     assert_eq!(e.directive, Directive::Resume);
     assert_eq!(e.message, Some("Worker::fail"));
-    assert_eq!(e.reason.to_string(), "ResumeMe");
+    assert_eq!(e.reason.to_string(), "Resume");
     // Same instance, same state; the failing message was dropped, the next one works.
     assert_eq!(no_hang(w.get()).await.unwrap(), before);
     assert_eq!(no_hang(w.incr()).await.unwrap(), 3);
@@ -321,14 +321,14 @@ async fn decider_stop_stops_the_child_and_the_parent_learns_why() {
     let b = spawn_boss(&system, "b", kinds(), vec![Spec::Worker("w")], &log).await;
     let w = find(&system, "w");
     assert!(matches!(
-        no_hang(w.fail(Kind::StopMe)).await,
+        no_hang(w.fail(Kind::Stop)).await,
         Err(AskError::Failed)
     ));
     no_hang(w.stopped()).await;
     assert!(no_hang(b.children()).await.unwrap().is_empty());
     let log = entries(&log);
     assert!(
-        log.contains(&format!("b saw {} end: failed: StopMe", w.pid())),
+        log.contains(&format!("b saw {} end: failed: Stop", w.pid())),
         "{log:?}"
     );
     system.shutdown().await;
@@ -438,7 +438,7 @@ async fn all_for_one_stop_stops_the_siblings() {
     .await;
     let (x, y) = (find(&system, "x"), find(&system, "y"));
     assert!(matches!(
-        no_hang(x.fail(Kind::StopMe)).await,
+        no_hang(x.fail(Kind::Stop)).await,
         Err(AskError::Failed)
     ));
     no_hang(x.stopped()).await;
@@ -466,7 +466,7 @@ async fn escalate_reaches_the_grandparent() {
     let w = find(&system, "w");
     no_hang(w.incr()).await.unwrap();
     assert!(matches!(
-        no_hang(w.fail(Kind::EscalateMe)).await,
+        no_hang(w.fail(Kind::Escalate)).await,
         Err(AskError::Failed)
     ));
     let at_mid = decision(&mut events, w.pid()).await;
@@ -477,7 +477,7 @@ async fn escalate_reaches_the_grandparent() {
     assert_eq!(at_grand.directive, Directive::Restart);
     let (child, cause) = at_grand.reason.escalated_from().unwrap();
     assert_eq!(child, w.pid());
-    assert_eq!(cause.to_string(), "EscalateMe");
+    assert_eq!(cause.to_string(), "Escalate");
     // mid restarted: its old worker was stopped and a fresh one spawned by pre_start.
     no_hang(w.stopped()).await;
     restarted(&mut events, mid_pid).await;
@@ -500,7 +500,7 @@ async fn escalate_without_grandparent_falls_back_to_the_default() {
     let top = spawn_boss(&system, "top", kinds(), vec![Spec::Worker("w")], &log).await;
     let w = find(&system, "w");
     assert!(matches!(
-        no_hang(w.fail(Kind::EscalateMe)).await,
+        no_hang(w.fail(Kind::Escalate)).await,
         Err(AskError::Failed)
     ));
     assert_eq!(
@@ -745,7 +745,7 @@ async fn death_watch_reports_stopped_failed_and_not_found() {
     no_hang(watch.watch(doomed.clone())).await.unwrap();
     calm.stop();
     assert!(matches!(
-        no_hang(doomed.fail(Kind::StopMe)).await,
+        no_hang(doomed.fail(Kind::Stop)).await,
         Err(AskError::Failed)
     ));
     no_hang(doomed.stopped()).await;
@@ -756,7 +756,7 @@ async fn death_watch_reports_stopped_failed_and_not_found() {
     seen.sort();
     let mut expected = vec![
         format!("{}: stopped", calm.pid()),
-        format!("{}: failed: StopMe", doomed.pid()),
+        format!("{}: failed: Stop", doomed.pid()),
         format!("{}: not found", calm.pid()),
     ];
     expected.sort();
