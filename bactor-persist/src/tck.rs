@@ -1,0 +1,398 @@
+//! The conformance suite every backend passes: the journal and snapshot-store cases of
+//! Akka's persistence TCK, plus atomic batches and optimistic concurrency.
+//!
+//! Each case is a function over a store; [`tck_tests!`](crate::tck_tests) turns them into
+//! one `#[tokio::test]` each for a backend. A case uses fresh persistence ids, so one
+//! database can serve every case and every run. A case panics (fails the test) on the first
+//! mismatch.
+//!
+//! ```
+//! # async fn demo() {
+//! let store = bactor_persist::MemoryStore::new();
+//! bactor_persist::tck::replay_all(&store).await;
+//! # }
+//! ```
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::{Journal, NewEvent, SnapshotCriteria, SnapshotRecord, SnapshotStore};
+
+/// A persistence id no earlier case or run has used.
+pub fn fresh_id(case: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "tck-{case}-{}-{}-{}",
+        std::process::id(),
+        crate::now_millis(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The JSON payload of test event `n`: a JSON string, which every backend returns
+/// byte for byte (JSONB normalises objects, not scalars).
+fn payload(n: u64) -> String {
+    format!("\"e-{n}\"")
+}
+
+fn event(n: u64) -> NewEvent {
+    NewEvent::new("tck.Event", payload(n))
+}
+
+/// A journal holding events 1..=5; 4 and 5 were written as one atomic batch.
+async fn prefilled<J: Journal>(j: &J, case: &str) -> String {
+    let id = fresh_id(case);
+    for n in 1..=3 {
+        assert_eq!(
+            j.append(&id, n - 1, vec![event(n)]).await.expect("append"),
+            n
+        );
+    }
+    assert_eq!(
+        j.append(&id, 3, vec![event(4), event(5)])
+            .await
+            .expect("append batch"),
+        5
+    );
+    id
+}
+
+async fn seqs<J: Journal>(j: &J, id: &str, from: u64, to: u64, max: u64) -> Vec<u64> {
+    let events = j.replay(id, from, to, max).await.expect("replay");
+    for e in &events {
+        assert_eq!(e.persistence_id, id);
+        assert_eq!(e.manifest, "tck.Event");
+        assert_eq!(
+            e.payload,
+            payload(e.sequence_nr),
+            "payload of event {}",
+            e.sequence_nr
+        );
+    }
+    events.iter().map(|e| e.sequence_nr).collect()
+}
+
+/// Replays all events.
+pub async fn replay_all<J: Journal>(j: &J) {
+    let id = prefilled(j, "all").await;
+    assert_eq!(seqs(j, &id, 1, u64::MAX, u64::MAX).await, [1, 2, 3, 4, 5]);
+}
+
+/// Replays from a lower bound.
+pub async fn replay_from_lower_bound<J: Journal>(j: &J) {
+    let id = prefilled(j, "lower").await;
+    assert_eq!(seqs(j, &id, 3, u64::MAX, u64::MAX).await, [3, 4, 5]);
+}
+
+/// Replays to an upper bound.
+pub async fn replay_to_upper_bound<J: Journal>(j: &J) {
+    let id = prefilled(j, "upper").await;
+    assert_eq!(seqs(j, &id, 1, 3, u64::MAX).await, [1, 2, 3]);
+}
+
+/// Replays with a maximum count.
+pub async fn replay_with_max_count<J: Journal>(j: &J) {
+    let id = prefilled(j, "max").await;
+    assert_eq!(seqs(j, &id, 1, u64::MAX, 3).await, [1, 2, 3]);
+}
+
+/// Replays between both bounds.
+pub async fn replay_with_both_bounds<J: Journal>(j: &J) {
+    let id = prefilled(j, "both").await;
+    assert_eq!(seqs(j, &id, 2, 4, u64::MAX).await, [2, 3, 4]);
+}
+
+/// Replays between both bounds with a count.
+pub async fn replay_with_bounds_and_count<J: Journal>(j: &J) {
+    let id = prefilled(j, "both-count").await;
+    assert_eq!(seqs(j, &id, 2, 5, 2).await, [2, 3]);
+}
+
+/// Replays a single event when the lower bound equals the upper bound.
+pub async fn replay_single_when_bounds_equal<J: Journal>(j: &J) {
+    let id = prefilled(j, "equal").await;
+    assert_eq!(seqs(j, &id, 3, 3, u64::MAX).await, [3]);
+}
+
+/// Replays a single event when the count is 1.
+pub async fn replay_single_when_count_is_one<J: Journal>(j: &J) {
+    let id = prefilled(j, "one").await;
+    assert_eq!(seqs(j, &id, 1, u64::MAX, 1).await, [1]);
+}
+
+/// Replays nothing when the count is 0.
+pub async fn replay_nothing_when_count_is_zero<J: Journal>(j: &J) {
+    let id = prefilled(j, "zero").await;
+    assert!(seqs(j, &id, 1, u64::MAX, 0).await.is_empty());
+}
+
+/// Replays nothing when the lower bound exceeds the upper bound.
+pub async fn replay_nothing_when_lower_exceeds_upper<J: Journal>(j: &J) {
+    let id = prefilled(j, "inverted").await;
+    assert!(seqs(j, &id, 3, 2, u64::MAX).await.is_empty());
+}
+
+/// Replays nothing for an unknown persistence id.
+pub async fn replay_nothing_for_unknown_id<J: Journal>(j: &J) {
+    let id = fresh_id("unknown");
+    assert!(seqs(j, &id, 1, u64::MAX, u64::MAX).await.is_empty());
+    assert_eq!(j.highest_sequence_nr(&id).await.expect("highest"), 0);
+}
+
+/// Reads the highest sequence number without replaying.
+pub async fn highest_sequence_nr<J: Journal>(j: &J) {
+    let id = prefilled(j, "highest").await;
+    assert_eq!(j.highest_sequence_nr(&id).await.expect("highest"), 5);
+}
+
+/// Does not replay deleted events.
+pub async fn deleted_events_are_not_replayed<J: Journal>(j: &J) {
+    let id = prefilled(j, "deleted").await;
+    j.delete_to(&id, 3).await.expect("delete");
+    assert_eq!(seqs(j, &id, 1, u64::MAX, u64::MAX).await, [4, 5]);
+}
+
+/// Does not reset the highest sequence number after deleting everything.
+pub async fn highest_sequence_nr_survives_deletion<J: Journal>(j: &J) {
+    let id = prefilled(j, "highest-deleted").await;
+    j.delete_to(&id, 5).await.expect("delete");
+    assert!(seqs(j, &id, 1, u64::MAX, u64::MAX).await.is_empty());
+    assert_eq!(j.highest_sequence_nr(&id).await.expect("highest"), 5);
+    // A stale writer that believes in an earlier sequence number is still refused...
+    assert!(
+        j.append(&id, 3, vec![event(4)])
+            .await
+            .expect_err("stale")
+            .is_conflict()
+    );
+    // ...and the journal goes on after 5.
+    assert_eq!(j.append(&id, 5, vec![event(6)]).await.expect("append"), 6);
+    assert_eq!(seqs(j, &id, 1, u64::MAX, u64::MAX).await, [6]);
+}
+
+/// A batch is written whole or not at all.
+pub async fn atomic_batch_is_all_or_nothing<J: Journal>(j: &J) {
+    let id = prefilled(j, "atomic").await;
+    // Refused as a whole: none of 6, 7, 8 may appear.
+    let stale = j
+        .append(&id, 4, vec![event(5), event(6), event(7)])
+        .await
+        .expect_err("stale batch");
+    assert!(stale.is_conflict());
+    assert_eq!(seqs(j, &id, 1, u64::MAX, u64::MAX).await, [1, 2, 3, 4, 5]);
+    assert_eq!(
+        j.append(&id, 5, vec![event(6), event(7), event(8)])
+            .await
+            .expect("batch"),
+        8
+    );
+    assert_eq!(seqs(j, &id, 6, u64::MAX, u64::MAX).await, [6, 7, 8]);
+}
+
+/// A writer whose view is stale is refused with a conflict; nothing interleaves.
+pub async fn conflicting_append_is_refused<J: Journal>(j: &J) {
+    let id = fresh_id("conflict");
+    assert_eq!(
+        j.append(&id, 0, vec![event(1)])
+            .await
+            .expect("first writer"),
+        1
+    );
+    match j.append(&id, 0, vec![event(1)]).await {
+        Err(crate::StoreError::Conflict {
+            expected, actual, ..
+        }) => assert_eq!((expected, actual), (0, 1)),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(seqs(j, &id, 1, u64::MAX, u64::MAX).await, [1]);
+}
+
+/// Concurrent writers to the same id: exactly one wins each sequence number.
+pub async fn concurrent_writers_never_interleave<J: Journal>(j: &J) {
+    let id = fresh_id("race");
+    let (a, b) = tokio::join!(
+        j.append(&id, 0, vec![event(1), event(2)]),
+        j.append(&id, 0, vec![event(1)])
+    );
+    assert!(
+        a.is_ok() != b.is_ok(),
+        "exactly one writer wins: {a:?} / {b:?}"
+    );
+    let winner = if a.is_ok() { vec![1, 2] } else { vec![1] };
+    assert_eq!(seqs(j, &id, 1, u64::MAX, u64::MAX).await, winner);
+}
+
+fn snapshot(id: &str, seq: u64, created_at: i64, body: &str) -> SnapshotRecord {
+    SnapshotRecord {
+        persistence_id: id.to_owned(),
+        sequence_nr: seq,
+        created_at,
+        manifest: "tck.State".to_owned(),
+        payload: format!("\"{body}\""),
+    }
+}
+
+/// Three snapshots at 10/100, 20/200, 30/300 (sequence number / timestamp).
+async fn snapshots<S: SnapshotStore>(s: &S, case: &str) -> String {
+    let id = fresh_id(case);
+    for (seq, ts) in [(10, 100), (20, 200), (30, 300)] {
+        s.save(snapshot(&id, seq, ts, &format!("s-{seq}")))
+            .await
+            .expect("save");
+    }
+    id
+}
+
+async fn loaded<S: SnapshotStore>(s: &S, id: &str, c: SnapshotCriteria) -> Option<u64> {
+    let found = s.load(id, c).await.expect("load")?;
+    assert_eq!(found.persistence_id, id);
+    assert_eq!(found.manifest, "tck.State");
+    assert_eq!(found.payload, format!("\"s-{}\"", found.sequence_nr));
+    Some(found.sequence_nr)
+}
+
+/// Loads nothing for an unknown id, or for criteria no snapshot matches.
+pub async fn snapshot_nothing_for_unknown_or_unmatched<S: SnapshotStore>(s: &S) {
+    assert_eq!(
+        loaded(s, &fresh_id("snap-unknown"), SnapshotCriteria::latest()).await,
+        None
+    );
+    let id = snapshots(s, "snap-unmatched").await;
+    assert_eq!(
+        loaded(s, &id, SnapshotCriteria::latest().max_sequence_nr(5)).await,
+        None
+    );
+    assert_eq!(
+        loaded(s, &id, SnapshotCriteria::latest().max_timestamp(50)).await,
+        None
+    );
+}
+
+/// Loads the newest snapshot.
+pub async fn snapshot_newest<S: SnapshotStore>(s: &S) {
+    let id = snapshots(s, "snap-newest").await;
+    assert_eq!(loaded(s, &id, SnapshotCriteria::latest()).await, Some(30));
+}
+
+/// Loads the newest snapshot under a sequence-number bound.
+pub async fn snapshot_newest_under_sequence_bound<S: SnapshotStore>(s: &S) {
+    let id = snapshots(s, "snap-seq").await;
+    assert_eq!(
+        loaded(s, &id, SnapshotCriteria::latest().max_sequence_nr(25)).await,
+        Some(20)
+    );
+}
+
+/// Loads the newest snapshot under sequence-number and timestamp bounds.
+pub async fn snapshot_newest_under_sequence_and_time_bounds<S: SnapshotStore>(s: &S) {
+    let id = snapshots(s, "snap-seq-time").await;
+    let c = SnapshotCriteria::latest()
+        .max_sequence_nr(30)
+        .max_timestamp(150);
+    assert_eq!(loaded(s, &id, c).await, Some(10));
+}
+
+/// Deletes one snapshot.
+pub async fn snapshot_delete_one<S: SnapshotStore>(s: &S) {
+    let id = snapshots(s, "snap-del-one").await;
+    s.delete(&id, 30).await.expect("delete");
+    assert_eq!(loaded(s, &id, SnapshotCriteria::latest()).await, Some(20));
+}
+
+/// Deletes the snapshots matching criteria, and only those.
+pub async fn snapshot_delete_by_criteria<S: SnapshotStore>(s: &S) {
+    let id = snapshots(s, "snap-del-crit").await;
+    // A timestamp bound that matches nothing deletes nothing.
+    s.delete_matching(
+        &id,
+        SnapshotCriteria::latest()
+            .max_sequence_nr(30)
+            .max_timestamp(50),
+    )
+    .await
+    .expect("delete nothing");
+    assert_eq!(
+        loaded(s, &id, SnapshotCriteria::latest().max_sequence_nr(10)).await,
+        Some(10)
+    );
+    s.delete_matching(
+        &id,
+        SnapshotCriteria::latest()
+            .max_sequence_nr(20)
+            .max_timestamp(200),
+    )
+    .await
+    .expect("delete");
+    assert_eq!(
+        loaded(s, &id, SnapshotCriteria::latest().max_sequence_nr(29)).await,
+        None
+    );
+    assert_eq!(loaded(s, &id, SnapshotCriteria::latest()).await, Some(30));
+}
+
+/// Saving at an existing sequence number overwrites.
+pub async fn snapshot_overwrite_same_sequence<S: SnapshotStore>(s: &S) {
+    let id = fresh_id("snap-overwrite");
+    s.save(snapshot(&id, 7, 100, "old")).await.expect("save");
+    s.save(snapshot(&id, 7, 200, "new"))
+        .await
+        .expect("overwrite");
+    let found = s
+        .load(&id, SnapshotCriteria::latest())
+        .await
+        .expect("load")
+        .expect("one");
+    assert_eq!(
+        (found.sequence_nr, found.created_at, found.payload.as_str()),
+        (7, 200, "\"new\"")
+    );
+}
+
+/// Saves and loads a 10 kB snapshot.
+pub async fn snapshot_big<S: SnapshotStore>(s: &S) {
+    let id = fresh_id("snap-big");
+    let body = "x".repeat(10_000);
+    s.save(snapshot(&id, 1, 100, &body)).await.expect("save");
+    let found = s
+        .load(&id, SnapshotCriteria::latest())
+        .await
+        .expect("load")
+        .expect("one");
+    assert_eq!(found.payload.len(), 10_002);
+    assert_eq!(found.payload, format!("\"{body}\""));
+}
+
+/// One `#[tokio::test]` per conformance case, for a store made by `$make` (an expression
+/// evaluating to a future of the store).
+///
+/// ```no_run
+/// bactor_persist::tck_tests!(async { Some(bactor_persist::MemoryStore::new()) });
+/// # fn main() {}
+/// ```
+#[macro_export]
+macro_rules! tck_tests {
+    ($make:expr) => {
+        $crate::tck_tests!(@cases $make;
+            replay_all, replay_from_lower_bound, replay_to_upper_bound, replay_with_max_count,
+            replay_with_both_bounds, replay_with_bounds_and_count, replay_single_when_bounds_equal,
+            replay_single_when_count_is_one, replay_nothing_when_count_is_zero,
+            replay_nothing_when_lower_exceeds_upper, replay_nothing_for_unknown_id,
+            highest_sequence_nr, deleted_events_are_not_replayed, highest_sequence_nr_survives_deletion,
+            atomic_batch_is_all_or_nothing, conflicting_append_is_refused,
+            concurrent_writers_never_interleave,
+            snapshot_nothing_for_unknown_or_unmatched, snapshot_newest,
+            snapshot_newest_under_sequence_bound, snapshot_newest_under_sequence_and_time_bounds,
+            snapshot_delete_one, snapshot_delete_by_criteria, snapshot_overwrite_same_sequence,
+            snapshot_big
+        );
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                if let Some(store) = $make.await {
+                    $crate::tck::$case(&store).await;
+                }
+            }
+        )*
+    };
+}

@@ -1,0 +1,72 @@
+//! The conformance suite against SQLite: a private in-memory database per test, and one
+//! file-backed case.
+#![cfg(feature = "sqlite")]
+
+bactor_persist::tck_tests!(async {
+    Some(
+        bactor_persist::SqliteStore::in_memory()
+            .await
+            .expect("sqlite"),
+    )
+});
+
+mod file {
+    use bactor_persist::{Journal, NewEvent, SqliteStore};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_file_database_keeps_its_journal_across_opens() {
+        let dir = std::env::temp_dir().join(format!("bactor-sqlite-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("journal.db");
+        let _ = std::fs::remove_file(&path);
+        {
+            let store = SqliteStore::open(&path).await.unwrap();
+            store
+                .append(
+                    "a",
+                    0,
+                    vec![NewEvent::new("E", "1"), NewEvent::new("E", "2")],
+                )
+                .await
+                .unwrap();
+            store.pool().close().await;
+        }
+        let store = SqliteStore::open(&path).await.unwrap();
+        assert_eq!(store.highest_sequence_nr("a").await.unwrap(), 2);
+        assert!(
+            store
+                .append("a", 1, vec![NewEvent::new("E", "x")])
+                .await
+                .unwrap_err()
+                .is_conflict()
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn many_concurrent_writers_are_group_committed() {
+        let store = SqliteStore::in_memory().await.unwrap();
+        let mut tasks = Vec::new();
+        for w in 0..50 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let id = format!("w{w}");
+                for n in 0..20 {
+                    store
+                        .append(&id, n, vec![NewEvent::new("E", format!("{n}"))])
+                        .await
+                        .unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        for w in 0..50 {
+            assert_eq!(
+                store.highest_sequence_nr(&format!("w{w}")).await.unwrap(),
+                20
+            );
+        }
+    }
+}
