@@ -9,6 +9,7 @@ mod attr;
 mod ctxt;
 mod handler;
 mod paths;
+mod persistent;
 mod supervise;
 mod symbol;
 
@@ -30,5 +31,23 @@ pub fn handler(args: TokenStream, input: TokenStream) -> TokenStream {
 /// Sets how an actor supervises its children. See `bactor::supervise`.
 #[proc_macro_attribute]
 pub fn supervise(args: TokenStream, input: TokenStream) -> TokenStream {
-    supervise::standalone(args.into(), input.into()).into()
+    supervise::reorder("supervise", args.into(), input.into()).into()
+}
+
+/// Makes an `#[actor]` struct event-sourced. See `bactor::persistent`.
+#[proc_macro_attribute]
+pub fn persistent(args: TokenStream, input: TokenStream) -> TokenStream {
+    supervise::reorder("persistent", args.into(), input.into()).into()
+}
+
+/// Marks an event method of a persistent actor. See `bactor::event`.
+#[proc_macro_attribute]
+pub fn event(_args: TokenStream, input: TokenStream) -> TokenStream {
+    let input = proc_macro2::TokenStream::from(input);
+    let err = syn::Error::new(
+        proc_macro2::Span::call_site(),
+        "`#[event]` must be used on a method inside an `#[actor]` impl block",
+    )
+    .to_compile_error();
+    quote::quote!(#input #err).into()
 }

@@ -341,9 +341,10 @@ pub(crate) fn is_supervise_attr(attr: &Attribute) -> bool {
         .is_some_and(|s| s.ident == symbol::SUPERVISE)
 }
 
-/// `#[supervise]` expanded on its own: it was written above `#[actor]`. Re-emit the item
-/// with `#[supervise]` moved below `#[actor]`, which reads it; without `#[actor]`, an error.
-pub(crate) fn standalone(args: TokenStream, input: TokenStream) -> TokenStream {
+/// `#[supervise]` or `#[persistent]` expanded on its own: it was written above `#[actor]`.
+/// Re-emit the item with the attribute moved below `#[actor]`, which reads it; without
+/// `#[actor]`, an error.
+pub(crate) fn reorder(name: &str, args: TokenStream, input: TokenStream) -> TokenStream {
     let Ok(mut item) = syn::parse2::<syn::Item>(input.clone()) else {
         return input;
     };
@@ -353,7 +354,7 @@ pub(crate) fn standalone(args: TokenStream, input: TokenStream) -> TokenStream {
         _ => {
             let err = syn::Error::new(
                 Span::call_site(),
-                "`#[supervise]` goes on an `#[actor]` struct or enum",
+                format!("`#[{name}]` goes on an `#[actor]` struct or enum"),
             )
             .to_compile_error();
             return quote!(#input #err);
@@ -365,12 +366,17 @@ pub(crate) fn standalone(args: TokenStream, input: TokenStream) -> TokenStream {
     else {
         let err = syn::Error::new(
             Span::call_site(),
-            "`#[supervise]` needs `#[actor]` on the same struct or enum",
+            format!("`#[{name}]` needs `#[actor]` on the same struct or enum"),
         )
         .to_compile_error();
         return quote!(#input #err);
     };
-    let attr: Attribute = syn::parse_quote!(#[supervise(#args)]);
+    let ident = Ident::new(name, Span::call_site());
+    let attr: Attribute = if args.is_empty() {
+        syn::parse_quote!(#[#ident])
+    } else {
+        syn::parse_quote!(#[#ident(#args)])
+    };
     attrs.insert(pos + 1, attr);
     quote!(#item)
 }

@@ -114,6 +114,16 @@ pub trait Actor: Send + Sized + 'static {
         async { Ok(()) }
     }
 
+    /// Recovers persistent state before `pre_start` / `post_restart`. Generated for
+    /// persistent actors; nothing to do for others.
+    #[doc(hidden)]
+    fn recover(
+        &mut self,
+        _ctx: &mut Context<Self>,
+    ) -> impl Future<Output = Result<(), ActorError>> + Send {
+        async { Ok(()) }
+    }
+
     /// How this actor supervises its children; `None` takes the default (one-for-one,
     /// restart, 10 restarts within 10 s). `#[supervise(...)]` sets it.
     fn supervisor_strategy() -> Option<SupervisorStrategy> {

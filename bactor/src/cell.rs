@@ -183,6 +183,9 @@ impl<A: Actor> Cell<A> {
             Ok(a) => actor.insert(a),
             Err(panic) => return Step::fail(ActorError::from_panic(panic), None),
         };
+        if let Err(e) = failure(catch_unwind(a.recover(&mut self.ctx)).await) {
+            return Step::fail(e, None);
+        }
         if let Err(e) = failure(catch_unwind(a.pre_start(&mut self.ctx)).await) {
             return Step::fail(e, None);
         }
@@ -248,6 +251,9 @@ impl<A: Actor> Cell<A> {
                     handled += 1;
                     let name = A::message_name(&msg);
                     if let Err(e) = failure(catch_unwind(actor.handle(msg, &mut self.ctx)).await) {
+                        return Step::fail(e, Some(name));
+                    }
+                    if let Some(e) = self.ctx.deferred_failure.take() {
                         return Step::fail(e, Some(name));
                     }
                     if self.ctx.stop_requested {
@@ -556,6 +562,7 @@ impl<A: Actor> Cell<A> {
         }
         self.ctx.cancel_timers();
         self.ctx.stop_requested = false;
+        self.ctx.deferred_failure = None;
         // The old instance is dropped before the new one is made.
         *actor = None;
         let fresh = match std::panic::catch_unwind(AssertUnwindSafe(|| (self.producer)())) {
@@ -566,6 +573,9 @@ impl<A: Actor> Cell<A> {
             pid: self.pid(),
             reason: Arc::clone(&cause),
         });
+        if let Err(e) = failure(catch_unwind(fresh.recover(&mut self.ctx)).await) {
+            return Step::fail(e, None);
+        }
         match failure(catch_unwind(fresh.post_restart(&mut self.ctx, &cause)).await) {
             Ok(()) => Step::Serve,
             Err(e) => Step::fail(e, None),

@@ -77,6 +77,10 @@ pub struct Context<A: Actor> {
     timers: Vec<AbortHandle>,
     pub(crate) stop_requested: bool,
     pub(crate) stopping: bool,
+    /// A failure to report once the current handler returns (a failed persist).
+    pub(crate) deferred_failure: Option<crate::ActorError>,
+    #[cfg(feature = "persist")]
+    pub(crate) persistence: Option<crate::persistence::PersistState>,
 }
 
 impl<A: Actor> Context<A> {
@@ -96,6 +100,9 @@ impl<A: Actor> Context<A> {
             timers: Vec::new(),
             stop_requested: false,
             stopping: false,
+            deferred_failure: None,
+            #[cfg(feature = "persist")]
+            persistence: None,
         }
     }
 
@@ -238,6 +245,24 @@ impl<A: Actor> Context<A> {
                 watcher: self.pid(),
             });
         }
+    }
+
+    /// Fails this actor once the current handler returns (its supervisor then decides),
+    /// while the handler still replies normally.
+    pub fn fail_after_handler(&mut self, error: crate::ActorError) {
+        self.deferred_failure.get_or_insert(error);
+    }
+
+    /// The persistence id of a persistent actor.
+    #[cfg(feature = "persist")]
+    pub fn persistence_id(&self) -> Option<&str> {
+        self.persistence.as_ref().map(|p| p.id.as_str())
+    }
+
+    /// The sequence number of the last event persisted or recovered (0 before any).
+    #[cfg(feature = "persist")]
+    pub fn last_sequence_nr(&self) -> u64 {
+        self.persistence.as_ref().map_or(0, |p| p.sequence_nr())
     }
 
     /// Stops this actor once the current message (or hook) is done. Queued messages become

@@ -187,6 +187,9 @@ pub enum SpawnError {
     ShuttingDown,
     /// The parent is stopping and takes no new children.
     ParentStopping,
+    /// A persistent actor was spawned on a system built without an event store
+    /// (`ActorSystem::builder().persistence(..)`).
+    NoEventStore,
 }
 
 impl fmt::Display for SpawnError {
@@ -195,6 +198,9 @@ impl fmt::Display for SpawnError {
             SpawnError::NameTaken(n) => write!(f, "an actor named `{n}` is already running"),
             SpawnError::ShuttingDown => f.write_str("actor system is shutting down"),
             SpawnError::ParentStopping => f.write_str("parent actor is stopping"),
+            SpawnError::NoEventStore => f.write_str(
+                "persistent actor needs an event store: ActorSystem::builder().persistence(..)",
+            ),
         }
     }
 }

@@ -68,6 +68,14 @@ pub enum SystemEvent {
     DeadLetter(DeadLetter),
     /// A supervisor decided what to do with a failed child.
     Supervisor(SupervisorEvent),
+    /// A persistent actor could not save a snapshot. Its events are stored; only the next
+    /// recovery takes longer.
+    SnapshotFailed {
+        /// Its pid.
+        pid: Pid,
+        /// Why.
+        error: String,
+    },
     /// The actor was restarted: a fresh instance runs behind the same pid.
     ActorRestarted {
         /// Its pid.

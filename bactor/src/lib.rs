@@ -9,6 +9,8 @@ mod context;
 mod error;
 mod events;
 mod mailbox;
+#[cfg(feature = "persist")]
+mod persistence;
 mod pid;
 mod props;
 mod request;
@@ -21,7 +23,17 @@ pub use context::{Context, TimerHandle};
 pub use error::{ActorError, AskError, LookupError, SpawnError, StopReason, TellError};
 pub use events::{DeadLetter, EventStream, Subscription, SystemEvent};
 pub use mailbox::{DEFAULT_THROUGHPUT, MailboxConfig};
+#[cfg(feature = "persist")]
+pub use persistence::{PersistConfig, PersistError, Persistence, PersistentActor};
 pub use pid::Pid;
+
+/// The event stores (feature `persist`): [`persist::SqliteStore`] (the embedded default),
+/// [`persist::PostgresStore`], [`persist::MemoryStore`], and the traits a backend
+/// implements. Re-exported from `bactor-persist`.
+#[cfg(feature = "persist")]
+pub mod persist {
+    pub use bactor_persist::*;
+}
 pub use props::{FnActor, FuncActor, Props, StateActor};
 pub use request::{Ask, Fallible, Plain, ReplyShape, Request, Timed, TimedAsk};
 pub use supervision::{Backoff, Decider, Directive, Strategy, SupervisorEvent, SupervisorStrategy};
@@ -296,6 +308,41 @@ pub use bactor_macros::handler;
 /// ```
 pub use bactor_macros::supervise;
 
+/// Makes an `#[actor]` struct event-sourced. See the [`persistence`](PersistentActor)
+/// docs for the whole picture.
+///
+/// # Arguments
+///
+/// - `snapshot_every = 100`: save a snapshot of the state every 100 events (the state must
+///   then be `Serialize + Deserialize`); recovery starts from the newest one.
+/// - `keep_snapshots = 2`: keep the 2 newest snapshots, delete older ones (needs
+///   `snapshot_every`).
+///
+/// The impl block's `#[event]` methods (`fn deposited(&mut self, amount: u64)`) generate the
+/// `{Name}Event` enum (serde, externally tagged JSON) and the glue that applies events when
+/// they are persisted and when they are replayed.
+///
+/// ```compile_fail
+/// use bactor::prelude::*;
+///
+/// #[actor]
+/// #[persistent(snapshot_every = 10)]
+/// struct NotSerializable; // snapshots need Serialize + Deserialize
+///
+/// #[actor]
+/// impl NotSerializable {
+///     #[event]
+///     fn happened(&mut self) {}
+/// }
+/// ```
+#[cfg(feature = "persist")]
+pub use bactor_macros::persistent;
+
+/// Marks an `#[actor]` impl method as an event handler of a `#[persistent]` actor. See
+/// [`persistent`].
+#[cfg(feature = "persist")]
+pub use bactor_macros::event;
+
 /// Everything an actor program usually needs: `use bactor::prelude::*;`.
 pub mod prelude {
     pub use crate::{
@@ -303,6 +350,8 @@ pub mod prelude {
         MailboxConfig, Pid, Props, ReplyTo, SpawnError, StopReason, SupervisorStrategy,
         SystemEvent, TellError, actor, handler, supervise,
     };
+    #[cfg(feature = "persist")]
+    pub use crate::{PersistError, PersistentActor, event, persistent};
 }
 
 /// Not public API; used by bactor-macros.
@@ -369,6 +418,13 @@ pub mod __private {
 
     pub use crate::__bactor_ref_serde as ref_serde;
 
-    #[cfg(feature = "serde")]
+    #[cfg(any(feature = "serde", feature = "persist"))]
     pub use serde;
+
+    #[cfg(feature = "persist")]
+    pub use crate::persistence::{
+        PersistConfig, PersistOptions, PersistentActor, from_snapshot, recover, to_snapshot,
+    };
+    #[cfg(feature = "persist")]
+    pub use serde_json;
 }

@@ -62,6 +62,7 @@ pub struct Props<A: Actor> {
     pub(crate) throughput: Option<usize>,
     pub(crate) name: Option<String>,
     pub(crate) supervisor: Option<SupervisorStrategy>,
+    pub(crate) persistence_id: Option<String>,
 }
 
 impl<A: Actor> Props<A> {
@@ -73,6 +74,7 @@ impl<A: Actor> Props<A> {
             throughput: None,
             name: None,
             supervisor: None,
+            persistence_id: None,
         }
     }
 
@@ -95,6 +97,17 @@ impl<A: Actor> Props<A> {
         self
     }
 
+    /// Makes the actor event-sourced under this persistence id (feature `persist`): it
+    /// recovers from the system's event store before its first message.
+    #[cfg(feature = "persist")]
+    pub fn persistence_id(mut self, id: impl Into<String>) -> Self
+    where
+        A: crate::PersistentActor,
+    {
+        self.persistence_id = Some(id.into());
+        self
+    }
+
     /// Registers the actor under `name` (unique among live actors of the system).
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
@@ -110,6 +123,7 @@ impl<A: Actor> Clone for Props<A> {
             throughput: self.throughput,
             name: self.name.clone(),
             supervisor: self.supervisor,
+            persistence_id: self.persistence_id.clone(),
         }
     }
 }

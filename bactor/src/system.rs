@@ -117,6 +117,8 @@ struct SystemInner {
     mailbox: MailboxConfig,
     throughput: usize,
     guardian: SupervisorStrategy,
+    #[cfg(feature = "persist")]
+    persistence: Option<crate::Persistence>,
 }
 
 /// A set of actors with a shared registry, event stream and lifetime.
@@ -194,6 +196,8 @@ pub struct ActorSystemBuilder {
     mailbox: MailboxConfig,
     throughput: usize,
     guardian: SupervisorStrategy,
+    #[cfg(feature = "persist")]
+    persistence: Option<crate::Persistence>,
 }
 
 impl ActorSystemBuilder {
@@ -225,6 +229,27 @@ impl ActorSystemBuilder {
         self
     }
 
+    /// The event store of persistent actors (feature `persist`): a
+    /// [`SqliteStore`](crate::persist::SqliteStore), a
+    /// [`PostgresStore`](crate::persist::PostgresStore), a
+    /// [`MemoryStore`](crate::persist::MemoryStore), or any
+    /// `Journal + SnapshotStore`.
+    #[cfg(feature = "persist")]
+    pub fn persistence<S>(mut self, store: S) -> Self
+    where
+        S: crate::persist::Journal + crate::persist::SnapshotStore + Clone,
+    {
+        self.persistence = Some(crate::Persistence::new(store));
+        self
+    }
+
+    /// A journal and snapshot store set up separately (feature `persist`).
+    #[cfg(feature = "persist")]
+    pub fn persistence_split(mut self, persistence: crate::Persistence) -> Self {
+        self.persistence = Some(persistence);
+        self
+    }
+
     /// Builds the system. Actors run on the tokio runtime that spawns them.
     pub fn build(self) -> ActorSystem {
         ActorSystem {
@@ -239,6 +264,8 @@ impl ActorSystemBuilder {
                 mailbox: self.mailbox,
                 throughput: self.throughput,
                 guardian: self.guardian,
+                #[cfg(feature = "persist")]
+                persistence: self.persistence,
             }),
         }
     }
@@ -267,6 +294,8 @@ impl ActorSystem {
             mailbox: MailboxConfig::default(),
             throughput: DEFAULT_THROUGHPUT,
             guardian: SupervisorStrategy::default(),
+            #[cfg(feature = "persist")]
+            persistence: None,
         }
     }
 
@@ -328,6 +357,18 @@ impl ActorSystem {
         Fut: std::future::Future<Output = ()> + Send + 'static,
     {
         self.spawn_props(Props::from_fn(handler)).await
+    }
+
+    /// Spawns a top-level persistent actor under `persistence_id` (feature `persist`). It
+    /// recovers its state from the system's event store before its first message.
+    #[cfg(feature = "persist")]
+    pub async fn spawn_persistent<A: crate::PersistentActor>(
+        &self,
+        persistence_id: impl Into<String>,
+        producer: impl Fn() -> A + Send + Sync + 'static,
+    ) -> Result<A::Ref, SpawnError> {
+        self.spawn_props(Props::from_producer(producer).persistence_id(persistence_id))
+            .await
     }
 
     /// Finds a live actor by name.
@@ -458,7 +499,16 @@ impl ActorSystem {
             .supervisor
             .or_else(A::supervisor_strategy)
             .unwrap_or_default();
-        let ctx = Context::new(actor_ref.clone(), self.clone(), parent, strategy);
+        #[cfg_attr(not(feature = "persist"), allow(unused_mut))]
+        let mut ctx = Context::new(actor_ref.clone(), self.clone(), parent, strategy);
+        #[cfg(feature = "persist")]
+        if let Some(id) = props.persistence_id.clone() {
+            let Some(store) = self.inner.persistence.clone() else {
+                self.unregister(pid);
+                return Err(SpawnError::NoEventStore);
+            };
+            ctx.persistence = Some(crate::persistence::PersistState::new(id, store));
+        }
         let cell = Cell::new(props.producer, ctx, user_rx, sys_rx, throughput);
         tokio::spawn(run(cell));
         Ok((actor_ref, sys_tx))

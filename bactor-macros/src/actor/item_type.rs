@@ -7,7 +7,25 @@ use syn::{GenericParam, Item};
 use crate::attr::{ActorArgs, MailboxArg};
 use crate::ctxt::Ctxt;
 use crate::paths;
+use crate::persistent::{PersistentArgs, is_persistent_attr};
 use crate::supervise::{SuperviseArgs, is_supervise_attr};
+
+/// Removes the `#[persistent(...)]` attributes from the item and parses the first.
+fn take_persistent(attrs: &mut Vec<syn::Attribute>, cx: &mut Ctxt) -> Option<PersistentArgs> {
+    let mut found = None;
+    let mut kept = Vec::with_capacity(attrs.len());
+    for attr in attrs.drain(..) {
+        if !is_persistent_attr(&attr) {
+            kept.push(attr);
+        } else if found.is_some() {
+            cx.error_spanned_by(&attr, "`#[persistent]` specified more than once");
+        } else {
+            found = Some(PersistentArgs::parse(&attr, cx));
+        }
+    }
+    *attrs = kept;
+    found
+}
 
 /// Removes the `#[supervise(...)]` attributes from the item and parses the first.
 fn take_supervise(attrs: &mut Vec<syn::Attribute>, cx: &mut Ctxt) -> Option<SuperviseArgs> {
@@ -43,6 +61,7 @@ pub(crate) fn expand(item: &mut Item, args: &ActorArgs, cx: &mut Ctxt) -> TokenS
         _ => return item.to_token_stream(),
     };
     let supervise = take_supervise(attrs, cx);
+    let persistent = take_persistent(attrs, cx);
     let (vis, ident, generics) = match &*item {
         Item::Struct(s) => (&s.vis, &s.ident, &s.generics),
         Item::Enum(e) => (&e.vis, &e.ident, &e.generics),
@@ -67,6 +86,10 @@ pub(crate) fn expand(item: &mut Item, args: &ActorArgs, cx: &mut Ctxt) -> TokenS
     if lifetimes.is_empty() {
         let strategy = supervise.map(|s| s.expand(&krate));
         generated = expand_ref(vis, ident, generics, &krate, args, strategy);
+        if let Some(p) = persistent {
+            let (_, ty_generics, _) = generics.split_for_impl();
+            generated.extend(p.expand(&krate, &quote!(#ident #ty_generics), generics));
+        }
     }
     quote! {
         #item

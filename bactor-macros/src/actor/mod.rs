@@ -62,7 +62,9 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     result
 }
 
-/// Removes `#[handler]` attributes, which only `#[actor]` understands.
+pub(crate) use model::context_param as context_param_pub;
+
+/// Removes `#[handler]` and `#[event]` attributes, which only `#[actor]` understands.
 fn strip_helpers(imp: &mut syn::ItemImpl) {
     for item in &mut imp.items {
         let attrs = match item {
@@ -72,7 +74,7 @@ fn strip_helpers(imp: &mut syn::ItemImpl) {
             syn::ImplItem::Macro(m) => &mut m.attrs,
             _ => continue,
         };
-        attrs.retain(|a| !is_handler_attr(a));
+        attrs.retain(|a| !is_handler_attr(a) && !crate::persistent::is_event_attr(a));
     }
 }
 

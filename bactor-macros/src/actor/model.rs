@@ -12,6 +12,7 @@ use super::hooks::{Hook, HookKind, parse_hook};
 use crate::attr::{ActorArgs, HandlerArgs, ReplyKind, is_doc_attr, is_handler_attr};
 use crate::ctxt::Ctxt;
 use crate::paths;
+use crate::persistent::{EventDef, is_event_attr, parse_event};
 use crate::symbol;
 
 pub(crate) struct ActorImpl<'a> {
@@ -26,6 +27,9 @@ pub(crate) struct ActorImpl<'a> {
     pub(crate) msg_ident: Ident,
     pub(crate) handlers: Vec<Handler>,
     pub(crate) hooks: Vec<Hook>,
+    pub(crate) events: Vec<EventDef>,
+    /// `{Name}Event`.
+    pub(crate) event_ident: Ident,
 }
 
 pub(crate) struct Handler {
@@ -102,6 +106,7 @@ impl<'a> ActorImpl<'a> {
             seg.ident = Ident::new(&format!("{}Ref", seg.ident), seg.ident.span());
         }
         let msg_ident = Ident::new(&format!("{name}Msg"), name.span());
+        let event_ident = Ident::new(&format!("{name}Event"), name.span());
 
         let mut model = ActorImpl {
             item,
@@ -112,6 +117,8 @@ impl<'a> ActorImpl<'a> {
             msg_ident,
             handlers: Vec::new(),
             hooks: Vec::new(),
+            events: Vec::new(),
+            event_ident,
         };
 
         for impl_item in &item.items {
@@ -130,6 +137,27 @@ impl<'a> ActorImpl<'a> {
     fn add_fn(&mut self, f: &ImplItemFn, cx: &mut Ctxt) {
         let handler_attrs: Vec<&Attribute> =
             f.attrs.iter().filter(|a| is_handler_attr(a)).collect();
+        if let Some(event_attr) = f.attrs.iter().find(|a| is_event_attr(a)) {
+            if let Some(h) = handler_attrs.first() {
+                cx.error_spanned_by(
+                    h,
+                    "a method is either a `#[handler]` or an `#[event]`, not both",
+                );
+            }
+            if HookKind::from_name(&f.sig.ident.to_string()).is_some() {
+                cx.error_spanned_by(&f.sig.ident, "a lifecycle hook cannot be an `#[event]`");
+            }
+            if !self.item.generics.params.is_empty() {
+                cx.error_spanned_by(
+                    event_attr,
+                    "persistent actors cannot be generic yet: the event enum needs concrete types",
+                );
+            }
+            if let Some(e) = parse_event(f, event_attr, cx) {
+                self.events.push(e);
+            }
+            return;
+        }
         let name = f.sig.ident.to_string();
         if let Some(kind) = HookKind::from_name(&name) {
             if let Some(attr) = handler_attrs.first() {
@@ -162,6 +190,17 @@ impl<'a> ActorImpl<'a> {
 
     /// Rules that involve more than one handler.
     fn validate(&self, cx: &mut Ctxt) {
+        for (i, e) in self.events.iter().enumerate() {
+            if let Some(prev) = self.events[..i].iter().find(|p| p.variant == e.variant) {
+                cx.error_spanned_by(
+                    &e.method,
+                    format!(
+                        "events `{}` and `{}` both map to the variant `{}`; rename one",
+                        prev.method, e.method, e.variant
+                    ),
+                );
+            }
+        }
         for (i, h) in self.handlers.iter().enumerate() {
             if let Some(prev) = self.handlers[..i].iter().find(|p| p.variant == h.variant) {
                 let msg = if prev.method == h.method {

@@ -1,0 +1,270 @@
+//! `#[persistent(...)]` on an actor struct and `#[event]` methods in its impl block.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::{Attribute, FnArg, Ident, ImplItemFn, LitInt, Pat, ReceiverKind, ReturnType, Type};
+
+use crate::ctxt::Ctxt;
+
+/// The feature check: without bactor's `persist` feature the macros say so.
+pub(crate) const ENABLED: bool = cfg!(feature = "persist");
+
+pub(crate) const FEATURE_MSG: &str =
+    "requires the `persist` feature of `bactor` (`bactor = { features = [\"persist\"] }`)";
+
+pub(crate) struct PersistentArgs {
+    snapshot_every: Option<(Span, u64)>,
+    keep_snapshots: Option<u64>,
+}
+
+/// `true` for `#[persistent(..)]` and `#[bactor::persistent(..)]`.
+pub(crate) fn is_persistent_attr(attr: &Attribute) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|s| s.ident == "persistent")
+}
+
+/// `true` for `#[event]`.
+pub(crate) fn is_event_attr(attr: &Attribute) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|s| s.ident == "event")
+}
+
+fn positive(lit: &LitInt, key: &str, cx: &mut Ctxt) -> Option<u64> {
+    match lit.base10_parse::<u64>() {
+        Ok(0) => {
+            cx.error_spanned_by(lit, format!("`{key}` must be at least 1"));
+            None
+        }
+        Ok(n) => Some(n),
+        Err(e) => {
+            cx.push(e);
+            None
+        }
+    }
+}
+
+impl PersistentArgs {
+    pub(crate) fn parse(attr: &Attribute, cx: &mut Ctxt) -> PersistentArgs {
+        let mut out = PersistentArgs {
+            snapshot_every: None,
+            keep_snapshots: None,
+        };
+        if !ENABLED {
+            cx.error_spanned_by(attr, format!("`#[persistent]` {FEATURE_MSG}"));
+            return out;
+        }
+        let mut keep_key = None;
+        match &attr.meta {
+            syn::Meta::Path(_) => {}
+            syn::Meta::NameValue(nv) => {
+                cx.error_spanned_by(nv, "expected `#[persistent]` or `#[persistent(snapshot_every = N, keep_snapshots = K)]`");
+            }
+            syn::Meta::List(_) => {
+                let mut seen: Vec<String> = Vec::new();
+                let result = attr.parse_nested_meta(|meta| {
+                    let key = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
+                    if seen.contains(&key) {
+                        cx.error_spanned_by(&meta.path, format!("`{key}` specified more than once"));
+                    }
+                    seen.push(key.clone());
+                    match key.as_str() {
+                        // #[persistent(snapshot_every = 100)]
+                        "snapshot_every" => {
+                            let lit: LitInt = meta.value()?.parse()?;
+                            if let Some(n) = positive(&lit, "snapshot_every", cx) {
+                                out.snapshot_every = Some((meta.path.get_ident().map_or(lit.span(), Ident::span), n));
+                            }
+                        }
+                        // #[persistent(keep_snapshots = 2)]
+                        "keep_snapshots" => {
+                            let lit: LitInt = meta.value()?.parse()?;
+                            out.keep_snapshots = positive(&lit, "keep_snapshots", cx);
+                            keep_key = Some(meta.path.clone());
+                        }
+                        _ => {
+                            let shown = quote::ToTokens::to_token_stream(&meta.path).to_string();
+                            cx.error_spanned_by(
+                                &meta.path,
+                                format!("unknown `#[persistent]` argument `{shown}`; expected one of: `snapshot_every`, `keep_snapshots`"),
+                            );
+                            if meta.input.peek(syn::Token![=]) {
+                                meta.value()?.parse::<syn::Expr>()?;
+                            }
+                        }
+                    }
+                    Ok(())
+                });
+                if let Err(e) = result {
+                    cx.push(e);
+                }
+            }
+        }
+        if let (Some(key), None) = (&keep_key, &out.snapshot_every) {
+            cx.error_spanned_by(key, "`keep_snapshots` needs `snapshot_every`: without snapshots there is nothing to keep");
+        }
+        out
+    }
+
+    /// The `PersistOptions` impl for the actor type.
+    pub(crate) fn expand(
+        &self,
+        krate: &syn::Path,
+        ty: &TokenStream,
+        generics: &syn::Generics,
+    ) -> TokenStream {
+        let p = quote!(#krate::__private);
+        let (impl_generics, _, where_clause) = generics.split_for_impl();
+        let opt = |v: Option<u64>| match v {
+            Some(n) => quote!(::core::option::Option::Some(#n)),
+            None => quote!(::core::option::Option::None),
+        };
+        let every = opt(self.snapshot_every.map(|(_, n)| n));
+        let keep = opt(self.keep_snapshots);
+        let snapshots = self.snapshot_every.map(|(span, _)| {
+            // Spanned on `snapshot_every`, so a state that cannot be serialized is
+            // reported there.
+            let to = quote_spanned!(span=> #p::to_snapshot(self));
+            let from = quote_spanned!(span=> #p::from_snapshot(payload));
+            quote! {
+                fn snapshot_state(&self) -> ::core::option::Option<::core::result::Result<::std::string::String, #p::serde_json::Error>> {
+                    ::core::option::Option::Some(#to)
+                }
+                fn restore_state(payload: &str) -> ::core::option::Option<::core::result::Result<Self, #p::serde_json::Error>> {
+                    ::core::option::Option::Some(#from)
+                }
+            }
+        });
+        quote! {
+            #[automatically_derived]
+            impl #impl_generics #p::PersistOptions for #ty #where_clause {
+                fn config() -> #p::PersistConfig {
+                    #p::PersistConfig { snapshot_every: #every, keep_snapshots: #keep }
+                }
+                #snapshots
+            }
+        }
+    }
+}
+
+/// One `#[event]` method.
+pub(crate) struct EventDef {
+    pub(crate) method: Ident,
+    pub(crate) variant: Ident,
+    pub(crate) docs: Vec<Attribute>,
+    pub(crate) args: Vec<(Ident, Type)>,
+}
+
+pub(crate) fn parse_event(f: &ImplItemFn, attr: &Attribute, cx: &mut Ctxt) -> Option<EventDef> {
+    use heck::ToUpperCamelCase;
+    if !ENABLED {
+        cx.error_spanned_by(attr, format!("`#[event]` {FEATURE_MSG}"));
+        return None;
+    }
+    let sig = &f.sig;
+    let name = sig.ident.to_string();
+    let mut ok = true;
+    let mut fail = |cx: &mut Ctxt, tokens: &dyn quote::ToTokens, msg: &str| {
+        ok = false;
+        cx.error_spanned_by(tokens, msg);
+    };
+    if !matches!(attr.meta, syn::Meta::Path(_)) {
+        fail(cx, attr, "`#[event]` takes no arguments");
+    }
+    if let Some(a) = &sig.asyncness {
+        fail(
+            cx,
+            a,
+            "`#[event]` methods must be synchronous: they are replayed in order during recovery",
+        );
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        fail(
+            cx,
+            &sig.generics,
+            "`#[event]` methods cannot be generic: each becomes an event variant with concrete types",
+        );
+    }
+    match sig.receiver() {
+        Some(r) if matches!(r.kind, ReceiverKind::Reference(_, _, Some(_))) => {}
+        Some(r) => fail(
+            cx,
+            r,
+            "`#[event]` methods apply an event to the state and take `&mut self`",
+        ),
+        None => fail(
+            cx,
+            &sig.ident,
+            "`#[event]` methods apply an event to the state and take `&mut self`",
+        ),
+    }
+    if let ReturnType::Type(_, ty) = &sig.output
+        && !matches!(&**ty, Type::Tuple(t) if t.elems.is_empty())
+    {
+        fail(
+            cx,
+            ty,
+            "`#[event]` methods return nothing: they only change the state",
+        );
+    }
+    let mut args = Vec::new();
+    for (i, input) in sig.inputs.iter().enumerate() {
+        let FnArg::Typed(pt) = input else { continue };
+        if super_context(&pt.ty) {
+            fail(
+                cx,
+                &pt.ty,
+                "`#[event]` methods cannot take the context: they run again during replay, so they may only change the state",
+            );
+            continue;
+        }
+        if let Type::Reference(r) = &*pt.ty
+            && !r.lifetime.as_ref().is_some_and(|l| l.ident == "static")
+        {
+            fail(
+                cx,
+                &pt.ty,
+                "event fields are stored in the journal and must own their data; use an owned type",
+            );
+            continue;
+        }
+        if let Type::ImplTrait(_) = &*pt.ty {
+            fail(
+                cx,
+                &pt.ty,
+                "event fields cannot be `impl Trait`: the event enum needs a concrete type",
+            );
+            continue;
+        }
+        let field = match &*pt.pat {
+            Pat::Ident(p) => {
+                let s = p.ident.to_string();
+                Ident::new(s.strip_prefix("r#").unwrap_or(&s), p.ident.span())
+            }
+            _ => Ident::new(&format!("arg{i}"), Span::call_site()),
+        };
+        args.push((field, (*pt.ty).clone()));
+    }
+    if !ok {
+        return None;
+    }
+    let bare = name.strip_prefix("r#").unwrap_or(&name);
+    Some(EventDef {
+        method: sig.ident.clone(),
+        variant: Ident::new(&bare.to_upper_camel_case(), sig.ident.span()),
+        docs: f
+            .attrs
+            .iter()
+            .filter(|a| a.path().is_ident("doc"))
+            .cloned()
+            .collect(),
+        args,
+    })
+}
+
+fn super_context(ty: &Type) -> bool {
+    crate::actor::context_param_pub(ty).is_some()
+}

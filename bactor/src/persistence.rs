@@ -1,0 +1,478 @@
+//! Event-sourced actors (feature `persist`).
+//!
+//! A persistent actor's state is the fold of its events. A handler does not change the
+//! state directly: it calls [`PersistentActor::persist`], which stores the event in the
+//! journal and then applies it through the actor's `#[event]` method. On every start and
+//! restart, before the first message, the actor recovers: its newest snapshot (if it takes
+//! snapshots), then the later events replayed through the same `#[event]` methods.
+//!
+//! ```
+//! use bactor::prelude::*;
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[actor]
+//! #[persistent(snapshot_every = 100, keep_snapshots = 2)]
+//! #[derive(Default, Serialize, Deserialize)]
+//! pub struct Account {
+//!     balance: u64,
+//! }
+//!
+//! #[actor]
+//! impl Account {
+//!     #[handler]
+//!     async fn deposit(&mut self, ctx: &mut Context<Self>, amount: u64) -> Result<u64, PersistError> {
+//!         self.persist(ctx, AccountEvent::Deposited { amount }).await?; // stored, then applied
+//!         Ok(self.balance)
+//!     }
+//!
+//!     #[event] // generates AccountEvent::Deposited { amount } and the replay glue
+//!     fn deposited(&mut self, amount: u64) {
+//!         self.balance += amount;
+//!     }
+//! }
+//!
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = bactor::persist::SqliteStore::in_memory().await?;
+//! let system = ActorSystem::builder().persistence(store.clone()).build();
+//! let acct = system.spawn_persistent("account-42", Account::default).await?;
+//! assert_eq!(acct.deposit(5).await?, 5);
+//! acct.stop();
+//! acct.stopped().await;
+//! // A new incarnation recovers the balance from the journal.
+//! let again = system.spawn_persistent("account-42", Account::default).await?;
+//! assert_eq!(again.deposit(1).await?, 6);
+//! # system.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! Writes are checked with optimistic concurrency: if two live actors share a persistence
+//! id, the second one's `persist` fails with a conflict and nothing interleaves. A failed
+//! `persist` returns the error to the handler (state unchanged) *and* fails the actor once
+//! the handler returns, so its supervisor restarts it and recovery reloads the truth.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use bactor_persist::{
+    Journal, NewEvent, SnapshotCriteria, SnapshotRecord, SnapshotStore, StoreError,
+};
+
+use crate::actor::Actor;
+use crate::context::Context;
+use crate::error::ActorError;
+
+/// Why persisting or recovering failed.
+///
+/// Returned by [`PersistentActor::persist`]; a recovery failure fails the actor with it.
+///
+/// # Example
+///
+/// ```
+/// use bactor::PersistError;
+///
+/// assert_eq!(PersistError::NotPersistent.to_string(), "actor was not spawned with a persistence id");
+/// ```
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum PersistError {
+    /// The store refused or failed the write (a conflict, a lost connection...).
+    Store(StoreError),
+    /// The event or state could not be serialized.
+    Encode(Arc<serde_json::Error>),
+    /// A stored event or snapshot could not be decoded during recovery.
+    Decode {
+        /// The journal.
+        persistence_id: String,
+        /// The event's sequence number (the snapshot's, for a snapshot).
+        sequence_nr: u64,
+        /// Its manifest.
+        manifest: String,
+        /// Why decoding failed.
+        error: Arc<serde_json::Error>,
+    },
+    /// The actor was spawned without a persistence id (use `spawn_persistent`).
+    NotPersistent,
+}
+
+impl PersistError {
+    /// `true` when another writer got to the journal first.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, PersistError::Store(e) if e.is_conflict())
+    }
+}
+
+impl fmt::Display for PersistError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PersistError::Store(e) => fmt::Display::fmt(e, f),
+            PersistError::Encode(e) => write!(f, "cannot serialize for the journal: {e}"),
+            PersistError::Decode {
+                persistence_id,
+                sequence_nr,
+                manifest,
+                error,
+            } => write!(
+                f,
+                "cannot decode `{manifest}` #{sequence_nr} of `{persistence_id}`: {error}"
+            ),
+            PersistError::NotPersistent => {
+                f.write_str("actor was not spawned with a persistence id")
+            }
+        }
+    }
+}
+
+impl fmt::Debug for PersistError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl std::error::Error for PersistError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PersistError::Store(e) => Some(e),
+            PersistError::Encode(e) | PersistError::Decode { error: e, .. } => Some(&**e),
+            PersistError::NotPersistent => None,
+        }
+    }
+}
+
+impl From<StoreError> for PersistError {
+    fn from(e: StoreError) -> Self {
+        PersistError::Store(e)
+    }
+}
+
+/// Snapshot settings of a persistent actor type: `#[persistent(snapshot_every = N,
+/// keep_snapshots = K)]`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PersistConfig {
+    /// Save a snapshot after this many events (none when `None`).
+    pub snapshot_every: Option<u64>,
+    /// Keep this many newest snapshots and delete older ones (all when `None`).
+    pub keep_snapshots: Option<u64>,
+}
+
+/// The journal and snapshot store a system's persistent actors use. Set with
+/// [`ActorSystemBuilder::persistence`](crate::ActorSystemBuilder::persistence).
+#[derive(Clone)]
+pub struct Persistence {
+    pub(crate) journal: Arc<dyn Journal>,
+    pub(crate) snapshots: Arc<dyn SnapshotStore>,
+}
+
+impl fmt::Debug for Persistence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Persistence").finish_non_exhaustive()
+    }
+}
+
+impl Persistence {
+    /// One store serving as both journal and snapshot store.
+    pub fn new<S: Journal + SnapshotStore + Clone>(store: S) -> Self {
+        Persistence {
+            journal: Arc::new(store.clone()),
+            snapshots: Arc::new(store),
+        }
+    }
+
+    /// A journal and a separate snapshot store.
+    pub fn split(journal: impl Journal, snapshots: impl SnapshotStore) -> Self {
+        Persistence {
+            journal: Arc::new(journal),
+            snapshots: Arc::new(snapshots),
+        }
+    }
+}
+
+/// The persistence state of one running persistent actor.
+pub(crate) struct PersistState {
+    pub(crate) id: String,
+    store: Persistence,
+    /// The highest sequence number this incarnation has seen (its expected on append).
+    seq: u64,
+    since_snapshot: u64,
+}
+
+impl PersistState {
+    pub(crate) fn new(id: String, store: Persistence) -> Self {
+        PersistState {
+            id,
+            store,
+            seq: 0,
+            since_snapshot: 0,
+        }
+    }
+
+    pub(crate) fn sequence_nr(&self) -> u64 {
+        self.seq
+    }
+}
+
+/// An actor whose state is the fold of its events. `#[actor]` implements it for an impl
+/// block with `#[event]` methods on a `#[persistent]` struct.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a persistent actor",
+    note = "mark the struct `#[persistent]` and give its `#[actor]` impl block `#[event]` methods"
+)]
+pub trait PersistentActor: Actor {
+    /// The events: `#[actor]` generates `{Name}Event`, one variant per `#[event]` method.
+    type Event: Serialize + DeserializeOwned + Send + 'static;
+
+    /// Applies one event to the state (the matching `#[event]` method).
+    fn apply_event(&mut self, event: Self::Event);
+
+    /// The manifest stored with an event: `Type::Variant`.
+    fn event_manifest(event: &Self::Event) -> &'static str;
+
+    /// Snapshot settings.
+    fn persist_config() -> PersistConfig {
+        PersistConfig::default()
+    }
+
+    /// The state as JSON, for a snapshot; `None` when the type takes no snapshots.
+    fn snapshot_state(&self) -> Option<Result<String, serde_json::Error>> {
+        None
+    }
+
+    /// The state from a snapshot; `None` when the type takes no snapshots.
+    fn restore_state(_payload: &str) -> Option<Result<Self, serde_json::Error>> {
+        None
+    }
+
+    /// Stores `event`, then applies it. On failure the state is unchanged, the error is
+    /// returned, and the actor fails once the current handler returns.
+    fn persist(
+        &mut self,
+        ctx: &mut Context<Self>,
+        event: Self::Event,
+    ) -> impl Future<Output = Result<(), PersistError>> + Send {
+        persist_all(self, ctx, vec![event])
+    }
+
+    /// Stores `events` atomically (all or none), then applies them in order.
+    fn persist_all(
+        &mut self,
+        ctx: &mut Context<Self>,
+        events: Vec<Self::Event>,
+    ) -> impl Future<Output = Result<(), PersistError>> + Send {
+        persist_all(self, ctx, events)
+    }
+}
+
+async fn persist_all<A: PersistentActor>(
+    actor: &mut A,
+    ctx: &mut Context<A>,
+    events: Vec<A::Event>,
+) -> Result<(), PersistError> {
+    let result = write(actor, ctx, events).await;
+    if let Err(e) = &result {
+        // The actor's view of its journal can no longer be trusted: fail it after the
+        // handler, so its supervisor decides (a restart recovers the truth).
+        ctx.fail_after_handler(ActorError::from(e.clone()));
+    }
+    result
+}
+
+async fn write<A: PersistentActor>(
+    actor: &mut A,
+    ctx: &mut Context<A>,
+    events: Vec<A::Event>,
+) -> Result<(), PersistError> {
+    let pid = ctx.pid();
+    let Some(st) = ctx.persistence.as_mut() else {
+        return Err(PersistError::NotPersistent);
+    };
+    let mut rows = Vec::with_capacity(events.len());
+    for e in &events {
+        let payload = serde_json::to_string(e).map_err(|e| PersistError::Encode(Arc::new(e)))?;
+        rows.push(NewEvent::new(A::event_manifest(e), payload));
+    }
+    let count = rows.len() as u64;
+    st.seq = st.store.journal.append(&st.id, st.seq, rows).await?;
+    for e in events {
+        actor.apply_event(e);
+    }
+    st.since_snapshot += count;
+    let config = A::persist_config();
+    let mut failed_snapshot = None;
+    if let Some(every) = config.snapshot_every
+        && st.since_snapshot >= every
+    {
+        st.since_snapshot = 0;
+        // Serialized before any await: the future holds no shared borrow of the actor.
+        if let Some(state) = actor.snapshot_state()
+            && let Err(e) = snapshot::<A>(state, st, config, every).await
+        {
+            failed_snapshot = Some(e);
+        }
+    }
+    if let Some(e) = failed_snapshot {
+        // The events are stored and applied: a failed snapshot only makes the next recovery
+        // longer. Say so on the event stream rather than fail the write.
+        ctx.system()
+            .events()
+            .publish(crate::SystemEvent::SnapshotFailed {
+                pid,
+                error: e.to_string(),
+            });
+    }
+    Ok(())
+}
+
+/// Saves a snapshot at the current sequence number and prunes old ones.
+async fn snapshot<A: PersistentActor>(
+    state: Result<String, serde_json::Error>,
+    st: &PersistState,
+    config: PersistConfig,
+    every: u64,
+) -> Result<(), PersistError> {
+    let payload = state.map_err(|e| PersistError::Encode(Arc::new(e)))?;
+    let record = SnapshotRecord {
+        persistence_id: st.id.clone(),
+        sequence_nr: st.seq,
+        created_at: bactor_persist::now_millis(),
+        manifest: std::any::type_name::<A>().to_owned(),
+        payload,
+    };
+    st.store.snapshots.save(record).await?;
+    if let Some(keep) = config.keep_snapshots {
+        let horizon = st.seq.saturating_sub(keep.saturating_mul(every));
+        if horizon > 0 {
+            let old = SnapshotCriteria::latest().max_sequence_nr(horizon);
+            st.store.snapshots.delete_matching(&st.id, old).await?;
+        }
+    }
+    Ok(())
+}
+
+/// How many events recovery reads per round trip.
+const REPLAY_PAGE: u64 = 1000;
+
+/// Recovery: the newest snapshot, then the later events through `apply_event`. Runs before
+/// `pre_start` and before `post_restart`.
+#[doc(hidden)]
+pub async fn recover<A: PersistentActor>(
+    actor: &mut A,
+    ctx: &mut Context<A>,
+) -> Result<(), ActorError> {
+    let Some(st) = ctx.persistence.as_mut() else {
+        return Ok(());
+    };
+    st.seq = 0;
+    st.since_snapshot = 0;
+    if A::persist_config().snapshot_every.is_some()
+        && let Some(snap) = st
+            .store
+            .snapshots
+            .load(&st.id, SnapshotCriteria::latest())
+            .await
+            .map_err(PersistError::from)?
+    {
+        let decoded = A::restore_state(&snap.payload).map(|r| {
+            r.map_err(|e| PersistError::Decode {
+                persistence_id: st.id.clone(),
+                sequence_nr: snap.sequence_nr,
+                manifest: snap.manifest.clone(),
+                error: Arc::new(e),
+            })
+        });
+        if let Some(state) = decoded {
+            *actor = state?;
+            st.seq = snap.sequence_nr;
+        }
+    }
+    loop {
+        let page = st
+            .store
+            .journal
+            .replay(&st.id, st.seq + 1, u64::MAX, REPLAY_PAGE)
+            .await
+            .map_err(PersistError::from)?;
+        if page.is_empty() {
+            // Deleted events leave the highest sequence number behind: continue after it.
+            let highest = st
+                .store
+                .journal
+                .highest_sequence_nr(&st.id)
+                .await
+                .map_err(PersistError::from)?;
+            if highest <= st.seq {
+                break;
+            }
+            let more = st
+                .store
+                .journal
+                .replay(&st.id, st.seq + 1, highest, 1)
+                .await
+                .map_err(PersistError::from)?;
+            if more.is_empty() {
+                st.seq = highest;
+                break;
+            }
+            continue;
+        }
+        for record in page {
+            let event: A::Event =
+                serde_json::from_str(&record.payload).map_err(|e| PersistError::Decode {
+                    persistence_id: st.id.clone(),
+                    sequence_nr: record.sequence_nr,
+                    manifest: record.manifest.clone(),
+                    error: Arc::new(e),
+                })?;
+            actor.apply_event(event);
+            st.seq = record.sequence_nr;
+            st.since_snapshot += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Settings from `#[persistent(...)]` on the struct, read by the `PersistentActor` impl that
+/// `#[actor]` generates for an impl block with `#[event]` methods.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has `#[event]` methods but is not marked `#[persistent]`",
+    label = "`#[event]` needs a persistent actor",
+    note = "write `#[persistent]` next to `#[actor]` on `struct {Self}`"
+)]
+pub trait PersistOptions: Sized {
+    /// `snapshot_every` / `keep_snapshots`.
+    fn config() -> PersistConfig;
+    /// Serializes the state (only with `snapshot_every`).
+    fn snapshot_state(&self) -> Option<Result<String, serde_json::Error>> {
+        None
+    }
+    /// Deserializes the state (only with `snapshot_every`).
+    fn restore_state(_payload: &str) -> Option<Result<Self, serde_json::Error>> {
+        None
+    }
+}
+
+/// Checks that a persistent actor with snapshots can be serialized.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` takes snapshots (`snapshot_every`) but cannot be serialized",
+    label = "its state must be `Serialize` and `Deserialize`",
+    note = "derive `serde::Serialize` and `serde::Deserialize` on `{Self}`, or remove `snapshot_every`"
+)]
+pub trait Snapshottable: Serialize + DeserializeOwned {}
+
+impl<T: Serialize + DeserializeOwned> Snapshottable for T {}
+
+/// Serializes a snapshottable state.
+#[doc(hidden)]
+pub fn to_snapshot<T: Snapshottable>(state: &T) -> Result<String, serde_json::Error> {
+    serde_json::to_string(state)
+}
+
+/// Deserializes a snapshottable state.
+#[doc(hidden)]
+pub fn from_snapshot<T: Snapshottable>(payload: &str) -> Result<T, serde_json::Error> {
+    serde_json::from_str(payload)
+}
