@@ -1,0 +1,325 @@
+//! Event-sourced actors end to end (feature `persist`):
+//! `cargo test -p bactor --features persist --test persistence`.
+#![cfg(feature = "persist")]
+
+use std::time::Duration;
+
+use bactor::persist::{Journal, MemoryStore, SnapshotCriteria, SnapshotStore, SqliteStore};
+use bactor::prelude::*;
+use serde::{Deserialize, Serialize};
+
+const HANG: Duration = Duration::from_secs(30);
+
+async fn no_hang<F: std::future::IntoFuture>(f: F) -> F::Output {
+    tokio::time::timeout(HANG, f.into_future())
+        .await
+        .expect("operation hung")
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Insufficient {
+    pub balance: u64,
+}
+
+#[actor]
+#[persistent(snapshot_every = 3, keep_snapshots = 2)]
+#[derive(Default, Serialize, Deserialize)]
+struct Account {
+    balance: u64,
+    history: Vec<String>,
+}
+
+#[actor]
+impl Account {
+    #[handler]
+    async fn deposit(&mut self, ctx: &mut Context<Self>, amount: u64) -> Result<u64, PersistError> {
+        self.persist(ctx, AccountEvent::Deposited { amount }).await?;
+        Ok(self.balance)
+    }
+
+    /// Two events, atomically.
+    #[handler]
+    async fn transfer_in(&mut self, ctx: &mut Context<Self>, a: u64, b: u64) -> Result<u64, PersistError> {
+        self.persist_all(
+            ctx,
+            vec![AccountEvent::Deposited { amount: a }, AccountEvent::Deposited { amount: b }],
+        )
+        .await?;
+        Ok(self.balance)
+    }
+
+    #[handler]
+    async fn withdraw(&mut self, ctx: &mut Context<Self>, amount: u64) -> Result<u64, Insufficient> {
+        if amount > self.balance {
+            return Err(Insufficient { balance: self.balance });
+        }
+        self.persist(
+            ctx,
+            AccountEvent::Withdrew {
+                amount,
+                note: format!("-{amount}"),
+            },
+        )
+        .await
+        .map_err(|_| Insufficient { balance: self.balance })?;
+        Ok(self.balance)
+    }
+
+    #[handler]
+    fn balance(&self, ctx: &mut Context<Self>) -> (u64, u64) {
+        (self.balance, ctx.last_sequence_nr())
+    }
+
+    #[handler]
+    fn crash(&mut self) {
+        panic!("crash with balance {}", self.balance);
+    }
+
+    #[event]
+    fn deposited(&mut self, amount: u64) {
+        self.balance += amount;
+        self.history.push(format!("+{amount}"));
+    }
+
+    #[event]
+    fn withdrew(&mut self, amount: u64, note: String) {
+        self.balance -= amount;
+        self.history.push(note);
+    }
+}
+
+async fn system_with<S>(store: S) -> ActorSystem
+where
+    S: bactor::persist::Journal + bactor::persist::SnapshotStore + Clone,
+{
+    ActorSystem::builder().persistence(store).build()
+}
+
+async fn stop(r: &AccountRef) {
+    r.stop();
+    no_hang(r.stopped()).await;
+}
+
+async fn persist_stop_respawn<S>(store: S)
+where
+    S: Journal + SnapshotStore + Clone,
+{
+    let system = system_with(store).await;
+    let id = bactor::persist::tck::fresh_id("account");
+    let a = system.spawn_persistent(id.clone(), Account::default).await.unwrap();
+    assert_eq!(no_hang(a.deposit(10)).await.unwrap(), 10);
+    assert_eq!(no_hang(a.withdraw(3)).await.unwrap(), 7);
+    assert_eq!(no_hang(a.deposit(5)).await.unwrap(), 12);
+    stop(&a).await;
+    let b = system.spawn_persistent(id, Account::default).await.unwrap();
+    assert_eq!(no_hang(b.balance()).await.unwrap(), (12, 3));
+    system.shutdown().await;
+}
+
+#[tokio::test]
+async fn state_is_recovered_after_a_respawn_memory() {
+    persist_stop_respawn(MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn state_is_recovered_after_a_respawn_sqlite() {
+    persist_stop_respawn(SqliteStore::in_memory().await.unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_is_recovered_after_a_respawn_postgres() {
+    let Some(url) = bactor::persist::testing::postgres_url() else {
+        return;
+    };
+    persist_stop_respawn(bactor::persist::PostgresStore::connect(&url).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn a_crash_mid_run_recovers_from_the_journal() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    let system = system_with(store).await;
+    let mut events = system.events().subscribe();
+    let a = system.spawn_persistent("crashy", Account::default).await.unwrap();
+    no_hang(a.deposit(4)).await.unwrap();
+    no_hang(a.deposit(4)).await.unwrap();
+    assert_eq!(no_hang(a.crash()).await, Err(AskError::Failed));
+    loop {
+        if let Some(SystemEvent::ActorRestarted { pid, .. }) = no_hang(events.recv()).await
+            && pid == a.pid()
+        {
+            break;
+        }
+    }
+    // The fresh instance replayed the journal: nothing was lost by the panic.
+    assert_eq!(no_hang(a.balance()).await.unwrap(), (8, 2));
+    system.shutdown().await;
+}
+
+#[tokio::test]
+async fn recovery_starts_from_the_newest_snapshot_and_replays_the_tail() {
+    let store = MemoryStore::new();
+    let system = system_with(store.clone()).await;
+    let a = system.spawn_persistent("snappy", Account::default).await.unwrap();
+    for n in 1..=8 {
+        no_hang(a.deposit(n)).await.unwrap();
+    }
+    stop(&a).await;
+    // snapshot_every = 3: snapshots at 3 and 6; keep_snapshots = 2 keeps both.
+    let snap = store.load("snappy", SnapshotCriteria::latest()).await.unwrap().unwrap();
+    assert_eq!(snap.sequence_nr, 6);
+    // Prove the snapshot is used: break an event it covers. Replay from 7 never reads it.
+    store.corrupt("snappy", 2, "{not json");
+    let b = system.spawn_persistent("snappy", Account::default).await.unwrap();
+    assert_eq!(no_hang(b.balance()).await.unwrap(), (36, 8));
+    system.shutdown().await;
+}
+
+#[tokio::test]
+async fn old_snapshots_are_pruned() {
+    let store = MemoryStore::new();
+    let system = system_with(store.clone()).await;
+    let a = system.spawn_persistent("pruned", Account::default).await.unwrap();
+    for _ in 0..12 {
+        no_hang(a.deposit(1)).await.unwrap();
+    }
+    // Snapshots at 3, 6, 9, 12; keep 2 → 9 and 12 remain.
+    let newest = store.load("pruned", SnapshotCriteria::latest()).await.unwrap().unwrap();
+    assert_eq!(newest.sequence_nr, 12);
+    let older = store
+        .load("pruned", SnapshotCriteria::latest().max_sequence_nr(11))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(older.sequence_nr, 9);
+    let gone = store.load("pruned", SnapshotCriteria::latest().max_sequence_nr(8)).await.unwrap();
+    assert_eq!(gone, None);
+    system.shutdown().await;
+}
+
+#[tokio::test]
+async fn persist_all_is_atomic_and_applied_in_order() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    let system = system_with(store.clone()).await;
+    let a = system.spawn_persistent("batchy", Account::default).await.unwrap();
+    assert_eq!(no_hang(a.transfer_in(2, 3)).await.unwrap(), 5);
+    let stored = store.replay("batchy", 1, u64::MAX, u64::MAX).await.unwrap();
+    let manifests: Vec<&str> = stored.iter().map(|e| e.manifest.as_str()).collect();
+    assert_eq!(manifests, ["Account::Deposited", "Account::Deposited"]);
+    assert_eq!(stored[0].payload, r#"{"Deposited":{"amount":2}}"#);
+    system.shutdown().await;
+}
+
+#[tokio::test]
+async fn two_live_incarnations_never_interleave() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    // Two systems (think: two processes) share one journal.
+    let one = system_with(store.clone()).await;
+    let two = system_with(store.clone()).await;
+    let mut events = two.events().subscribe();
+    let a = one.spawn_persistent("shared", Account::default).await.unwrap();
+    let b = two.spawn_persistent("shared", Account::default).await.unwrap();
+    no_hang(a.balance()).await.unwrap();
+    no_hang(b.balance()).await.unwrap(); // both recovered an empty journal
+    assert_eq!(no_hang(a.deposit(1)).await.unwrap(), 1);
+    // b's view is stale: its write is refused with a conflict and its state is unchanged...
+    match no_hang(b.deposit(100)).await {
+        Err(AskError::Handler(e)) => assert!(e.is_conflict(), "{e}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    // ...and b failed, so its supervisor restarted it and it recovered a's event.
+    loop {
+        if let Some(SystemEvent::ActorRestarted { pid, .. }) = no_hang(events.recv()).await
+            && pid == b.pid()
+        {
+            break;
+        }
+    }
+    assert_eq!(no_hang(b.balance()).await.unwrap(), (1, 1));
+    let history = store.replay("shared", 1, u64::MAX, u64::MAX).await.unwrap();
+    assert_eq!(history.len(), 1);
+    one.shutdown().await;
+    two.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_corrupt_event_surfaces_as_an_error() {
+    let store = MemoryStore::new();
+    let system = system_with(store.clone()).await;
+    let a = system.spawn_persistent("corrupt", Account::default).await.unwrap();
+    no_hang(a.deposit(1)).await.unwrap();
+    stop(&a).await;
+    store.corrupt("corrupt", 1, r#"{"Deposited":{"amount":"lots"}}"#);
+    let mut events = system.events().subscribe();
+    let b = system.spawn_persistent("corrupt", Account::default).await.unwrap();
+    // Recovery fails; the supervisor is told why (and, past the restart limit, stops it).
+    let reason = loop {
+        if let Some(SystemEvent::Supervisor(e)) = no_hang(events.recv()).await
+            && e.child == b.pid()
+        {
+            break e.reason;
+        }
+    };
+    let text = reason.to_string();
+    assert!(text.contains("cannot decode `Account::Deposited` #1 of `corrupt`"), "{text}");
+    assert!(reason.downcast_ref::<PersistError>().is_some());
+    no_hang(b.stopped()).await;
+    assert!(matches!(no_hang(b.balance()).await, Err(AskError::Dead)));
+    system.shutdown().await;
+}
+
+#[tokio::test]
+async fn persisting_needs_a_persistence_id_and_a_store() {
+    let system = system_with(MemoryStore::new()).await;
+    // Spawned without a persistence id: persist says so (and fails the actor).
+    let a = system.spawn(Account::default).await.unwrap();
+    match no_hang(a.deposit(1)).await {
+        Err(AskError::Handler(PersistError::NotPersistent)) => {}
+        other => panic!("{other:?}"),
+    }
+    system.shutdown().await;
+    // A system without an event store refuses persistent spawns.
+    let bare = ActorSystem::new();
+    assert_eq!(
+        bare.spawn_persistent("x", Account::default).await.unwrap_err(),
+        SpawnError::NoEventStore
+    );
+    assert_eq!(bare.actor_count(), 0);
+}
+
+/// A persistent actor without snapshots: its state need not be serializable.
+#[actor]
+#[persistent]
+#[derive(Default)]
+struct Tally {
+    seen: Vec<u32>,
+}
+
+#[actor]
+impl Tally {
+    #[handler]
+    async fn add(&mut self, ctx: &mut Context<Self>, n: u32) -> Result<usize, PersistError> {
+        self.persist(ctx, TallyEvent::Added { n }).await?;
+        Ok(self.seen.len())
+    }
+
+    #[event]
+    fn added(&mut self, n: u32) {
+        self.seen.push(n);
+    }
+}
+
+#[tokio::test]
+async fn long_histories_recover_in_pages() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    let system = system_with(store).await;
+    let t = system.spawn_persistent("long", Tally::default).await.unwrap();
+    for n in 0..2_500 {
+        t.add(n).tell().await.unwrap();
+    }
+    assert_eq!(no_hang(t.add(2_500)).await.unwrap(), 2_501);
+    t.stop();
+    no_hang(t.stopped()).await;
+    let again = system.spawn_persistent("long", Tally::default).await.unwrap();
+    assert_eq!(no_hang(again.add(0)).await.unwrap(), 2_502);
+    system.shutdown().await;
+}
