@@ -222,7 +222,7 @@ pub(crate) fn parse_event(f: &ImplItemFn, attr: &Attribute, cx: &mut Ctxt) -> Op
             continue;
         }
         if let Type::Reference(r) = &*pt.ty
-            && !r.lifetime.as_ref().is_some_and(|l| l.ident == "static")
+            && r.lifetime.as_ref().is_none_or(|l| l.ident != "static")
         {
             fail(
                 cx,

@@ -27,6 +27,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod batch;
 mod memory;
 #[cfg(feature = "postgres")]
@@ -201,6 +202,7 @@ impl StoreError {
         matches!(self, StoreError::Conflict { .. })
     }
 
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub(crate) fn backend(e: impl StdError + Send + Sync + 'static) -> Self {
         StoreError::Backend(Arc::new(e))
     }
@@ -314,10 +316,12 @@ pub fn now_millis() -> i64 {
 }
 
 /// Sequence numbers are `u64` in the API and `BIGINT` in the databases.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn to_db(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn from_db(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }

@@ -33,25 +33,40 @@ struct Account {
 impl Account {
     #[handler]
     async fn deposit(&mut self, ctx: &mut Context<Self>, amount: u64) -> Result<u64, PersistError> {
-        self.persist(ctx, AccountEvent::Deposited { amount }).await?;
+        self.persist(ctx, AccountEvent::Deposited { amount })
+            .await?;
         Ok(self.balance)
     }
 
     /// Two events, atomically.
     #[handler]
-    async fn transfer_in(&mut self, ctx: &mut Context<Self>, a: u64, b: u64) -> Result<u64, PersistError> {
+    async fn transfer_in(
+        &mut self,
+        ctx: &mut Context<Self>,
+        a: u64,
+        b: u64,
+    ) -> Result<u64, PersistError> {
         self.persist_all(
             ctx,
-            vec![AccountEvent::Deposited { amount: a }, AccountEvent::Deposited { amount: b }],
+            vec![
+                AccountEvent::Deposited { amount: a },
+                AccountEvent::Deposited { amount: b },
+            ],
         )
         .await?;
         Ok(self.balance)
     }
 
     #[handler]
-    async fn withdraw(&mut self, ctx: &mut Context<Self>, amount: u64) -> Result<u64, Insufficient> {
+    async fn withdraw(
+        &mut self,
+        ctx: &mut Context<Self>,
+        amount: u64,
+    ) -> Result<u64, Insufficient> {
         if amount > self.balance {
-            return Err(Insufficient { balance: self.balance });
+            return Err(Insufficient {
+                balance: self.balance,
+            });
         }
         self.persist(
             ctx,
@@ -61,7 +76,9 @@ impl Account {
             },
         )
         .await
-        .map_err(|_| Insufficient { balance: self.balance })?;
+        .map_err(|_| Insufficient {
+            balance: self.balance,
+        })?;
         Ok(self.balance)
     }
 
@@ -106,7 +123,10 @@ where
 {
     let system = system_with(store).await;
     let id = bactor::persist::tck::fresh_id("account");
-    let a = system.spawn_persistent(id.clone(), Account::default).await.unwrap();
+    let a = system
+        .spawn_persistent(id.clone(), Account::default)
+        .await
+        .unwrap();
     assert_eq!(no_hang(a.deposit(10)).await.unwrap(), 10);
     assert_eq!(no_hang(a.withdraw(3)).await.unwrap(), 7);
     assert_eq!(no_hang(a.deposit(5)).await.unwrap(), 12);
@@ -139,7 +159,10 @@ async fn a_crash_mid_run_recovers_from_the_journal() {
     let store = SqliteStore::in_memory().await.unwrap();
     let system = system_with(store).await;
     let mut events = system.events().subscribe();
-    let a = system.spawn_persistent("crashy", Account::default).await.unwrap();
+    let a = system
+        .spawn_persistent("crashy", Account::default)
+        .await
+        .unwrap();
     no_hang(a.deposit(4)).await.unwrap();
     no_hang(a.deposit(4)).await.unwrap();
     assert_eq!(no_hang(a.crash()).await, Err(AskError::Failed));
@@ -159,17 +182,27 @@ async fn a_crash_mid_run_recovers_from_the_journal() {
 async fn recovery_starts_from_the_newest_snapshot_and_replays_the_tail() {
     let store = MemoryStore::new();
     let system = system_with(store.clone()).await;
-    let a = system.spawn_persistent("snappy", Account::default).await.unwrap();
+    let a = system
+        .spawn_persistent("snappy", Account::default)
+        .await
+        .unwrap();
     for n in 1..=8 {
         no_hang(a.deposit(n)).await.unwrap();
     }
     stop(&a).await;
     // snapshot_every = 3: snapshots at 3 and 6; keep_snapshots = 2 keeps both.
-    let snap = store.load("snappy", SnapshotCriteria::latest()).await.unwrap().unwrap();
+    let snap = store
+        .load("snappy", SnapshotCriteria::latest())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(snap.sequence_nr, 6);
     // Prove the snapshot is used: break an event it covers. Replay from 7 never reads it.
     store.corrupt("snappy", 2, "{not json");
-    let b = system.spawn_persistent("snappy", Account::default).await.unwrap();
+    let b = system
+        .spawn_persistent("snappy", Account::default)
+        .await
+        .unwrap();
     assert_eq!(no_hang(b.balance()).await.unwrap(), (36, 8));
     system.shutdown().await;
 }
@@ -178,12 +211,19 @@ async fn recovery_starts_from_the_newest_snapshot_and_replays_the_tail() {
 async fn old_snapshots_are_pruned() {
     let store = MemoryStore::new();
     let system = system_with(store.clone()).await;
-    let a = system.spawn_persistent("pruned", Account::default).await.unwrap();
+    let a = system
+        .spawn_persistent("pruned", Account::default)
+        .await
+        .unwrap();
     for _ in 0..12 {
         no_hang(a.deposit(1)).await.unwrap();
     }
     // Snapshots at 3, 6, 9, 12; keep 2 → 9 and 12 remain.
-    let newest = store.load("pruned", SnapshotCriteria::latest()).await.unwrap().unwrap();
+    let newest = store
+        .load("pruned", SnapshotCriteria::latest())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(newest.sequence_nr, 12);
     let older = store
         .load("pruned", SnapshotCriteria::latest().max_sequence_nr(11))
@@ -191,7 +231,10 @@ async fn old_snapshots_are_pruned() {
         .unwrap()
         .unwrap();
     assert_eq!(older.sequence_nr, 9);
-    let gone = store.load("pruned", SnapshotCriteria::latest().max_sequence_nr(8)).await.unwrap();
+    let gone = store
+        .load("pruned", SnapshotCriteria::latest().max_sequence_nr(8))
+        .await
+        .unwrap();
     assert_eq!(gone, None);
     system.shutdown().await;
 }
@@ -200,7 +243,10 @@ async fn old_snapshots_are_pruned() {
 async fn persist_all_is_atomic_and_applied_in_order() {
     let store = SqliteStore::in_memory().await.unwrap();
     let system = system_with(store.clone()).await;
-    let a = system.spawn_persistent("batchy", Account::default).await.unwrap();
+    let a = system
+        .spawn_persistent("batchy", Account::default)
+        .await
+        .unwrap();
     assert_eq!(no_hang(a.transfer_in(2, 3)).await.unwrap(), 5);
     let stored = store.replay("batchy", 1, u64::MAX, u64::MAX).await.unwrap();
     let manifests: Vec<&str> = stored.iter().map(|e| e.manifest.as_str()).collect();
@@ -216,8 +262,14 @@ async fn two_live_incarnations_never_interleave() {
     let one = system_with(store.clone()).await;
     let two = system_with(store.clone()).await;
     let mut events = two.events().subscribe();
-    let a = one.spawn_persistent("shared", Account::default).await.unwrap();
-    let b = two.spawn_persistent("shared", Account::default).await.unwrap();
+    let a = one
+        .spawn_persistent("shared", Account::default)
+        .await
+        .unwrap();
+    let b = two
+        .spawn_persistent("shared", Account::default)
+        .await
+        .unwrap();
     no_hang(a.balance()).await.unwrap();
     no_hang(b.balance()).await.unwrap(); // both recovered an empty journal
     assert_eq!(no_hang(a.deposit(1)).await.unwrap(), 1);
@@ -245,12 +297,18 @@ async fn two_live_incarnations_never_interleave() {
 async fn a_corrupt_event_surfaces_as_an_error() {
     let store = MemoryStore::new();
     let system = system_with(store.clone()).await;
-    let a = system.spawn_persistent("corrupt", Account::default).await.unwrap();
+    let a = system
+        .spawn_persistent("corrupt", Account::default)
+        .await
+        .unwrap();
     no_hang(a.deposit(1)).await.unwrap();
     stop(&a).await;
     store.corrupt("corrupt", 1, r#"{"Deposited":{"amount":"lots"}}"#);
     let mut events = system.events().subscribe();
-    let b = system.spawn_persistent("corrupt", Account::default).await.unwrap();
+    let b = system
+        .spawn_persistent("corrupt", Account::default)
+        .await
+        .unwrap();
     // Recovery fails; the supervisor is told why (and, past the restart limit, stops it).
     let reason = loop {
         if let Some(SystemEvent::Supervisor(e)) = no_hang(events.recv()).await
@@ -260,7 +318,10 @@ async fn a_corrupt_event_surfaces_as_an_error() {
         }
     };
     let text = reason.to_string();
-    assert!(text.contains("cannot decode `Account::Deposited` #1 of `corrupt`"), "{text}");
+    assert!(
+        text.contains("cannot decode `Account::Deposited` #1 of `corrupt`"),
+        "{text}"
+    );
     assert!(reason.downcast_ref::<PersistError>().is_some());
     no_hang(b.stopped()).await;
     assert!(matches!(no_hang(b.balance()).await, Err(AskError::Dead)));
@@ -280,7 +341,9 @@ async fn persisting_needs_a_persistence_id_and_a_store() {
     // A system without an event store refuses persistent spawns.
     let bare = ActorSystem::new();
     assert_eq!(
-        bare.spawn_persistent("x", Account::default).await.unwrap_err(),
+        bare.spawn_persistent("x", Account::default)
+            .await
+            .unwrap_err(),
         SpawnError::NoEventStore
     );
     assert_eq!(bare.actor_count(), 0);
@@ -312,14 +375,20 @@ impl Tally {
 async fn long_histories_recover_in_pages() {
     let store = SqliteStore::in_memory().await.unwrap();
     let system = system_with(store).await;
-    let t = system.spawn_persistent("long", Tally::default).await.unwrap();
+    let t = system
+        .spawn_persistent("long", Tally::default)
+        .await
+        .unwrap();
     for n in 0..2_500 {
         t.add(n).tell().await.unwrap();
     }
     assert_eq!(no_hang(t.add(2_500)).await.unwrap(), 2_501);
     t.stop();
     no_hang(t.stopped()).await;
-    let again = system.spawn_persistent("long", Tally::default).await.unwrap();
+    let again = system
+        .spawn_persistent("long", Tally::default)
+        .await
+        .unwrap();
     assert_eq!(no_hang(again.add(0)).await.unwrap(), 2_502);
     system.shutdown().await;
 }

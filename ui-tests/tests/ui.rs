@@ -8,4 +8,6 @@ fn ui() {
     t.compile_fail("tests/ui/handler/fail/*.rs");
     t.pass("tests/ui/supervise/pass/*.rs");
     t.compile_fail("tests/ui/supervise/fail/*.rs");
+    t.pass("tests/ui/persistent/pass/*.rs");
+    t.compile_fail("tests/ui/persistent/fail/*.rs");
 }
