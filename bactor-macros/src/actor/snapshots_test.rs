@@ -125,3 +125,33 @@ fn invalid_impl_keeps_the_item_and_reports_all_errors() {
         }
     ));
 }
+
+#[cfg(feature = "persist")]
+#[test]
+fn persistent_struct_and_events() {
+    let ty = expand(
+        quote!(),
+        quote! {
+            #[persistent(snapshot_every = 100, keep_snapshots = 2)]
+            #[derive(Default, Serialize, Deserialize)]
+            pub struct Account { balance: u64 }
+        },
+    );
+    let imp = expand(
+        quote!(),
+        quote! {
+            impl Account {
+                #[handler]
+                async fn deposit(&mut self, ctx: &mut Context<Self>, amount: u64) -> Result<u64, PersistError> {
+                    self.persist(ctx, AccountEvent::Deposited { amount }).await?;
+                    Ok(self.balance)
+                }
+
+                /// Money came in.
+                #[event]
+                fn deposited(&mut self, amount: u64) { self.balance += amount; }
+            }
+        },
+    );
+    insta::assert_snapshot!(format!("{ty}\n// ---- impl ----\n{imp}"));
+}
