@@ -1,10 +1,14 @@
 //! Group commit: appends from many writers, batched into one transaction per flush.
 //!
 //! A writer task takes whatever appends are pending as soon as the previous commit has
-//! finished (no linger timer: measured slower on both databases), checks each against the
-//! journal's highest sequence number, and inserts all accepted events in one multi-row
-//! statement. So concurrent actors share one commit instead of paying one each, and a lone
-//! writer pays no added latency.
+//! finished (no linger timer: measured slower on both databases) and inserts all their
+//! events with one multi-row statement. Each row carries the sequence number its append
+//! expected, and the statement inserts a row only where the journal's highest sequence
+//! number (as of the statement's start) is that number; the primary key refuses any
+//! sequence number taken already. So concurrent actors share one commit instead of paying
+//! one each, a lone writer pays one round trip, and a conflicting append changes nothing.
+//! Appends that did not go in (conflicts) are decided again one by one in a transaction,
+//! which reports the exact conflict.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -41,6 +45,14 @@ pub(crate) enum WriteError {
 
 /// What a SQL backend provides to the group-commit writer.
 pub(crate) trait BatchBackend: Send + Sync + 'static {
+    /// One statement: insert each row whose append's `expected` is the journal's highest
+    /// sequence number; return the `(persistence_id, sequence_nr)` of the rows inserted.
+    fn insert_checked<'a>(
+        &'a self,
+        rows: Vec<Row<'a>>,
+        expected: Vec<u64>,
+    ) -> BoxFuture<'a, Result<Vec<(String, i64)>, WriteError>>;
+
     /// In one transaction: read the highest sequence numbers of `ids`, let `plan` decide,
     /// insert the rows it returns. `Err` (for example a unique violation from a writer
     /// outside this store) rolls everything back.
@@ -147,25 +159,76 @@ async fn write_batch<B: BatchBackend>(
     let mut ids: Vec<&str> = batch.iter().map(|a| a.persistence_id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
+    if ids.len() == batch.len() {
+        // One append per id: the checked insert decides every append on its own.
+        return fast_path(backend, batch).await;
+    }
+    // Several appends for one id (later ones build on earlier ones): decide them in order
+    // in one transaction.
     match backend.write(ids, batch).await {
         Ok(results) => results,
         Err(WriteError::Store(e)) => batch.iter().map(|_| Err(e.clone())).collect(),
-        Err(WriteError::Unique) if batch.len() == 1 => vec![Err(lost_race(&batch[0]))],
-        // A batch can fail as a whole because of one append (a concurrent writer outside
-        // this store took a sequence number). Retry one by one so only that one fails.
-        Err(WriteError::Unique) => {
-            let mut results = Vec::with_capacity(batch.len());
-            for one in batch.chunks(1) {
-                let ids = vec![one[0].persistence_id.as_str()];
-                results.push(match backend.write(ids, one).await {
-                    Ok(mut r) => r.pop().unwrap_or(Err(StoreError::Closed)),
-                    Err(WriteError::Unique) => Err(lost_race(&one[0])),
-                    Err(WriteError::Store(e)) => Err(e),
-                });
-            }
-            results
+        Err(WriteError::Unique) => one_by_one(backend, batch).await,
+    }
+}
+
+async fn fast_path<B: BatchBackend>(backend: &B, batch: &[Append]) -> Vec<Result<u64, StoreError>> {
+    let now = now_millis();
+    let mut rows = Vec::new();
+    let mut expected = Vec::new();
+    for a in batch {
+        for (i, e) in a.events.iter().enumerate() {
+            rows.push(Row {
+                persistence_id: &a.persistence_id,
+                sequence_nr: a.expected + 1 + i as u64,
+                manifest: &e.manifest,
+                payload: &e.payload,
+                written_at: now,
+            });
+            expected.push(a.expected);
         }
     }
+    let inserted = match backend.insert_checked(rows, expected).await {
+        Ok(inserted) => inserted,
+        Err(WriteError::Store(e)) => return batch.iter().map(|_| Err(e.clone())).collect(),
+        // A concurrent writer outside this store took a sequence number: nothing went in.
+        Err(WriteError::Unique) => return one_by_one(backend, batch).await,
+    };
+    let mut results = Vec::with_capacity(batch.len());
+    for a in batch {
+        let first = crate::to_db(a.expected + 1);
+        let went_in = inserted
+            .iter()
+            .any(|(id, seq)| *seq == first && *id == a.persistence_id);
+        results.push(if went_in {
+            Ok(a.expected + a.events.len() as u64)
+        } else {
+            // Refused (a stale view): decide it again to report the exact conflict.
+            single(backend, a).await
+        });
+    }
+    results
+}
+
+async fn single<B: BatchBackend>(backend: &B, a: &Append) -> Result<u64, StoreError> {
+    let ids = vec![a.persistence_id.as_str()];
+    match backend.write(ids, std::slice::from_ref(a)).await {
+        Ok(mut r) => r.pop().unwrap_or(Err(StoreError::Closed)),
+        Err(WriteError::Unique) => Err(lost_race(a)),
+        Err(WriteError::Store(e)) => Err(e),
+    }
+}
+
+/// Decides each append in a transaction of its own, so only the conflicting ones fail.
+async fn one_by_one<B: BatchBackend>(
+    backend: &B,
+    batch: &[Append],
+) -> Vec<Result<u64, StoreError>> {
+    let mut results = Vec::with_capacity(batch.len());
+    for a in batch {
+        results.push(single(backend, a).await);
+    }
+    results
 }
 
 /// The conflict of an append whose first sequence number another writer took.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use crate::batch::{Append, BatchBackend, GroupCommit, WriteError, plan};
+use crate::batch::{Append, BatchBackend, GroupCommit, Row, WriteError, plan};
 use crate::{
     BoxFuture, EventRecord, Journal, NewEvent, SnapshotCriteria, SnapshotRecord, SnapshotStore,
     StoreError, from_db, to_db,
@@ -93,6 +93,45 @@ impl PostgresStore {
 }
 
 impl BatchBackend for Backend {
+    fn insert_checked<'a>(
+        &'a self,
+        rows: Vec<Row<'a>>,
+        expected: Vec<u64>,
+    ) -> BoxFuture<'a, Result<Vec<(String, i64)>, WriteError>> {
+        Box::pin(async move {
+            let mut pids = Vec::with_capacity(rows.len());
+            let mut seqs = Vec::with_capacity(rows.len());
+            let mut manifests = Vec::with_capacity(rows.len());
+            let mut payloads = Vec::with_capacity(rows.len());
+            let mut times = Vec::with_capacity(rows.len());
+            for r in rows {
+                pids.push(r.persistence_id);
+                seqs.push(to_db(r.sequence_nr));
+                manifests.push(r.manifest);
+                payloads.push(r.payload);
+                times.push(r.written_at);
+            }
+            let expected: Vec<i64> = expected.into_iter().map(to_db).collect();
+            // The subquery sees the journal as of the statement's start.
+            sqlx::query_as(
+                "INSERT INTO bactor_journal (persistence_id, sequence_nr, manifest, payload, written_at) \
+                 SELECT p, s, m, j::jsonb, w FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[]) \
+                 AS t(p, s, m, j, w, e) \
+                 WHERE (SELECT COALESCE(MAX(b.sequence_nr), 0) FROM bactor_journal b WHERE b.persistence_id = t.p) = t.e \
+                 RETURNING persistence_id, sequence_nr",
+            )
+            .bind(&pids)
+            .bind(&seqs)
+            .bind(&manifests)
+            .bind(&payloads)
+            .bind(&times)
+            .bind(&expected)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(write_error)
+        })
+    }
+
     fn write<'a>(
         &'a self,
         ids: Vec<&'a str>,
@@ -220,25 +259,17 @@ impl Journal for PostgresStore {
         to: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let mut tx = self.pool.begin().await.map_err(db_error)?;
-            // Rows below the highest go; the highest stays as a tombstone, so the sequence
-            // number is never reset.
+            // Deletion is logical: the rows stay (not replayed), so the highest sequence
+            // number is never reset and a stale writer still meets the primary key.
             sqlx::query(
-                "DELETE FROM bactor_journal WHERE persistence_id = $1 AND sequence_nr <= $2 \
-                 AND sequence_nr < (SELECT MAX(sequence_nr) FROM bactor_journal WHERE persistence_id = $1)",
+                "UPDATE bactor_journal SET deleted = TRUE WHERE persistence_id = $1 AND sequence_nr <= $2",
             )
             .bind(persistence_id)
             .bind(to_db(to))
-            .execute(&mut *tx)
+            .execute(&self.pool)
             .await
             .map_err(db_error)?;
-            sqlx::query("UPDATE bactor_journal SET deleted = TRUE WHERE persistence_id = $1 AND sequence_nr <= $2")
-                .bind(persistence_id)
-                .bind(to_db(to))
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-            tx.commit().await.map_err(db_error)
+            Ok(())
         })
     }
 }

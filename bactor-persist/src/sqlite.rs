@@ -11,7 +11,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Sqlite};
 
-use crate::batch::{Append, BatchBackend, GroupCommit, WriteError, plan};
+use crate::batch::{Append, BatchBackend, GroupCommit, Row, WriteError, plan};
 use crate::{
     BoxFuture, EventRecord, Journal, NewEvent, SnapshotCriteria, SnapshotRecord, SnapshotStore,
     StoreError, from_db, to_db,
@@ -118,6 +118,38 @@ impl SqliteStore {
 }
 
 impl BatchBackend for Backend {
+    fn insert_checked<'a>(
+        &'a self,
+        rows: Vec<Row<'a>>,
+        expected: Vec<u64>,
+    ) -> BoxFuture<'a, Result<Vec<(String, i64)>, WriteError>> {
+        Box::pin(async move {
+            // SQLite materialises a SELECT that reads the table it inserts into, so every
+            // check sees the journal as it was before this statement.
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO bactor_journal (persistence_id, sequence_nr, manifest, payload, written_at) \
+                 SELECT v.column1, v.column2, v.column3, v.column4, v.column5 FROM (",
+            );
+            q.push_values(rows.into_iter().zip(expected), |mut b, (r, e)| {
+                b.push_bind(r.persistence_id)
+                    .push_bind(to_db(r.sequence_nr))
+                    .push_bind(r.manifest)
+                    .push_bind(r.payload)
+                    .push_bind(r.written_at)
+                    .push_bind(to_db(e));
+            });
+            q.push(
+                ") AS v WHERE (SELECT COALESCE(MAX(j.sequence_nr), 0) FROM bactor_journal j \
+                 WHERE j.persistence_id = v.column1) = v.column6 \
+                 RETURNING persistence_id, sequence_nr",
+            );
+            q.build_query_as()
+                .fetch_all(&self.pool)
+                .await
+                .map_err(write_error)
+        })
+    }
+
     fn write<'a>(
         &'a self,
         ids: Vec<&'a str>,
@@ -246,29 +278,17 @@ impl Journal for SqliteStore {
         to: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let mut tx = self
-                .pool
-                .begin_with("BEGIN IMMEDIATE")
-                .await
-                .map_err(db_error)?;
-            // Rows below the highest go; the highest stays as a tombstone, so the sequence
-            // number is never reset.
+            // Deletion is logical: the rows stay (not replayed), so the highest sequence
+            // number is never reset and a stale writer still meets the primary key.
             sqlx::query(
-                "DELETE FROM bactor_journal WHERE persistence_id = ?1 AND sequence_nr <= ?2 \
-                 AND sequence_nr < (SELECT MAX(sequence_nr) FROM bactor_journal WHERE persistence_id = ?1)",
+                "UPDATE bactor_journal SET deleted = 1 WHERE persistence_id = ?1 AND sequence_nr <= ?2",
             )
             .bind(persistence_id)
             .bind(to_db(to))
-            .execute(&mut *tx)
+            .execute(&self.pool)
             .await
             .map_err(db_error)?;
-            sqlx::query("UPDATE bactor_journal SET deleted = 1 WHERE persistence_id = ?1 AND sequence_nr <= ?2")
-                .bind(persistence_id)
-                .bind(to_db(to))
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-            tx.commit().await.map_err(db_error)
+            Ok(())
         })
     }
 }

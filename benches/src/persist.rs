@@ -124,7 +124,7 @@ async fn main() {
         .or_else(|_| std::env::var("BACTOR_TEST_POSTGRES_URL"))
         .ok();
     match url {
-        Some(url) => run("Postgres 15 (local, fsync on)", PostgresStore::connect(&url).await.unwrap()).await,
+        Some(url) => run("Postgres 15 (local, default settings)", PostgresStore::connect(&url).await.unwrap()).await,
         None => println!("| Postgres | skipped: set BACTOR_BENCH_POSTGRES_URL | | |"),
     }
 }
