@@ -91,7 +91,12 @@ where
     let mut high = 0;
     while high < RECOVER {
         let batch = (0..1000)
-            .map(|n| bactor::persist::NewEvent::new("Tally::Added", format!(r#"{{"Added":{{"n":{n}}}}}"#)))
+            .map(|n| {
+                bactor::persist::NewEvent::new(
+                    "Tally::Added",
+                    format!(r#"{{"Added":{{"n":{n}}}}}"#),
+                )
+            })
             .collect();
         high = store.append(&id, high, batch).await.unwrap();
     }
@@ -112,7 +117,10 @@ where
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    println!("| backend | 1 actor, sequential ({SEQUENTIAL} events) | {ACTORS} actors concurrent ({} events) | recovery ({RECOVER} events) |", ACTORS * PER_ACTOR);
+    println!(
+        "| backend | 1 actor, sequential ({SEQUENTIAL} events) | {ACTORS} actors concurrent ({} events) | recovery ({RECOVER} events) |",
+        ACTORS * PER_ACTOR
+    );
     println!("|---|---|---|---|");
     let path = std::env::temp_dir().join(format!("bactor-bench-{}.db", std::process::id()));
     let sqlite = SqliteStore::open(&path).await.unwrap();
@@ -124,7 +132,13 @@ async fn main() {
         .or_else(|_| std::env::var("BACTOR_TEST_POSTGRES_URL"))
         .ok();
     match url {
-        Some(url) => run("Postgres 15 (local, default settings)", PostgresStore::connect(&url).await.unwrap()).await,
+        Some(url) => {
+            run(
+                "Postgres 15 (local, default settings)",
+                PostgresStore::connect(&url).await.unwrap(),
+            )
+            .await
+        }
         None => println!("| Postgres | skipped: set BACTOR_BENCH_POSTGRES_URL | | |"),
     }
 }
