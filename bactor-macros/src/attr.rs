@@ -38,7 +38,7 @@ pub(crate) struct ActorArgs {
 }
 
 /// Skips the value of an unrecognised key: `= expr`, `(...)` or nothing.
-fn skip_value(input: ParseStream<'_>) -> syn::Result<()> {
+pub(crate) fn skip_value(input: ParseStream<'_>) -> syn::Result<()> {
     if input.peek(Token![=]) {
         input.parse::<Token![=]>()?;
         input.parse::<syn::Expr>()?;

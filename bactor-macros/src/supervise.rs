@@ -10,8 +10,9 @@ use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::parse::{ParseStream, Parser};
 use syn::spanned::Spanned;
-use syn::{Attribute, Ident, LitFloat, LitInt, LitStr, Path, Token};
+use syn::{Attribute, Ident, LitFloat, LitInt, LitStr, Path};
 
+use crate::attr::skip_value;
 use crate::ctxt::Ctxt;
 use crate::symbol;
 
@@ -82,18 +83,6 @@ pub(crate) fn parse_duration(lit: &LitStr) -> syn::Result<u64> {
         ));
     }
     Ok(nanos.round() as u64)
-}
-
-fn skip_value(input: ParseStream<'_>) -> syn::Result<()> {
-    if input.peek(Token![=]) {
-        input.parse::<Token![=]>()?;
-        input.parse::<syn::Expr>()?;
-    } else if input.peek(syn::token::Paren) {
-        let content;
-        syn::parenthesized!(content in input);
-        content.parse::<TokenStream>()?;
-    }
-    Ok(())
 }
 
 impl SuperviseArgs {

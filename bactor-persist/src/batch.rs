@@ -27,6 +27,19 @@ pub(crate) struct Append {
     reply: oneshot::Sender<Result<u64, StoreError>>,
 }
 
+impl Append {
+    /// The rows of this append: sequence numbers `expected + 1 ..`.
+    fn rows(&self, now: i64) -> impl Iterator<Item = Row<'_>> {
+        self.events.iter().enumerate().map(move |(i, e)| Row {
+            persistence_id: &self.persistence_id,
+            sequence_nr: self.expected + 1 + i as u64,
+            manifest: &e.manifest,
+            payload: &e.payload,
+            written_at: now,
+        })
+    }
+}
+
 /// One event row to insert.
 pub(crate) struct Row<'a> {
     pub(crate) persistence_id: &'a str,
@@ -82,15 +95,7 @@ pub(crate) fn plan<'a>(
             }));
             continue;
         }
-        for (i, e) in a.events.iter().enumerate() {
-            rows.push(Row {
-                persistence_id: &a.persistence_id,
-                sequence_nr: a.expected + 1 + i as u64,
-                manifest: &e.manifest,
-                payload: &e.payload,
-                written_at: now,
-            });
-        }
+        rows.extend(a.rows(now));
         *current += a.events.len() as u64;
         results.push(Ok(*current));
     }
@@ -177,16 +182,8 @@ async fn fast_path<B: BatchBackend>(backend: &B, batch: &[Append]) -> Vec<Result
     let mut rows = Vec::new();
     let mut expected = Vec::new();
     for a in batch {
-        for (i, e) in a.events.iter().enumerate() {
-            rows.push(Row {
-                persistence_id: &a.persistence_id,
-                sequence_nr: a.expected + 1 + i as u64,
-                manifest: &e.manifest,
-                payload: &e.payload,
-                written_at: now,
-            });
-            expected.push(a.expected);
-        }
+        rows.extend(a.rows(now));
+        expected.extend(std::iter::repeat_n(a.expected, a.events.len()));
     }
     let inserted = match backend.insert_checked(rows, expected).await {
         Ok(inserted) => inserted,

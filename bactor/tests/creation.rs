@@ -5,13 +5,8 @@ use std::time::Duration;
 use bactor::prelude::*;
 use tokio::sync::mpsc;
 
-const HANG: Duration = Duration::from_secs(10);
-
-async fn no_hang<F: std::future::IntoFuture>(f: F) -> F::Output {
-    tokio::time::timeout(HANG, f.into_future())
-        .await
-        .expect("operation hung")
-}
+mod common;
+use common::no_hang;
 
 #[actor]
 #[derive(Default)]

@@ -6,13 +6,8 @@ use std::time::Duration;
 use bactor::LookupError;
 use bactor::prelude::*;
 
-const HANG: Duration = Duration::from_secs(10);
-
-async fn no_hang<F: std::future::IntoFuture>(f: F) -> F::Output {
-    tokio::time::timeout(HANG, f.into_future())
-        .await
-        .expect("operation hung")
-}
+mod common;
+use common::no_hang;
 
 type Log = Arc<Mutex<Vec<String>>>;
 

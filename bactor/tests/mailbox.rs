@@ -8,13 +8,8 @@ use bactor::{LookupError, TellError};
 use tokio::sync::{Mutex, mpsc, watch};
 
 /// Guards against hangs only; no assertion depends on wall-clock speed.
-const HANG: Duration = Duration::from_secs(10);
-
-async fn no_hang<F: std::future::IntoFuture>(f: F) -> F::Output {
-    tokio::time::timeout(HANG, f.into_future())
-        .await
-        .expect("operation hung")
-}
+mod common;
+use common::no_hang;
 
 /// An actor whose `work` handler reports that it started and then waits for a gate, so
 /// tests can pile messages up behind it.

@@ -8,13 +8,8 @@ use bactor::persist::{Journal, MemoryStore, SnapshotCriteria, SnapshotStore, Sql
 use bactor::prelude::*;
 use serde::{Deserialize, Serialize};
 
-const HANG: Duration = Duration::from_secs(30);
-
-async fn no_hang<F: std::future::IntoFuture>(f: F) -> F::Output {
-    tokio::time::timeout(HANG, f.into_future())
-        .await
-        .expect("operation hung")
-}
+mod common;
+use common::no_hang;
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct Insufficient {

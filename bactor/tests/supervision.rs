@@ -8,13 +8,8 @@ use std::time::Duration;
 use bactor::prelude::*;
 use bactor::{Strategy, SupervisorEvent};
 
-const HANG: Duration = Duration::from_secs(30);
-
-async fn no_hang<F: std::future::IntoFuture>(f: F) -> F::Output {
-    tokio::time::timeout(HANG, f.into_future())
-        .await
-        .expect("operation hung")
-}
+mod common;
+use common::no_hang;
 
 type Log = Arc<Mutex<Vec<String>>>;
 
