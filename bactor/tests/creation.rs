@@ -1,7 +1,5 @@
 //! The five creation patterns of the seed plan.
 
-use std::time::Duration;
-
 use bactor::prelude::*;
 use tokio::sync::mpsc;
 

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::time::Duration;
 
 use bactor::prelude::*;
 

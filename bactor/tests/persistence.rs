@@ -2,8 +2,6 @@
 //! `cargo test -p bactor --features persist --test persistence`.
 #![cfg(feature = "persist")]
 
-use std::time::Duration;
-
 use bactor::persist::{Journal, MemoryStore, SnapshotCriteria, SnapshotStore, SqliteStore};
 use bactor::prelude::*;
 use serde::{Deserialize, Serialize};
