@@ -90,6 +90,13 @@ impl Worker {
         panic!("boom in {}", self.name)
     }
 
+    /// Panics after an `.await`, with its reply slot held across it.
+    #[handler]
+    async fn late_boom(&mut self) -> u64 {
+        tokio::task::yield_now().await;
+        panic!("late boom in {}", self.name)
+    }
+
     /// An `Err` here is a failure that goes to the supervisor.
     #[handler(fail_on_error)]
     fn fail(&mut self, kind: Kind) -> Result<u64, KindError> {
@@ -290,6 +297,15 @@ async fn restart_resets_state_and_runs_hooks_on_the_right_instances() {
     ];
     let seen: Vec<&String> = log.iter().filter(|e| e.starts_with("w#")).collect();
     assert_eq!(seen, expected.iter().collect::<Vec<_>>(), "{log:?}");
+    system.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_async_handler_that_panics_after_an_await_fails_the_ask() {
+    let system = ActorSystem::new();
+    let log = Log::default();
+    let w = system.spawn(worker("w", &log)).await.unwrap();
+    assert_eq!(no_hang(w.late_boom()).await, Err(AskError::Failed));
     system.shutdown().await;
 }
 
