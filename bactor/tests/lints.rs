@@ -83,3 +83,51 @@ async fn linted_actors_run() {
     assert_eq!(s.replace(1_u8).await.unwrap(), None);
     system.shutdown().await;
 }
+
+/// A persistent actor, under the same lints.
+#[cfg(feature = "persist")]
+mod persistent {
+    use bactor::prelude::*;
+    use serde::{Deserialize, Serialize};
+
+    /// A documented persistent actor.
+    #[actor]
+    #[persistent(snapshot_every = 10, keep_snapshots = 1)]
+    #[derive(Debug, Default, Serialize, Deserialize)]
+    pub struct Ledger {
+        total: u64,
+    }
+
+    #[actor]
+    impl Ledger {
+        /// Records an amount.
+        ///
+        /// # Errors
+        ///
+        /// When the journal refuses the write.
+        #[handler]
+        pub async fn record(
+            &mut self,
+            ctx: &mut Context<Self>,
+            amount: u64,
+        ) -> Result<u64, PersistError> {
+            self.persist(ctx, LedgerEvent::Recorded { amount }).await?;
+            Ok(self.total)
+        }
+
+        /// Applies a recorded amount.
+        #[event]
+        fn recorded(&mut self, amount: u64) {
+            self.total += amount;
+        }
+    }
+
+    #[tokio::test]
+    async fn linted_persistent_actor_runs() {
+        let store = bactor::persist::MemoryStore::new();
+        let system = ActorSystem::builder().persistence(store).build();
+        let l = system.spawn_persistent("l", Ledger::default).await.unwrap();
+        assert_eq!(l.record(2).await.unwrap(), 2);
+        system.shutdown().await;
+    }
+}
