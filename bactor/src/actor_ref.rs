@@ -17,6 +17,7 @@ use crate::actor::Actor;
 use crate::error::{AskError, TellError};
 use crate::events::EventStream;
 use crate::mailbox::{Envelope, UserTx};
+use crate::request::{Tell, TellState};
 use crate::system::SystemMsg;
 
 /// What every ref of one actor shares.
@@ -129,23 +130,14 @@ impl<A: Actor> ActorRef<A> {
     /// Sends a message, waiting for room in a full bounded mailbox.
     ///
     /// Fails only if the actor is not running, handing the message back.
-    #[inline]
-    pub async fn tell(&self, msg: A::Msg) -> Result<(), TellError<A::Msg>> {
-        // Fast path: room in the mailbox, no future to set up. Only a full mailbox waits.
-        let env = match self.inner.user.try_send(Envelope::Msg(msg)) {
-            Ok(()) => return Ok(()),
-            Err(TellError::Full(env)) => env,
-            Err(TellError::Dead(env)) => return Err(self.undelivered(env)),
-        };
-        self.inner
-            .user
-            .send(env)
-            .await
-            .map_err(|env| self.undelivered(env))
+    pub fn tell(&self, msg: A::Msg) -> Tell<'_, A> {
+        Tell {
+            state: TellState::Start(self, msg),
+        }
     }
 
     /// Publishes a dead letter and hands the message back.
-    fn undelivered(&self, env: Envelope<A::Msg>) -> TellError<A::Msg> {
+    pub(crate) fn undelivered(&self, env: Envelope<A::Msg>) -> TellError<A::Msg> {
         self.inner.dead_letter(&env);
         TellError::Dead(unwrap_msg(env))
     }

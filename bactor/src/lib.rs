@@ -35,7 +35,7 @@ pub mod persist {
     pub use bactor_persist::*;
 }
 pub use props::{FnActor, FuncActor, Props, StateActor};
-pub use request::{Ask, Fallible, Plain, ReplyShape, Request, Timed, TimedAsk};
+pub use request::{Ask, Fallible, Plain, ReplyShape, Request, Tell, Timed, TimedAsk};
 pub use supervision::{Backoff, Decider, Directive, Strategy, SupervisorEvent, SupervisorStrategy};
 pub use system::{ActorSystem, ActorSystemBuilder};
 

@@ -127,9 +127,8 @@ impl<'a, A: Actor, R, S> Request<'a, A, R, S> {
 
     /// Sends the message without a reply slot, waiting for room in a full bounded mailbox.
     /// Fails only when the actor is not running, handing the message back.
-    #[inline]
-    pub async fn tell(self) -> Result<(), TellError<A::Msg>> {
-        self.target.tell(self.msg).await
+    pub fn tell(self) -> Tell<'a, A> {
+        self.target.tell(self.msg)
     }
 
     /// Sends the message now without a reply slot, or hands it back in
@@ -278,6 +277,72 @@ where
                 // Polled again after it finished: answer as if the reply were lost rather
                 // than panic.
                 AskState::Done => return Poll::Ready(S::err(AskError::NoReply)),
+            }
+        }
+    }
+}
+
+/// The future of a tell: [`ActorRef::tell`] and [`Request::tell`].
+///
+/// It pushes the message on its first poll; only when a bounded mailbox is full does it
+/// wait (the one path that allocates), handing the message back if the actor stops.
+#[must_use = "futures do nothing unless polled"]
+pub struct Tell<'a, A: Actor> {
+    pub(crate) state: TellState<'a, A>,
+}
+
+pub(crate) enum TellState<'a, A: Actor> {
+    Start(&'a ActorRef<A>, A::Msg),
+    Sending(&'a ActorRef<A>, SendFuture<'a, A::Msg>),
+    Done,
+}
+
+// No field is ever pinned in place: the send future is boxed.
+impl<A: Actor> Unpin for Tell<'_, A> {}
+
+impl<A: Actor> fmt::Debug for Tell<'_, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.state {
+            TellState::Start(..) => "start",
+            TellState::Sending(..) => "waiting for mailbox room",
+            TellState::Done => "done",
+        };
+        f.debug_struct("Tell").field("state", &state).finish()
+    }
+}
+
+impl<A: Actor> Future for Tell<'_, A> {
+    type Output = Result<(), TellError<A::Msg>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        loop {
+            match std::mem::replace(&mut this.state, TellState::Done) {
+                TellState::Start(target, msg) => {
+                    match target.inner.user.try_send(Envelope::Msg(msg)) {
+                        Ok(()) => return Poll::Ready(Ok(())),
+                        Err(TellError::Full(env)) => {
+                            // `Full` only comes from a bounded lane.
+                            let Some(lane) = target.inner.user.bounded() else {
+                                return Poll::Ready(Err(target.undelivered(env)));
+                            };
+                            this.state = TellState::Sending(target, Box::pin(lane.send(env)));
+                        }
+                        Err(TellError::Dead(env)) => {
+                            return Poll::Ready(Err(target.undelivered(env)));
+                        }
+                    }
+                }
+                TellState::Sending(target, mut send) => match send.as_mut().poll(cx) {
+                    Poll::Pending => {
+                        this.state = TellState::Sending(target, send);
+                        return Poll::Pending;
+                    }
+                    Poll::Ready(Ok(())) => return Poll::Ready(Ok(())),
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(target.undelivered(e.0))),
+                },
+                // Polled again after it finished: nothing left to send.
+                TellState::Done => return Poll::Ready(Ok(())),
             }
         }
     }
