@@ -250,6 +250,47 @@ impl<A: Actor> serde::Serialize for ActorRef<A> {
     }
 }
 
+/// Deserializes the pid and resolves it in the system given to
+/// [`ActorSystem::with_deserialization`](crate::ActorSystem::with_deserialization). A pid
+/// of no live actor becomes a ref whose sends fail (and go to dead letters), as a ref to
+/// an actor that stopped would.
+#[cfg(feature = "serde")]
+impl<'de, A: Actor> serde::Deserialize<'de> for ActorRef<A> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let pid = Pid::deserialize(d)?;
+        let system = crate::system::deserialization_system().ok_or_else(|| {
+            D::Error::custom(
+                "an actor ref can only be deserialized inside `ActorSystem::with_deserialization`",
+            )
+        })?;
+        match system.resolve_raw::<A>(pid) {
+            Ok(r) => Ok(r),
+            Err(crate::LookupError::NotFound(_)) => Ok(ActorRef::detached(pid, &system)),
+            Err(e) => Err(D::Error::custom(e)),
+        }
+    }
+}
+
+impl<A: Actor> ActorRef<A> {
+    /// A ref to no live actor: every send fails as it would for a stopped one.
+    #[cfg(feature = "serde")]
+    pub(crate) fn detached(pid: Pid, system: &crate::ActorSystem) -> Self {
+        let (user, _) = crate::mailbox::user_lane(crate::MailboxConfig::Bounded(1));
+        let (sys, _) = mpsc::unbounded_channel();
+        let inner = RefInner::new(
+            pid,
+            user,
+            sys,
+            Arc::clone(system.events_arc()),
+            A::message_name,
+            std::any::type_name::<A>(),
+        );
+        inner.mark_terminated();
+        ActorRef::from_inner(Arc::new(inner))
+    }
+}
+
 /// What travels back to an asker.
 pub(crate) enum Reply<R> {
     Value(R),

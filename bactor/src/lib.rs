@@ -390,7 +390,8 @@ pub mod __private {
         }
     }
 
-    /// Implements `serde::Serialize` for a generated ref when the `serde` feature is on.
+    /// Implements `serde::Serialize` and `Deserialize` for a generated ref when the `serde`
+    /// feature is on, delegating to `ActorRef`.
     #[cfg(feature = "serde")]
     #[macro_export]
     #[doc(hidden)]
@@ -403,6 +404,18 @@ pub mod __private {
                     serializer: __S,
                 ) -> ::core::result::Result<__S::Ok, __S::Error> {
                     $crate::__private::serde::Serialize::serialize(&self.0, serializer)
+                }
+            }
+
+            #[automatically_derived]
+            impl<'__de, $($gen)*> $crate::__private::serde::Deserialize<'__de> for $ty where $($where)* {
+                fn deserialize<__D: $crate::__private::serde::Deserializer<'__de>>(
+                    deserializer: __D,
+                ) -> ::core::result::Result<Self, __D::Error> {
+                    ::core::result::Result::map(
+                        $crate::__private::serde::Deserialize::deserialize(deserializer),
+                        Self,
+                    )
                 }
             }
         };

@@ -379,11 +379,15 @@ impl ActorSystem {
             .get(name)
             .and_then(|id| reg.actors.get(id))
             .ok_or_else(|| LookupError::NotFound(name.to_owned()))?;
-        typed_ref::<A>(entry, name)
+        typed_ref::<A>(entry, name).map(|r| r.typed())
     }
 
     /// Finds a live actor by pid.
     pub fn resolve<A: Actor>(&self, pid: Pid) -> Result<A::Ref, LookupError> {
+        self.resolve_raw::<A>(pid).map(|r| r.typed())
+    }
+
+    pub(crate) fn resolve_raw<A: Actor>(&self, pid: Pid) -> Result<ActorRef<A>, LookupError> {
         let reg = self.registry();
         let entry = reg
             .actors
@@ -393,6 +397,45 @@ impl ActorSystem {
             })
             .ok_or_else(|| LookupError::NotFound(pid.to_string()))?;
         typed_ref::<A>(entry, &pid.to_string())
+    }
+
+    /// Runs `f` with this system as the one that deserialized actor refs resolve in
+    /// (feature `serde`): refs travel as their pid and come back as live refs.
+    ///
+    /// ```
+    /// use bactor::prelude::*;
+    ///
+    /// #[actor]
+    /// struct Echo;
+    ///
+    /// #[actor]
+    /// impl Echo {
+    ///     #[handler]
+    ///     fn echo(&self, s: String) -> String {
+    ///         s
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let echo = system.spawn(|| Echo).await.unwrap();
+    /// let json = serde_json::to_string(&echo).unwrap();
+    /// let back: EchoRef = system.with_deserialization(|| serde_json::from_str(&json)).unwrap();
+    /// assert_eq!(back.echo("hi".into()).await.unwrap(), "hi");
+    /// # system.shutdown().await;
+    /// # }
+    /// ```
+    #[cfg(feature = "serde")]
+    pub fn with_deserialization<R>(&self, f: impl FnOnce() -> R) -> R {
+        let previous = DESERIALIZING.with(|c| c.replace(Some(self.clone())));
+        let out = f();
+        DESERIALIZING.with(|c| c.replace(previous));
+        out
+    }
+
+    #[cfg(feature = "serde")]
+    pub(crate) fn events_arc(&self) -> &Arc<EventStream> {
+        &self.inner.events
     }
 
     /// The pid of the live actor with this name.
@@ -535,11 +578,22 @@ impl ActorSystem {
     }
 }
 
-fn typed_ref<A: Actor>(entry: &Entry, key: &str) -> Result<A::Ref, LookupError> {
+#[cfg(feature = "serde")]
+thread_local! {
+    static DESERIALIZING: std::cell::RefCell<Option<ActorSystem>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The system set by [`ActorSystem::with_deserialization`] on this thread.
+#[cfg(feature = "serde")]
+pub(crate) fn deserialization_system() -> Option<ActorSystem> {
+    DESERIALIZING.with(|c| c.borrow().clone())
+}
+
+fn typed_ref<A: Actor>(entry: &Entry, key: &str) -> Result<ActorRef<A>, LookupError> {
     entry
         .typed
         .downcast_ref::<ActorRef<A>>()
-        .map(ActorRef::typed)
+        .cloned()
         .ok_or_else(|| LookupError::WrongType {
             name: key.to_owned(),
             expected: std::any::type_name::<A>(),

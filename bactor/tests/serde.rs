@@ -25,3 +25,27 @@ async fn refs_serialize_as_their_pid() {
     assert_eq!(system.resolve::<Named>(pid).unwrap(), r);
     system.shutdown().await;
 }
+
+#[tokio::test]
+async fn refs_deserialize_inside_a_system_scope() {
+    let system = ActorSystem::new();
+    let r = system.spawn(|| Named).await.unwrap();
+    let json = serde_json::to_string(&vec![r.clone()]).unwrap();
+    // Outside a scope: a clear error, not a panic.
+    let err = serde_json::from_str::<Vec<NamedRef>>(&json).unwrap_err();
+    assert!(err.to_string().contains("with_deserialization"), "{err}");
+    let back: Vec<NamedRef> = system
+        .with_deserialization(|| serde_json::from_str(&json))
+        .unwrap();
+    assert_eq!(back[0], r);
+    back[0].ping().await.unwrap();
+    // A pid of an actor that is gone becomes a ref whose sends fail at once.
+    r.stop();
+    r.stopped().await;
+    let gone: NamedRef = system
+        .with_deserialization(|| serde_json::from_str(&json[1..json.len() - 1]))
+        .unwrap();
+    assert_eq!(gone.ping().await, Err(AskError::Dead));
+    assert!(!gone.is_alive());
+    system.shutdown().await;
+}
