@@ -86,6 +86,24 @@ where
     }
     let conc = start.elapsed();
 
+    // The same 100 x 500 appends straight to the store, without actors.
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..ACTORS {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let id = format!("bench-direct-{run_id}-{i}");
+            for n in 0..PER_ACTOR {
+                let e = bactor::persist::NewEvent::new("Tally::Added", r#"{"Added":{"n":1}}"#);
+                store.append(&id, n, vec![e]).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let direct = start.elapsed();
+
     // Recovery: a journal of RECOVER events, written in batches of 1000, then replayed.
     let id = format!("bench-recover-{run_id}");
     let mut high = 0;
@@ -107,9 +125,10 @@ where
     assert_eq!(sum, (RECOVER / 1000) * (999 * 1000 / 2));
 
     println!(
-        "| {name} | {} | {} | {} |",
+        "| {name} | {} | {} | {} | {} |",
         rate(SEQUENTIAL, seq),
         rate(ACTORS * PER_ACTOR, conc),
+        rate(ACTORS * PER_ACTOR, direct),
         rate(RECOVER, rec)
     );
     system.shutdown().await;
@@ -118,10 +137,10 @@ where
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     println!(
-        "| backend | 1 actor, sequential ({SEQUENTIAL} events) | {ACTORS} actors concurrent ({} events) | recovery ({RECOVER} events) |",
+        "| backend | 1 actor, sequential ({SEQUENTIAL} events) | {ACTORS} actors concurrent ({} events) | same appends, no actors | recovery ({RECOVER} events) |",
         ACTORS * PER_ACTOR
     );
-    println!("|---|---|---|---|");
+    println!("|---|---|---|---|---|");
     let path = std::env::temp_dir().join(format!("bactor-bench-{}.db", std::process::id()));
     let sqlite = SqliteStore::open(&path).await.unwrap();
     run("SQLite (file, WAL, synchronous=NORMAL)", sqlite).await;
@@ -139,6 +158,6 @@ async fn main() {
             )
             .await
         }
-        None => println!("| Postgres | skipped: set BACTOR_BENCH_POSTGRES_URL | | |"),
+        None => println!("| Postgres | skipped: set BACTOR_BENCH_POSTGRES_URL | | | |"),
     }
 }
