@@ -102,16 +102,42 @@ pub(crate) fn plan<'a>(
     (results, rows)
 }
 
+/// How much group commit has batched: see `SqliteStore::commit_stats`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CommitStats {
+    /// Flushes: one multi-row insert (plus, for conflicts, the transactions that decide
+    /// them) each.
+    pub flushes: u64,
+    /// Appends written or refused by those flushes.
+    pub appends: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    flushes: std::sync::atomic::AtomicU64,
+    appends: std::sync::atomic::AtomicU64,
+}
+
 /// The handle to a running group-commit writer.
 pub(crate) struct GroupCommit {
     tx: mpsc::UnboundedSender<Append>,
+    counters: Arc<Counters>,
 }
 
 impl GroupCommit {
     pub(crate) fn start<B: BatchBackend>(backend: Arc<B>) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(writer(backend, rx));
-        GroupCommit { tx }
+        let counters = Arc::new(Counters::default());
+        tokio::spawn(writer(backend, rx, Arc::clone(&counters)));
+        GroupCommit { tx, counters }
+    }
+
+    pub(crate) fn stats(&self) -> CommitStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        CommitStats {
+            flushes: self.counters.flushes.load(Relaxed),
+            appends: self.counters.appends.load(Relaxed),
+        }
     }
 
     pub(crate) async fn append(
@@ -135,7 +161,11 @@ impl GroupCommit {
     }
 }
 
-async fn writer<B: BatchBackend>(backend: Arc<B>, mut rx: mpsc::UnboundedReceiver<Append>) {
+async fn writer<B: BatchBackend>(
+    backend: Arc<B>,
+    mut rx: mpsc::UnboundedReceiver<Append>,
+    counters: Arc<Counters>,
+) {
     let mut batch: Vec<Append> = Vec::new();
     while let Some(first) = rx.recv().await {
         let mut rows = first.events.len();
@@ -150,6 +180,12 @@ async fn writer<B: BatchBackend>(backend: Arc<B>, mut rx: mpsc::UnboundedReceive
             }
         }
         let results = write_batch(&*backend, &batch).await;
+        counters
+            .flushes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        counters
+            .appends
+            .fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
         for (append, result) in batch.drain(..).zip(results) {
             // The appender may have given up waiting; the write stands either way.
             let _ = append.reply.send(result);

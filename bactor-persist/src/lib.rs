@@ -29,6 +29,8 @@ use std::sync::Arc;
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod batch;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use batch::CommitStats;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use crate::batch::{Append, BatchBackend, GroupCommit, Row, WriteError, plan};
+use crate::batch::{Append, BatchBackend, CommitStats, GroupCommit, Row, WriteError, plan};
 use crate::{
     BoxFuture, EventRecord, Journal, NewEvent, SnapshotCriteria, SnapshotRecord, SnapshotStore,
     StoreError, from_db, to_db,
@@ -84,6 +84,11 @@ impl PostgresStore {
             pool,
             commits: Arc::new(commits),
         })
+    }
+
+    /// How much group commit has batched so far.
+    pub fn commit_stats(&self) -> CommitStats {
+        self.commits.stats()
     }
 
     /// The underlying pool.

@@ -11,7 +11,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Sqlite};
 
-use crate::batch::{Append, BatchBackend, GroupCommit, Row, WriteError, plan};
+use crate::batch::{Append, BatchBackend, CommitStats, GroupCommit, Row, WriteError, plan};
 use crate::{
     BoxFuture, EventRecord, Journal, NewEvent, SnapshotCriteria, SnapshotRecord, SnapshotStore,
     StoreError, from_db, to_db,
@@ -109,6 +109,11 @@ impl SqliteStore {
             pool,
             commits: Arc::new(commits),
         })
+    }
+
+    /// How much group commit has batched so far.
+    pub fn commit_stats(&self) -> CommitStats {
+        self.commits.stats()
     }
 
     /// The underlying pool (to inspect the tables, or to close the store).
