@@ -492,12 +492,15 @@ async fn escalate_reaches_the_grandparent() {
     // mid restarted: its old worker was stopped and a fresh one spawned by pre_start.
     no_hang(w.stopped()).await;
     restarted(&mut events, mid_pid).await;
-    let fresh = loop {
-        if let Ok(r) = system.lookup::<Worker>("w") {
-            break r;
+    let fresh = no_hang(async {
+        loop {
+            if let Ok(r) = system.lookup::<Worker>("w") {
+                break r;
+            }
+            tokio::task::yield_now().await;
         }
-        tokio::task::yield_now().await;
-    };
+    })
+    .await;
     assert_ne!(fresh.pid(), w.pid());
     assert_eq!(no_hang(fresh.get()).await.unwrap().0, 0);
     system.shutdown().await;
