@@ -1,0 +1,6 @@
+use bactor::prelude::*;
+
+#[actor]
+impl [u8; 4] {}
+
+fn main() {}
