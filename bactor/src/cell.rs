@@ -37,6 +37,7 @@ use crate::mailbox::{Envelope, UserRx};
 use crate::props::Producer;
 use crate::supervision::{Directive, RestartStats, Strategy, SupervisorEvent};
 use crate::system::{Decision, Parent, SystemMsg};
+use crate::trace::{self, traced};
 
 /// The most user messages taken from the lane at once. Small enough that a full mailbox
 /// still pushes back promptly, large enough to amortise waking up.
@@ -155,6 +156,10 @@ impl<A: Actor> Cell<A> {
     }
 
     fn publish(&self, event: SystemEvent) {
+        #[cfg(feature = "tracing")]
+        if let SystemEvent::Supervisor(e) = &event {
+            trace::decided(e);
+        }
         self.ctx.system().events().publish(event);
     }
 }
@@ -186,9 +191,18 @@ impl<A: Actor> Cell<A> {
         if let Err(e) = failure(catch_unwind(a.recover(&mut self.ctx)).await) {
             return Step::fail(e, None);
         }
-        if let Err(e) = failure(catch_unwind(a.pre_start(&mut self.ctx)).await) {
+        let pid = self.ctx.pid();
+        let hook = traced!(
+            catch_unwind(a.pre_start(&mut self.ctx)),
+            "bactor.hook",
+            pid,
+            std::any::type_name::<A>(),
+            "pre_start"
+        );
+        if let Err(e) = failure(hook.await) {
             return Step::fail(e, None);
         }
+        trace::started(self.pid(), std::any::type_name::<A>());
         self.publish(SystemEvent::ActorStarted {
             pid: self.pid(),
             type_name: std::any::type_name::<A>(),
@@ -250,7 +264,15 @@ impl<A: Actor> Cell<A> {
                 Envelope::Msg(msg) => {
                     handled += 1;
                     let name = A::message_name(&msg);
-                    if let Err(e) = failure(catch_unwind(actor.handle(msg, &mut self.ctx)).await) {
+                    let pid = self.ctx.pid();
+                    let handled_msg = traced!(
+                        catch_unwind(actor.handle(msg, &mut self.ctx)),
+                        "bactor.message",
+                        pid,
+                        std::any::type_name::<A>(),
+                        name
+                    );
+                    if let Err(e) = failure(handled_msg.await) {
                         return Step::fail(e, Some(name));
                     }
                     if let Some(e) = self.ctx.deferred_failure.take() {
@@ -342,6 +364,7 @@ impl<A: Actor> Cell<A> {
         has_instance: bool,
     ) -> Step {
         let pid = self.pid();
+        trace::failed(pid, &error, message);
         let decision = match self.ctx.parent_link() {
             Parent::Guardian => {
                 let strategy = *self.ctx.system().guardian_strategy();
@@ -622,6 +645,7 @@ impl<A: Actor> Cell<A> {
             myself.inner.dead_letter(&env);
         }
         let pid = myself.pid();
+        trace::stopped(pid, &reason);
         self.publish(SystemEvent::ActorStopped {
             pid,
             reason: reason.clone(),

@@ -178,6 +178,7 @@ impl EventStream {
     }
 
     pub(crate) fn dead_letter(&self, recipient: Pid, message: &'static str) {
+        crate::trace::dead_letter(recipient, message);
         self.publish(SystemEvent::DeadLetter(DeadLetter { recipient, message }));
     }
 }

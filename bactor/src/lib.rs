@@ -16,6 +16,7 @@ mod props;
 mod request;
 mod supervision;
 mod system;
+mod trace;
 
 pub use actor::Actor;
 pub use actor_ref::{ActorRef, ReplyTo};

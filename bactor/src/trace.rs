@@ -1,0 +1,62 @@
+//! `tracing` integration (feature `tracing`): a span per message and per lifecycle hook,
+//! and events for failures, supervision decisions, dead letters and lifecycle changes.
+//! Without the feature every function here is empty and compiles away.
+
+use crate::Pid;
+#[cfg(feature = "tracing")]
+use crate::supervision::SupervisorEvent;
+
+/// Wraps a handler or hook future in a `bactor.message` / `bactor.hook` span.
+macro_rules! traced {
+    ($fut:expr, $kind:literal, $pid:expr, $actor:expr, $what:expr) => {{
+        #[cfg(feature = "tracing")]
+        let fut = tracing::Instrument::instrument(
+            $fut,
+            tracing::debug_span!($kind, pid = %$pid, actor = $actor, what = $what),
+        );
+        #[cfg(not(feature = "tracing"))]
+        let fut = {
+            let _ = (&$pid, $actor, $what);
+            $fut
+        };
+        fut
+    }};
+}
+pub(crate) use traced;
+
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+pub(crate) fn started(pid: Pid, actor: &'static str) {
+    #[cfg(feature = "tracing")]
+    tracing::debug!(target: "bactor", %pid, actor, "actor started");
+}
+
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+pub(crate) fn stopped(pid: Pid, reason: &crate::StopReason) {
+    #[cfg(feature = "tracing")]
+    tracing::debug!(target: "bactor", %pid, %reason, "actor stopped");
+}
+
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+pub(crate) fn failed(pid: Pid, error: &crate::ActorError, message: Option<&'static str>) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(target: "bactor", %pid, %error, message, "actor failed");
+}
+
+#[cfg(feature = "tracing")]
+pub(crate) fn decided(e: &SupervisorEvent) {
+    tracing::info!(
+        target: "bactor",
+        child = %e.child,
+        supervisor = ?e.supervisor,
+        directive = %e.directive,
+        delay = ?e.delay,
+        reason = %e.reason,
+        "supervisor decision"
+    );
+}
+
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+pub(crate) fn dead_letter(recipient: Pid, message: &'static str) {
+    #[cfg(feature = "tracing")]
+    tracing::debug!(target: "bactor", %recipient, message, "dead letter");
+}
