@@ -15,6 +15,8 @@ pub(crate) mod kw {
     syn::custom_keyword!(reply);
     syn::custom_keyword!(plain);
     syn::custom_keyword!(result);
+    syn::custom_keyword!(high);
+    syn::custom_keyword!(normal);
 }
 
 /// Where `#[actor]` was put.
@@ -169,6 +171,8 @@ pub(crate) struct HandlerArgs {
     pub(crate) reply: ReplyKind,
     /// `#[handler(fail_on_error)]`: an `Err` is a failure of the actor.
     pub(crate) fail_on_error: Option<proc_macro2::Span>,
+    /// `#[handler(priority = high)]`: sent on the high-priority lane.
+    pub(crate) high_priority: bool,
 }
 
 impl HandlerArgs {
@@ -177,6 +181,7 @@ impl HandlerArgs {
         let mut out = HandlerArgs {
             reply: ReplyKind::Auto,
             fail_on_error: None,
+            high_priority: false,
         };
         if let syn::Meta::Path(_) = attr.meta {
             return out;
@@ -184,7 +189,7 @@ impl HandlerArgs {
         if let syn::Meta::NameValue(nv) = &attr.meta {
             cx.error_spanned_by(
                 nv,
-                "expected `#[handler]` or `#[handler(reply = plain | result, fail_on_error)]`",
+                "expected `#[handler]` or `#[handler(reply = plain | result, fail_on_error, priority = high)]`",
             );
             return out;
         }
@@ -205,6 +210,20 @@ impl HandlerArgs {
                 } else if lookahead.peek(kw::result) {
                     value.parse::<kw::result>()?;
                     out.reply = ReplyKind::Result;
+                } else {
+                    return Err(lookahead.error());
+                }
+                Ok(())
+            } else if meta.path.is_ident("priority") {
+                // #[handler(priority = high)] / #[handler(priority = normal)]
+                let value = meta.value()?;
+                let lookahead = value.lookahead1();
+                if lookahead.peek(kw::high) {
+                    value.parse::<kw::high>()?;
+                    out.high_priority = true;
+                } else if lookahead.peek(kw::normal) {
+                    value.parse::<kw::normal>()?;
+                    out.high_priority = false;
                 } else {
                     return Err(lookahead.error());
                 }

@@ -31,6 +31,6 @@ pub(crate) const STRUCT_KEYS: &str = "`mailbox`, `throughput`, `crate`";
 /// Keys of `#[actor(...)]` on an impl block.
 pub(crate) const IMPL_KEYS: &str = "`crate`";
 /// Keys of `#[handler(...)]`.
-pub(crate) const HANDLER_KEYS: &str = "`reply`, `fail_on_error`";
+pub(crate) const HANDLER_KEYS: &str = "`reply`, `fail_on_error`, `priority`";
 /// Keys of `#[supervise(...)]`.
 pub(crate) const SUPERVISE_KEYS: &str = "`strategy`, `max_restarts`, `within`, `backoff`, `decide`";

@@ -136,6 +136,12 @@ pub trait Actor: Send + Sized + 'static {
         None
     }
 
+    /// Whether actors of this type get a high-priority lane (served before the ordinary
+    /// user lane). `#[actor]` says yes when a handler is `#[handler(priority = high)]`.
+    fn priority_lane() -> bool {
+        false
+    }
+
     /// Messages per turn for actors of this type; `None` takes the system's default.
     /// `#[actor(throughput = ..)]` sets it.
     fn throughput() -> Option<usize> {

@@ -24,6 +24,8 @@ use crate::system::SystemMsg;
 pub(crate) struct RefInner<M> {
     pub(crate) pid: Pid,
     pub(crate) user: UserTx<M>,
+    /// The high-priority lane, for actors with `#[handler(priority = high)]` handlers.
+    pub(crate) high: Option<UserTx<M>>,
     pub(crate) sys: mpsc::UnboundedSender<SystemMsg>,
     pub(crate) events: Arc<EventStream>,
     pub(crate) name_of: fn(&M) -> &'static str,
@@ -36,6 +38,7 @@ impl<M> RefInner<M> {
     pub(crate) fn new(
         pid: Pid,
         user: UserTx<M>,
+        high: Option<UserTx<M>>,
         sys: mpsc::UnboundedSender<SystemMsg>,
         events: Arc<EventStream>,
         name_of: fn(&M) -> &'static str,
@@ -44,12 +47,22 @@ impl<M> RefInner<M> {
         RefInner {
             pid,
             user,
+            high,
             sys,
             events,
             name_of,
             type_name,
             terminated: AtomicBool::new(false),
             on_terminated: Notify::new(),
+        }
+    }
+
+    /// The lane a message goes to: the high-priority one when asked for and present.
+    #[inline]
+    pub(crate) fn lane(&self, high: bool) -> &UserTx<M> {
+        match &self.high {
+            Some(h) if high => h,
+            _ => &self.user,
         }
     }
 
@@ -133,6 +146,7 @@ impl<A: Actor> ActorRef<A> {
     pub fn tell(&self, msg: A::Msg) -> Tell<'_, A> {
         Tell {
             state: TellState::Start(self, msg),
+            high: false,
         }
     }
 
@@ -198,7 +212,7 @@ impl<A: Actor> ActorRef<A> {
     }
 }
 
-fn unwrap_msg<M>(env: Envelope<M>) -> M {
+pub(crate) fn unwrap_msg<M>(env: Envelope<M>) -> M {
     match env {
         Envelope::Msg(m) => m,
         // Only `stop_gracefully` sends `Stop`, and it never hands the envelope back.
@@ -281,6 +295,7 @@ impl<A: Actor> ActorRef<A> {
         let inner = RefInner::new(
             pid,
             user,
+            None,
             sys,
             Arc::clone(system.events_arc()),
             A::message_name,

@@ -104,6 +104,7 @@ impl Step {
 enum Next {
     Sys(SystemMsg),
     User,
+    High,
     Closed,
 }
 
@@ -116,10 +117,14 @@ pub(crate) struct Cell<A: Actor> {
     producer: Producer<A>,
     ctx: Context<A>,
     user: UserRx<A::Msg>,
+    /// The high-priority lane, for actors that have one.
+    high: Option<UserRx<A::Msg>>,
     sys: mpsc::UnboundedReceiver<SystemMsg>,
     throughput: usize,
     /// User messages taken from the lane, in reverse order (popped from the back).
     batch: Vec<Envelope<A::Msg>>,
+    /// The same for the high-priority lane; served first.
+    high_batch: Vec<Envelope<A::Msg>>,
     watchers: HashMap<u64, Watcher>,
     /// Failure history when the guardian supervises this actor (top-level actors).
     guardian_stats: RestartStats,
@@ -134,6 +139,7 @@ impl<A: Actor> Cell<A> {
         producer: Producer<A>,
         ctx: Context<A>,
         user: UserRx<A::Msg>,
+        high: Option<UserRx<A::Msg>>,
         sys: mpsc::UnboundedReceiver<SystemMsg>,
         throughput: usize,
     ) -> Self {
@@ -141,9 +147,11 @@ impl<A: Actor> Cell<A> {
             producer,
             ctx,
             user,
+            high,
             sys,
             throughput,
             batch: Vec::new(),
+            high_batch: Vec::new(),
             watchers: HashMap::new(),
             guardian_stats: RestartStats::default(),
             deferred: VecDeque::new(),
@@ -234,12 +242,25 @@ impl<A: Actor> Cell<A> {
                 tokio::task::yield_now().await;
                 continue;
             }
-            let Some(env) = self.batch.pop() else {
+            if self.high_batch.is_empty()
+                && let Some(high) = &mut self.high
+                && let Some(env) = high.try_recv()
+            {
+                self.high_batch.push(env);
+            }
+            let Some(env) = self.high_batch.pop().or_else(|| self.batch.pop()) else {
                 let limit = BATCH.min(self.throughput);
                 let (sys, user, batch) = (&mut self.sys, &mut self.user, &mut self.batch);
+                let (high, high_batch) = (&mut self.high, &mut self.high_batch);
                 let next = poll_fn(|cx| {
                     if let Poll::Ready(Some(msg)) = sys.poll_recv(cx) {
                         return Poll::Ready(Next::Sys(msg));
+                    }
+                    if let Some(high) = high
+                        && let Poll::Ready(n) = high.poll_recv_many(cx, high_batch, limit)
+                        && n > 0
+                    {
+                        return Poll::Ready(Next::High);
                     }
                     match user.poll_recv_many(cx, batch, limit) {
                         Poll::Ready(0) => Poll::Ready(Next::Closed),
@@ -255,6 +276,7 @@ impl<A: Actor> Cell<A> {
                         }
                     }
                     Next::User => self.batch.reverse(),
+                    Next::High => self.high_batch.reverse(),
                     // Unreachable while the actor holds its own ref; stop rather than spin.
                     Next::Closed => return Step::Stop(StopReason::Stopped),
                 }
@@ -611,6 +633,9 @@ impl<A: Actor> Cell<A> {
     async fn finish(mut self, actor: Option<A>, mut reason: StopReason) {
         self.ctx.stopping = true;
         self.user.close();
+        if let Some(high) = &mut self.high {
+            high.close();
+        }
         // A stop request arriving now changes nothing: we are stopping.
         let _ = self.stop_children().await;
         self.ctx.cancel_timers();
@@ -637,7 +662,15 @@ impl<A: Actor> Cell<A> {
             }
         }
         let myself = self.ctx.myself().clone();
-        // `batch` is in reverse order; report in arrival order.
+        // The batches are in reverse order; report in arrival order.
+        for env in self.high_batch.drain(..).rev() {
+            myself.inner.dead_letter(&env);
+        }
+        if let Some(high) = &mut self.high {
+            while let Some(env) = high.try_recv() {
+                myself.inner.dead_letter(&env);
+            }
+        }
         for env in self.batch.drain(..).rev() {
             myself.inner.dead_letter(&env);
         }

@@ -68,7 +68,10 @@ pub use system::{ActorSystem, ActorSystemBuilder};
 /// `Result<T, AskError>`, or `Result<T, AskError<E>>` for a handler returning
 /// `Result<T, E>` (its `Err(e)` arrives as [`AskError::Handler`]). `#[handler(reply = plain)]`
 /// keeps a `Result` as a plain value; `#[handler(reply = result)]` treats an alias such as
-/// `io::Result<T>` as fallible.
+/// `io::Result<T>` as fallible. `#[handler(priority = high)]` sends the handler's messages
+/// on a high-priority lane, served before the ordinary user lane (system messages still
+/// come first); `#[handler(fail_on_error)]` makes an `Err` a failure of the actor (see
+/// supervision) instead of a reply.
 ///
 /// Lifecycle hooks have the shape `async fn pre_start(&mut self, ctx: &mut Context<Self>)
 /// -> Result<(), E>` and `async fn post_stop(&mut self, ctx: &mut Context<Self>)`, where

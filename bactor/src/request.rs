@@ -109,6 +109,7 @@ pub struct Request<'a, A: Actor, R, S = Plain> {
     target: &'a ActorRef<A>,
     msg: A::Msg,
     attach: fn(&mut A::Msg, ReplyTo<R>),
+    high: bool,
     shape: PhantomData<fn() -> S>,
 }
 
@@ -121,20 +122,39 @@ impl<'a, A: Actor, R, S> Request<'a, A, R, S> {
             target,
             msg,
             attach,
+            high: false,
             shape: PhantomData,
         }
+    }
+
+    /// Sends the request on the actor's high-priority lane, served before its ordinary
+    /// messages (after system messages). Actors get that lane when one of their handlers
+    /// is `#[handler(priority = high)]`; for other actors this changes nothing.
+    pub fn high_priority(mut self) -> Self {
+        self.high = true;
+        self
     }
 
     /// Sends the message without a reply slot, waiting for room in a full bounded mailbox.
     /// Fails only when the actor is not running, handing the message back.
     pub fn tell(self) -> Tell<'a, A> {
-        self.target.tell(self.msg)
+        Tell {
+            state: TellState::Start(self.target, self.msg),
+            high: self.high,
+        }
     }
 
     /// Sends the message now without a reply slot, or hands it back in
     /// [`TellError::Full`] / [`TellError::Dead`].
     pub fn try_tell(self) -> Result<(), TellError<A::Msg>> {
-        self.target.try_tell(self.msg)
+        self.target
+            .inner
+            .lane(self.high)
+            .try_send(Envelope::Msg(self.msg))
+            .map_err(|e| match e {
+                TellError::Full(env) => TellError::Full(crate::actor_ref::unwrap_msg(env)),
+                TellError::Dead(env) => self.target.undelivered(env),
+            })
     }
 
     /// Asks, giving up after `timeout` with [`AskError::Timeout`]. The time covers waiting
@@ -174,6 +194,7 @@ where
     fn into_future(self) -> Self::IntoFuture {
         Ask {
             state: AskState::Start(self.target, self.msg, self.attach),
+            high: self.high,
             shape: PhantomData,
         }
     }
@@ -203,6 +224,7 @@ enum AskState<'a, A: Actor, R> {
 #[must_use = "futures do nothing unless polled"]
 pub struct Ask<'a, A: Actor, R, S> {
     state: AskState<'a, A, R>,
+    high: bool,
     shape: PhantomData<fn() -> S>,
 }
 
@@ -236,11 +258,12 @@ where
                 AskState::Start(target, mut msg, attach) => {
                     let (tx, rx) = oneshot::channel();
                     attach(&mut msg, ReplyTo::new(tx));
-                    match target.inner.user.try_send(Envelope::Msg(msg)) {
+                    let lane = target.inner.lane(this.high);
+                    match lane.try_send(Envelope::Msg(msg)) {
                         Ok(()) => this.state = AskState::Waiting(rx),
                         Err(TellError::Full(env)) => {
                             // `Full` only comes from a bounded lane.
-                            let Some(lane) = target.inner.user.bounded() else {
+                            let Some(lane) = lane.bounded() else {
                                 return Poll::Ready(S::err(AskError::Dead));
                             };
                             this.state = AskState::Sending(target, Box::pin(lane.send(env)), rx);
@@ -289,6 +312,7 @@ where
 #[must_use = "futures do nothing unless polled"]
 pub struct Tell<'a, A: Actor> {
     pub(crate) state: TellState<'a, A>,
+    pub(crate) high: bool,
 }
 
 pub(crate) enum TellState<'a, A: Actor> {
@@ -319,11 +343,12 @@ impl<A: Actor> Future for Tell<'_, A> {
         loop {
             match std::mem::replace(&mut this.state, TellState::Done) {
                 TellState::Start(target, msg) => {
-                    match target.inner.user.try_send(Envelope::Msg(msg)) {
+                    let lane = target.inner.lane(this.high);
+                    match lane.try_send(Envelope::Msg(msg)) {
                         Ok(()) => return Poll::Ready(Ok(())),
                         Err(TellError::Full(env)) => {
                             // `Full` only comes from a bounded lane.
-                            let Some(lane) = target.inner.user.bounded() else {
+                            let Some(lane) = lane.bounded() else {
                                 return Poll::Ready(Err(target.undelivered(env)));
                             };
                             this.state = TellState::Sending(target, Box::pin(lane.send(env)));

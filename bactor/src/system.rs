@@ -504,12 +504,19 @@ impl ActorSystem {
             .unwrap_or(self.inner.throughput)
             .max(1);
         let (user_tx, user_rx) = user_lane(mailbox);
+        let (high_tx, high_rx) = if A::priority_lane() {
+            let (tx, rx) = user_lane(mailbox);
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
         let (sys_tx, sys_rx) = mpsc::unbounded_channel();
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let pid = self.pid(id);
         let inner = Arc::new(RefInner::new(
             pid,
             user_tx,
+            high_tx,
             sys_tx.clone(),
             Arc::clone(&self.inner.events),
             A::message_name,
@@ -552,7 +559,7 @@ impl ActorSystem {
             };
             ctx.persistence = Some(crate::persistence::PersistState::new(id, store));
         }
-        let cell = Cell::new(props.producer, ctx, user_rx, sys_rx, throughput);
+        let cell = Cell::new(props.producer, ctx, user_rx, high_rx, sys_rx, throughput);
         tokio::spawn(run(cell));
         Ok((actor_ref, sys_tx))
     }

@@ -305,3 +305,79 @@ async fn throughput_bounds_a_turn() {
     assert_eq!(no_hang(busy.peek()).await.unwrap(), 10_000);
     system.shutdown().await;
 }
+
+/// An actor with a high-priority handler: urgent messages overtake queued ordinary ones.
+#[actor(mailbox = 16)]
+struct Triage {
+    gate: watch::Receiver<bool>,
+    started: mpsc::UnboundedSender<()>,
+    order: Arc<Mutex<Vec<String>>>,
+}
+
+#[actor]
+impl Triage {
+    #[handler]
+    async fn routine(&mut self, n: u32) {
+        if n == 0 {
+            let _ = self.started.send(());
+            let _ = self.gate.wait_for(|open| *open).await;
+        }
+        self.order.lock().await.push(format!("routine {n}"));
+    }
+
+    #[handler(priority = high)]
+    async fn urgent(&mut self, n: u32) -> u32 {
+        self.order.lock().await.push(format!("urgent {n}"));
+        n
+    }
+}
+
+#[tokio::test]
+async fn high_priority_messages_overtake_queued_ones() {
+    let system = ActorSystem::new();
+    let (gate, gate_rx) = watch::channel(false);
+    let (started_tx, mut started) = mpsc::unbounded_channel();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let o = order.clone();
+    let t = system
+        .spawn(move || Triage {
+            gate: gate_rx.clone(),
+            started: started_tx.clone(),
+            order: o.clone(),
+        })
+        .await
+        .unwrap();
+    t.routine(0).tell().await.unwrap();
+    no_hang(started.recv()).await.unwrap(); // routine 0 is being handled
+    for n in 1..=3 {
+        t.routine(n).tell().await.unwrap();
+    }
+    t.urgent(1).tell().await.unwrap();
+    let urgent = {
+        let t = t.clone();
+        tokio::spawn(async move { t.urgent(2).await })
+    };
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    gate.send(true).unwrap();
+    assert_eq!(no_hang(urgent).await.unwrap(), Ok(2));
+    // A request can also be sent on the high lane explicitly.
+    t.routine(9).high_priority().tell().await.unwrap();
+    no_hang(t.urgent(3)).await.unwrap();
+    let seen = order.lock().await.clone();
+    assert_eq!(
+        seen,
+        [
+            "routine 0",
+            "urgent 1",
+            "urgent 2",
+            "routine 1",
+            "routine 2",
+            "routine 3",
+            "routine 9",
+            "urgent 3"
+        ]
+    );
+    system.shutdown().await;
+}

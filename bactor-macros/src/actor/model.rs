@@ -44,6 +44,8 @@ pub(crate) struct Handler {
     pub(crate) fallible: bool,
     /// `#[handler(fail_on_error)]`: an `Err` fails the actor instead of replying.
     pub(crate) fail_on_error: bool,
+    /// `#[handler(priority = high)]`.
+    pub(crate) high_priority: bool,
 }
 
 pub(crate) enum Param {
@@ -382,6 +384,7 @@ fn parse_handler(
     }
     Some(Handler {
         fail_on_error: args.fail_on_error.is_some(),
+        high_priority: args.high_priority,
         variant: Ident::new(&bare.to_upper_camel_case(), sig.ident.span()),
         method: sig.ident.clone(),
         vis: f.vis.clone(),

@@ -5,7 +5,7 @@ struct Counter;
 
 #[actor]
 impl Counter {
-    #[handler(priority = high)]
+    #[handler(timeout = 5)]
     fn get(&self) -> u32 {
         1
     }
