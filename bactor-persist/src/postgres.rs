@@ -7,10 +7,8 @@ use std::time::Duration;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use crate::batch::{Append, BatchBackend, CommitStats, GroupCommit, Row, WriteError, plan};
-use crate::{
-    BoxFuture, EventRecord, Journal, NewEvent, SnapshotCriteria, SnapshotRecord, SnapshotStore,
-    StoreError, from_db, to_db,
-};
+use crate::sql::{db_error, sql_store, write_error};
+use crate::{BoxFuture, StoreError, from_db, to_db};
 
 /// A journal and snapshot store in Postgres. Payloads are `JSONB`.
 ///
@@ -44,17 +42,6 @@ impl std::fmt::Debug for PostgresStore {
 
 struct Backend {
     pool: PgPool,
-}
-
-fn db_error(e: sqlx::Error) -> StoreError {
-    StoreError::backend(e)
-}
-
-fn write_error(e: sqlx::Error) -> WriteError {
-    match e.as_database_error() {
-        Some(db) if db.is_unique_violation() => WriteError::Unique,
-        _ => WriteError::Store(db_error(e)),
-    }
 }
 
 impl PostgresStore {
@@ -196,178 +183,21 @@ impl BatchBackend for Backend {
     }
 }
 
-impl Journal for PostgresStore {
-    fn append<'a>(
-        &'a self,
-        persistence_id: &'a str,
-        expected: u64,
-        events: Vec<NewEvent>,
-    ) -> BoxFuture<'a, Result<u64, StoreError>> {
-        Box::pin(self.commits.append(persistence_id, expected, events))
-    }
-
-    fn replay<'a>(
-        &'a self,
-        persistence_id: &'a str,
-        from: u64,
-        to: u64,
-        max: u64,
-    ) -> BoxFuture<'a, Result<Vec<EventRecord>, StoreError>> {
-        Box::pin(async move {
-            if from > to || max == 0 {
-                return Ok(Vec::new());
-            }
-            let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
-                "SELECT sequence_nr, manifest, payload::text, written_at FROM bactor_journal \
-                 WHERE persistence_id = $1 AND sequence_nr >= $2 AND sequence_nr <= $3 AND NOT deleted \
-                 ORDER BY sequence_nr LIMIT $4",
-            )
-            .bind(persistence_id)
-            .bind(to_db(from))
-            .bind(to_db(to))
-            .bind(to_db(max))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_error)?;
-            Ok(rows
-                .into_iter()
-                .map(|(seq, manifest, payload, written_at)| EventRecord {
-                    persistence_id: persistence_id.to_owned(),
-                    sequence_nr: from_db(seq),
-                    manifest,
-                    payload,
-                    written_at,
-                })
-                .collect())
-        })
-    }
-
-    fn highest_sequence_nr<'a>(
-        &'a self,
-        persistence_id: &'a str,
-    ) -> BoxFuture<'a, Result<u64, StoreError>> {
-        Box::pin(async move {
-            let n: Option<i64> = sqlx::query_scalar(
-                "SELECT MAX(sequence_nr) FROM bactor_journal WHERE persistence_id = $1",
-            )
-            .bind(persistence_id)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_error)?;
-            Ok(n.map_or(0, from_db))
-        })
-    }
-
-    fn delete_to<'a>(
-        &'a self,
-        persistence_id: &'a str,
-        to: u64,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            // Deletion is logical: the rows stay (not replayed), so the highest sequence
-            // number is never reset and a stale writer still meets the primary key.
-            sqlx::query(
-                "UPDATE bactor_journal SET deleted = TRUE WHERE persistence_id = $1 AND sequence_nr <= $2",
-            )
-            .bind(persistence_id)
-            .bind(to_db(to))
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?;
-            Ok(())
-        })
-    }
-}
-
-impl SnapshotStore for PostgresStore {
-    fn save<'a>(&'a self, s: SnapshotRecord) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            sqlx::query(
-                "INSERT INTO bactor_snapshot (persistence_id, sequence_nr, created_at, manifest, payload) \
-                 VALUES ($1, $2, $3, $4, $5::jsonb) \
-                 ON CONFLICT (persistence_id, sequence_nr) DO UPDATE SET \
-                 created_at = EXCLUDED.created_at, manifest = EXCLUDED.manifest, payload = EXCLUDED.payload",
-            )
-            .bind(&s.persistence_id)
-            .bind(to_db(s.sequence_nr))
-            .bind(s.created_at)
-            .bind(&s.manifest)
-            .bind(&s.payload)
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?;
-            Ok(())
-        })
-    }
-
-    fn load<'a>(
-        &'a self,
-        persistence_id: &'a str,
-        c: SnapshotCriteria,
-    ) -> BoxFuture<'a, Result<Option<SnapshotRecord>, StoreError>> {
-        Box::pin(async move {
-            let row: Option<(i64, i64, String, String)> = sqlx::query_as(
-                "SELECT sequence_nr, created_at, manifest, payload::text FROM bactor_snapshot \
-                 WHERE persistence_id = $1 AND sequence_nr BETWEEN $2 AND $3 AND created_at BETWEEN $4 AND $5 \
-                 ORDER BY sequence_nr DESC LIMIT 1",
-            )
-            .bind(persistence_id)
-            .bind(to_db(c.min_sequence_nr))
-            .bind(to_db(c.max_sequence_nr))
-            .bind(c.min_timestamp)
-            .bind(c.max_timestamp)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error)?;
-            Ok(
-                row.map(|(seq, created_at, manifest, payload)| SnapshotRecord {
-                    persistence_id: persistence_id.to_owned(),
-                    sequence_nr: from_db(seq),
-                    created_at,
-                    manifest,
-                    payload,
-                }),
-            )
-        })
-    }
-
-    fn delete<'a>(
-        &'a self,
-        persistence_id: &'a str,
-        sequence_nr: u64,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            sqlx::query(
-                "DELETE FROM bactor_snapshot WHERE persistence_id = $1 AND sequence_nr = $2",
-            )
-            .bind(persistence_id)
-            .bind(to_db(sequence_nr))
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?;
-            Ok(())
-        })
-    }
-
-    fn delete_matching<'a>(
-        &'a self,
-        persistence_id: &'a str,
-        c: SnapshotCriteria,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            sqlx::query(
-                "DELETE FROM bactor_snapshot WHERE persistence_id = $1 \
-                 AND sequence_nr BETWEEN $2 AND $3 AND created_at BETWEEN $4 AND $5",
-            )
-            .bind(persistence_id)
-            .bind(to_db(c.min_sequence_nr))
-            .bind(to_db(c.max_sequence_nr))
-            .bind(c.min_timestamp)
-            .bind(c.max_timestamp)
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?;
-            Ok(())
-        })
-    }
-}
+sql_store!(
+    PostgresStore,
+    replay: "SELECT sequence_nr, manifest, payload::text, written_at FROM bactor_journal \
+             WHERE persistence_id = $1 AND sequence_nr >= $2 AND sequence_nr <= $3 AND NOT deleted \
+             ORDER BY sequence_nr LIMIT $4",
+    highest: "SELECT MAX(sequence_nr) FROM bactor_journal WHERE persistence_id = $1",
+    delete_to: "UPDATE bactor_journal SET deleted = TRUE WHERE persistence_id = $1 AND sequence_nr <= $2",
+    save_snapshot: "INSERT INTO bactor_snapshot (persistence_id, sequence_nr, created_at, manifest, payload) \
+                    VALUES ($1, $2, $3, $4, $5::jsonb) \
+                    ON CONFLICT (persistence_id, sequence_nr) DO UPDATE SET \
+                    created_at = EXCLUDED.created_at, manifest = EXCLUDED.manifest, payload = EXCLUDED.payload",
+    load_snapshot: "SELECT sequence_nr, created_at, manifest, payload::text FROM bactor_snapshot \
+                    WHERE persistence_id = $1 AND sequence_nr BETWEEN $2 AND $3 AND created_at BETWEEN $4 AND $5 \
+                    ORDER BY sequence_nr DESC LIMIT 1",
+    delete_snapshot: "DELETE FROM bactor_snapshot WHERE persistence_id = $1 AND sequence_nr = $2",
+    delete_snapshots: "DELETE FROM bactor_snapshot WHERE persistence_id = $1 \
+                       AND sequence_nr BETWEEN $2 AND $3 AND created_at BETWEEN $4 AND $5",
+);
