@@ -44,6 +44,29 @@ struct Backend {
     pool: PgPool,
 }
 
+/// Rows as one array per column, for `UNNEST`: one statement whatever the batch size.
+struct Columns<'a>(Vec<&'a str>, Vec<i64>, Vec<&'a str>, Vec<&'a str>, Vec<i64>);
+
+impl<'a> Columns<'a> {
+    fn of(rows: Vec<Row<'a>>) -> Self {
+        let mut c = Columns(
+            Vec::with_capacity(rows.len()),
+            Vec::with_capacity(rows.len()),
+            Vec::with_capacity(rows.len()),
+            Vec::with_capacity(rows.len()),
+            Vec::with_capacity(rows.len()),
+        );
+        for r in rows {
+            c.0.push(r.persistence_id);
+            c.1.push(to_db(r.sequence_nr));
+            c.2.push(r.manifest);
+            c.3.push(r.payload);
+            c.4.push(r.written_at);
+        }
+        c
+    }
+}
+
 impl PostgresStore {
     /// Connects to `url` (`postgres://user:password@host:port/database`) and applies the
     /// migrations.
@@ -91,18 +114,7 @@ impl BatchBackend for Backend {
         expected: Vec<u64>,
     ) -> BoxFuture<'a, Result<Vec<(String, i64)>, WriteError>> {
         Box::pin(async move {
-            let mut pids = Vec::with_capacity(rows.len());
-            let mut seqs = Vec::with_capacity(rows.len());
-            let mut manifests = Vec::with_capacity(rows.len());
-            let mut payloads = Vec::with_capacity(rows.len());
-            let mut times = Vec::with_capacity(rows.len());
-            for r in rows {
-                pids.push(r.persistence_id);
-                seqs.push(to_db(r.sequence_nr));
-                manifests.push(r.manifest);
-                payloads.push(r.payload);
-                times.push(r.written_at);
-            }
+            let Columns(pids, seqs, manifests, payloads, times) = Columns::of(rows);
             let expected: Vec<i64> = expected.into_iter().map(to_db).collect();
             // The subquery sees the journal as of the statement's start.
             sqlx::query_as(
@@ -151,18 +163,7 @@ impl BatchBackend for Backend {
                 .collect();
             let (results, rows) = plan(batch, highest);
             if !rows.is_empty() {
-                let mut pids = Vec::with_capacity(rows.len());
-                let mut seqs = Vec::with_capacity(rows.len());
-                let mut manifests = Vec::with_capacity(rows.len());
-                let mut payloads = Vec::with_capacity(rows.len());
-                let mut times = Vec::with_capacity(rows.len());
-                for r in rows {
-                    pids.push(r.persistence_id);
-                    seqs.push(to_db(r.sequence_nr));
-                    manifests.push(r.manifest);
-                    payloads.push(r.payload);
-                    times.push(r.written_at);
-                }
+                let Columns(pids, seqs, manifests, payloads, times) = Columns::of(rows);
                 sqlx::query(
                     "INSERT INTO bactor_journal (persistence_id, sequence_nr, manifest, payload, written_at) \
                      SELECT p, s, m, j::jsonb, w FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[]) \
