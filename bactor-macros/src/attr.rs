@@ -40,6 +40,33 @@ pub(crate) struct ActorArgs {
 }
 
 /// Skips the value of an unrecognised key: `= expr`, `(...)` or nothing.
+/// Tracks the keys of one attribute, to report a key given twice.
+#[derive(Default)]
+pub(crate) struct Keys(Vec<String>);
+
+impl Keys {
+    /// The key of `meta`, or `None` (after recording the error, with the value skipped) when
+    /// it was given before.
+    pub(crate) fn first(
+        &mut self,
+        meta: &syn::meta::ParseNestedMeta<'_>,
+        cx: &mut Ctxt,
+    ) -> syn::Result<Option<String>> {
+        let key = meta
+            .path
+            .get_ident()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        if self.0.contains(&key) {
+            cx.error_spanned_by(&meta.path, format!("`{key}` specified more than once"));
+            skip_value(meta.input)?;
+            return Ok(None);
+        }
+        self.0.push(key.clone());
+        Ok(Some(key))
+    }
+}
+
 pub(crate) fn skip_value(input: ParseStream<'_>) -> syn::Result<()> {
     if input.peek(Token![=]) {
         input.parse::<Token![=]>()?;
@@ -72,18 +99,11 @@ impl ActorArgs {
     /// Parses `#[actor(...)]`, recording every problem in `cx`.
     pub(crate) fn parse(args: TokenStream, target: Target, cx: &mut Ctxt) -> ActorArgs {
         let mut out = ActorArgs::default();
-        let mut seen: Vec<String> = Vec::new();
+        let mut keys = Keys::default();
         let parser = syn::meta::parser(|meta| {
-            let key = meta
-                .path
-                .get_ident()
-                .map(ToString::to_string)
-                .unwrap_or_default();
-            if seen.contains(&key) {
-                cx.error_spanned_by(&meta.path, format!("`{key}` specified more than once"));
-                return skip_value(meta.input);
-            }
-            seen.push(key.clone());
+            let Some(key) = keys.first(&meta, cx)? else {
+                return Ok(());
+            };
             match (key.as_str(), target) {
                 // #[actor(mailbox = 64)] / #[actor(mailbox = unbounded)]
                 ("mailbox", Target::Type) => {

@@ -64,13 +64,11 @@ impl PersistentArgs {
                 cx.error_spanned_by(nv, "expected `#[persistent]` or `#[persistent(snapshot_every = N, keep_snapshots = K)]`");
             }
             syn::Meta::List(_) => {
-                let mut seen: Vec<String> = Vec::new();
+                let mut keys = crate::attr::Keys::default();
                 let result = attr.parse_nested_meta(|meta| {
-                    let key = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
-                    if seen.contains(&key) {
-                        cx.error_spanned_by(&meta.path, format!("`{key}` specified more than once"));
-                    }
-                    seen.push(key.clone());
+                    let Some(key) = keys.first(&meta, cx)? else {
+                        return Ok(());
+                    };
                     match key.as_str() {
                         // #[persistent(snapshot_every = 100)]
                         "snapshot_every" => {

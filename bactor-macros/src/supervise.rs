@@ -12,7 +12,7 @@ use syn::parse::{ParseStream, Parser};
 use syn::spanned::Spanned;
 use syn::{Attribute, Ident, LitFloat, LitInt, LitStr, Path};
 
-use crate::attr::skip_value;
+use crate::attr::{Keys, skip_value};
 use crate::ctxt::Ctxt;
 use crate::symbol;
 
@@ -95,18 +95,11 @@ impl SuperviseArgs {
             backoff: None,
             decide: None,
         };
-        let mut seen: Vec<String> = Vec::new();
+        let mut keys = Keys::default();
         let parser = syn::meta::parser(|meta| {
-            let key = meta
-                .path
-                .get_ident()
-                .map(ToString::to_string)
-                .unwrap_or_default();
-            if seen.contains(&key) {
-                cx.error_spanned_by(&meta.path, format!("`{key}` specified more than once"));
-                return skip_value(meta.input);
-            }
-            seen.push(key.clone());
+            let Some(key) = keys.first(&meta, cx)? else {
+                return Ok(());
+            };
             match key.as_str() {
                 // strategy = one_for_one | all_for_one
                 "strategy" => {
@@ -240,16 +233,13 @@ fn parse_backoff(
     let mut max = None;
     let mut jitter = None;
     let mut reset = None;
-    let mut seen: Vec<String> = Vec::new();
+    let mut keys = Keys::default();
     let mut ok = true;
     syn::meta::parser(|meta| {
-        let key = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
-        if seen.contains(&key) {
-            cx.error_spanned_by(&meta.path, format!("`{key}` specified more than once"));
+        let Some(key) = keys.first(&meta, cx)? else {
             ok = false;
-            return skip_value(meta.input);
-        }
-        seen.push(key.clone());
+            return Ok(());
+        };
         match key.as_str() {
             "min" | "max" | "reset" => {
                 let lit: LitStr = meta.value()?.parse()?;
