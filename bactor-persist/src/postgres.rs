@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use crate::batch::{Append, BatchBackend, CommitStats, GroupCommit, Row, WriteError, plan};
+use crate::batch::{Append, BatchBackend, GroupCommit, Row, WriteError, plan};
 use crate::sql::{db_error, sql_store, write_error};
 use crate::{BoxFuture, StoreError, from_db, to_db};
 
@@ -81,29 +81,6 @@ impl PostgresStore {
             .await
             .map_err(db_error)?;
         Self::from_pool(pool).await
-    }
-
-    /// Uses an existing pool; applies the migrations.
-    pub async fn from_pool(pool: PgPool) -> Result<Self, StoreError> {
-        sqlx::migrate!("./migrations/postgres")
-            .run(&pool)
-            .await
-            .map_err(StoreError::backend)?;
-        let commits = GroupCommit::start(Arc::new(Backend { pool: pool.clone() }));
-        Ok(PostgresStore {
-            pool,
-            commits: Arc::new(commits),
-        })
-    }
-
-    /// How much group commit has batched so far.
-    pub fn commit_stats(&self) -> CommitStats {
-        self.commits.stats()
-    }
-
-    /// The underlying pool.
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
     }
 }
 
@@ -186,6 +163,8 @@ impl BatchBackend for Backend {
 
 sql_store!(
     PostgresStore,
+    pool: PgPool,
+    migrations: "./migrations/postgres",
     replay: "SELECT sequence_nr, manifest, payload::text, written_at FROM bactor_journal \
              WHERE persistence_id = $1 AND sequence_nr >= $2 AND sequence_nr <= $3 AND NOT deleted \
              ORDER BY sequence_nr LIMIT $4",

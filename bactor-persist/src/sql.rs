@@ -2,12 +2,14 @@
 //! store differ between SQLite and Postgres only in their SQL, so one macro writes both
 //! implementations from each backend's statements.
 
-/// Implements `Journal` (appends through the store's group commit) and `SnapshotStore` for
+/// Implements `from_pool`, `commit_stats`, `pool`, `Journal` (appends through the store's group commit) and `SnapshotStore` for
 /// a SQL store with fields `pool` and `commits`, from the backend's statements. Parameters
 /// are bound in the order the statements number them.
 macro_rules! sql_store {
     (
-        $store:ty,
+        $store:ident,
+        pool: $pool:ty,
+        migrations: $migrations:literal,
         replay: $replay:literal,
         highest: $highest:literal,
         delete_to: $delete_to:literal,
@@ -16,6 +18,32 @@ macro_rules! sql_store {
         delete_snapshot: $delete:literal,
         delete_snapshots: $delete_matching:literal $(,)?
     ) => {
+        impl $store {
+            /// Uses an existing pool; applies the migrations.
+            pub async fn from_pool(pool: $pool) -> Result<Self, $crate::StoreError> {
+                sqlx::migrate!($migrations)
+                    .run(&pool)
+                    .await
+                    .map_err($crate::StoreError::backend)?;
+                let backend = Backend { pool: pool.clone() };
+                let commits = $crate::batch::GroupCommit::start(std::sync::Arc::new(backend));
+                Ok($store {
+                    pool,
+                    commits: std::sync::Arc::new(commits),
+                })
+            }
+
+            /// How much group commit has batched so far.
+            pub fn commit_stats(&self) -> $crate::CommitStats {
+                self.commits.stats()
+            }
+
+            /// The underlying pool (to inspect the tables, or to close the store).
+            pub fn pool(&self) -> &$pool {
+                &self.pool
+            }
+        }
+
         impl $crate::Journal for $store {
             fn append<'a>(
                 &'a self,

@@ -11,7 +11,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Sqlite};
 
-use crate::batch::{Append, BatchBackend, CommitStats, GroupCommit, Row, WriteError, plan};
+use crate::batch::{Append, BatchBackend, GroupCommit, Row, WriteError, plan};
 use crate::sql::{db_error, sql_store, write_error};
 use crate::{BoxFuture, StoreError, from_db, to_db};
 
@@ -83,29 +83,6 @@ impl SqliteStore {
             .await
             .map_err(db_error)?;
         Self::from_pool(pool).await
-    }
-
-    /// Uses an existing pool; applies the migrations.
-    pub async fn from_pool(pool: SqlitePool) -> Result<Self, StoreError> {
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&pool)
-            .await
-            .map_err(StoreError::backend)?;
-        let commits = GroupCommit::start(Arc::new(Backend { pool: pool.clone() }));
-        Ok(SqliteStore {
-            pool,
-            commits: Arc::new(commits),
-        })
-    }
-
-    /// How much group commit has batched so far.
-    pub fn commit_stats(&self) -> CommitStats {
-        self.commits.stats()
-    }
-
-    /// The underlying pool (to inspect the tables, or to close the store).
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
     }
 }
 
@@ -204,6 +181,8 @@ impl BatchBackend for Backend {
 
 sql_store!(
     SqliteStore,
+    pool: SqlitePool,
+    migrations: "./migrations/sqlite",
     replay: "SELECT sequence_nr, manifest, payload, written_at FROM bactor_journal \
              WHERE persistence_id = ?1 AND sequence_nr >= ?2 AND sequence_nr <= ?3 AND deleted = 0 \
              ORDER BY sequence_nr LIMIT ?4",
