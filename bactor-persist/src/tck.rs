@@ -7,9 +7,10 @@
 //! mismatch.
 //!
 //! ```
-//! # async fn demo() {
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! let store = bactor_persist::MemoryStore::new();
-//! bactor_persist::tck::replay_all(&store).await;
+//! bactor_persist::tck::replay_all(&store).await; // panics on the first mismatch
+//! bactor_persist::tck::conflicting_append_is_refused(&store).await;
 //! # }
 //! ```
 
@@ -206,19 +207,138 @@ pub async fn conflicting_append_is_refused<J: Journal>(j: &J) {
     assert_eq!(seqs(j, &id, 1, u64::MAX, u64::MAX).await, [1]);
 }
 
-/// Concurrent writers to the same id: exactly one wins each sequence number.
-pub async fn concurrent_writers_never_interleave<J: Journal>(j: &J) {
-    let id = fresh_id("race");
-    let (a, b) = tokio::join!(
-        j.append(&id, 0, vec![event(1), event(2)]),
-        j.append(&id, 0, vec![event(1)])
-    );
-    assert!(
-        a.is_ok() != b.is_ok(),
-        "exactly one writer wins: {a:?} / {b:?}"
-    );
-    let winner = if a.is_ok() { vec![1, 2] } else { vec![1] };
-    assert_eq!(seqs(j, &id, 1, u64::MAX, u64::MAX).await, winner);
+/// Polls every future in turn until all are done: they start together, so appends made
+/// this way are pending at the same time (and meet in one group-commit flush where the
+/// store batches).
+async fn all<F: std::future::Future + Unpin>(mut futures: Vec<F>) -> Vec<F::Output> {
+    let mut out: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, slot) in futures.iter_mut().zip(out.iter_mut()) {
+            if slot.is_none() {
+                match std::pin::Pin::new(f).poll(cx) {
+                    std::task::Poll::Ready(v) => *slot = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
+}
+
+/// Races two writers for one id, `rounds` times, each on a task of its own (on a
+/// multi-thread runtime they run in parallel): every time exactly one wins, the loser gets
+/// a conflict, and the journal holds the winner's events only.
+///
+/// `a` and `b` may be one store (racing inside its group commit) or two stores on one
+/// database (racing in the database).
+pub async fn racing_stores<J: Journal + Clone>(a: &J, b: &J, rounds: usize) {
+    let mut wins = [0usize; 2];
+    for round in 0..rounds {
+        let id = fresh_id("race");
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+        let racer = |j: &J, events: Vec<NewEvent>| {
+            let (j, id, start) = (j.clone(), id.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                j.append(&id, 0, events).await
+            })
+        };
+        let ta = racer(a, vec![event(1), event(2)]);
+        let tb = racer(b, vec![event(1)]);
+        let (ra, rb) = (
+            ta.await.expect("racer a panicked"),
+            tb.await.expect("racer b panicked"),
+        );
+        let expected = match (&ra, &rb) {
+            (Ok(2), Err(e)) if e.is_conflict() => {
+                wins[0] += 1;
+                vec![1, 2]
+            }
+            (Err(e), Ok(1)) if e.is_conflict() => {
+                wins[1] += 1;
+                vec![1]
+            }
+            _ => panic!("round {round}: exactly one writer wins, the other conflicts: {ra:?} / {rb:?}"),
+        };
+        assert_eq!(
+            seqs(a, &id, 1, u64::MAX, u64::MAX).await,
+            expected,
+            "round {round}"
+        );
+        assert_eq!(
+            seqs(b, &id, 1, u64::MAX, u64::MAX).await,
+            expected,
+            "round {round}"
+        );
+    }
+    assert_eq!(wins[0] + wins[1], rounds);
+}
+
+/// Concurrent writers to the same id, racing on tasks of their own through one store:
+/// exactly one wins each sequence number.
+pub async fn concurrent_writers_never_interleave<J: Journal + Clone>(j: &J) {
+    racing_stores(j, j, 20).await;
+}
+
+/// Appends pending together (one group-commit flush where the store batches), some of
+/// them stale: each stale append is refused with the exact conflict, every other append of
+/// the same flush goes in.
+pub async fn mixed_batch_refuses_only_the_conflicting_appends<J: Journal>(j: &J) {
+    let ids: Vec<String> = (0..6).map(|_| fresh_id("mixed")).collect();
+    // ids 0..3 hold one event already; 3..6 are new.
+    for id in &ids[..3] {
+        j.append(id, 0, vec![event(1)]).await.expect("prefill");
+    }
+    // (id, expected, events, should succeed)
+    let plan: Vec<(usize, u64, u64, bool)> = vec![
+        (0, 1, 2, true),  // right
+        (1, 0, 1, false), // stale: journal is at 1
+        (2, 1, 1, true),  // right
+        (3, 0, 2, true),  // new
+        (4, 3, 1, false), // ahead of the journal
+        (5, 0, 1, true),  // new
+        (1, 1, 1, true),  // right, after the stale one for the same id
+    ];
+    let futures: Vec<_> = plan
+        .iter()
+        .map(|&(i, expected, n, _)| {
+            let events = (expected + 1..=expected + n).map(event).collect();
+            j.append(&ids[i], expected, events)
+        })
+        .collect();
+    let results = all(futures).await;
+    for (&(i, expected, n, ok), result) in plan.iter().zip(&results) {
+        if ok {
+            assert_eq!(result.as_ref().ok(), Some(&(expected + n)), "append to id {i}: {result:?}");
+        } else {
+            match result {
+                Err(crate::StoreError::Conflict {
+                    expected: e,
+                    actual,
+                    ..
+                }) => {
+                    assert_eq!(*e, expected, "id {i}");
+                    assert_ne!(*actual, expected, "id {i}");
+                }
+                other => panic!("id {i}: expected a conflict, got {other:?}"),
+            }
+        }
+    }
+    let lens = [3, 2, 2, 2, 0, 1];
+    for (id, len) in ids.iter().zip(lens) {
+        assert_eq!(
+            seqs(j, id, 1, u64::MAX, u64::MAX).await,
+            (1..=len).collect::<Vec<u64>>(),
+            "{id}"
+        );
+    }
 }
 
 fn snapshot(id: &str, seq: u64, created_at: i64, body: &str) -> SnapshotRecord {
@@ -364,9 +484,15 @@ pub async fn snapshot_big<S: SnapshotStore>(s: &S) {
 /// One `#[tokio::test]` per conformance case, for a store made by `$make` (an expression
 /// evaluating to a future of the store).
 ///
-/// ```no_run
+/// ```
+/// // In a test target: one `#[tokio::test]` per case (they exist under `cargo test` only).
 /// bactor_persist::tck_tests!(async { Some(bactor_persist::MemoryStore::new()) });
-/// # fn main() {}
+///
+/// // `None` skips every case (for a backend whose server is missing).
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// // A case can also be called directly:
+/// bactor_persist::tck::atomic_batch_is_all_or_nothing(&bactor_persist::MemoryStore::new()).await;
+/// # }
 /// ```
 #[macro_export]
 macro_rules! tck_tests {
@@ -378,7 +504,7 @@ macro_rules! tck_tests {
             replay_nothing_when_lower_exceeds_upper, replay_nothing_for_unknown_id,
             highest_sequence_nr, deleted_events_are_not_replayed, highest_sequence_nr_survives_deletion,
             atomic_batch_is_all_or_nothing, conflicting_append_is_refused,
-            concurrent_writers_never_interleave,
+            concurrent_writers_never_interleave, mixed_batch_refuses_only_the_conflicting_appends,
             snapshot_nothing_for_unknown_or_unmatched, snapshot_newest,
             snapshot_newest_under_sequence_bound, snapshot_newest_under_sequence_and_time_bounds,
             snapshot_delete_one, snapshot_delete_by_criteria, snapshot_overwrite_same_sequence,

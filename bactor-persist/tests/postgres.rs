@@ -1,5 +1,5 @@
 //! The conformance suite against a real Postgres server (see `bactor_persist::testing`):
-//! skipped loudly without one, failing instead with `BACTOR_REQUIRE_SERVICES=1`.
+//! skipped loudly without one, failing instead under `BACTOR_REQUIRE_SERVICES`.
 #![cfg(feature = "postgres")]
 
 async fn store() -> Option<bactor_persist::PostgresStore> {
@@ -14,7 +14,23 @@ async fn store() -> Option<bactor_persist::PostgresStore> {
 bactor_persist::tck_tests!(store());
 
 mod extra {
-    use bactor_persist::{Journal, NewEvent, PostgresStore};
+    use std::time::Duration;
+
+    use bactor_persist::{Journal, NewEvent, PostgresStore, StoreError, tck};
+    use sqlx::Connection as _;
+
+    /// Guards against hangs only.
+    const HANG: Duration = Duration::from_secs(30);
+
+    async fn bounded<F: std::future::Future>(f: F) -> F::Output {
+        tokio::time::timeout(HANG, f).await.expect("hung")
+    }
+
+    /// `url` with an `application_name`, so the test can find the store's connections.
+    fn named(url: &str, name: &str) -> String {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}application_name={name}")
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn two_stores_on_one_database_never_interleave() {
@@ -25,7 +41,7 @@ mod extra {
             PostgresStore::connect(&url).await.unwrap(),
             PostgresStore::connect(&url).await.unwrap(),
         );
-        let id = bactor_persist::tck::fresh_id("two-stores");
+        let id = tck::fresh_id("two-stores");
         a.append(&id, 0, vec![NewEvent::new("E", "\"a1\"")])
             .await
             .unwrap();
@@ -42,14 +58,220 @@ mod extra {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_lost_connection_is_a_typed_error() {
+    async fn two_stores_racing_for_one_id_never_interleave() {
+        let Some(url) = bactor_persist::testing::postgres_url() else {
+            return;
+        };
+        let a = PostgresStore::connect(&url).await.unwrap();
+        let b = PostgresStore::connect(&url).await.unwrap();
+        bounded(tck::racing_stores(&a, &b, 50)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refused_connection_is_a_typed_error() {
         // A server that does not exist: connecting fails with a backend error, no panic.
-        let err = PostgresStore::connect("postgres://postgres@127.0.0.1:1/none")
+        let err = bounded(PostgresStore::connect("postgres://postgres@127.0.0.1:1/none"))
             .await
             .unwrap_err();
+        assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+    }
+
+    /// Terminates the server processes of the connections named `name` that are waiting
+    /// on a lock (`waiting`) or idle; returns how many.
+    async fn terminate(admin: &mut sqlx::PgConnection, name: &str, waiting: bool) -> i64 {
+        let query = if waiting {
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = $1 AND wait_event_type = 'Lock'"
+        } else {
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = $1 AND state = 'idle'"
+        };
+        let killed: Vec<(bool,)> = sqlx::query_as(query)
+        .bind(name)
+        .fetch_all(admin)
+        .await
+        .unwrap();
+        killed.len() as i64
+    }
+
+    /// Waits until a connection named `name` waits on a lock.
+    async fn blocked(admin: &mut sqlx::PgConnection, name: &str) {
+        bounded(async {
+            loop {
+                let (n,): (i64,) = sqlx::query_as(
+                    "SELECT count(*) FROM pg_stat_activity \
+                     WHERE application_name = $1 AND wait_event_type = 'Lock'",
+                )
+                .bind(name)
+                .fetch_one(&mut *admin)
+                .await
+                .unwrap();
+                if n > 0 {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+    }
+
+    /// Locks the journal from another connection so that the store's next statement waits.
+    async fn lock_journal(admin: &mut sqlx::PgConnection) {
+        sqlx::query("BEGIN").execute(&mut *admin).await.unwrap();
+        sqlx::query("LOCK TABLE bactor_journal IN ACCESS EXCLUSIVE MODE")
+            .execute(&mut *admin)
+            .await
+            .unwrap();
+    }
+
+    async fn unlock_journal(admin: &mut sqlx::PgConnection) {
+        sqlx::query("COMMIT").execute(&mut *admin).await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_connection_lost_between_uses_is_replaced_or_a_typed_error() {
+        let Some(url) = bactor_persist::testing::postgres_url() else {
+            return;
+        };
+        let name = "bactor-lost-idle";
+        let store = PostgresStore::connect(&named(&url, name)).await.unwrap();
+        let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+        let id = tck::fresh_id("lost-idle");
+        store
+            .append(&id, 0, vec![NewEvent::new("E", "1")])
+            .await
+            .unwrap();
+        assert!(terminate(&mut admin, name, false).await > 0);
+        // Either the pool notices the closed socket and connects again, or the first use of
+        // the dead connection fails with a backend error (no ping on checkout); both within
+        // bounded time, and a failed append writes nothing.
+        let mut next = 1;
+        for n in 2..=4 {
+            match bounded(store.append(&id, next, vec![NewEvent::new("E", format!("{n}"))]))
+                .await
+            {
+                Ok(seq) => next = seq,
+                Err(StoreError::Backend(_)) => {}
+                Err(other) => panic!("expected a backend error, got {other:?}"),
+            }
+        }
+        assert!(next > 1, "the store never recovered from the lost connection");
+        // Later uses get fresh connections; the journal holds exactly what was acknowledged.
+        let replayed = bounded(store.replay(&id, 1, u64::MAX, u64::MAX))
+            .await
+            .unwrap();
+        assert_eq!(replayed.len() as u64, next);
+        assert_eq!(bounded(store.highest_sequence_nr(&id)).await.unwrap(), next);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_connection_lost_mid_append_fails_that_append_and_writes_nothing() {
+        let Some(url) = bactor_persist::testing::postgres_url() else {
+            return;
+        };
+        let name = "bactor-lost-append";
+        let store = PostgresStore::connect(&named(&url, name)).await.unwrap();
+        let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+        let id = tck::fresh_id("lost-append");
+        store
+            .append(&id, 0, vec![NewEvent::new("E", "1")])
+            .await
+            .unwrap();
+        lock_journal(&mut admin).await;
+        let pending = {
+            let store = store.clone();
+            let id = id.clone();
+            tokio::spawn(async move {
+                store
+                    .append(&id, 1, vec![NewEvent::new("E", "2"), NewEvent::new("E", "3")])
+                    .await
+            })
+        };
+        // The append's statement is on the server, waiting for the lock: kill it there.
+        blocked(&mut admin, name).await;
+        assert_eq!(terminate(&mut admin, name, true).await, 1);
+        let result = bounded(pending).await.unwrap();
         assert!(
-            matches!(err, bactor_persist::StoreError::Backend(_)),
-            "{err:?}"
+            matches!(result, Err(StoreError::Backend(_))),
+            "expected a backend error, got {result:?}"
         );
+        unlock_journal(&mut admin).await;
+        // Nothing of the failed batch went in; the group-commit writer carries on.
+        assert_eq!(bounded(store.highest_sequence_nr(&id)).await.unwrap(), 1);
+        assert_eq!(
+            bounded(store.append(&id, 1, vec![NewEvent::new("E", "2")]))
+                .await
+                .unwrap(),
+            2
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_connection_lost_mid_replay_is_a_typed_error() {
+        let Some(url) = bactor_persist::testing::postgres_url() else {
+            return;
+        };
+        let name = "bactor-lost-replay";
+        let store = PostgresStore::connect(&named(&url, name)).await.unwrap();
+        let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+        let id = tck::fresh_id("lost-replay");
+        store
+            .append(&id, 0, vec![NewEvent::new("E", "1")])
+            .await
+            .unwrap();
+        lock_journal(&mut admin).await;
+        let pending = {
+            let store = store.clone();
+            let id = id.clone();
+            tokio::spawn(async move { store.replay(&id, 1, u64::MAX, u64::MAX).await })
+        };
+        blocked(&mut admin, name).await;
+        assert_eq!(terminate(&mut admin, name, true).await, 1);
+        let result = bounded(pending).await.unwrap();
+        assert!(
+            matches!(result, Err(StoreError::Backend(_))),
+            "expected a backend error, got {result:?}"
+        );
+        unlock_journal(&mut admin).await;
+        let events = bounded(store.replay(&id, 1, u64::MAX, u64::MAX))
+            .await
+            .unwrap();
+        assert_eq!(events.len(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn json_objects_round_trip_through_jsonb() {
+        let Some(url) = bactor_persist::testing::postgres_url() else {
+            return;
+        };
+        let store = PostgresStore::connect(&url).await.unwrap();
+        let id = tck::fresh_id("jsonb");
+        let written = r#"{"amount": 5, "note": "a \"quoted\" ünïcödé", "tags": [1, 2.5, null, true], "nested": {"z": 1, "a": {}}}"#;
+        store
+            .append(&id, 0, vec![NewEvent::new("Account::Deposited", written)])
+            .await
+            .unwrap();
+        let events = store.replay(&id, 1, u64::MAX, u64::MAX).await.unwrap();
+        // JSONB normalises the text (key order, spacing); the value is what was written.
+        let back: serde_json::Value = serde_json::from_str(&events[0].payload).unwrap();
+        let sent: serde_json::Value = serde_json::from_str(written).unwrap();
+        assert_eq!(back, sent);
+        assert_eq!(events[0].manifest, "Account::Deposited");
+        // Stored as a JSON object, queryable by operators.
+        let (amount,): (i64,) = sqlx::query_as(
+            "SELECT (payload->>'amount')::bigint FROM bactor_journal WHERE persistence_id = $1",
+        )
+        .bind(&id)
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        assert_eq!(amount, 5);
+        // Not JSON at all: refused by the database, as a typed error.
+        let bad = store
+            .append(&id, 1, vec![NewEvent::new("E", "{not json")])
+            .await
+            .unwrap_err();
+        assert!(matches!(bad, StoreError::Backend(_)), "{bad:?}");
+        assert_eq!(store.highest_sequence_nr(&id).await.unwrap(), 1);
     }
 }
