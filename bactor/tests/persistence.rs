@@ -324,22 +324,144 @@ async fn a_corrupt_event_surfaces_as_an_error() {
 #[tokio::test]
 async fn persisting_needs_a_persistence_id_and_a_store() {
     let system = system_with(MemoryStore::new()).await;
-    // Spawned without a persistence id: persist says so (and fails the actor).
+    let mut events = system.events().subscribe();
+    // Spawned without a persistence id: persist says so, and fails the actor.
     let a = system.spawn(Account::default).await.unwrap();
     match no_hang(a.deposit(1)).await {
         Err(AskError::Handler(PersistError::NotPersistent)) => {}
         other => panic!("{other:?}"),
     }
-    system.shutdown().await;
+    // The failure reached the supervisor (the guardian), naming the cause...
+    let decision = loop {
+        if let Some(SystemEvent::Supervisor(e)) = no_hang(events.recv()).await
+            && e.child == a.pid()
+        {
+            break e;
+        }
+    };
+    assert_eq!(decision.directive, Directive::Restart);
+    assert!(
+        matches!(
+            decision.reason.downcast_ref::<PersistError>(),
+            Some(PersistError::NotPersistent)
+        ),
+        "{}",
+        decision.reason
+    );
+    // ...and the restarted instance starts from a fresh state: nothing was applied.
+    loop {
+        if let Some(SystemEvent::ActorRestarted { pid, .. }) = no_hang(events.recv()).await
+            && pid == a.pid()
+        {
+            break;
+        }
+    }
+    assert_eq!(no_hang(a.balance()).await.unwrap(), (0, 0));
+    no_hang(system.shutdown()).await;
     // A system without an event store refuses persistent spawns.
     let bare = ActorSystem::new();
     assert_eq!(
-        bare.spawn_persistent("x", Account::default)
+        no_hang(bare.spawn_persistent("x", Account::default))
             .await
             .unwrap_err(),
         SpawnError::NoEventStore
     );
     assert_eq!(bare.actor_count(), 0);
+}
+
+#[tokio::test]
+async fn a_corrupt_snapshot_fails_recovery_with_a_typed_error() {
+    let store = MemoryStore::new();
+    let system = system_with(store.clone()).await;
+    let a = system
+        .spawn_persistent("bad-snapshot", Account::default)
+        .await
+        .unwrap();
+    for _ in 0..4 {
+        no_hang(a.deposit(1)).await.unwrap();
+    }
+    stop(&a).await;
+    // The newest snapshot (at 3) no longer decodes as an `Account`.
+    let mut snap = store
+        .load("bad-snapshot", SnapshotCriteria::latest())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(snap.sequence_nr, 3);
+    snap.payload = r#"{"balance":"lots"}"#.to_owned();
+    store.save(snap).await.unwrap();
+    let mut events = system.events().subscribe();
+    let b = system
+        .spawn_persistent("bad-snapshot", Account::default)
+        .await
+        .unwrap();
+    let reason = loop {
+        if let Some(SystemEvent::Supervisor(e)) = no_hang(events.recv()).await
+            && e.child == b.pid()
+        {
+            break e.reason;
+        }
+    };
+    match reason.downcast_ref::<PersistError>() {
+        Some(PersistError::Decode {
+            persistence_id,
+            sequence_nr,
+            ..
+        }) => assert_eq!((persistence_id.as_str(), *sequence_nr), ("bad-snapshot", 3)),
+        _ => panic!("expected a decode error, got {reason}"),
+    }
+    // Never a state built on a broken snapshot: past the restart limit it stops, and
+    // asks fail instead of answering.
+    no_hang(b.stopped()).await;
+    assert_eq!(no_hang(b.balance()).await, Err(AskError::Dead));
+    no_hang(system.shutdown()).await;
+}
+
+#[tokio::test]
+async fn recovery_after_deleting_events_continues_the_sequence() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    let system = system_with(store.clone()).await;
+    let a = system
+        .spawn_persistent("trimmed", Account::default)
+        .await
+        .unwrap();
+    for n in 1..=7 {
+        no_hang(a.deposit(n)).await.unwrap();
+    }
+    stop(&a).await;
+    // Snapshots at 3 and 6; the events they cover are deleted.
+    store.delete_to("trimmed", 6).await.unwrap();
+    let b = system
+        .spawn_persistent("trimmed", Account::default)
+        .await
+        .unwrap();
+    assert_eq!(no_hang(b.balance()).await.unwrap(), (28, 7));
+    // The next event is #8, not a conflict with the deleted rows.
+    assert_eq!(no_hang(b.deposit(1)).await.unwrap(), 29);
+    assert_eq!(no_hang(b.balance()).await.unwrap(), (29, 8));
+    stop(&b).await;
+    // Everything deleted and no snapshot store to start from: the sequence still
+    // continues after the highest number ever written.
+    store.delete_to("trimmed", 8).await.unwrap();
+    let t = system
+        .spawn_persistent("trimmed-tally", Tally::default)
+        .await
+        .unwrap();
+    no_hang(t.add(1)).await.unwrap();
+    no_hang(t.add(2)).await.unwrap();
+    t.stop();
+    no_hang(t.stopped()).await;
+    store.delete_to("trimmed-tally", 2).await.unwrap();
+    let t = system
+        .spawn_persistent("trimmed-tally", Tally::default)
+        .await
+        .unwrap();
+    assert_eq!(no_hang(t.seen()).await.unwrap(), Vec::<u32>::new());
+    assert_eq!(no_hang(t.add(3)).await.unwrap(), 1);
+    let stored = store.replay("trimmed-tally", 1, u64::MAX, u64::MAX).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].sequence_nr, 3);
+    no_hang(system.shutdown()).await;
 }
 
 /// A persistent actor without snapshots: its state need not be serializable.
@@ -358,6 +480,11 @@ impl Tally {
         Ok(self.seen.len())
     }
 
+    #[handler]
+    fn seen(&self) -> Vec<u32> {
+        self.seen.clone()
+    }
+
     #[event]
     fn added(&mut self, n: u32) {
         self.seen.push(n);
@@ -372,8 +499,10 @@ async fn long_histories_recover_in_pages() {
         .spawn_persistent("long", Tally::default)
         .await
         .unwrap();
+    // 2,501 events: recovery reads them in pages of 1,000, so it crosses two page
+    // boundaries.
     for n in 0..2_500 {
-        t.add(n).tell().await.unwrap();
+        no_hang(t.add(n).tell()).await.unwrap();
     }
     assert_eq!(no_hang(t.add(2_500)).await.unwrap(), 2_501);
     t.stop();
@@ -382,6 +511,9 @@ async fn long_histories_recover_in_pages() {
         .spawn_persistent("long", Tally::default)
         .await
         .unwrap();
+    // Every event, once, in order, across the page boundaries.
+    let recovered = no_hang(again.seen()).await.unwrap();
+    assert_eq!(recovered, (0..=2_500).collect::<Vec<u32>>());
     assert_eq!(no_hang(again.add(0)).await.unwrap(), 2_502);
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
