@@ -508,7 +508,11 @@ async fn escalate_reaches_the_grandparent() {
 
 #[tokio::test]
 async fn escalate_without_grandparent_falls_back_to_the_default() {
-    let system = ActorSystem::new();
+    // The guardian's own decider says Escalate; the guardian has no parent, so that
+    // becomes Restart.
+    let system = ActorSystem::builder()
+        .guardian_strategy(SupervisorStrategy::one_for_one().decider(|_| Directive::Escalate))
+        .build();
     let log = Log::default();
     let mut events = system.events().subscribe();
     let top = spawn_boss(&system, "top", kinds(), vec![Spec::Worker("w")], &log).await;
@@ -527,7 +531,28 @@ async fn escalate_without_grandparent_falls_back_to_the_default() {
     assert_eq!(at_guardian.directive, Directive::Restart);
     restarted(&mut events, top.pid()).await;
     assert_eq!(no_hang(top.children()).await.unwrap().len(), 1);
-    system.shutdown().await;
+    assert!(top.is_alive());
+    no_hang(system.shutdown()).await;
+}
+
+#[tokio::test]
+async fn a_top_level_escalate_from_the_default_guardian_restarts_too() {
+    let system = ActorSystem::new();
+    let log = Log::default();
+    let mut events = system.events().subscribe();
+    let top = spawn_boss(&system, "top", kinds(), vec![Spec::Worker("w")], &log).await;
+    let w = find(&system, "w");
+    assert!(matches!(
+        no_hang(w.fail(Kind::Escalate)).await,
+        Err(AskError::Failed)
+    ));
+    let at_guardian = decision(&mut events, top.pid()).await;
+    assert_eq!(
+        (at_guardian.supervisor, at_guardian.directive),
+        (None, Directive::Restart)
+    );
+    restarted(&mut events, top.pid()).await;
+    no_hang(system.shutdown()).await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -594,13 +619,40 @@ async fn backoff_resets_after_a_quiet_period() {
     system.shutdown().await;
 }
 
-#[test]
-fn jitter_stays_within_its_bounds() {
-    let b = Backoff::exponential(Duration::from_millis(100), Duration::from_secs(10)).jitter(0.2);
-    assert_eq!(b.base_delay(2), Duration::from_millis(200));
-    // `base_delay` is the centre; the applied delay is checked through a strategy.
-    let s = SupervisorStrategy::one_for_one().backoff(b);
-    assert_eq!(s.backoff_value(), Some(b));
+#[tokio::test(start_paused = true)]
+async fn jitter_stays_within_its_bounds_and_varies() {
+    let system = ActorSystem::new();
+    let log = Log::default();
+    // min = max: every base delay is 100 ms, so all variation is jitter (± 50 %).
+    let backoff = Backoff::exponential(Duration::from_millis(100), Duration::from_millis(100))
+        .jitter(0.5);
+    assert_eq!(backoff.base_delay(5), Duration::from_millis(100));
+    let strategy = SupervisorStrategy::one_for_one()
+        .max_restarts(1_000)
+        .within(Duration::from_secs(3600))
+        .backoff(backoff);
+    let mut events = system.events().subscribe();
+    spawn_boss(&system, "b", strategy, vec![Spec::Worker("w")], &log).await;
+    let w = find(&system, "w");
+    let mut delays = Vec::new();
+    for _ in 0..40 {
+        w.boom().tell().await.unwrap();
+        delays.push(decision(&mut events, w.pid()).await.delay);
+        restarted(&mut events, w.pid()).await;
+    }
+    for d in &delays {
+        assert!(
+            (Duration::from_millis(50)..=Duration::from_millis(150)).contains(d),
+            "{d:?} outside 100 ms ± 50 %"
+        );
+    }
+    let (lo, hi) = (delays.iter().min().unwrap(), delays.iter().max().unwrap());
+    // 40 samples: both halves of the range are hit (the chance of missing one is 2^-39).
+    assert!(
+        *lo < Duration::from_millis(100) && *hi > Duration::from_millis(100),
+        "jitter does not spread: {delays:?}"
+    );
+    no_hang(system.shutdown()).await;
 }
 
 /// Panics in `pre_start` the first time only.
@@ -758,6 +810,7 @@ async fn death_watch_reports_stopped_failed_and_not_found() {
     no_hang(watch.watch(calm.clone())).await.unwrap();
     no_hang(watch.watch(doomed.clone())).await.unwrap();
     calm.stop();
+    no_hang(calm.stopped()).await;
     assert!(matches!(
         no_hang(doomed.fail(Kind::Stop)).await,
         Err(AskError::Failed)
@@ -834,7 +887,7 @@ async fn a_parent_learns_when_a_child_stops() {
     system.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn stop_during_backoff_stops_without_restarting() {
     let system = ActorSystem::new();
     let log = Log::default();
@@ -845,12 +898,293 @@ async fn stop_during_backoff_stops_without_restarting() {
     let mut events = system.events().subscribe();
     let b = spawn_boss(&system, "b", strategy, vec![Spec::Worker("w")], &log).await;
     let w = find(&system, "w");
+    let (_, inst) = no_hang(w.get()).await.unwrap();
     assert_eq!(no_hang(w.boom()).await, Err(AskError::Failed));
     assert_eq!(
         decision(&mut events, w.pid()).await.delay,
         Duration::from_secs(3600)
     );
-    // The worker is waiting out an hour of backoff; shutdown does not wait for it.
+    // The worker is waiting out an hour of backoff; `stop()` ends it now.
+    w.stop();
+    no_hang(w.stopped()).await;
+    assert!(!w.is_alive());
+    // Long past the backoff: no restart ever happened, and the boss lives on.
+    tokio::time::sleep(Duration::from_secs(7200)).await;
+    while let Ok(Some(e)) = tokio::time::timeout(Duration::ZERO, events.recv()).await {
+        assert!(
+            !matches!(e, SystemEvent::ActorRestarted { pid, .. } if pid == w.pid()),
+            "restarted after stop: {e:?}"
+        );
+    }
+    let hooks: Vec<String> = entries(&log)
+        .into_iter()
+        .filter(|e| e.starts_with("w#"))
+        .collect();
+    assert_eq!(
+        hooks,
+        [format!("w#{inst} pre_start"), format!("w#{inst} post_stop")],
+        "no new instance was made"
+    );
+    assert!(b.is_alive());
+    assert!(no_hang(b.children()).await.unwrap().is_empty());
     no_hang(system.shutdown()).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_during_backoff_does_not_wait_for_it() {
+    let system = ActorSystem::new();
+    let log = Log::default();
+    let strategy = SupervisorStrategy::one_for_one().backoff(Backoff::exponential(
+        Duration::from_secs(3600),
+        Duration::from_secs(3600),
+    ));
+    let mut events = system.events().subscribe();
+    let b = spawn_boss(&system, "b", strategy, vec![Spec::Worker("w")], &log).await;
+    let w = find(&system, "w");
+    assert_eq!(no_hang(w.boom()).await, Err(AskError::Failed));
+    decision(&mut events, w.pid()).await;
+    let start = tokio::time::Instant::now();
+    no_hang(system.shutdown()).await;
+    assert!(start.elapsed() < Duration::from_secs(3600), "waited out the backoff");
     assert!(!b.is_alive() && !w.is_alive());
+}
+
+/// Supervises with the settings of its `#[supervise]` attribute only.
+#[actor]
+#[supervise(
+    max_restarts = 5,
+    within = "1h",
+    backoff = exponential(min = "100ms", max = "300ms", reset = "1h"),
+    decide = by_kind
+)]
+struct Declared {
+    log: Log,
+}
+
+#[actor]
+impl Declared {
+    async fn pre_start(&mut self, ctx: &mut Context<Self>) -> Result<(), ActorError> {
+        ctx.spawn_child_props(Props::from_producer(worker("dw", &self.log)).name("dw"))
+            .await?;
+        Ok(())
+    }
+
+    #[handler]
+    fn ping(&self) {}
+}
+
+/// Counts every failure ever (`within = "0s"`), at most two restarts.
+#[actor]
+#[supervise(max_restarts = 2, within = "0s")]
+struct Strict {
+    log: Log,
+}
+
+#[actor]
+impl Strict {
+    async fn pre_start(&mut self, ctx: &mut Context<Self>) -> Result<(), ActorError> {
+        ctx.spawn_child_props(Props::from_producer(worker("sw", &self.log)).name("sw"))
+            .await?;
+        Ok(())
+    }
+
+    #[handler]
+    fn ping(&self) {}
+}
+
+#[tokio::test(start_paused = true)]
+async fn supervise_attribute_backoff_and_decider_take_effect() {
+    let system = ActorSystem::new();
+    let log = Log::default();
+    let mut events = system.events().subscribe();
+    let l = log.clone();
+    let boss = system
+        .spawn(move || Declared { log: l.clone() })
+        .await
+        .unwrap();
+    no_hang(boss.ping()).await.unwrap();
+    let w = find(&system, "dw");
+    // The decider of the attribute: Resume keeps the instance.
+    let (_, inst) = no_hang(w.get()).await.unwrap();
+    assert!(matches!(
+        no_hang(w.fail(Kind::Resume)).await,
+        Err(AskError::Failed)
+    ));
+    let e = decision(&mut events, w.pid()).await;
+    assert_eq!((e.supervisor, e.directive), (Some(boss.pid()), Directive::Resume));
+    assert_eq!(no_hang(w.get()).await.unwrap().1, inst);
+    // Its backoff: 100, 200, then capped at 300 ms; each restart waits its delay.
+    let mut planned = Vec::new();
+    for _ in 0..3 {
+        let start = tokio::time::Instant::now();
+        w.boom().tell().await.unwrap();
+        let e = decision(&mut events, w.pid()).await;
+        assert_eq!(e.directive, Directive::Restart);
+        restarted(&mut events, w.pid()).await;
+        assert!(start.elapsed() >= e.delay);
+        planned.push(e.delay.as_millis());
+    }
+    assert_eq!(planned, [100, 200, 300]);
+    // And Stop from the decider stops the child.
+    assert!(matches!(
+        no_hang(w.fail(Kind::Stop)).await,
+        Err(AskError::Failed)
+    ));
+    assert_eq!(decision(&mut events, w.pid()).await.directive, Directive::Stop);
+    no_hang(w.stopped()).await;
+    no_hang(system.shutdown()).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn within_zero_counts_every_failure_ever() {
+    let system = ActorSystem::new();
+    let log = Log::default();
+    let mut events = system.events().subscribe();
+    let l = log.clone();
+    let boss = system.spawn(move || Strict { log: l.clone() }).await.unwrap();
+    no_hang(boss.ping()).await.unwrap();
+    let w = find(&system, "sw");
+    // Failures a day apart still add up: two restarts, then the third failure stops it.
+    for expected in [Directive::Restart, Directive::Restart, Directive::Stop] {
+        tokio::time::sleep(Duration::from_secs(86_400)).await;
+        assert_eq!(no_hang(w.boom()).await, Err(AskError::Failed));
+        assert_eq!(decision(&mut events, w.pid()).await.directive, expected);
+    }
+    no_hang(w.stopped()).await;
+    no_hang(system.shutdown()).await;
+}
+
+/// Ticks on a timer armed by a handler, counting ticks per instance in a shared log.
+#[actor]
+struct Ticker {
+    inst: usize,
+    ticks: Arc<Mutex<Vec<usize>>>,
+}
+
+#[actor]
+impl Ticker {
+    #[handler]
+    fn arm(&mut self, ctx: &mut Context<Self>) {
+        ctx.send_interval(Duration::from_millis(10), || TickerMsg::Tick {
+            __bactor_reply: None,
+        });
+    }
+
+    #[handler]
+    fn tick(&mut self) {
+        self.ticks.lock().unwrap().push(self.inst);
+    }
+
+    #[handler]
+    fn boom(&mut self) {
+        panic!("ticker failed");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn timers_are_cancelled_on_restart() {
+    let system = ActorSystem::new();
+    let ticks = Arc::new(Mutex::new(Vec::new()));
+    let made = Arc::new(AtomicUsize::new(0));
+    let mut events = system.events().subscribe();
+    let (t2, m2) = (ticks.clone(), made.clone());
+    let t = system
+        .spawn(move || Ticker {
+            inst: m2.fetch_add(1, Ordering::SeqCst),
+            ticks: t2.clone(),
+        })
+        .await
+        .unwrap();
+    no_hang(t.arm()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(105)).await;
+    assert!(ticks.lock().unwrap().len() >= 5, "the timer runs");
+    assert_eq!(no_hang(t.boom()).await, Err(AskError::Failed));
+    restarted(&mut events, t.pid()).await;
+    // A hundred periods later the new instance has seen at most a tick that was already
+    // queued when the old one failed: the timer itself died with the old instance.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after: usize = ticks.lock().unwrap().iter().filter(|&&i| i == 1).count();
+    assert!(after <= 1, "{after} ticks reached the restarted instance");
+    no_hang(system.shutdown()).await;
+}
+
+/// Hooks that fail with an `Err` (not a panic) the first time.
+#[actor]
+struct Grumpy {
+    first: Arc<AtomicBool>,
+}
+
+#[actor]
+impl Grumpy {
+    #[handler]
+    fn boom(&mut self) {
+        panic!("grumpy failed");
+    }
+
+    #[handler]
+    fn watch(&mut self, ctx: &mut Context<Self>, target: WorkerRef) {
+        ctx.watch(&target);
+    }
+
+    #[handler]
+    fn ping(&self) {}
+
+    async fn post_restart(
+        &mut self,
+        _ctx: &mut Context<Self>,
+        _reason: &ActorError,
+    ) -> Result<(), ActorError> {
+        if self.first.swap(false, Ordering::SeqCst) {
+            return Err(ActorError::msg("post_restart refused"));
+        }
+        Ok(())
+    }
+
+    fn on_terminated(&mut self, _pid: Pid, _reason: &StopReason) -> Result<(), ActorError> {
+        Err(ActorError::msg("on_terminated refused"))
+    }
+}
+
+#[tokio::test]
+async fn an_err_from_post_restart_is_a_failure() {
+    let system = ActorSystem::new();
+    let mut events = system.events().subscribe();
+    let first = Arc::new(AtomicBool::new(true));
+    let f = first.clone();
+    let g = system
+        .spawn(move || Grumpy { first: f.clone() })
+        .await
+        .unwrap();
+    assert_eq!(no_hang(g.boom()).await, Err(AskError::Failed));
+    assert!(decision(&mut events, g.pid()).await.reason.is_panic());
+    // The restart's post_restart returned Err: a second failure, decided again.
+    let e = decision(&mut events, g.pid()).await;
+    assert_eq!(e.reason.to_string(), "post_restart refused");
+    assert_eq!(e.message, None);
+    assert_eq!(e.directive, Directive::Restart);
+    no_hang(g.ping()).await.unwrap();
+    no_hang(system.shutdown()).await;
+}
+
+#[tokio::test]
+async fn an_err_from_on_terminated_is_a_failure() {
+    let system = ActorSystem::new();
+    let log = Log::default();
+    let mut events = system.events().subscribe();
+    let g = system
+        .spawn(|| Grumpy {
+            first: Arc::new(AtomicBool::new(false)),
+        })
+        .await
+        .unwrap();
+    let w = system.spawn(worker("w", &log)).await.unwrap();
+    no_hang(g.watch(w.clone())).await.unwrap();
+    w.stop();
+    no_hang(w.stopped()).await;
+    let e = decision(&mut events, g.pid()).await;
+    assert_eq!(e.reason.to_string(), "on_terminated refused");
+    assert_eq!(e.directive, Directive::Restart);
+    restarted(&mut events, g.pid()).await;
+    no_hang(g.ping()).await.unwrap();
+    no_hang(system.shutdown()).await;
 }
