@@ -150,6 +150,48 @@ impl<A: Actor> Context<A> {
         &mut self,
         props: Props<B>,
     ) -> Result<B::Ref, SpawnError> {
+        self.spawn_child_now(props)
+    }
+
+    /// Spawns a child from [`Props`] without awaiting anything: for synchronous handlers
+    /// and closures ([`Props::from_func`]). The child runs on a task of its own from now
+    /// on; like every child, it stops before this actor stops.
+    ///
+    /// ```
+    /// use bactor::prelude::*;
+    ///
+    /// #[actor]
+    /// #[derive(Default)]
+    /// struct Worker;
+    ///
+    /// #[actor]
+    /// impl Worker {
+    ///     #[handler]
+    ///     fn ping(&self) -> &'static str {
+    ///         "pong"
+    ///     }
+    /// }
+    ///
+    /// #[actor]
+    /// struct Boss;
+    ///
+    /// #[actor]
+    /// impl Boss {
+    ///     #[handler]
+    ///     fn hire(&mut self, ctx: &mut Context<Self>) -> Result<WorkerRef, SpawnError> {
+    ///         ctx.spawn_child_now(Props::from_producer(Worker::default))
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let system = ActorSystem::new();
+    /// let boss = system.spawn(|| Boss).await?;
+    /// let worker = boss.hire().await?;
+    /// assert_eq!(worker.ping().await?, "pong");
+    /// # system.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn spawn_child_now<B: Actor>(&mut self, props: Props<B>) -> Result<B::Ref, SpawnError> {
         if self.stopping {
             return Err(SpawnError::ParentStopping);
         }

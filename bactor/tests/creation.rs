@@ -97,7 +97,7 @@ async fn stateful_closure() {
 
 enum Cmd {
     WhoAmI(ReplyTo<Pid>),
-    Spawn(ReplyTo<usize>),
+    Spawn(u32, ReplyTo<Vec<Pid>>),
     Quit,
 }
 
@@ -110,10 +110,14 @@ async fn context_aware_closure() {
                 Cmd::WhoAmI(reply) => {
                     let _ = reply.send(ctx.pid());
                 }
-                Cmd::Spawn(reply) => {
-                    // Children can be spawned from a synchronous closure by a task that
-                    // reports back; here we just report the current count.
-                    let _ = reply.send(ctx.children().len());
+                Cmd::Spawn(n, reply) => {
+                    // The closure is synchronous: children are spawned without awaiting.
+                    for i in 0..n {
+                        let start = i64::from(i) * 100;
+                        ctx.spawn_child_now(Props::from_producer(move || Counter { count: start }))
+                            .expect("spawn a child");
+                    }
+                    let _ = reply.send(ctx.children());
                 }
                 Cmd::Quit => ctx.stop(),
             },
@@ -121,11 +125,32 @@ async fn context_aware_closure() {
         .await
         .unwrap();
     assert_eq!(no_hang(boss.ask(Cmd::WhoAmI)).await, Ok(boss.pid()));
-    assert_eq!(no_hang(boss.ask(Cmd::Spawn)).await, Ok(0));
+    let kids = no_hang(boss.ask(|r| Cmd::Spawn(3, r))).await.unwrap();
+    assert_eq!(kids.len(), 3);
+    // Each child is a live Counter made by its own producer.
+    let mut refs = Vec::new();
+    for pid in &kids {
+        let kid: CounterRef = system.resolve::<Counter>(*pid).unwrap();
+        refs.push(kid);
+    }
+    let mut starts = Vec::new();
+    for kid in &refs {
+        starts.push(no_hang(kid.add(1)).await.unwrap() - 1);
+    }
+    starts.sort_unstable();
+    assert_eq!(starts, [0, 100, 200]);
+    // More children later: the context keeps all of them.
+    assert_eq!(no_hang(boss.ask(|r| Cmd::Spawn(1, r))).await.unwrap().len(), 4);
+    // Stopping the closure actor stops its children first.
     boss.tell(Cmd::Quit).await.unwrap();
     no_hang(boss.stopped()).await;
+    for kid in &refs {
+        assert!(!kid.is_alive());
+        assert_eq!(no_hang(kid.add(1)).await, Err(AskError::Dead));
+    }
     assert!(!boss.is_alive());
-    system.shutdown().await;
+    assert_eq!(system.actor_count(), 0);
+    no_hang(system.shutdown()).await;
 }
 
 /// A hand-written `Actor` impl, for completeness: no macro involved.

@@ -128,7 +128,11 @@ async fn all_handler_shapes_work() {
         no_hang(s.withdraw(10)).await,
         Err(AskError::Handler(Overdrawn { missing: 4 }))
     );
+    // `reply = plain`: both arms of the `Result` are the reply, never an `AskError`.
     assert_eq!(no_hang(s.check(100)).await, Ok(Err("too much".to_owned())));
+    assert_eq!(no_hang(s.check(6)).await, Ok(Ok(())));
+    let plain: Result<Result<(), String>, AskError> = no_hang(s.check(0)).await;
+    assert_eq!(plain, Ok(Ok(())));
     assert_eq!(no_hang(s.parse("12".into())).await.unwrap(), 12);
     assert!(matches!(
         no_hang(s.parse("x".into())).await,
@@ -260,18 +264,35 @@ async fn handlerless_and_enum_actors() {
 
 #[tokio::test]
 async fn refs_are_cheap_values() {
+    use std::hash::BuildHasher;
     let system = ActorSystem::new();
     let a = system.spawn(Shapes::default).await.unwrap();
+    let other = system.spawn(Shapes::default).await.unwrap();
     let b = a.clone();
+    // Clones are equal and hash alike; refs of different actors are neither.
     assert_eq!(a, b);
+    assert_ne!(a, other);
+    assert_ne!(a.pid(), other.pid());
+    let hasher = std::collections::hash_map::RandomState::new();
+    assert_eq!(hasher.hash_one(&a), hasher.hash_one(&b));
+    assert_ne!(hasher.hash_one(&a), hasher.hash_one(&other));
     // Hashing uses only the pid; clippy cannot see that through the shared channel state.
     #[allow(clippy::mutable_key_type)]
     let mut set = std::collections::HashSet::new();
     set.insert(a.clone());
     assert!(set.contains(&b));
+    assert!(!set.contains(&other));
+    set.insert(other.clone());
+    set.insert(b.clone());
+    assert_eq!(set.len(), 2);
     let raw: ActorRef<Shapes> = b.clone().into();
     assert_eq!(raw.pid(), a.pid());
     assert_eq!(raw.typed(), a);
+    assert_ne!(raw.typed(), other);
     assert!(format!("{a:?}").starts_with("ShapesRef("));
-    system.shutdown().await;
+    // A clone reaches the same actor: state set through one is seen through the other.
+    no_hang(a.set(5)).await.unwrap();
+    assert_eq!(no_hang(b.value()).await, Ok(5));
+    assert_eq!(no_hang(other.value()).await, Ok(0));
+    no_hang(system.shutdown()).await;
 }
