@@ -58,7 +58,8 @@ pub(crate) struct Child {
 ///     }
 /// }
 ///
-/// # #[tokio::main] async fn main() {
+/// // A paused clock: the sleep below jumps ahead past the 10 ms timer, whatever the load.
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
 /// let system = ActorSystem::new();
 /// let t = system.spawn(Ticker::default).await.unwrap();
 /// tokio::time::sleep(Duration::from_millis(50)).await;

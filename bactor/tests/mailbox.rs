@@ -9,7 +9,8 @@ use tokio::sync::{Mutex, mpsc, watch};
 
 /// Guards against hangs only; no assertion depends on wall-clock speed.
 mod common;
-use common::no_hang;
+use common::{no_hang, poll_once};
+use std::future::IntoFuture;
 
 /// An actor whose `work` handler reports that it started and then waits for a gate, so
 /// tests can pile messages up behind it.
@@ -72,17 +73,16 @@ async fn bounded_mailbox_pushes_back_and_try_tell_returns_the_message() {
     match r.worker.work(4).try_tell() {
         Err(TellError::Full(msg)) => {
             assert!(format!("{msg:?}").contains("WorkerMsg::Work"));
-            // The message handed back is whole: send it again later.
-            let w = r.worker.clone();
-            let pending = tokio::spawn(async move { w.tell(msg).await });
-            // `tell` waits for room instead of failing or dropping.
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            // The message handed back is whole: send it again later. `tell` waits for
+            // room instead of failing or dropping.
+            let mut pending = r.worker.tell(msg);
             assert!(
-                !pending.is_finished(),
+                poll_once(&mut pending).is_pending(),
                 "tell must wait while the mailbox is full"
             );
+            assert!(poll_once(&mut pending).is_pending(), "still full");
             r.gate.send(true).unwrap();
-            no_hang(pending).await.unwrap().unwrap();
+            no_hang(pending).await.unwrap();
         }
         other => panic!("expected Full, got {other:?}"),
     }
@@ -100,13 +100,11 @@ async fn stop_overtakes_queued_user_messages() {
         .subscribe_filtered(|e| matches!(e, SystemEvent::DeadLetter(_)));
     r.worker.work(1).tell().await.unwrap();
     assert_eq!(no_hang(r.started.recv()).await, Some(1));
-    // Two asks queue behind the message being handled.
-    let (a, b) = (r.worker.clone(), r.worker.clone());
-    let ask2 = tokio::spawn(async move { a.work(2).await });
-    let ask3 = tokio::spawn(async move { b.work(3).await });
-    for _ in 0..10 {
-        tokio::task::yield_now().await;
-    }
+    // Two asks queue behind the message being handled (pushed by their first poll).
+    let mut ask2 = r.worker.work(2).into_future();
+    let mut ask3 = r.worker.work(3).into_future();
+    assert!(poll_once(&mut ask2).is_pending());
+    assert!(poll_once(&mut ask3).is_pending());
     // The mailbox (capacity 2) holds both asks: a probe is handed back.
     assert!(r.worker.work(0).try_tell().unwrap_err().is_full());
     r.worker.stop();
@@ -114,8 +112,8 @@ async fn stop_overtakes_queued_user_messages() {
     no_hang(r.worker.stopped()).await;
     // Only the message in progress was handled; the queued ones were not.
     assert_eq!(*r.done.lock().await, vec![1]);
-    assert_eq!(no_hang(ask2).await.unwrap(), Err(AskError::NoReply));
-    assert_eq!(no_hang(ask3).await.unwrap(), Err(AskError::NoReply));
+    assert_eq!(no_hang(ask2).await, Err(AskError::NoReply));
+    assert_eq!(no_hang(ask3).await, Err(AskError::NoReply));
     for _ in 0..2 {
         match no_hang(events.recv()).await {
             Some(SystemEvent::DeadLetter(d)) => {
@@ -353,15 +351,12 @@ async fn high_priority_messages_overtake_queued_ones() {
         t.routine(n).tell().await.unwrap();
     }
     t.urgent(1).tell().await.unwrap();
-    let urgent = {
-        let t = t.clone();
-        tokio::spawn(async move { t.urgent(2).await })
-    };
-    for _ in 0..10 {
-        tokio::task::yield_now().await;
-    }
+    let mut urgent = t.urgent(2).into_future();
+    // Queued on the high lane, and not answered while routine 0 holds the actor.
+    assert!(poll_once(&mut urgent).is_pending());
+    assert!(order.lock().await.is_empty(), "routine 0 still waits at the gate");
     gate.send(true).unwrap();
-    assert_eq!(no_hang(urgent).await.unwrap(), Ok(2));
+    assert_eq!(no_hang(urgent).await, Ok(2));
     // A request can also be sent on the high lane explicitly.
     t.routine(9).high_priority().tell().await.unwrap();
     no_hang(t.urgent(3)).await.unwrap();
@@ -380,4 +375,226 @@ async fn high_priority_messages_overtake_queued_ones() {
         ]
     );
     system.shutdown().await;
+}
+
+/// Holds the actor in its first message until the gate opens; `noop` fills the mailbox.
+#[actor]
+struct Gated {
+    gate: watch::Receiver<bool>,
+    started: mpsc::UnboundedSender<()>,
+}
+
+#[actor]
+impl Gated {
+    #[handler]
+    async fn hold(&mut self) {
+        let _ = self.started.send(());
+        let _ = self.gate.wait_for(|open| *open).await;
+    }
+
+    #[handler]
+    fn noop(&self) {}
+}
+
+/// The same, with a mailbox chosen by its type.
+#[actor(mailbox = 8, throughput = 10)]
+struct GatedEight {
+    gate: watch::Receiver<bool>,
+    started: mpsc::UnboundedSender<()>,
+}
+
+#[actor]
+impl GatedEight {
+    #[handler]
+    async fn hold(&mut self) {
+        let _ = self.started.send(());
+        let _ = self.gate.wait_for(|open| *open).await;
+    }
+
+    #[handler]
+    fn noop(&self) {}
+}
+
+/// Counts how many messages the mailbox takes while its actor is busy.
+macro_rules! capacity {
+    ($system:expr, $props:expr) => {{
+        let (gate, gate_rx) = watch::channel(false);
+        let (started_tx, mut started) = mpsc::unbounded_channel();
+        let a = $system
+            .spawn_props($props(gate_rx, started_tx))
+            .await
+            .unwrap();
+        a.hold().tell().await.unwrap();
+        no_hang(started.recv()).await.unwrap(); // hold is being handled, off the queue
+        let mut n = 0usize;
+        while n < 100_000 && a.noop().try_tell().is_ok() {
+            n += 1;
+        }
+        gate.send(true).unwrap();
+        no_hang(a.noop()).await.unwrap();
+        a.stop();
+        no_hang(a.stopped()).await;
+        n
+    }};
+}
+
+#[tokio::test]
+async fn mailbox_settings_apply_in_order_props_type_system_default() {
+    let gated = |gate, started| Props::from_producer(move || Gated { gate: Clone::clone(&gate), started: Clone::clone(&started) });
+    let eight = |gate, started| Props::from_producer(move || GatedEight { gate: Clone::clone(&gate), started: Clone::clone(&started) });
+    let plain = ActorSystem::new();
+    // Nothing chosen anywhere: the default, bounded at 1024.
+    assert_eq!(MailboxConfig::DEFAULT_CAPACITY, 1024);
+    assert_eq!(capacity!(plain, gated), 1024);
+    // The type's choice beats the default...
+    assert_eq!(capacity!(plain, eight), 8);
+    // ...and the props' choice beats the type's.
+    assert_eq!(
+        capacity!(plain, |g, s| eight(g, s).mailbox(MailboxConfig::Bounded(3))),
+        3
+    );
+    no_hang(plain.shutdown()).await;
+    // The system's default replaces 1024 for types that choose nothing, and only for them.
+    let system = ActorSystem::builder()
+        .mailbox(MailboxConfig::Bounded(5))
+        .build();
+    assert_eq!(capacity!(system, gated), 5);
+    assert_eq!(capacity!(system, eight), 8);
+    assert_eq!(
+        capacity!(system, |g, s| gated(g, s).mailbox(MailboxConfig::Bounded(2))),
+        2
+    );
+    assert_eq!(
+        capacity!(system, |g, s| gated(g, s).mailbox(MailboxConfig::Unbounded)),
+        100_000
+    );
+    no_hang(system.shutdown()).await;
+}
+
+/// Counts its own messages in a shared counter; `peek` reads it.
+#[actor]
+struct Spinner {
+    shared: Arc<std::sync::atomic::AtomicU64>,
+}
+
+#[actor]
+impl Spinner {
+    #[handler]
+    fn spin(&mut self) {
+        self.shared
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    #[handler]
+    fn peek(&self) -> u64 {
+        self.shared.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// How many of `busy`'s 10,000 queued messages ran before `other`, spawned second on the
+/// same thread, got its turn: one turn of `busy`.
+async fn turn(system: &ActorSystem, props: impl Fn(Arc<std::sync::atomic::AtomicU64>) -> Props<Spinner>) -> u64 {
+    let shared = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let busy = system
+        .spawn_props(props(shared.clone()).mailbox(MailboxConfig::Unbounded))
+        .await
+        .unwrap();
+    let other = system
+        .spawn_props(props(shared.clone()).mailbox(MailboxConfig::Unbounded))
+        .await
+        .unwrap();
+    no_hang(busy.peek()).await.unwrap();
+    no_hang(other.peek()).await.unwrap();
+    for _ in 0..10_000 {
+        busy.spin().try_tell().unwrap();
+    }
+    let seen = no_hang(other.peek()).await.unwrap();
+    assert_eq!(no_hang(busy.peek()).await.unwrap(), 10_000);
+    busy.stop();
+    other.stop();
+    no_hang(busy.stopped()).await;
+    no_hang(other.stopped()).await;
+    seen
+}
+
+fn spinner(shared: Arc<std::sync::atomic::AtomicU64>) -> Props<Spinner> {
+    Props::from_producer(move || Spinner {
+        shared: shared.clone(),
+    })
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn throughput_settings_apply_in_order_props_system_default() {
+    let plain = ActorSystem::new();
+    // The default turn is 300 messages.
+    assert_eq!(bactor::DEFAULT_THROUGHPUT, 300);
+    // (A turn of `n` lets `other` in after between `n - 1` and `2n` of busy's messages,
+    // depending on where the first turn starts.)
+    let within = |seen: u64, n: u64| (n - 1..=2 * n).contains(&seen);
+    let seen = turn(&plain, spinner).await;
+    assert!(within(seen, 300), "default turn: {seen}");
+    let seen = turn(&plain, |s| spinner(s).throughput(7)).await;
+    assert!(within(seen, 7), "props turn: {seen}");
+    no_hang(plain.shutdown()).await;
+    let system = ActorSystem::builder().throughput(20).build();
+    let seen = turn(&system, spinner).await;
+    assert!(within(seen, 20), "system turn: {seen}");
+    let seen = turn(&system, |s| spinner(s).throughput(3)).await;
+    assert!(within(seen, 3), "props over system: {seen}");
+    no_hang(system.shutdown()).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_type_throughput_beats_the_system_default() {
+    // `Busy` is `#[actor(throughput = 10)]`; the system would give it 100.
+    let system = ActorSystem::builder().throughput(100).build();
+    let shared = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let s = shared.clone();
+    let busy = system
+        .spawn(move || Busy { shared: s.clone() })
+        .await
+        .unwrap();
+    let s = shared.clone();
+    let other = system
+        .spawn(move || Busy { shared: s.clone() })
+        .await
+        .unwrap();
+    no_hang(other.peek()).await.unwrap();
+    for _ in 0..1_000 {
+        busy.spin().try_tell().unwrap();
+    }
+    let seen = no_hang(other.peek()).await.unwrap();
+    assert!((9..=20).contains(&seen), "type turn: {seen}");
+    no_hang(system.shutdown()).await;
+}
+
+#[tokio::test]
+async fn stop_overtakes_queued_high_priority_messages_too() {
+    let system = ActorSystem::new();
+    let (gate, gate_rx) = watch::channel(false);
+    let (started_tx, mut started) = mpsc::unbounded_channel();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let o = order.clone();
+    let t = system
+        .spawn(move || Triage {
+            gate: gate_rx.clone(),
+            started: started_tx.clone(),
+            order: o.clone(),
+        })
+        .await
+        .unwrap();
+    t.routine(0).tell().await.unwrap();
+    no_hang(started.recv()).await.unwrap();
+    let mut urgent = t.urgent(1).into_future();
+    let mut routine = t.routine(1).into_future();
+    assert!(poll_once(&mut urgent).is_pending());
+    assert!(poll_once(&mut routine).is_pending());
+    t.stop();
+    gate.send(true).unwrap();
+    no_hang(t.stopped()).await;
+    // The system lane comes before both user lanes: neither queued message ran.
+    assert_eq!(*order.lock().await, ["routine 0"]);
+    assert_eq!(no_hang(urgent).await, Err(AskError::NoReply));
+    assert_eq!(no_hang(routine).await, Err(AskError::NoReply));
+    no_hang(system.shutdown()).await;
 }
