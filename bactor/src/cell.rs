@@ -648,8 +648,11 @@ impl<A: Actor> Cell<A> {
             }
         }
         // From here on, system messages fail at the sender; answer the ones already queued.
+        // `recv`, not `try_recv`: a send admitted just before the close may not have landed
+        // yet, and `try_recv` would report the lane empty and lose it (a watcher would then
+        // never hear of this stop). `recv` waits for it and ends once the lane is drained.
         self.sys.close();
-        while let Ok(msg) = self.sys.try_recv() {
+        while let Some(msg) = self.sys.recv().await {
             match msg {
                 SystemMsg::Watch { watcher, sys } => {
                     self.watchers
@@ -666,15 +669,17 @@ impl<A: Actor> Cell<A> {
         for env in self.high_batch.drain(..).rev() {
             myself.inner.dead_letter(&env);
         }
+        // Closed above: `recv` also takes a message whose send was admitted before the
+        // close, so none is lost without a dead letter (and its asker without an answer).
         if let Some(high) = &mut self.high {
-            while let Some(env) = high.try_recv() {
+            while let Some(env) = high.recv().await {
                 myself.inner.dead_letter(&env);
             }
         }
         for env in self.batch.drain(..).rev() {
             myself.inner.dead_letter(&env);
         }
-        while let Some(env) = self.user.try_recv() {
+        while let Some(env) = self.user.recv().await {
             myself.inner.dead_letter(&env);
         }
         let pid = myself.pid();

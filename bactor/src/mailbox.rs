@@ -147,6 +147,18 @@ impl<M> UserRx<M> {
         }
     }
 
+    /// The next message; `None` once the lane is closed and empty. After [`close`], this
+    /// also waits for a send that was admitted before the close but had not yet landed,
+    /// which `try_recv` would miss (it reports such a lane as empty).
+    ///
+    /// [`close`]: UserRx::close
+    pub(crate) async fn recv(&mut self) -> Option<Envelope<M>> {
+        match self {
+            UserRx::Bounded(rx) => rx.recv().await,
+            UserRx::Unbounded(rx) => rx.recv().await,
+        }
+    }
+
     pub(crate) fn try_recv(&mut self) -> Option<Envelope<M>> {
         match self {
             UserRx::Bounded(rx) => rx.try_recv().ok(),

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bactor::prelude::*;
 
 mod common;
-use common::no_hang;
+use common::{no_hang, quiet_panics};
 
 #[actor]
 #[derive(Default)]
@@ -52,13 +52,9 @@ impl Team {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_supervision_tree_survives_a_storm_of_failures() {
-    // Hundreds of expected panics: keep them out of the test output.
-    let default_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        if !info.to_string().contains("unlucky roll") {
-            default_hook(info);
-        }
-    }));
+    // Hundreds of expected panics: keep them out of the test output (until the end of
+    // this test: the guard restores the previous hook).
+    let _quiet = quiet_panics("unlucky roll");
     let system = ActorSystem::builder()
         .guardian_strategy(SupervisorStrategy::one_for_one().max_restarts(1_000))
         .build();
