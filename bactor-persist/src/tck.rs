@@ -265,7 +265,9 @@ pub async fn racing_stores<J: Journal + Clone>(a: &J, b: &J, rounds: usize) {
                 wins[1] += 1;
                 vec![1]
             }
-            _ => panic!("round {round}: exactly one writer wins, the other conflicts: {ra:?} / {rb:?}"),
+            _ => panic!(
+                "round {round}: exactly one writer wins, the other conflicts: {ra:?} / {rb:?}"
+            ),
         };
         assert_eq!(
             seqs(a, &id, 1, u64::MAX, u64::MAX).await,
@@ -316,7 +318,11 @@ pub async fn mixed_batch_refuses_only_the_conflicting_appends<J: Journal>(j: &J)
     let results = all(futures).await;
     for (&(i, expected, n, ok), result) in plan.iter().zip(&results) {
         if ok {
-            assert_eq!(result.as_ref().ok(), Some(&(expected + n)), "append to id {i}: {result:?}");
+            assert_eq!(
+                result.as_ref().ok(),
+                Some(&(expected + n)),
+                "append to id {i}: {result:?}"
+            );
         } else {
             match result {
                 Err(crate::StoreError::Conflict {
@@ -515,8 +521,15 @@ macro_rules! tck_tests {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
-                if let Some(store) = $make.await {
-                    $crate::tck::$case(&store).await;
+                // Bounded: a store that hangs fails the case instead of hanging the run.
+                let bound = ::std::time::Duration::from_secs(60);
+                let store = ::tokio::time::timeout(bound, $make)
+                    .await
+                    .expect("making the store hung");
+                if let Some(store) = store {
+                    ::tokio::time::timeout(bound, $crate::tck::$case(&store))
+                        .await
+                        .expect("the case hung");
                 }
             }
         )*

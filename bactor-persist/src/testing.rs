@@ -196,7 +196,10 @@ async fn create_own_database(_server: &str) -> Result<String, String> {
 /// running (where `/proc` tells), or it is more than a day old.
 #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 fn is_stale(name: &str, now: u64) -> bool {
-    if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
         return false;
     }
     let mut parts = name.trim_start_matches("bactor_test_").split('_');
@@ -357,6 +360,9 @@ mod tests {
         assert!(!is_stale(&format!("bactor_test_{me}_{now}"), now));
         assert!(!is_stale("bactor_test_garbage", now));
         assert!(!is_stale("bactor_test_1_2_\"; DROP", now));
-        assert!(is_stale(&format!("bactor_test_{me}9_{}", now - 90_000), now));
+        assert!(is_stale(
+            &format!("bactor_test_{me}9_{}", now - 90_000),
+            now
+        ));
     }
 }

@@ -38,21 +38,21 @@ mod extra {
             return;
         };
         let (a, b) = (
-            PostgresStore::connect(&url).await.unwrap(),
-            PostgresStore::connect(&url).await.unwrap(),
+            bounded(PostgresStore::connect(&url)).await.unwrap(),
+            bounded(PostgresStore::connect(&url)).await.unwrap(),
         );
         let id = tck::fresh_id("two-stores");
-        a.append(&id, 0, vec![NewEvent::new("E", "\"a1\"")])
+        bounded(a.append(&id, 0, vec![NewEvent::new("E", "\"a1\"")]))
             .await
             .unwrap();
         // b believes the journal is empty: refused, whichever way it is detected.
         assert!(
-            b.append(&id, 0, vec![NewEvent::new("E", "\"b1\"")])
+            bounded(b.append(&id, 0, vec![NewEvent::new("E", "\"b1\"")]))
                 .await
                 .unwrap_err()
                 .is_conflict()
         );
-        let events = b.replay(&id, 1, u64::MAX, u64::MAX).await.unwrap();
+        let events = bounded(b.replay(&id, 1, u64::MAX, u64::MAX)).await.unwrap();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].payload, "\"a1\"");
     }
@@ -62,17 +62,19 @@ mod extra {
         let Some(url) = bactor_persist::testing::postgres_url() else {
             return;
         };
-        let a = PostgresStore::connect(&url).await.unwrap();
-        let b = PostgresStore::connect(&url).await.unwrap();
+        let a = bounded(PostgresStore::connect(&url)).await.unwrap();
+        let b = bounded(PostgresStore::connect(&url)).await.unwrap();
         bounded(tck::racing_stores(&a, &b, 50)).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_refused_connection_is_a_typed_error() {
         // A server that does not exist: connecting fails with a backend error, no panic.
-        let err = bounded(PostgresStore::connect("postgres://postgres@127.0.0.1:1/none"))
-            .await
-            .unwrap_err();
+        let err = bounded(PostgresStore::connect(
+            "postgres://postgres@127.0.0.1:1/none",
+        ))
+        .await
+        .unwrap_err();
         assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
     }
 
@@ -87,10 +89,10 @@ mod extra {
              WHERE application_name = $1 AND state = 'idle'"
         };
         let killed: Vec<(bool,)> = sqlx::query_as(query)
-        .bind(name)
-        .fetch_all(admin)
-        .await
-        .unwrap();
+            .bind(name)
+            .fetch_all(admin)
+            .await
+            .unwrap();
         killed.len() as i64
     }
 
@@ -116,16 +118,18 @@ mod extra {
     }
 
     /// Locks the journal from another connection so that the store's next statement waits.
-    async fn lock_journal(admin: &mut sqlx::PgConnection) {
-        sqlx::query("BEGIN").execute(&mut *admin).await.unwrap();
+    /// The lock is held by a connection of its own: inside its transaction, a connection
+    /// sees `pg_stat_activity` as of its first read, so it could not watch the store.
+    async fn lock_journal(locker: &mut sqlx::PgConnection) {
+        sqlx::query("BEGIN").execute(&mut *locker).await.unwrap();
         sqlx::query("LOCK TABLE bactor_journal IN ACCESS EXCLUSIVE MODE")
-            .execute(&mut *admin)
+            .execute(&mut *locker)
             .await
             .unwrap();
     }
 
-    async fn unlock_journal(admin: &mut sqlx::PgConnection) {
-        sqlx::query("COMMIT").execute(&mut *admin).await.unwrap();
+    async fn unlock_journal(locker: &mut sqlx::PgConnection) {
+        sqlx::query("COMMIT").execute(&mut *locker).await.unwrap();
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -134,28 +138,30 @@ mod extra {
             return;
         };
         let name = "bactor-lost-idle";
-        let store = PostgresStore::connect(&named(&url, name)).await.unwrap();
-        let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
-        let id = tck::fresh_id("lost-idle");
-        store
-            .append(&id, 0, vec![NewEvent::new("E", "1")])
+        let store = bounded(PostgresStore::connect(&named(&url, name)))
             .await
             .unwrap();
-        assert!(terminate(&mut admin, name, false).await > 0);
+        let mut admin = bounded(sqlx::PgConnection::connect(&url)).await.unwrap();
+        let id = tck::fresh_id("lost-idle");
+        bounded(store.append(&id, 0, vec![NewEvent::new("E", "1")]))
+            .await
+            .unwrap();
+        assert!(bounded(terminate(&mut admin, name, false)).await > 0);
         // Either the pool notices the closed socket and connects again, or the first use of
         // the dead connection fails with a backend error (no ping on checkout); both within
         // bounded time, and a failed append writes nothing.
         let mut next = 1;
         for n in 2..=4 {
-            match bounded(store.append(&id, next, vec![NewEvent::new("E", format!("{n}"))]))
-                .await
-            {
+            match bounded(store.append(&id, next, vec![NewEvent::new("E", format!("{n}"))])).await {
                 Ok(seq) => next = seq,
                 Err(StoreError::Backend(_)) => {}
                 Err(other) => panic!("expected a backend error, got {other:?}"),
             }
         }
-        assert!(next > 1, "the store never recovered from the lost connection");
+        assert!(
+            next > 1,
+            "the store never recovered from the lost connection"
+        );
         // Later uses get fresh connections; the journal holds exactly what was acknowledged.
         let replayed = bounded(store.replay(&id, 1, u64::MAX, u64::MAX))
             .await
@@ -170,32 +176,37 @@ mod extra {
             return;
         };
         let name = "bactor-lost-append";
-        let store = PostgresStore::connect(&named(&url, name)).await.unwrap();
-        let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
-        let id = tck::fresh_id("lost-append");
-        store
-            .append(&id, 0, vec![NewEvent::new("E", "1")])
+        let store = bounded(PostgresStore::connect(&named(&url, name)))
             .await
             .unwrap();
-        lock_journal(&mut admin).await;
+        let mut admin = bounded(sqlx::PgConnection::connect(&url)).await.unwrap();
+        let mut locker = bounded(sqlx::PgConnection::connect(&url)).await.unwrap();
+        let id = tck::fresh_id("lost-append");
+        bounded(store.append(&id, 0, vec![NewEvent::new("E", "1")]))
+            .await
+            .unwrap();
+        bounded(lock_journal(&mut locker)).await;
         let pending = {
             let store = store.clone();
             let id = id.clone();
             tokio::spawn(async move {
-                store
-                    .append(&id, 1, vec![NewEvent::new("E", "2"), NewEvent::new("E", "3")])
-                    .await
+                bounded(store.append(
+                    &id,
+                    1,
+                    vec![NewEvent::new("E", "2"), NewEvent::new("E", "3")],
+                ))
+                .await
             })
         };
         // The append's statement is on the server, waiting for the lock: kill it there.
-        blocked(&mut admin, name).await;
-        assert_eq!(terminate(&mut admin, name, true).await, 1);
+        bounded(blocked(&mut admin, name)).await;
+        assert_eq!(bounded(terminate(&mut admin, name, true)).await, 1);
         let result = bounded(pending).await.unwrap();
         assert!(
             matches!(result, Err(StoreError::Backend(_))),
             "expected a backend error, got {result:?}"
         );
-        unlock_journal(&mut admin).await;
+        bounded(unlock_journal(&mut locker)).await;
         // Nothing of the failed batch went in; the group-commit writer carries on.
         assert_eq!(bounded(store.highest_sequence_nr(&id)).await.unwrap(), 1);
         assert_eq!(
@@ -212,27 +223,29 @@ mod extra {
             return;
         };
         let name = "bactor-lost-replay";
-        let store = PostgresStore::connect(&named(&url, name)).await.unwrap();
-        let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
-        let id = tck::fresh_id("lost-replay");
-        store
-            .append(&id, 0, vec![NewEvent::new("E", "1")])
+        let store = bounded(PostgresStore::connect(&named(&url, name)))
             .await
             .unwrap();
-        lock_journal(&mut admin).await;
+        let mut admin = bounded(sqlx::PgConnection::connect(&url)).await.unwrap();
+        let mut locker = bounded(sqlx::PgConnection::connect(&url)).await.unwrap();
+        let id = tck::fresh_id("lost-replay");
+        bounded(store.append(&id, 0, vec![NewEvent::new("E", "1")]))
+            .await
+            .unwrap();
+        bounded(lock_journal(&mut locker)).await;
         let pending = {
             let store = store.clone();
             let id = id.clone();
-            tokio::spawn(async move { store.replay(&id, 1, u64::MAX, u64::MAX).await })
+            tokio::spawn(async move { bounded(store.replay(&id, 1, u64::MAX, u64::MAX)).await })
         };
-        blocked(&mut admin, name).await;
-        assert_eq!(terminate(&mut admin, name, true).await, 1);
+        bounded(blocked(&mut admin, name)).await;
+        assert_eq!(bounded(terminate(&mut admin, name, true)).await, 1);
         let result = bounded(pending).await.unwrap();
         assert!(
             matches!(result, Err(StoreError::Backend(_))),
             "expected a backend error, got {result:?}"
         );
-        unlock_journal(&mut admin).await;
+        bounded(unlock_journal(&mut locker)).await;
         let events = bounded(store.replay(&id, 1, u64::MAX, u64::MAX))
             .await
             .unwrap();
@@ -244,34 +257,36 @@ mod extra {
         let Some(url) = bactor_persist::testing::postgres_url() else {
             return;
         };
-        let store = PostgresStore::connect(&url).await.unwrap();
+        let store = bounded(PostgresStore::connect(&url)).await.unwrap();
         let id = tck::fresh_id("jsonb");
         let written = r#"{"amount": 5, "note": "a \"quoted\" ünïcödé", "tags": [1, 2.5, null, true], "nested": {"z": 1, "a": {}}}"#;
-        store
-            .append(&id, 0, vec![NewEvent::new("Account::Deposited", written)])
+        bounded(store.append(&id, 0, vec![NewEvent::new("Account::Deposited", written)]))
             .await
             .unwrap();
-        let events = store.replay(&id, 1, u64::MAX, u64::MAX).await.unwrap();
+        let events = bounded(store.replay(&id, 1, u64::MAX, u64::MAX))
+            .await
+            .unwrap();
         // JSONB normalises the text (key order, spacing); the value is what was written.
         let back: serde_json::Value = serde_json::from_str(&events[0].payload).unwrap();
         let sent: serde_json::Value = serde_json::from_str(written).unwrap();
         assert_eq!(back, sent);
         assert_eq!(events[0].manifest, "Account::Deposited");
         // Stored as a JSON object, queryable by operators.
-        let (amount,): (i64,) = sqlx::query_as(
-            "SELECT (payload->>'amount')::bigint FROM bactor_journal WHERE persistence_id = $1",
+        let (amount,): (i64,) = bounded(
+            sqlx::query_as(
+                "SELECT (payload->>'amount')::bigint FROM bactor_journal WHERE persistence_id = $1",
+            )
+            .bind(&id)
+            .fetch_one(store.pool()),
         )
-        .bind(&id)
-        .fetch_one(store.pool())
         .await
         .unwrap();
         assert_eq!(amount, 5);
         // Not JSON at all: refused by the database, as a typed error.
-        let bad = store
-            .append(&id, 1, vec![NewEvent::new("E", "{not json")])
+        let bad = bounded(store.append(&id, 1, vec![NewEvent::new("E", "{not json")]))
             .await
             .unwrap_err();
         assert!(matches!(bad, StoreError::Backend(_)), "{bad:?}");
-        assert_eq!(store.highest_sequence_nr(&id).await.unwrap(), 1);
+        assert_eq!(bounded(store.highest_sequence_nr(&id)).await.unwrap(), 1);
     }
 }

@@ -13,6 +13,13 @@ bactor_persist::tck_tests!(async {
 mod file {
     use bactor_persist::{Journal, NewEvent, SqliteStore};
 
+    /// Guards against hangs only.
+    async fn bounded<F: std::future::Future>(f: F) -> F::Output {
+        tokio::time::timeout(std::time::Duration::from_secs(60), f)
+            .await
+            .expect("hung")
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_file_database_keeps_its_journal_across_opens() {
         let dir = std::env::temp_dir().join(format!("bactor-sqlite-{}", std::process::id()));
@@ -20,22 +27,20 @@ mod file {
         let path = dir.join("journal.db");
         let _ = std::fs::remove_file(&path);
         {
-            let store = SqliteStore::open(&path).await.unwrap();
-            store
-                .append(
-                    "a",
-                    0,
-                    vec![NewEvent::new("E", "1"), NewEvent::new("E", "2")],
-                )
-                .await
-                .unwrap();
-            store.pool().close().await;
+            let store = bounded(SqliteStore::open(&path)).await.unwrap();
+            bounded(store.append(
+                "a",
+                0,
+                vec![NewEvent::new("E", "1"), NewEvent::new("E", "2")],
+            ))
+            .await
+            .unwrap();
+            bounded(store.pool().close()).await;
         }
-        let store = SqliteStore::open(&path).await.unwrap();
-        assert_eq!(store.highest_sequence_nr("a").await.unwrap(), 2);
+        let store = bounded(SqliteStore::open(&path)).await.unwrap();
+        assert_eq!(bounded(store.highest_sequence_nr("a")).await.unwrap(), 2);
         assert!(
-            store
-                .append("a", 1, vec![NewEvent::new("E", "x")])
+            bounded(store.append("a", 1, vec![NewEvent::new("E", "x")]))
                 .await
                 .unwrap_err()
                 .is_conflict()
@@ -45,28 +50,26 @@ mod file {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn many_concurrent_writers_are_group_committed() {
-        let store = SqliteStore::in_memory().await.unwrap();
+        let store = bounded(SqliteStore::in_memory()).await.unwrap();
         let mut tasks = Vec::new();
         for w in 0..50 {
             let store = store.clone();
             tasks.push(tokio::spawn(async move {
                 let id = format!("w{w}");
                 for n in 0..20 {
-                    store
-                        .append(&id, n, vec![NewEvent::new("E", format!("{n}"))])
+                    bounded(store.append(&id, n, vec![NewEvent::new("E", format!("{n}"))]))
                         .await
                         .unwrap();
                 }
             }));
         }
         for t in tasks {
-            t.await.unwrap();
+            bounded(t).await.unwrap();
         }
         for w in 0..50 {
             let id = format!("w{w}");
-            assert_eq!(store.highest_sequence_nr(&id).await.unwrap(), 20);
-            let payloads: Vec<String> = store
-                .replay(&id, 1, u64::MAX, u64::MAX)
+            assert_eq!(bounded(store.highest_sequence_nr(&id)).await.unwrap(), 20);
+            let payloads: Vec<String> = bounded(store.replay(&id, 1, u64::MAX, u64::MAX))
                 .await
                 .unwrap()
                 .into_iter()
@@ -91,16 +94,16 @@ mod file {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("journal.db");
         let _ = std::fs::remove_file(&path);
-        let a = SqliteStore::open(&path).await.unwrap();
-        let b = SqliteStore::open(&path).await.unwrap();
+        let a = bounded(SqliteStore::open(&path)).await.unwrap();
+        let b = bounded(SqliteStore::open(&path)).await.unwrap();
         tokio::time::timeout(
             std::time::Duration::from_secs(60),
             bactor_persist::tck::racing_stores(&a, &b, 30),
         )
         .await
         .expect("hung");
-        a.pool().close().await;
-        b.pool().close().await;
+        bounded(a.pool().close()).await;
+        bounded(b.pool().close()).await;
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -24,49 +24,46 @@ impl Counter {
 #[tokio::test]
 async fn class_based_actor() {
     let system = ActorSystem::new();
-    let c: CounterRef = system.spawn(Counter::default).await.unwrap();
+    let c: CounterRef = no_hang(system.spawn(Counter::default)).await.unwrap();
     assert_eq!(no_hang(c.add(2)).await, Ok(2));
     assert_eq!(no_hang(c.add(3)).await, Ok(5));
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 #[tokio::test]
 async fn producer_closure_and_props() {
     let system = ActorSystem::new();
     let start = 40;
-    let c = system
-        .spawn(move || Counter { count: start })
+    let c = no_hang(system.spawn(move || Counter { count: start }))
         .await
         .unwrap();
     assert_eq!(no_hang(c.add(2)).await, Ok(42));
-    let p = system
-        .spawn_props(Props::from_producer(|| Counter { count: -1 }).name("neg"))
+    let p = no_hang(system.spawn_props(Props::from_producer(|| Counter { count: -1 }).name("neg")))
         .await
         .unwrap();
     assert_eq!(no_hang(p.add(1)).await, Ok(0));
     assert_eq!(system.whereis("neg"), Some(p.pid()));
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 #[tokio::test]
 async fn lambda_handler() {
     let system = ActorSystem::new();
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let upper = system
-        .spawn_fn(move |s: String| {
-            let tx = tx.clone();
-            async move {
-                tokio::task::yield_now().await; // async bodies work
-                tx.send(s.to_uppercase()).unwrap();
-            }
-        })
-        .await
-        .unwrap();
-    upper.tell("a".to_owned()).await.unwrap();
-    upper.tell("b".to_owned()).await.unwrap();
+    let upper = no_hang(system.spawn_fn(move |s: String| {
+        let tx = tx.clone();
+        async move {
+            tokio::task::yield_now().await; // async bodies work
+            tx.send(s.to_uppercase()).unwrap();
+        }
+    }))
+    .await
+    .unwrap();
+    no_hang(upper.tell("a".to_owned())).await.unwrap();
+    no_hang(upper.tell("b".to_owned())).await.unwrap();
     assert_eq!(no_hang(rx.recv()).await.as_deref(), Some("A"));
     assert_eq!(no_hang(rx.recv()).await.as_deref(), Some("B"));
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 enum Account {
@@ -77,22 +74,21 @@ enum Account {
 #[tokio::test]
 async fn stateful_closure() {
     let system = ActorSystem::new();
-    let acct = system
-        .spawn_props(Props::from_state(
-            10_u64,
-            |bal: &mut u64, msg: Account| match msg {
-                Account::Deposit(n) => *bal += n,
-                Account::Balance(reply) => {
-                    let _ = reply.send(*bal);
-                }
-            },
-        ))
-        .await
-        .unwrap();
-    acct.tell(Account::Deposit(5)).await.unwrap();
-    acct.tell(Account::Deposit(7)).await.unwrap();
+    let acct = no_hang(system.spawn_props(Props::from_state(
+        10_u64,
+        |bal: &mut u64, msg: Account| match msg {
+            Account::Deposit(n) => *bal += n,
+            Account::Balance(reply) => {
+                let _ = reply.send(*bal);
+            }
+        },
+    )))
+    .await
+    .unwrap();
+    no_hang(acct.tell(Account::Deposit(5))).await.unwrap();
+    no_hang(acct.tell(Account::Deposit(7))).await.unwrap();
     assert_eq!(no_hang(acct.ask(Account::Balance)).await, Ok(22));
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 enum Cmd {
@@ -104,26 +100,25 @@ enum Cmd {
 #[tokio::test]
 async fn context_aware_closure() {
     let system = ActorSystem::new();
-    let boss = system
-        .spawn_props(Props::from_func(
-            |ctx: &mut Context<FuncActor<Cmd>>, cmd: Cmd| match cmd {
-                Cmd::WhoAmI(reply) => {
-                    let _ = reply.send(ctx.pid());
+    let boss = no_hang(system.spawn_props(Props::from_func(
+        |ctx: &mut Context<FuncActor<Cmd>>, cmd: Cmd| match cmd {
+            Cmd::WhoAmI(reply) => {
+                let _ = reply.send(ctx.pid());
+            }
+            Cmd::Spawn(n, reply) => {
+                // The closure is synchronous: children are spawned without awaiting.
+                for i in 0..n {
+                    let start = i64::from(i) * 100;
+                    ctx.spawn_child_now(Props::from_producer(move || Counter { count: start }))
+                        .expect("spawn a child");
                 }
-                Cmd::Spawn(n, reply) => {
-                    // The closure is synchronous: children are spawned without awaiting.
-                    for i in 0..n {
-                        let start = i64::from(i) * 100;
-                        ctx.spawn_child_now(Props::from_producer(move || Counter { count: start }))
-                            .expect("spawn a child");
-                    }
-                    let _ = reply.send(ctx.children());
-                }
-                Cmd::Quit => ctx.stop(),
-            },
-        ))
-        .await
-        .unwrap();
+                let _ = reply.send(ctx.children());
+            }
+            Cmd::Quit => ctx.stop(),
+        },
+    )))
+    .await
+    .unwrap();
     assert_eq!(no_hang(boss.ask(Cmd::WhoAmI)).await, Ok(boss.pid()));
     let kids = no_hang(boss.ask(|r| Cmd::Spawn(3, r))).await.unwrap();
     assert_eq!(kids.len(), 3);
@@ -140,9 +135,12 @@ async fn context_aware_closure() {
     starts.sort_unstable();
     assert_eq!(starts, [0, 100, 200]);
     // More children later: the context keeps all of them.
-    assert_eq!(no_hang(boss.ask(|r| Cmd::Spawn(1, r))).await.unwrap().len(), 4);
+    assert_eq!(
+        no_hang(boss.ask(|r| Cmd::Spawn(1, r))).await.unwrap().len(),
+        4
+    );
     // Stopping the closure actor stops its children first.
-    boss.tell(Cmd::Quit).await.unwrap();
+    no_hang(boss.tell(Cmd::Quit)).await.unwrap();
     no_hang(boss.stopped()).await;
     for kid in &refs {
         assert!(!kid.is_alive());
@@ -176,8 +174,10 @@ impl Actor for Manual {
 #[tokio::test]
 async fn hand_written_actor() {
     let system = ActorSystem::new();
-    let m = system.spawn(|| Manual { seen: vec![] }).await.unwrap();
+    let m = no_hang(system.spawn(|| Manual { seen: vec![] }))
+        .await
+        .unwrap();
     assert_eq!(no_hang(m.ask(|r| (1, r))).await, Ok(vec![1]));
     assert_eq!(no_hang(m.ask(|r| (2, r))).await, Ok(vec![1, 2]));
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }

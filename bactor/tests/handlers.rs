@@ -117,7 +117,7 @@ impl Shapes {
 #[tokio::test]
 async fn all_handler_shapes_work() {
     let system = ActorSystem::new();
-    let s = system.spawn(Shapes::default).await.unwrap();
+    let s = no_hang(system.spawn(Shapes::default)).await.unwrap();
     no_hang(s.set(10)).await.unwrap();
     assert_eq!(no_hang(s.value()).await, Ok(10));
     assert_eq!(no_hang(s.push("a".into(), 1, vec![2, 3])).await, Ok(1));
@@ -148,9 +148,9 @@ async fn all_handler_shapes_work() {
     assert_eq!(no_hang(s.r#type((2, 3))).await, Ok(12));
     assert_eq!(no_hang(s.greet("bob")).await.unwrap(), "hi bob");
     assert_eq!(no_hang(s.doubled()).await, Ok(12));
-    s.stop_me().tell().await.unwrap();
+    no_hang(s.stop_me().tell()).await.unwrap();
     no_hang(s.stopped()).await;
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 #[test]
@@ -202,24 +202,22 @@ where
 #[tokio::test]
 async fn generic_actors_work() {
     let system = ActorSystem::new();
-    let c: CacheRef<String, u32> = system
-        .spawn(|| Cache {
-            map: HashMap::new(),
-        })
-        .await
-        .unwrap();
+    let c: CacheRef<String, u32> = no_hang(system.spawn(|| Cache {
+        map: HashMap::new(),
+    }))
+    .await
+    .unwrap();
     assert_eq!(no_hang(c.put("a".into(), 1)).await, Ok(None));
     assert_eq!(no_hang(c.put("a".into(), 2)).await, Ok(Some(1)));
     assert_eq!(no_hang(c.get("a".into())).await, Ok(Some(2)));
     assert_eq!(no_hang(c.size()).await, Ok(1));
-    let other: CacheRef<u8, Vec<u8>> = system
-        .spawn(|| Cache {
-            map: HashMap::new(),
-        })
-        .await
-        .unwrap();
+    let other: CacheRef<u8, Vec<u8>> = no_hang(system.spawn(|| Cache {
+        map: HashMap::new(),
+    }))
+    .await
+    .unwrap();
     assert_eq!(no_hang(other.put(1, vec![1])).await, Ok(None));
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 /// An actor with no handlers at all: lifecycle only.
@@ -254,20 +252,20 @@ impl Light {
 #[tokio::test]
 async fn handlerless_and_enum_actors() {
     let system = ActorSystem::new();
-    let s = system.spawn(|| Silent).await.unwrap();
+    let s = no_hang(system.spawn(|| Silent)).await.unwrap();
     assert!(s.is_alive());
-    let l = system.spawn(|| Light::Off).await.unwrap();
+    let l = no_hang(system.spawn(|| Light::Off)).await.unwrap();
     assert_eq!(no_hang(l.toggle()).await, Ok(true));
     assert_eq!(no_hang(l.toggle()).await, Ok(false));
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 #[tokio::test]
 async fn refs_are_cheap_values() {
     use std::hash::BuildHasher;
     let system = ActorSystem::new();
-    let a = system.spawn(Shapes::default).await.unwrap();
-    let other = system.spawn(Shapes::default).await.unwrap();
+    let a = no_hang(system.spawn(Shapes::default)).await.unwrap();
+    let other = no_hang(system.spawn(Shapes::default)).await.unwrap();
     let b = a.clone();
     // Clones are equal and hash alike; refs of different actors are neither.
     assert_eq!(a, b);

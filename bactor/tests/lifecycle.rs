@@ -77,12 +77,12 @@ fn node(name: &str, children: u32, log: &Log) -> impl Fn() -> Node + Send + Sync
 async fn hooks_run_in_order_and_post_stop_once() {
     let system = ActorSystem::new();
     let log = Log::default();
-    let a = system.spawn(node("a", 0, &log)).await.unwrap();
+    let a = no_hang(system.spawn(node("a", 0, &log))).await.unwrap();
     no_hang(a.ping()).await.unwrap();
     a.stop();
     a.stop(); // a second stop changes nothing
     no_hang(a.stopped()).await;
-    system.shutdown().await; // nor does shutdown afterwards
+    no_hang(system.shutdown()).await; // nor does shutdown afterwards
     assert_eq!(entries(&log), ["a:pre_start", "a:ping", "a:post_stop"]);
 }
 
@@ -90,7 +90,7 @@ async fn hooks_run_in_order_and_post_stop_once() {
 async fn children_stop_before_their_parent() {
     let system = ActorSystem::new();
     let log = Log::default();
-    let p = system.spawn(node("p", 3, &log)).await.unwrap();
+    let p = no_hang(system.spawn(node("p", 3, &log))).await.unwrap();
     let kids = no_hang(p.children()).await.unwrap();
     assert_eq!(kids.len(), 3);
     assert_eq!(system.actor_count(), 4);
@@ -115,7 +115,7 @@ async fn children_stop_before_their_parent() {
 async fn a_child_that_stops_leaves_its_parent_running() {
     let system = ActorSystem::new();
     let log = Log::default();
-    let p = system.spawn(node("p", 2, &log)).await.unwrap();
+    let p = no_hang(system.spawn(node("p", 2, &log))).await.unwrap();
     let kids = no_hang(p.children()).await.unwrap();
     let first: NodeRef = system.resolve::<Node>(kids[0]).unwrap();
     first.stop();
@@ -123,7 +123,7 @@ async fn a_child_that_stops_leaves_its_parent_running() {
     // The parent learned about it (system lane) and still answers.
     let left = no_hang(p.children()).await.unwrap();
     assert_eq!(left, vec![kids[1]]);
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 #[tokio::test]
@@ -132,7 +132,11 @@ async fn shutdown_stops_everything_and_refuses_new_actors() {
     let log = Log::default();
     let mut refs = Vec::new();
     for i in 0..5 {
-        refs.push(system.spawn(node(&format!("t{i}"), 2, &log)).await.unwrap());
+        refs.push(
+            no_hang(system.spawn(node(&format!("t{i}"), 2, &log)))
+                .await
+                .unwrap(),
+        );
     }
     for r in &refs {
         no_hang(r.ping()).await.unwrap();
@@ -147,7 +151,9 @@ async fn shutdown_stops_everything_and_refuses_new_actors() {
         .count();
     assert_eq!(stops, 15);
     assert_eq!(
-        system.spawn(node("late", 0, &log)).await.unwrap_err(),
+        no_hang(system.spawn(node("late", 0, &log)))
+            .await
+            .unwrap_err(),
         SpawnError::ShuttingDown
     );
 }
@@ -156,10 +162,11 @@ async fn shutdown_stops_everything_and_refuses_new_actors() {
 async fn names_are_unique_among_live_actors() {
     let system = ActorSystem::new();
     let log = Log::default();
-    let db = system.spawn_named("db", node("db", 0, &log)).await.unwrap();
+    let db = no_hang(system.spawn_named("db", node("db", 0, &log)))
+        .await
+        .unwrap();
     assert_eq!(
-        system
-            .spawn_named("db", node("db2", 0, &log))
+        no_hang(system.spawn_named("db", node("db2", 0, &log)))
             .await
             .unwrap_err(),
         SpawnError::NameTaken("db".into())
@@ -178,12 +185,11 @@ async fn names_are_unique_among_live_actors() {
     db.stop();
     no_hang(db.stopped()).await;
     assert!(system.lookup::<Node>("db").is_err());
-    let again = system
-        .spawn_named("db", node("db3", 0, &log))
+    let again = no_hang(system.spawn_named("db", node("db3", 0, &log)))
         .await
         .unwrap();
     assert_ne!(again.pid(), db.pid());
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 #[tokio::test]
@@ -203,7 +209,7 @@ async fn a_pre_start_that_always_fails_is_restarted_up_to_the_limit_then_stopped
 
     let system = ActorSystem::new();
     let mut events = system.events().subscribe();
-    let b = system.spawn(|| Broken).await.unwrap();
+    let b = no_hang(system.spawn(|| Broken)).await.unwrap();
     let res = no_hang(b.ping()).await;
     assert!(
         matches!(res, Err(AskError::NoReply | AskError::Dead)),
@@ -226,7 +232,7 @@ async fn a_pre_start_that_always_fails_is_restarted_up_to_the_limit_then_stopped
     }
     // The default strategy: 10 restarts within 10 s, then stop.
     assert_eq!(restarts, 10);
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 #[tokio::test]
@@ -252,11 +258,11 @@ async fn a_panicking_handler_fails_the_ask_and_the_actor_is_restarted() {
     }
 
     let system = ActorSystem::new();
-    let f = system.spawn(Fragile::default).await.unwrap();
+    let f = no_hang(system.spawn(Fragile::default)).await.unwrap();
     assert_eq!(no_hang(f.boom()).await, Err(AskError::Failed));
     // The guardian restarted it: same ref, fresh state.
     assert_eq!(no_hang(f.calls()).await, Ok(0));
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 /// A timer actor: `send_after` and `send_interval`, both cancelled on stop.
@@ -285,8 +291,7 @@ async fn timers_fire_and_are_cancelled_on_stop() {
     let system = ActorSystem::new();
     let ticks = Arc::new(Mutex::new(0));
     let t = ticks.clone();
-    let clock = system
-        .spawn(move || Clock { ticks: t.clone() })
+    let clock = no_hang(system.spawn(move || Clock { ticks: t.clone() }))
         .await
         .unwrap();
     // Paused clock: time advances only when everything waits on timers.
@@ -294,10 +299,10 @@ async fn timers_fire_and_are_cancelled_on_stop() {
     let seen = *ticks.lock().unwrap();
     assert_eq!(seen, 100 + 5, "one send_after and five interval ticks");
     clock.stop();
-    clock.stopped().await;
+    no_hang(clock.stopped()).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(*ticks.lock().unwrap(), seen, "no tick after stop");
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 #[tokio::test]
@@ -305,7 +310,7 @@ async fn lifecycle_events_are_published() {
     let system = ActorSystem::new();
     let log = Log::default();
     let mut events = system.events().subscribe();
-    let a = system.spawn(node("a", 0, &log)).await.unwrap();
+    let a = no_hang(system.spawn(node("a", 0, &log))).await.unwrap();
     a.stop();
     no_hang(a.stopped()).await;
     match no_hang(events.recv()).await {
@@ -322,5 +327,5 @@ async fn lifecycle_events_are_published() {
         }
         other => panic!("{other:?}"),
     }
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }

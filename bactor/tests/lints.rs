@@ -5,6 +5,11 @@
 
 use bactor::prelude::*;
 
+// The shared test helpers are not generated code: the strict lints are not for them.
+#[allow(unused_qualifications, clippy::pedantic)]
+mod common;
+use common::no_hang;
+
 /// A documented public actor with every handler shape.
 #[actor(mailbox = 8)]
 #[derive(Debug, Default)]
@@ -75,18 +80,21 @@ impl<T: Send + 'static> Slot<T> {
 #[tokio::test]
 async fn linted_actors_run() {
     let system = ActorSystem::new();
-    let l = system.spawn(Linted::default).await.unwrap();
-    l.set(3).await.unwrap();
-    assert_eq!(l.get().await.unwrap(), 3);
-    assert!(l.check(1).await.is_err());
-    let s = system.spawn(|| Slot { value: None }).await.unwrap();
-    assert_eq!(s.replace(1_u8).await.unwrap(), None);
-    system.shutdown().await;
+    let l = no_hang(system.spawn(Linted::default)).await.unwrap();
+    no_hang(l.set(3)).await.unwrap();
+    assert_eq!(no_hang(l.get()).await.unwrap(), 3);
+    assert!(no_hang(l.check(1)).await.is_err());
+    let s = no_hang(system.spawn(|| Slot { value: None }))
+        .await
+        .unwrap();
+    assert_eq!(no_hang(s.replace(1_u8)).await.unwrap(), None);
+    no_hang(system.shutdown()).await;
 }
 
 /// A persistent actor, under the same lints.
 #[cfg(feature = "persist")]
 mod persistent {
+    use super::no_hang;
     use bactor::prelude::*;
     use serde::{Deserialize, Serialize};
 
@@ -126,8 +134,10 @@ mod persistent {
     async fn linted_persistent_actor_runs() {
         let store = bactor::persist::MemoryStore::new();
         let system = ActorSystem::builder().persistence(store).build();
-        let l = system.spawn_persistent("l", Ledger::default).await.unwrap();
-        assert_eq!(l.record(2).await.unwrap(), 2);
-        system.shutdown().await;
+        let l = no_hang(system.spawn_persistent("l", Ledger::default))
+            .await
+            .unwrap();
+        assert_eq!(no_hang(l.record(2)).await.unwrap(), 2);
+        no_hang(system.shutdown()).await;
     }
 }

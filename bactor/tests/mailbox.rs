@@ -65,8 +65,8 @@ async fn rig() -> Rig {
 
 #[tokio::test]
 async fn bounded_mailbox_pushes_back_and_try_tell_returns_the_message() {
-    let mut r = rig().await;
-    r.worker.work(1).tell().await.unwrap();
+    let mut r = no_hang(rig()).await;
+    no_hang(r.worker.work(1).tell()).await.unwrap();
     assert_eq!(no_hang(r.started.recv()).await, Some(1)); // 1 is being handled
     r.worker.work(2).try_tell().unwrap();
     r.worker.work(3).try_tell().unwrap(); // the mailbox (2) is now full
@@ -88,17 +88,17 @@ async fn bounded_mailbox_pushes_back_and_try_tell_returns_the_message() {
     }
     assert_eq!(no_hang(r.worker.work(5)).await.unwrap(), 5);
     assert_eq!(*r.done.lock().await, vec![1, 2, 3, 4, 5]);
-    r.system.shutdown().await;
+    no_hang(r.system.shutdown()).await;
 }
 
 #[tokio::test]
 async fn stop_overtakes_queued_user_messages() {
-    let mut r = rig().await;
+    let mut r = no_hang(rig()).await;
     let mut events = r
         .system
         .events()
         .subscribe_filtered(|e| matches!(e, SystemEvent::DeadLetter(_)));
-    r.worker.work(1).tell().await.unwrap();
+    no_hang(r.worker.work(1).tell()).await.unwrap();
     assert_eq!(no_hang(r.started.recv()).await, Some(1));
     // Two asks queue behind the message being handled (pushed by their first poll).
     let mut ask2 = r.worker.work(2).into_future();
@@ -123,12 +123,12 @@ async fn stop_overtakes_queued_user_messages() {
             other => panic!("expected a dead letter, got {other:?}"),
         }
     }
-    r.system.shutdown().await;
+    no_hang(r.system.shutdown()).await;
 }
 
 #[tokio::test]
 async fn ask_times_out_without_losing_the_actor() {
-    let mut r = rig().await;
+    let mut r = no_hang(rig()).await;
     let res = no_hang(r.worker.work(1).timeout(Duration::from_millis(30))).await;
     assert_eq!(res, Err(AskError::Timeout));
     assert_eq!(no_hang(r.started.recv()).await, Some(1));
@@ -136,12 +136,12 @@ async fn ask_times_out_without_losing_the_actor() {
     // The timed-out message was still handled; the actor is fine.
     assert_eq!(no_hang(r.worker.work(2)).await, Ok(2));
     assert_eq!(*r.done.lock().await, vec![1, 2]);
-    r.system.shutdown().await;
+    no_hang(r.system.shutdown()).await;
 }
 
 #[tokio::test]
 async fn ask_to_a_stopped_actor_fails_at_once() {
-    let r = rig().await;
+    let r = no_hang(rig()).await;
     r.worker.stop();
     no_hang(r.worker.stopped()).await;
     assert!(!r.worker.is_alive());
@@ -156,12 +156,12 @@ async fn ask_to_a_stopped_actor_fails_at_once() {
         other => panic!("expected Dead, got {other:?}"),
     }
     assert!(r.worker.work(3).try_tell().unwrap_err().is_dead());
-    r.system.shutdown().await;
+    no_hang(r.system.shutdown()).await;
 }
 
 #[tokio::test]
 async fn unknown_pid_resolves_to_an_error() {
-    let r = rig().await;
+    let r = no_hang(rig()).await;
     let unknown = bactor::Pid::new(0, 9_999, r.system.incarnation());
     assert!(matches!(
         r.system.resolve::<Worker>(unknown),
@@ -174,22 +174,22 @@ async fn unknown_pid_resolves_to_an_error() {
         r.system.resolve::<Worker>(r.worker.pid()).unwrap(),
         r.worker
     );
-    r.system.shutdown().await;
+    no_hang(r.system.shutdown()).await;
 }
 
 #[tokio::test]
 async fn graceful_stop_handles_what_was_queued_first() {
-    let mut r = rig().await;
-    r.worker.work(1).tell().await.unwrap();
+    let mut r = no_hang(rig()).await;
+    no_hang(r.worker.work(1).tell()).await.unwrap();
     assert_eq!(no_hang(r.started.recv()).await, Some(1));
     r.worker.work(2).try_tell().unwrap();
     let w = r.worker.clone();
-    let stopping = tokio::spawn(async move { w.stop_gracefully().await });
+    let stopping = tokio::spawn(async move { no_hang(w.stop_gracefully()).await });
     r.gate.send(true).unwrap();
     no_hang(stopping).await.unwrap();
     assert_eq!(*r.done.lock().await, vec![1, 2]);
-    assert_eq!(r.worker.work(3).await, Err(AskError::Dead));
-    r.system.shutdown().await;
+    assert_eq!(no_hang(r.worker.work(3)).await, Err(AskError::Dead));
+    no_hang(r.system.shutdown()).await;
 }
 
 /// Records `(sender, seq)` pairs and counts order violations per sender.
@@ -224,13 +224,13 @@ impl Recorder {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_from_one_sender_arrive_in_send_order() {
     let system = ActorSystem::new();
-    let rec = system.spawn(Recorder::default).await.unwrap();
+    let rec = no_hang(system.spawn(Recorder::default)).await.unwrap();
     let mut senders = Vec::new();
     for s in 0..4 {
         let rec = rec.clone();
         senders.push(tokio::spawn(async move {
             for seq in 0..5_000 {
-                rec.record(s, seq).tell().await.unwrap();
+                no_hang(rec.record(s, seq).tell()).await.unwrap();
             }
         }));
     }
@@ -238,22 +238,24 @@ async fn messages_from_one_sender_arrive_in_send_order() {
         no_hang(s).await.unwrap();
     }
     assert_eq!(no_hang(rec.report()).await.unwrap(), (0, 20_000));
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 #[tokio::test]
 async fn unbounded_mailbox_never_waits() {
     let system = ActorSystem::new();
-    let rec = system
-        .spawn_props(Props::from_producer(Recorder::default).mailbox(MailboxConfig::Unbounded))
-        .await
-        .unwrap();
+    let rec = no_hang(
+        system
+            .spawn_props(Props::from_producer(Recorder::default).mailbox(MailboxConfig::Unbounded)),
+    )
+    .await
+    .unwrap();
     // Far more than the type's bounded capacity (16), without awaiting the actor.
     for seq in 0..10_000 {
         rec.record(0, seq).try_tell().unwrap();
     }
     assert_eq!(no_hang(rec.report()).await.unwrap(), (0, 10_000));
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 /// Each actor yields after `throughput` messages, so a flood sent to one actor does not
@@ -283,13 +285,11 @@ async fn throughput_bounds_a_turn() {
     let system = ActorSystem::new();
     let shared = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let s = shared.clone();
-    let busy = system
-        .spawn(move || Busy { shared: s.clone() })
+    let busy = no_hang(system.spawn(move || Busy { shared: s.clone() }))
         .await
         .unwrap();
     let s = shared.clone();
-    let other = system
-        .spawn(move || Busy { shared: s.clone() })
+    let other = no_hang(system.spawn(move || Busy { shared: s.clone() }))
         .await
         .unwrap();
     for _ in 0..10_000 {
@@ -301,7 +301,7 @@ async fn throughput_bounds_a_turn() {
         "`other` waited for {seen} messages of `busy`, more than two turns"
     );
     assert_eq!(no_hang(busy.peek()).await.unwrap(), 10_000);
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 /// An actor with a high-priority handler: urgent messages overtake queued ordinary ones.
@@ -337,28 +337,30 @@ async fn high_priority_messages_overtake_queued_ones() {
     let (started_tx, mut started) = mpsc::unbounded_channel();
     let order = Arc::new(Mutex::new(Vec::new()));
     let o = order.clone();
-    let t = system
-        .spawn(move || Triage {
-            gate: gate_rx.clone(),
-            started: started_tx.clone(),
-            order: o.clone(),
-        })
-        .await
-        .unwrap();
-    t.routine(0).tell().await.unwrap();
+    let t = no_hang(system.spawn(move || Triage {
+        gate: gate_rx.clone(),
+        started: started_tx.clone(),
+        order: o.clone(),
+    }))
+    .await
+    .unwrap();
+    no_hang(t.routine(0).tell()).await.unwrap();
     no_hang(started.recv()).await.unwrap(); // routine 0 is being handled
     for n in 1..=3 {
-        t.routine(n).tell().await.unwrap();
+        no_hang(t.routine(n).tell()).await.unwrap();
     }
-    t.urgent(1).tell().await.unwrap();
+    no_hang(t.urgent(1).tell()).await.unwrap();
     let mut urgent = t.urgent(2).into_future();
     // Queued on the high lane, and not answered while routine 0 holds the actor.
     assert!(poll_once(&mut urgent).is_pending());
-    assert!(order.lock().await.is_empty(), "routine 0 still waits at the gate");
+    assert!(
+        order.lock().await.is_empty(),
+        "routine 0 still waits at the gate"
+    );
     gate.send(true).unwrap();
     assert_eq!(no_hang(urgent).await, Ok(2));
     // A request can also be sent on the high lane explicitly.
-    t.routine(9).high_priority().tell().await.unwrap();
+    no_hang(t.routine(9).high_priority().tell()).await.unwrap();
     no_hang(t.urgent(3)).await.unwrap();
     let seen = order.lock().await.clone();
     assert_eq!(
@@ -374,7 +376,7 @@ async fn high_priority_messages_overtake_queued_ones() {
             "urgent 3"
         ]
     );
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 /// Holds the actor in its first message until the gate opens; `noop` fills the mailbox.
@@ -440,8 +442,18 @@ macro_rules! capacity {
 
 #[tokio::test]
 async fn mailbox_settings_apply_in_order_props_type_system_default() {
-    let gated = |gate, started| Props::from_producer(move || Gated { gate: Clone::clone(&gate), started: Clone::clone(&started) });
-    let eight = |gate, started| Props::from_producer(move || GatedEight { gate: Clone::clone(&gate), started: Clone::clone(&started) });
+    let gated = |gate, started| {
+        Props::from_producer(move || Gated {
+            gate: Clone::clone(&gate),
+            started: Clone::clone(&started),
+        })
+    };
+    let eight = |gate, started| {
+        Props::from_producer(move || GatedEight {
+            gate: Clone::clone(&gate),
+            started: Clone::clone(&started),
+        })
+    };
     let plain = ActorSystem::new();
     // Nothing chosen anywhere: the default, bounded at 1024.
     assert_eq!(MailboxConfig::DEFAULT_CAPACITY, 1024);
@@ -461,7 +473,8 @@ async fn mailbox_settings_apply_in_order_props_type_system_default() {
     assert_eq!(capacity!(system, gated), 5);
     assert_eq!(capacity!(system, eight), 8);
     assert_eq!(
-        capacity!(system, |g, s| gated(g, s).mailbox(MailboxConfig::Bounded(2))),
+        capacity!(system, |g, s| gated(g, s)
+            .mailbox(MailboxConfig::Bounded(2))),
         2
     );
     assert_eq!(
@@ -493,7 +506,10 @@ impl Spinner {
 
 /// How many of `busy`'s 10,000 queued messages ran before `other`, spawned second on the
 /// same thread, got its turn: one turn of `busy`.
-async fn turn(system: &ActorSystem, props: impl Fn(Arc<std::sync::atomic::AtomicU64>) -> Props<Spinner>) -> u64 {
+async fn turn(
+    system: &ActorSystem,
+    props: impl Fn(Arc<std::sync::atomic::AtomicU64>) -> Props<Spinner>,
+) -> u64 {
     let shared = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let busy = system
         .spawn_props(props(shared.clone()).mailbox(MailboxConfig::Unbounded))
@@ -531,15 +547,15 @@ async fn throughput_settings_apply_in_order_props_system_default() {
     // (A turn of `n` lets `other` in after between `n - 1` and `2n` of busy's messages,
     // depending on where the first turn starts.)
     let within = |seen: u64, n: u64| (n - 1..=2 * n).contains(&seen);
-    let seen = turn(&plain, spinner).await;
+    let seen = no_hang(turn(&plain, spinner)).await;
     assert!(within(seen, 300), "default turn: {seen}");
-    let seen = turn(&plain, |s| spinner(s).throughput(7)).await;
+    let seen = no_hang(turn(&plain, |s| spinner(s).throughput(7))).await;
     assert!(within(seen, 7), "props turn: {seen}");
     no_hang(plain.shutdown()).await;
     let system = ActorSystem::builder().throughput(20).build();
-    let seen = turn(&system, spinner).await;
+    let seen = no_hang(turn(&system, spinner)).await;
     assert!(within(seen, 20), "system turn: {seen}");
-    let seen = turn(&system, |s| spinner(s).throughput(3)).await;
+    let seen = no_hang(turn(&system, |s| spinner(s).throughput(3))).await;
     assert!(within(seen, 3), "props over system: {seen}");
     no_hang(system.shutdown()).await;
 }
@@ -550,13 +566,11 @@ async fn the_type_throughput_beats_the_system_default() {
     let system = ActorSystem::builder().throughput(100).build();
     let shared = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let s = shared.clone();
-    let busy = system
-        .spawn(move || Busy { shared: s.clone() })
+    let busy = no_hang(system.spawn(move || Busy { shared: s.clone() }))
         .await
         .unwrap();
     let s = shared.clone();
-    let other = system
-        .spawn(move || Busy { shared: s.clone() })
+    let other = no_hang(system.spawn(move || Busy { shared: s.clone() }))
         .await
         .unwrap();
     no_hang(other.peek()).await.unwrap();
@@ -575,15 +589,14 @@ async fn stop_overtakes_queued_high_priority_messages_too() {
     let (started_tx, mut started) = mpsc::unbounded_channel();
     let order = Arc::new(Mutex::new(Vec::new()));
     let o = order.clone();
-    let t = system
-        .spawn(move || Triage {
-            gate: gate_rx.clone(),
-            started: started_tx.clone(),
-            order: o.clone(),
-        })
-        .await
-        .unwrap();
-    t.routine(0).tell().await.unwrap();
+    let t = no_hang(system.spawn(move || Triage {
+        gate: gate_rx.clone(),
+        started: started_tx.clone(),
+        order: o.clone(),
+    }))
+    .await
+    .unwrap();
+    no_hang(t.routine(0).tell()).await.unwrap();
     no_hang(started.recv()).await.unwrap();
     let mut urgent = t.urgent(1).into_future();
     let mut routine = t.routine(1).into_future();

@@ -126,17 +126,20 @@ where
     stop(&a).await;
     let b = system.spawn_persistent(id, Account::default).await.unwrap();
     assert_eq!(no_hang(b.balance()).await.unwrap(), (12, 3));
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 #[tokio::test]
 async fn state_is_recovered_after_a_respawn_memory() {
-    persist_stop_respawn(MemoryStore::new()).await;
+    no_hang(persist_stop_respawn(MemoryStore::new())).await;
 }
 
 #[tokio::test]
 async fn state_is_recovered_after_a_respawn_sqlite() {
-    persist_stop_respawn(SqliteStore::in_memory().await.unwrap()).await;
+    no_hang(persist_stop_respawn(
+        no_hang(SqliteStore::in_memory()).await.unwrap(),
+    ))
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -144,16 +147,20 @@ async fn state_is_recovered_after_a_respawn_postgres() {
     let Some(url) = bactor::persist::testing::postgres_url() else {
         return;
     };
-    persist_stop_respawn(bactor::persist::PostgresStore::connect(&url).await.unwrap()).await;
+    no_hang(persist_stop_respawn(
+        no_hang(bactor::persist::PostgresStore::connect(&url))
+            .await
+            .unwrap(),
+    ))
+    .await;
 }
 
 #[tokio::test]
 async fn a_crash_mid_run_recovers_from_the_journal() {
-    let store = SqliteStore::in_memory().await.unwrap();
-    let system = system_with(store).await;
+    let store = no_hang(SqliteStore::in_memory()).await.unwrap();
+    let system = no_hang(system_with(store)).await;
     let mut events = system.events().subscribe();
-    let a = system
-        .spawn_persistent("crashy", Account::default)
+    let a = no_hang(system.spawn_persistent("crashy", Account::default))
         .await
         .unwrap();
     no_hang(a.deposit(4)).await.unwrap();
@@ -168,99 +175,91 @@ async fn a_crash_mid_run_recovers_from_the_journal() {
     }
     // The fresh instance replayed the journal: nothing was lost by the panic.
     assert_eq!(no_hang(a.balance()).await.unwrap(), (8, 2));
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 #[tokio::test]
 async fn recovery_starts_from_the_newest_snapshot_and_replays_the_tail() {
     let store = MemoryStore::new();
-    let system = system_with(store.clone()).await;
-    let a = system
-        .spawn_persistent("snappy", Account::default)
+    let system = no_hang(system_with(store.clone())).await;
+    let a = no_hang(system.spawn_persistent("snappy", Account::default))
         .await
         .unwrap();
     for n in 1..=8 {
         no_hang(a.deposit(n)).await.unwrap();
     }
-    stop(&a).await;
+    no_hang(stop(&a)).await;
     // snapshot_every = 3: snapshots at 3 and 6; keep_snapshots = 2 keeps both.
-    let snap = store
-        .load("snappy", SnapshotCriteria::latest())
+    let snap = no_hang(store.load("snappy", SnapshotCriteria::latest()))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(snap.sequence_nr, 6);
     // Prove the snapshot is used: break an event it covers. Replay from 7 never reads it.
     store.corrupt("snappy", 2, "{not json");
-    let b = system
-        .spawn_persistent("snappy", Account::default)
+    let b = no_hang(system.spawn_persistent("snappy", Account::default))
         .await
         .unwrap();
     assert_eq!(no_hang(b.balance()).await.unwrap(), (36, 8));
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 #[tokio::test]
 async fn old_snapshots_are_pruned() {
     let store = MemoryStore::new();
-    let system = system_with(store.clone()).await;
-    let a = system
-        .spawn_persistent("pruned", Account::default)
+    let system = no_hang(system_with(store.clone())).await;
+    let a = no_hang(system.spawn_persistent("pruned", Account::default))
         .await
         .unwrap();
     for _ in 0..12 {
         no_hang(a.deposit(1)).await.unwrap();
     }
     // Snapshots at 3, 6, 9, 12; keep 2 → 9 and 12 remain.
-    let newest = store
-        .load("pruned", SnapshotCriteria::latest())
+    let newest = no_hang(store.load("pruned", SnapshotCriteria::latest()))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(newest.sequence_nr, 12);
-    let older = store
-        .load("pruned", SnapshotCriteria::latest().max_sequence_nr(11))
+    let older = no_hang(store.load("pruned", SnapshotCriteria::latest().max_sequence_nr(11)))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(older.sequence_nr, 9);
-    let gone = store
-        .load("pruned", SnapshotCriteria::latest().max_sequence_nr(8))
+    let gone = no_hang(store.load("pruned", SnapshotCriteria::latest().max_sequence_nr(8)))
         .await
         .unwrap();
     assert_eq!(gone, None);
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 #[tokio::test]
 async fn persist_all_is_atomic_and_applied_in_order() {
-    let store = SqliteStore::in_memory().await.unwrap();
-    let system = system_with(store.clone()).await;
-    let a = system
-        .spawn_persistent("batchy", Account::default)
+    let store = no_hang(SqliteStore::in_memory()).await.unwrap();
+    let system = no_hang(system_with(store.clone())).await;
+    let a = no_hang(system.spawn_persistent("batchy", Account::default))
         .await
         .unwrap();
     assert_eq!(no_hang(a.transfer_in(2, 3)).await.unwrap(), 5);
-    let stored = store.replay("batchy", 1, u64::MAX, u64::MAX).await.unwrap();
+    let stored = no_hang(store.replay("batchy", 1, u64::MAX, u64::MAX))
+        .await
+        .unwrap();
     let manifests: Vec<&str> = stored.iter().map(|e| e.manifest.as_str()).collect();
     assert_eq!(manifests, ["Account::Deposited", "Account::Deposited"]);
     assert_eq!(stored[0].payload, r#"{"Deposited":{"amount":2}}"#);
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 #[tokio::test]
 async fn two_live_incarnations_never_interleave() {
-    let store = SqliteStore::in_memory().await.unwrap();
+    let store = no_hang(SqliteStore::in_memory()).await.unwrap();
     // Two systems (think: two processes) share one journal.
-    let one = system_with(store.clone()).await;
-    let two = system_with(store.clone()).await;
+    let one = no_hang(system_with(store.clone())).await;
+    let two = no_hang(system_with(store.clone())).await;
     let mut events = two.events().subscribe();
-    let a = one
-        .spawn_persistent("shared", Account::default)
+    let a = no_hang(one.spawn_persistent("shared", Account::default))
         .await
         .unwrap();
-    let b = two
-        .spawn_persistent("shared", Account::default)
+    let b = no_hang(two.spawn_persistent("shared", Account::default))
         .await
         .unwrap();
     no_hang(a.balance()).await.unwrap();
@@ -280,26 +279,26 @@ async fn two_live_incarnations_never_interleave() {
         }
     }
     assert_eq!(no_hang(b.balance()).await.unwrap(), (1, 1));
-    let history = store.replay("shared", 1, u64::MAX, u64::MAX).await.unwrap();
+    let history = no_hang(store.replay("shared", 1, u64::MAX, u64::MAX))
+        .await
+        .unwrap();
     assert_eq!(history.len(), 1);
-    one.shutdown().await;
-    two.shutdown().await;
+    no_hang(one.shutdown()).await;
+    no_hang(two.shutdown()).await;
 }
 
 #[tokio::test]
 async fn a_corrupt_event_surfaces_as_an_error() {
     let store = MemoryStore::new();
-    let system = system_with(store.clone()).await;
-    let a = system
-        .spawn_persistent("corrupt", Account::default)
+    let system = no_hang(system_with(store.clone())).await;
+    let a = no_hang(system.spawn_persistent("corrupt", Account::default))
         .await
         .unwrap();
     no_hang(a.deposit(1)).await.unwrap();
-    stop(&a).await;
+    no_hang(stop(&a)).await;
     store.corrupt("corrupt", 1, r#"{"Deposited":{"amount":"lots"}}"#);
     let mut events = system.events().subscribe();
-    let b = system
-        .spawn_persistent("corrupt", Account::default)
+    let b = no_hang(system.spawn_persistent("corrupt", Account::default))
         .await
         .unwrap();
     // Recovery fails; the supervisor is told why (and, past the restart limit, stops it).
@@ -318,15 +317,15 @@ async fn a_corrupt_event_surfaces_as_an_error() {
     assert!(reason.downcast_ref::<PersistError>().is_some());
     no_hang(b.stopped()).await;
     assert!(matches!(no_hang(b.balance()).await, Err(AskError::Dead)));
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 #[tokio::test]
 async fn persisting_needs_a_persistence_id_and_a_store() {
-    let system = system_with(MemoryStore::new()).await;
+    let system = no_hang(system_with(MemoryStore::new())).await;
     let mut events = system.events().subscribe();
     // Spawned without a persistence id: persist says so, and fails the actor.
-    let a = system.spawn(Account::default).await.unwrap();
+    let a = no_hang(system.spawn(Account::default)).await.unwrap();
     match no_hang(a.deposit(1)).await {
         Err(AskError::Handler(PersistError::NotPersistent)) => {}
         other => panic!("{other:?}"),
@@ -372,27 +371,24 @@ async fn persisting_needs_a_persistence_id_and_a_store() {
 #[tokio::test]
 async fn a_corrupt_snapshot_fails_recovery_with_a_typed_error() {
     let store = MemoryStore::new();
-    let system = system_with(store.clone()).await;
-    let a = system
-        .spawn_persistent("bad-snapshot", Account::default)
+    let system = no_hang(system_with(store.clone())).await;
+    let a = no_hang(system.spawn_persistent("bad-snapshot", Account::default))
         .await
         .unwrap();
     for _ in 0..4 {
         no_hang(a.deposit(1)).await.unwrap();
     }
-    stop(&a).await;
+    no_hang(stop(&a)).await;
     // The newest snapshot (at 3) no longer decodes as an `Account`.
-    let mut snap = store
-        .load("bad-snapshot", SnapshotCriteria::latest())
+    let mut snap = no_hang(store.load("bad-snapshot", SnapshotCriteria::latest()))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(snap.sequence_nr, 3);
     snap.payload = r#"{"balance":"lots"}"#.to_owned();
-    store.save(snap).await.unwrap();
+    no_hang(store.save(snap)).await.unwrap();
     let mut events = system.events().subscribe();
-    let b = system
-        .spawn_persistent("bad-snapshot", Account::default)
+    let b = no_hang(system.spawn_persistent("bad-snapshot", Account::default))
         .await
         .unwrap();
     let reason = loop {
@@ -419,46 +415,44 @@ async fn a_corrupt_snapshot_fails_recovery_with_a_typed_error() {
 
 #[tokio::test]
 async fn recovery_after_deleting_events_continues_the_sequence() {
-    let store = SqliteStore::in_memory().await.unwrap();
-    let system = system_with(store.clone()).await;
-    let a = system
-        .spawn_persistent("trimmed", Account::default)
+    let store = no_hang(SqliteStore::in_memory()).await.unwrap();
+    let system = no_hang(system_with(store.clone())).await;
+    let a = no_hang(system.spawn_persistent("trimmed", Account::default))
         .await
         .unwrap();
     for n in 1..=7 {
         no_hang(a.deposit(n)).await.unwrap();
     }
-    stop(&a).await;
+    no_hang(stop(&a)).await;
     // Snapshots at 3 and 6; the events they cover are deleted.
-    store.delete_to("trimmed", 6).await.unwrap();
-    let b = system
-        .spawn_persistent("trimmed", Account::default)
+    no_hang(store.delete_to("trimmed", 6)).await.unwrap();
+    let b = no_hang(system.spawn_persistent("trimmed", Account::default))
         .await
         .unwrap();
     assert_eq!(no_hang(b.balance()).await.unwrap(), (28, 7));
     // The next event is #8, not a conflict with the deleted rows.
     assert_eq!(no_hang(b.deposit(1)).await.unwrap(), 29);
     assert_eq!(no_hang(b.balance()).await.unwrap(), (29, 8));
-    stop(&b).await;
+    no_hang(stop(&b)).await;
     // Everything deleted and no snapshot store to start from: the sequence still
     // continues after the highest number ever written.
-    store.delete_to("trimmed", 8).await.unwrap();
-    let t = system
-        .spawn_persistent("trimmed-tally", Tally::default)
+    no_hang(store.delete_to("trimmed", 8)).await.unwrap();
+    let t = no_hang(system.spawn_persistent("trimmed-tally", Tally::default))
         .await
         .unwrap();
     no_hang(t.add(1)).await.unwrap();
     no_hang(t.add(2)).await.unwrap();
     t.stop();
     no_hang(t.stopped()).await;
-    store.delete_to("trimmed-tally", 2).await.unwrap();
-    let t = system
-        .spawn_persistent("trimmed-tally", Tally::default)
+    no_hang(store.delete_to("trimmed-tally", 2)).await.unwrap();
+    let t = no_hang(system.spawn_persistent("trimmed-tally", Tally::default))
         .await
         .unwrap();
     assert_eq!(no_hang(t.seen()).await.unwrap(), Vec::<u32>::new());
     assert_eq!(no_hang(t.add(3)).await.unwrap(), 1);
-    let stored = store.replay("trimmed-tally", 1, u64::MAX, u64::MAX).await.unwrap();
+    let stored = no_hang(store.replay("trimmed-tally", 1, u64::MAX, u64::MAX))
+        .await
+        .unwrap();
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].sequence_nr, 3);
     no_hang(system.shutdown()).await;
@@ -493,10 +487,9 @@ impl Tally {
 
 #[tokio::test]
 async fn long_histories_recover_in_pages() {
-    let store = SqliteStore::in_memory().await.unwrap();
-    let system = system_with(store).await;
-    let t = system
-        .spawn_persistent("long", Tally::default)
+    let store = no_hang(SqliteStore::in_memory()).await.unwrap();
+    let system = no_hang(system_with(store)).await;
+    let t = no_hang(system.spawn_persistent("long", Tally::default))
         .await
         .unwrap();
     // 2,501 events: recovery reads them in pages of 1,000, so it crosses two page
@@ -507,8 +500,7 @@ async fn long_histories_recover_in_pages() {
     assert_eq!(no_hang(t.add(2_500)).await.unwrap(), 2_501);
     t.stop();
     no_hang(t.stopped()).await;
-    let again = system
-        .spawn_persistent("long", Tally::default)
+    let again = no_hang(system.spawn_persistent("long", Tally::default))
         .await
         .unwrap();
     // Every event, once, in order, across the page boundaries.

@@ -4,6 +4,9 @@
 
 use bactor::prelude::*;
 
+mod common;
+use common::no_hang;
+
 #[actor]
 struct Named;
 
@@ -16,20 +19,20 @@ impl Named {
 #[tokio::test]
 async fn refs_serialize_as_their_pid() {
     let system = ActorSystem::new();
-    let r = system.spawn(|| Named).await.unwrap();
+    let r = no_hang(system.spawn(|| Named)).await.unwrap();
     let as_ref = serde_json::to_value(&r).unwrap();
     let as_pid = serde_json::to_value(r.pid()).unwrap();
     assert_eq!(as_ref, as_pid);
     let pid: Pid = serde_json::from_value(as_ref).unwrap();
     assert_eq!(pid, r.pid());
     assert_eq!(system.resolve::<Named>(pid).unwrap(), r);
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 #[tokio::test]
 async fn refs_deserialize_inside_a_system_scope() {
     let system = ActorSystem::new();
-    let r = system.spawn(|| Named).await.unwrap();
+    let r = no_hang(system.spawn(|| Named)).await.unwrap();
     let json = serde_json::to_string(&vec![r.clone()]).unwrap();
     // Outside a scope: a clear error, not a panic.
     let err = serde_json::from_str::<Vec<NamedRef>>(&json).unwrap_err();
@@ -38,14 +41,14 @@ async fn refs_deserialize_inside_a_system_scope() {
         .with_deserialization(|| serde_json::from_str(&json))
         .unwrap();
     assert_eq!(back[0], r);
-    back[0].ping().await.unwrap();
+    no_hang(back[0].ping()).await.unwrap();
     // A pid of an actor that is gone becomes a ref whose sends fail at once.
     r.stop();
-    r.stopped().await;
+    no_hang(r.stopped()).await;
     let gone: NamedRef = system
         .with_deserialization(|| serde_json::from_str(&json[1..json.len() - 1]))
         .unwrap();
-    assert_eq!(gone.ping().await, Err(AskError::Dead));
+    assert_eq!(no_hang(gone.ping()).await, Err(AskError::Dead));
     assert!(!gone.is_alive());
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }

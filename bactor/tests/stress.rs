@@ -71,7 +71,7 @@ async fn a_supervision_tree_survives_a_storm_of_failures() {
                 .max_restarts(1_000)
                 .within(std::time::Duration::from_secs(60)),
         );
-        teams.push(system.spawn_props(props).await.unwrap());
+        teams.push(no_hang(system.spawn_props(props)).await.unwrap());
     }
     let mut workers: Vec<WorkerRef> = Vec::new();
     for t in &teams {

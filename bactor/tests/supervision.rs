@@ -250,7 +250,14 @@ async fn resume_keeps_state() {
     let system = ActorSystem::new();
     let log = Log::default();
     let mut events = system.events().subscribe();
-    spawn_boss(&system, "b", kinds(), vec![Spec::Worker("w")], &log).await;
+    no_hang(spawn_boss(
+        &system,
+        "b",
+        kinds(),
+        vec![Spec::Worker("w")],
+        &log,
+    ))
+    .await;
     let w = find(&system, "w");
     no_hang(w.incr()).await.unwrap();
     no_hang(w.incr()).await.unwrap();
@@ -259,14 +266,14 @@ async fn resume_keeps_state() {
         no_hang(w.fail(Kind::Resume)).await,
         Err(AskError::Failed)
     ));
-    let e = decision(&mut events, w.pid()).await;
+    let e = no_hang(decision(&mut events, w.pid())).await;
     assert_eq!(e.directive, Directive::Resume);
     assert_eq!(e.message, Some("Worker::fail"));
     assert_eq!(e.reason.to_string(), "Resume");
     // Same instance, same state; the failing message was dropped, the next one works.
     assert_eq!(no_hang(w.get()).await.unwrap(), before);
     assert_eq!(no_hang(w.incr()).await.unwrap(), 3);
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 #[tokio::test]
@@ -274,17 +281,24 @@ async fn restart_resets_state_and_runs_hooks_on_the_right_instances() {
     let system = ActorSystem::new();
     let log = Log::default();
     let mut events = system.events().subscribe();
-    spawn_boss(&system, "b", kinds(), vec![Spec::Worker("w")], &log).await;
+    no_hang(spawn_boss(
+        &system,
+        "b",
+        kinds(),
+        vec![Spec::Worker("w")],
+        &log,
+    ))
+    .await;
     let w = find(&system, "w");
     no_hang(w.incr()).await.unwrap();
     let (_, old) = no_hang(w.get()).await.unwrap();
     // A panicking handler: the asker gets an error, never a hang.
     assert_eq!(no_hang(w.boom()).await, Err(AskError::Failed));
     assert_eq!(
-        decision(&mut events, w.pid()).await.directive,
+        no_hang(decision(&mut events, w.pid())).await.directive,
         Directive::Restart
     );
-    restarted(&mut events, w.pid()).await;
+    no_hang(restarted(&mut events, w.pid())).await;
     // The ref from before the restart reaches the fresh instance.
     let (count, new) = no_hang(w.get()).await.unwrap();
     assert_eq!(count, 0);
@@ -297,23 +311,30 @@ async fn restart_resets_state_and_runs_hooks_on_the_right_instances() {
     ];
     let seen: Vec<&String> = log.iter().filter(|e| e.starts_with("w#")).collect();
     assert_eq!(seen, expected.iter().collect::<Vec<_>>(), "{log:?}");
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 #[tokio::test]
 async fn an_async_handler_that_panics_after_an_await_fails_the_ask() {
     let system = ActorSystem::new();
     let log = Log::default();
-    let w = system.spawn(worker("w", &log)).await.unwrap();
+    let w = no_hang(system.spawn(worker("w", &log))).await.unwrap();
     assert_eq!(no_hang(w.late_boom()).await, Err(AskError::Failed));
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 #[tokio::test]
 async fn plain_errors_are_replies_not_failures() {
     let system = ActorSystem::new();
     let log = Log::default();
-    spawn_boss(&system, "b", kinds(), vec![Spec::Worker("w")], &log).await;
+    no_hang(spawn_boss(
+        &system,
+        "b",
+        kinds(),
+        vec![Spec::Worker("w")],
+        &log,
+    ))
+    .await;
     let w = find(&system, "w");
     no_hang(w.incr()).await.unwrap();
     assert_eq!(
@@ -322,14 +343,21 @@ async fn plain_errors_are_replies_not_failures() {
     );
     // Nothing happened to the actor.
     assert_eq!(no_hang(w.incr()).await.unwrap(), 2);
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 #[tokio::test]
 async fn decider_stop_stops_the_child_and_the_parent_learns_why() {
     let system = ActorSystem::new();
     let log = Log::default();
-    let b = spawn_boss(&system, "b", kinds(), vec![Spec::Worker("w")], &log).await;
+    let b = no_hang(spawn_boss(
+        &system,
+        "b",
+        kinds(),
+        vec![Spec::Worker("w")],
+        &log,
+    ))
+    .await;
     let w = find(&system, "w");
     assert!(matches!(
         no_hang(w.fail(Kind::Stop)).await,
@@ -342,7 +370,7 @@ async fn decider_stop_stops_the_child_and_the_parent_learns_why() {
         log.contains(&format!("b saw {} end: failed: Stop", w.pid())),
         "{log:?}"
     );
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -353,14 +381,21 @@ async fn restart_limit_within_window_stops_and_resets_outside_it() {
         .max_restarts(2)
         .within(Duration::from_secs(1));
     let mut events = system.events().subscribe();
-    spawn_boss(&system, "b", strategy, vec![Spec::Worker("w")], &log).await;
+    no_hang(spawn_boss(
+        &system,
+        "b",
+        strategy,
+        vec![Spec::Worker("w")],
+        &log,
+    ))
+    .await;
     let w = find(&system, "w");
 
     // Two failures inside the window: restarted each time.
     for _ in 0..2 {
         assert_eq!(no_hang(w.boom()).await, Err(AskError::Failed));
         assert_eq!(
-            decision(&mut events, w.pid()).await.directive,
+            no_hang(decision(&mut events, w.pid())).await.directive,
             Directive::Restart
         );
     }
@@ -369,7 +404,7 @@ async fn restart_limit_within_window_stops_and_resets_outside_it() {
     for _ in 0..2 {
         assert_eq!(no_hang(w.boom()).await, Err(AskError::Failed));
         assert_eq!(
-            decision(&mut events, w.pid()).await.directive,
+            no_hang(decision(&mut events, w.pid())).await.directive,
             Directive::Restart
         );
     }
@@ -377,12 +412,12 @@ async fn restart_limit_within_window_stops_and_resets_outside_it() {
     // A third failure inside the window exceeds the limit: stopped.
     assert_eq!(no_hang(w.boom()).await, Err(AskError::Failed));
     assert_eq!(
-        decision(&mut events, w.pid()).await.directive,
+        no_hang(decision(&mut events, w.pid())).await.directive,
         Directive::Stop
     );
     no_hang(w.stopped()).await;
     assert!(!w.is_alive());
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 #[tokio::test]
@@ -391,15 +426,22 @@ async fn zero_restarts_stops_at_the_first_failure() {
     let log = Log::default();
     let mut events = system.events().subscribe();
     let strategy = SupervisorStrategy::one_for_one().max_restarts(0);
-    spawn_boss(&system, "b", strategy, vec![Spec::Worker("w")], &log).await;
+    no_hang(spawn_boss(
+        &system,
+        "b",
+        strategy,
+        vec![Spec::Worker("w")],
+        &log,
+    ))
+    .await;
     let w = find(&system, "w");
     assert_eq!(no_hang(w.boom()).await, Err(AskError::Failed));
     assert_eq!(
-        decision(&mut events, w.pid()).await.directive,
+        no_hang(decision(&mut events, w.pid())).await.directive,
         Directive::Stop
     );
     no_hang(w.stopped()).await;
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 #[tokio::test]
@@ -409,13 +451,13 @@ async fn all_for_one_restarts_the_siblings() {
     let mut events = system.events().subscribe();
     let strategy = SupervisorStrategy::all_for_one();
     assert_eq!(strategy.strategy(), Strategy::AllForOne);
-    spawn_boss(
+    no_hang(spawn_boss(
         &system,
         "b",
         strategy,
         vec![Spec::Worker("x"), Spec::Worker("y"), Spec::Worker("z")],
         &log,
-    )
+    ))
     .await;
     let (x, y, z) = (find(&system, "x"), find(&system, "y"), find(&system, "z"));
     for r in [&x, &y, &z] {
@@ -431,7 +473,7 @@ async fn all_for_one_restarts_the_siblings() {
     for r in [&x, &y, &z] {
         assert_eq!(no_hang(r.get()).await.unwrap().0, 0, "state was reset");
     }
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 #[tokio::test]
@@ -439,13 +481,13 @@ async fn all_for_one_stop_stops_the_siblings() {
     let system = ActorSystem::new();
     let log = Log::default();
     let strategy = SupervisorStrategy::all_for_one().decider(by_kind);
-    let b = spawn_boss(
+    let b = no_hang(spawn_boss(
         &system,
         "b",
         strategy,
         vec![Spec::Worker("x"), Spec::Worker("y")],
         &log,
-    )
+    ))
     .await;
     let (x, y) = (find(&system, "x"), find(&system, "y"));
     assert!(matches!(
@@ -455,7 +497,7 @@ async fn all_for_one_stop_stops_the_siblings() {
     no_hang(x.stopped()).await;
     no_hang(y.stopped()).await;
     assert!(no_hang(b.children()).await.unwrap().is_empty());
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 #[tokio::test]
@@ -465,13 +507,13 @@ async fn escalate_reaches_the_grandparent() {
     let mut events = system.events().subscribe();
     // grand restarts what fails below it; mid escalates what fails below it.
     let mid = Spec::Boss("mid", kinds(), vec![Spec::Worker("w")]);
-    let grand = spawn_boss(
+    let grand = no_hang(spawn_boss(
         &system,
         "grand",
         SupervisorStrategy::one_for_one(),
         vec![mid],
         &log,
-    )
+    ))
     .await;
     let mid_pid = system.whereis("mid").unwrap();
     let w = find(&system, "w");
@@ -480,10 +522,10 @@ async fn escalate_reaches_the_grandparent() {
         no_hang(w.fail(Kind::Escalate)).await,
         Err(AskError::Failed)
     ));
-    let at_mid = decision(&mut events, w.pid()).await;
+    let at_mid = no_hang(decision(&mut events, w.pid())).await;
     assert_eq!(at_mid.supervisor, Some(mid_pid));
     assert_eq!(at_mid.directive, Directive::Escalate);
-    let at_grand = decision(&mut events, mid_pid).await;
+    let at_grand = no_hang(decision(&mut events, mid_pid)).await;
     assert_eq!(at_grand.supervisor, Some(grand.pid()));
     assert_eq!(at_grand.directive, Directive::Restart);
     let (child, cause) = at_grand.reason.escalated_from().unwrap();
@@ -491,7 +533,7 @@ async fn escalate_reaches_the_grandparent() {
     assert_eq!(cause.to_string(), "Escalate");
     // mid restarted: its old worker was stopped and a fresh one spawned by pre_start.
     no_hang(w.stopped()).await;
-    restarted(&mut events, mid_pid).await;
+    no_hang(restarted(&mut events, mid_pid)).await;
     let fresh = no_hang(async {
         loop {
             if let Ok(r) = system.lookup::<Worker>("w") {
@@ -503,7 +545,7 @@ async fn escalate_reaches_the_grandparent() {
     .await;
     assert_ne!(fresh.pid(), w.pid());
     assert_eq!(no_hang(fresh.get()).await.unwrap().0, 0);
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 #[tokio::test]
@@ -515,21 +557,28 @@ async fn escalate_without_grandparent_falls_back_to_the_default() {
         .build();
     let log = Log::default();
     let mut events = system.events().subscribe();
-    let top = spawn_boss(&system, "top", kinds(), vec![Spec::Worker("w")], &log).await;
+    let top = no_hang(spawn_boss(
+        &system,
+        "top",
+        kinds(),
+        vec![Spec::Worker("w")],
+        &log,
+    ))
+    .await;
     let w = find(&system, "w");
     assert!(matches!(
         no_hang(w.fail(Kind::Escalate)).await,
         Err(AskError::Failed)
     ));
     assert_eq!(
-        decision(&mut events, w.pid()).await.directive,
+        no_hang(decision(&mut events, w.pid())).await.directive,
         Directive::Escalate
     );
     // The top-level actor failed in turn; the guardian restarts it.
-    let at_guardian = decision(&mut events, top.pid()).await;
+    let at_guardian = no_hang(decision(&mut events, top.pid())).await;
     assert_eq!(at_guardian.supervisor, None);
     assert_eq!(at_guardian.directive, Directive::Restart);
-    restarted(&mut events, top.pid()).await;
+    no_hang(restarted(&mut events, top.pid())).await;
     assert_eq!(no_hang(top.children()).await.unwrap().len(), 1);
     assert!(top.is_alive());
     no_hang(system.shutdown()).await;
@@ -540,18 +589,25 @@ async fn a_top_level_escalate_from_the_default_guardian_restarts_too() {
     let system = ActorSystem::new();
     let log = Log::default();
     let mut events = system.events().subscribe();
-    let top = spawn_boss(&system, "top", kinds(), vec![Spec::Worker("w")], &log).await;
+    let top = no_hang(spawn_boss(
+        &system,
+        "top",
+        kinds(),
+        vec![Spec::Worker("w")],
+        &log,
+    ))
+    .await;
     let w = find(&system, "w");
     assert!(matches!(
         no_hang(w.fail(Kind::Escalate)).await,
         Err(AskError::Failed)
     ));
-    let at_guardian = decision(&mut events, top.pid()).await;
+    let at_guardian = no_hang(decision(&mut events, top.pid())).await;
     assert_eq!(
         (at_guardian.supervisor, at_guardian.directive),
         (None, Directive::Restart)
     );
-    restarted(&mut events, top.pid()).await;
+    no_hang(restarted(&mut events, top.pid())).await;
     no_hang(system.shutdown()).await;
 }
 
@@ -567,18 +623,25 @@ async fn backoff_grows_exponentially_and_queued_messages_survive() {
             Duration::from_millis(500),
         ));
     let mut events = system.events().subscribe();
-    spawn_boss(&system, "b", strategy, vec![Spec::Worker("w")], &log).await;
+    no_hang(spawn_boss(
+        &system,
+        "b",
+        strategy,
+        vec![Spec::Worker("w")],
+        &log,
+    ))
+    .await;
     let w = find(&system, "w");
     let mut delays = Vec::new();
     for _ in 0..4 {
         let start = tokio::time::Instant::now();
-        w.boom().tell().await.unwrap();
-        let e = decision(&mut events, w.pid()).await;
+        no_hang(w.boom().tell()).await.unwrap();
+        let e = no_hang(decision(&mut events, w.pid())).await;
         // Messages sent during the backoff wait in the mailbox.
         for _ in 0..3 {
-            w.incr().tell().await.unwrap();
+            no_hang(w.incr().tell()).await.unwrap();
         }
-        restarted(&mut events, w.pid()).await;
+        no_hang(restarted(&mut events, w.pid())).await;
         delays.push((e.delay, start.elapsed()));
         assert_eq!(
             no_hang(w.get()).await.unwrap().0,
@@ -594,7 +657,7 @@ async fn backoff_grows_exponentially_and_queued_messages_survive() {
             "restarted after {actual:?}, before its backoff {planned:?}"
         );
     }
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -606,17 +669,29 @@ async fn backoff_resets_after_a_quiet_period() {
             .reset_after(Duration::from_secs(1)),
     );
     let mut events = system.events().subscribe();
-    spawn_boss(&system, "b", strategy, vec![Spec::Worker("w")], &log).await;
+    no_hang(spawn_boss(
+        &system,
+        "b",
+        strategy,
+        vec![Spec::Worker("w")],
+        &log,
+    ))
+    .await;
     let w = find(&system, "w");
     let mut planned = Vec::new();
     for pause in [0, 0, 2_000] {
         tokio::time::sleep(Duration::from_millis(pause)).await;
-        w.boom().tell().await.unwrap();
-        planned.push(decision(&mut events, w.pid()).await.delay.as_millis());
-        restarted(&mut events, w.pid()).await;
+        no_hang(w.boom().tell()).await.unwrap();
+        planned.push(
+            no_hang(decision(&mut events, w.pid()))
+                .await
+                .delay
+                .as_millis(),
+        );
+        no_hang(restarted(&mut events, w.pid())).await;
     }
     assert_eq!(planned, [100, 200, 100]);
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -624,21 +699,28 @@ async fn jitter_stays_within_its_bounds_and_varies() {
     let system = ActorSystem::new();
     let log = Log::default();
     // min = max: every base delay is 100 ms, so all variation is jitter (± 50 %).
-    let backoff = Backoff::exponential(Duration::from_millis(100), Duration::from_millis(100))
-        .jitter(0.5);
+    let backoff =
+        Backoff::exponential(Duration::from_millis(100), Duration::from_millis(100)).jitter(0.5);
     assert_eq!(backoff.base_delay(5), Duration::from_millis(100));
     let strategy = SupervisorStrategy::one_for_one()
         .max_restarts(1_000)
         .within(Duration::from_secs(3600))
         .backoff(backoff);
     let mut events = system.events().subscribe();
-    spawn_boss(&system, "b", strategy, vec![Spec::Worker("w")], &log).await;
+    no_hang(spawn_boss(
+        &system,
+        "b",
+        strategy,
+        vec![Spec::Worker("w")],
+        &log,
+    ))
+    .await;
     let w = find(&system, "w");
     let mut delays = Vec::new();
     for _ in 0..40 {
-        w.boom().tell().await.unwrap();
-        delays.push(decision(&mut events, w.pid()).await.delay);
-        restarted(&mut events, w.pid()).await;
+        no_hang(w.boom().tell()).await.unwrap();
+        delays.push(no_hang(decision(&mut events, w.pid())).await.delay);
+        no_hang(restarted(&mut events, w.pid())).await;
     }
     for d in &delays {
         assert!(
@@ -688,33 +770,31 @@ async fn a_panic_in_pre_start_is_supervised() {
     let mut events = system.events().subscribe();
     let armed = Arc::new(AtomicBool::new(true));
     let a = armed.clone();
-    let s = system
-        .spawn(move || Shaky {
-            armed: a.clone(),
-            post_stop_panics: false,
-        })
-        .await
-        .unwrap();
-    let e = decision(&mut events, s.pid()).await;
+    let s = no_hang(system.spawn(move || Shaky {
+        armed: a.clone(),
+        post_stop_panics: false,
+    }))
+    .await
+    .unwrap();
+    let e = no_hang(decision(&mut events, s.pid())).await;
     assert_eq!(e.directive, Directive::Restart);
     assert!(e.reason.is_panic());
     assert_eq!(e.message, None, "it failed in a hook, not on a message");
     // The restarted instance started fine and answers.
     assert_eq!(no_hang(s.ping()).await.unwrap(), "pong");
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 #[tokio::test]
 async fn a_panic_in_post_stop_is_reported_and_the_stop_completes() {
     let system = ActorSystem::new();
     let mut events = system.events().subscribe();
-    let s = system
-        .spawn(|| Shaky {
-            armed: Arc::new(AtomicBool::new(false)),
-            post_stop_panics: true,
-        })
-        .await
-        .unwrap();
+    let s = no_hang(system.spawn(|| Shaky {
+        armed: Arc::new(AtomicBool::new(false)),
+        post_stop_panics: true,
+    }))
+    .await
+    .unwrap();
     no_hang(s.ping()).await.unwrap();
     s.stop();
     no_hang(s.stopped()).await;
@@ -727,7 +807,7 @@ async fn a_panic_in_post_stop_is_reported_and_the_stop_completes() {
         }
     }
     assert_eq!(system.actor_count(), 0);
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 #[tokio::test]
@@ -737,17 +817,17 @@ async fn guardian_restarts_top_level_actors_up_to_its_limit() {
         .build();
     let log = Log::default();
     let mut events = system.events().subscribe();
-    let w = system.spawn(worker("top", &log)).await.unwrap();
+    let w = no_hang(system.spawn(worker("top", &log))).await.unwrap();
     assert_eq!(no_hang(w.boom()).await, Err(AskError::Failed));
     assert_eq!(
-        decision(&mut events, w.pid()).await.directive,
+        no_hang(decision(&mut events, w.pid())).await.directive,
         Directive::Restart
     );
     assert_eq!(no_hang(w.boom()).await, Err(AskError::Failed));
-    let e = decision(&mut events, w.pid()).await;
+    let e = no_hang(decision(&mut events, w.pid())).await;
     assert_eq!((e.supervisor, e.directive), (None, Directive::Stop));
     no_hang(w.stopped()).await;
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 /// Watches actors and logs what it hears; its hook panics on the first notice.
@@ -796,15 +876,15 @@ async fn death_watch_reports_stopped_failed_and_not_found() {
     let system = ActorSystem::new();
     let log = Log::default();
     let wlog = Log::default();
-    let watch = watcher(&system, &wlog, false).await;
+    let watch = no_hang(watcher(&system, &wlog, false)).await;
     let strategy = kinds();
-    spawn_boss(
+    no_hang(spawn_boss(
         &system,
         "b",
         strategy,
         vec![Spec::Worker("calm"), Spec::Worker("doomed")],
         &log,
-    )
+    ))
     .await;
     let (calm, doomed) = (find(&system, "calm"), find(&system, "doomed"));
     no_hang(watch.watch(calm.clone())).await.unwrap();
@@ -828,7 +908,7 @@ async fn death_watch_reports_stopped_failed_and_not_found() {
     ];
     expected.sort();
     assert_eq!(seen, expected);
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 #[tokio::test]
@@ -836,15 +916,15 @@ async fn unwatch_cancels_the_notice() {
     let system = ActorSystem::new();
     let log = Log::default();
     let wlog = Log::default();
-    let watch = watcher(&system, &wlog, false).await;
-    let w = system.spawn(worker("w", &log)).await.unwrap();
+    let watch = no_hang(watcher(&system, &wlog, false)).await;
+    let w = no_hang(system.spawn(worker("w", &log))).await.unwrap();
     no_hang(watch.watch(w.clone())).await.unwrap();
     no_hang(watch.unwatch(w.clone())).await.unwrap();
     w.stop();
     no_hang(w.stopped()).await;
     no_hang(watch.ping()).await.unwrap();
     assert!(entries(&wlog).is_empty());
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 #[tokio::test]
@@ -853,9 +933,9 @@ async fn no_system_message_is_lost_when_a_hook_fails() {
     let log = Log::default();
     let wlog = Log::default();
     let mut events = system.events().subscribe();
-    let watch = watcher(&system, &wlog, true).await;
-    let a = system.spawn(worker("a", &log)).await.unwrap();
-    let b = system.spawn(worker("b", &log)).await.unwrap();
+    let watch = no_hang(watcher(&system, &wlog, true)).await;
+    let a = no_hang(system.spawn(worker("a", &log))).await.unwrap();
+    let b = no_hang(system.spawn(worker("b", &log))).await.unwrap();
     no_hang(watch.watch(a.clone())).await.unwrap();
     no_hang(watch.watch(b.clone())).await.unwrap();
     a.stop();
@@ -863,28 +943,35 @@ async fn no_system_message_is_lost_when_a_hook_fails() {
     no_hang(a.stopped()).await;
     no_hang(b.stopped()).await;
     // The first notice made the hook panic: the watcher was restarted...
-    let e = decision(&mut events, watch.pid()).await;
+    let e = no_hang(decision(&mut events, watch.pid())).await;
     assert_eq!(e.directive, Directive::Restart);
-    restarted(&mut events, watch.pid()).await;
+    no_hang(restarted(&mut events, watch.pid())).await;
     // ...and the second notice still reached the fresh instance.
     no_hang(watch.ping()).await.unwrap();
     let seen = entries(&wlog);
     assert_eq!(seen.len(), 1, "{seen:?}");
     assert!(seen[0].ends_with(": stopped"));
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 #[tokio::test]
 async fn a_parent_learns_when_a_child_stops() {
     let system = ActorSystem::new();
     let log = Log::default();
-    let b = spawn_boss(&system, "b", kinds(), vec![Spec::Worker("w")], &log).await;
+    let b = no_hang(spawn_boss(
+        &system,
+        "b",
+        kinds(),
+        vec![Spec::Worker("w")],
+        &log,
+    ))
+    .await;
     let w = find(&system, "w");
     w.stop();
     no_hang(w.stopped()).await;
     assert!(no_hang(b.children()).await.unwrap().is_empty());
     assert!(entries(&log).contains(&format!("b saw {} end: stopped", w.pid())));
-    system.shutdown().await;
+    no_hang(system.shutdown()).await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -896,12 +983,19 @@ async fn stop_during_backoff_stops_without_restarting() {
         Duration::from_secs(3600),
     ));
     let mut events = system.events().subscribe();
-    let b = spawn_boss(&system, "b", strategy, vec![Spec::Worker("w")], &log).await;
+    let b = no_hang(spawn_boss(
+        &system,
+        "b",
+        strategy,
+        vec![Spec::Worker("w")],
+        &log,
+    ))
+    .await;
     let w = find(&system, "w");
     let (_, inst) = no_hang(w.get()).await.unwrap();
     assert_eq!(no_hang(w.boom()).await, Err(AskError::Failed));
     assert_eq!(
-        decision(&mut events, w.pid()).await.delay,
+        no_hang(decision(&mut events, w.pid())).await.delay,
         Duration::from_secs(3600)
     );
     // The worker is waiting out an hour of backoff; `stop()` ends it now.
@@ -939,13 +1033,23 @@ async fn shutdown_during_backoff_does_not_wait_for_it() {
         Duration::from_secs(3600),
     ));
     let mut events = system.events().subscribe();
-    let b = spawn_boss(&system, "b", strategy, vec![Spec::Worker("w")], &log).await;
+    let b = no_hang(spawn_boss(
+        &system,
+        "b",
+        strategy,
+        vec![Spec::Worker("w")],
+        &log,
+    ))
+    .await;
     let w = find(&system, "w");
     assert_eq!(no_hang(w.boom()).await, Err(AskError::Failed));
-    decision(&mut events, w.pid()).await;
+    no_hang(decision(&mut events, w.pid())).await;
     let start = tokio::time::Instant::now();
     no_hang(system.shutdown()).await;
-    assert!(start.elapsed() < Duration::from_secs(3600), "waited out the backoff");
+    assert!(
+        start.elapsed() < Duration::from_secs(3600),
+        "waited out the backoff"
+    );
     assert!(!b.is_alive() && !w.is_alive());
 }
 
@@ -998,8 +1102,7 @@ async fn supervise_attribute_backoff_and_decider_take_effect() {
     let log = Log::default();
     let mut events = system.events().subscribe();
     let l = log.clone();
-    let boss = system
-        .spawn(move || Declared { log: l.clone() })
+    let boss = no_hang(system.spawn(move || Declared { log: l.clone() }))
         .await
         .unwrap();
     no_hang(boss.ping()).await.unwrap();
@@ -1010,17 +1113,20 @@ async fn supervise_attribute_backoff_and_decider_take_effect() {
         no_hang(w.fail(Kind::Resume)).await,
         Err(AskError::Failed)
     ));
-    let e = decision(&mut events, w.pid()).await;
-    assert_eq!((e.supervisor, e.directive), (Some(boss.pid()), Directive::Resume));
+    let e = no_hang(decision(&mut events, w.pid())).await;
+    assert_eq!(
+        (e.supervisor, e.directive),
+        (Some(boss.pid()), Directive::Resume)
+    );
     assert_eq!(no_hang(w.get()).await.unwrap().1, inst);
     // Its backoff: 100, 200, then capped at 300 ms; each restart waits its delay.
     let mut planned = Vec::new();
     for _ in 0..3 {
         let start = tokio::time::Instant::now();
-        w.boom().tell().await.unwrap();
-        let e = decision(&mut events, w.pid()).await;
+        no_hang(w.boom().tell()).await.unwrap();
+        let e = no_hang(decision(&mut events, w.pid())).await;
         assert_eq!(e.directive, Directive::Restart);
-        restarted(&mut events, w.pid()).await;
+        no_hang(restarted(&mut events, w.pid())).await;
         assert!(start.elapsed() >= e.delay);
         planned.push(e.delay.as_millis());
     }
@@ -1030,7 +1136,10 @@ async fn supervise_attribute_backoff_and_decider_take_effect() {
         no_hang(w.fail(Kind::Stop)).await,
         Err(AskError::Failed)
     ));
-    assert_eq!(decision(&mut events, w.pid()).await.directive, Directive::Stop);
+    assert_eq!(
+        no_hang(decision(&mut events, w.pid())).await.directive,
+        Directive::Stop
+    );
     no_hang(w.stopped()).await;
     no_hang(system.shutdown()).await;
 }
@@ -1041,14 +1150,19 @@ async fn within_zero_counts_every_failure_ever() {
     let log = Log::default();
     let mut events = system.events().subscribe();
     let l = log.clone();
-    let boss = system.spawn(move || Strict { log: l.clone() }).await.unwrap();
+    let boss = no_hang(system.spawn(move || Strict { log: l.clone() }))
+        .await
+        .unwrap();
     no_hang(boss.ping()).await.unwrap();
     let w = find(&system, "sw");
     // Failures a day apart still add up: two restarts, then the third failure stops it.
     for expected in [Directive::Restart, Directive::Restart, Directive::Stop] {
         tokio::time::sleep(Duration::from_secs(86_400)).await;
         assert_eq!(no_hang(w.boom()).await, Err(AskError::Failed));
-        assert_eq!(decision(&mut events, w.pid()).await.directive, expected);
+        assert_eq!(
+            no_hang(decision(&mut events, w.pid())).await.directive,
+            expected
+        );
     }
     no_hang(w.stopped()).await;
     no_hang(system.shutdown()).await;
@@ -1088,18 +1202,17 @@ async fn timers_are_cancelled_on_restart() {
     let made = Arc::new(AtomicUsize::new(0));
     let mut events = system.events().subscribe();
     let (t2, m2) = (ticks.clone(), made.clone());
-    let t = system
-        .spawn(move || Ticker {
-            inst: m2.fetch_add(1, Ordering::SeqCst),
-            ticks: t2.clone(),
-        })
-        .await
-        .unwrap();
+    let t = no_hang(system.spawn(move || Ticker {
+        inst: m2.fetch_add(1, Ordering::SeqCst),
+        ticks: t2.clone(),
+    }))
+    .await
+    .unwrap();
     no_hang(t.arm()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(105)).await;
     assert!(ticks.lock().unwrap().len() >= 5, "the timer runs");
     assert_eq!(no_hang(t.boom()).await, Err(AskError::Failed));
-    restarted(&mut events, t.pid()).await;
+    no_hang(restarted(&mut events, t.pid())).await;
     // A hundred periods later the new instance has seen at most a tick that was already
     // queued when the old one failed: the timer itself died with the old instance.
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -1151,14 +1264,18 @@ async fn an_err_from_post_restart_is_a_failure() {
     let mut events = system.events().subscribe();
     let first = Arc::new(AtomicBool::new(true));
     let f = first.clone();
-    let g = system
-        .spawn(move || Grumpy { first: f.clone() })
+    let g = no_hang(system.spawn(move || Grumpy { first: f.clone() }))
         .await
         .unwrap();
     assert_eq!(no_hang(g.boom()).await, Err(AskError::Failed));
-    assert!(decision(&mut events, g.pid()).await.reason.is_panic());
+    assert!(
+        no_hang(decision(&mut events, g.pid()))
+            .await
+            .reason
+            .is_panic()
+    );
     // The restart's post_restart returned Err: a second failure, decided again.
-    let e = decision(&mut events, g.pid()).await;
+    let e = no_hang(decision(&mut events, g.pid())).await;
     assert_eq!(e.reason.to_string(), "post_restart refused");
     assert_eq!(e.message, None);
     assert_eq!(e.directive, Directive::Restart);
@@ -1171,20 +1288,19 @@ async fn an_err_from_on_terminated_is_a_failure() {
     let system = ActorSystem::new();
     let log = Log::default();
     let mut events = system.events().subscribe();
-    let g = system
-        .spawn(|| Grumpy {
-            first: Arc::new(AtomicBool::new(false)),
-        })
-        .await
-        .unwrap();
-    let w = system.spawn(worker("w", &log)).await.unwrap();
+    let g = no_hang(system.spawn(|| Grumpy {
+        first: Arc::new(AtomicBool::new(false)),
+    }))
+    .await
+    .unwrap();
+    let w = no_hang(system.spawn(worker("w", &log))).await.unwrap();
     no_hang(g.watch(w.clone())).await.unwrap();
     w.stop();
     no_hang(w.stopped()).await;
-    let e = decision(&mut events, g.pid()).await;
+    let e = no_hang(decision(&mut events, g.pid())).await;
     assert_eq!(e.reason.to_string(), "on_terminated refused");
     assert_eq!(e.directive, Directive::Restart);
-    restarted(&mut events, g.pid()).await;
+    no_hang(restarted(&mut events, g.pid())).await;
     no_hang(g.ping()).await.unwrap();
     no_hang(system.shutdown()).await;
 }

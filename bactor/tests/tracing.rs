@@ -7,6 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bactor::prelude::*;
+
+mod common;
+use common::no_hang;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
@@ -74,11 +77,11 @@ async fn messages_get_spans_and_failures_get_events() {
     // The current-thread runtime runs every actor on this thread, under this subscriber.
     let _guard = tracing::subscriber::set_default(Arc::clone(&recorder));
     let system = ActorSystem::new();
-    let c = system.spawn(Counter::default).await.unwrap();
-    assert_eq!(c.add(2).await.unwrap(), 2);
-    assert_eq!(c.boom().await, Err(AskError::Failed));
-    assert_eq!(c.add(1).await.unwrap(), 1);
-    system.shutdown().await;
+    let c = no_hang(system.spawn(Counter::default)).await.unwrap();
+    assert_eq!(no_hang(c.add(2)).await.unwrap(), 2);
+    assert_eq!(no_hang(c.boom()).await, Err(AskError::Failed));
+    assert_eq!(no_hang(c.add(1)).await.unwrap(), 1);
+    no_hang(system.shutdown()).await;
 
     let spans = recorder.spans.lock().unwrap().clone();
     assert!(
