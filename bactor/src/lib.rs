@@ -190,39 +190,26 @@ pub use system::{ActorSystem, ActorSystemBuilder};
 ///
 /// # Common mistakes
 ///
-/// A handler must not take `self` by value:
+/// Each mistake gets one error, spanned on the offending token. The macro's own errors
+/// carry no error code, so they are checked by the compile-fail cases in `ui-tests/`
+/// (which compare the whole message) rather than here. For example:
 ///
-/// ```compile_fail
-/// use bactor::prelude::*;
+/// ```text
+/// #[handler]
+/// fn consume(self) {}
+///            ^^^^ `#[handler]` methods take `&self` or `&mut self`; found `self` by value
+///                 (the actor lives on after each message)          [handler/fail/self-by-value.rs]
 ///
-/// #[actor]
-/// struct Counter;
-///
-/// #[actor]
-/// impl Counter {
-///     #[handler]
-///     fn consume(self) {}
-/// }
+/// #[handler]
+/// fn greet(&self, name: &str) {}
+///                       ^^^^ handler arguments are moved into the message and must own
+///                            their data; use an owned type (e.g. `String` for `&str`) or a
+///                            `&'static` reference                  [handler/fail/reference-args.rs]
 /// ```
 ///
-/// Handler arguments must own their data:
+/// Both the struct and the `impl` block need `#[actor]` (rustc's E0277, naming the fix):
 ///
-/// ```compile_fail
-/// use bactor::prelude::*;
-///
-/// #[actor]
-/// struct Greeter;
-///
-/// #[actor]
-/// impl Greeter {
-///     #[handler]
-///     fn greet(&self, name: &str) {}
-/// }
-/// ```
-///
-/// Both the struct and the `impl` block need `#[actor]`:
-///
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// use bactor::prelude::*;
 ///
 /// struct Counter;
@@ -238,18 +225,15 @@ pub use bactor_macros::actor;
 /// it is a compile error. See [`actor`] for the handler rules and the arguments
 /// (`#[handler(reply = plain | result)]`).
 ///
-/// ```compile_fail
-/// use bactor::prelude::*;
-///
-/// struct NotAnActor;
-///
+/// ```text
 /// impl NotAnActor {
-///     #[handler] // error: `#[handler]` must be used on a method inside an `#[actor]` impl block
-///     fn get(&self) -> u32 {
-///         1
-///     }
+///     #[handler]
+///     ^^^^^^^^^^ `#[handler]` must be used on a method inside an `#[actor]` impl block
+///     fn get(&self) -> u32 { 1 }
 /// }
 /// ```
+///
+/// (Checked by `ui-tests/tests/ui/handler/fail/outside-actor.rs`.)
 pub use bactor_macros::handler;
 
 /// Sets how an `#[actor]` supervises its children. Goes on the struct or enum, next to
@@ -298,17 +282,12 @@ pub use bactor_macros::handler;
 /// assert_eq!(strategy.max_restarts_value(), 3);
 /// ```
 ///
-/// A duration needs a unit:
+/// A duration needs a unit (checked by `ui-tests/tests/ui/supervise/fail/bad-durations.rs`):
 ///
-/// ```compile_fail
-/// use bactor::prelude::*;
-///
-/// #[actor]
+/// ```text
 /// #[supervise(within = "10")]
-/// struct Boss;
-///
-/// #[actor]
-/// impl Boss {}
+///                      ^^^^ duration `10` has no unit; write e.g. "10ms" or "10s"
+///                           (units: ns, us, ms, s, m, h)
 /// ```
 pub use bactor_macros::supervise;
 
@@ -326,7 +305,7 @@ pub use bactor_macros::supervise;
 /// `{Name}Event` enum (serde, externally tagged JSON) and the glue that applies events when
 /// they are persisted and when they are replayed.
 ///
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// use bactor::prelude::*;
 ///
 /// #[actor]
