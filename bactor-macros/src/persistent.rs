@@ -122,24 +122,37 @@ impl PersistentArgs {
         };
         let every = opt(self.snapshot_every.map(|(_, n)| n));
         let keep = opt(self.keep_snapshots);
-        let snapshots = self.snapshot_every.map(|(span, _)| {
-            // Spanned on `snapshot_every`, so a state that cannot be serialized is
-            // reported there.
-            let to = quote_spanned!(span=> #p::to_snapshot(self));
-            let from = quote_spanned!(span=> #p::from_snapshot(payload));
+        let snapshots = self.snapshot_every.map(|_| {
+            // These compile whether or not the state is serializable (see
+            // `SnapshotCodec`): the one error for a state that is not comes from the
+            // assertion below.
             quote! {
                 fn snapshot_state(&self) -> ::core::option::Option<::core::result::Result<::std::string::String, #p::serde_json::Error>> {
-                    ::core::option::Option::Some(#to)
+                    #[allow(unused_imports)]
+                    use #p::{NoSnapshot as _, SerdeSnapshot as _};
+                    (&#p::SnapshotCodec::<Self>::new()).encode(self)
                 }
                 fn restore_state(payload: &str) -> ::core::option::Option<::core::result::Result<Self, #p::serde_json::Error>> {
-                    ::core::option::Option::Some(#from)
+                    #[allow(unused_imports)]
+                    use #p::{NoSnapshot as _, SerdeSnapshot as _};
+                    (&#p::SnapshotCodec::<Self>::new()).decode(payload)
                 }
+            }
+        });
+        // Spanned on `snapshot_every`, so a state that cannot be serialized is reported
+        // there, once.
+        let assertion = self.snapshot_every.map(|(span, _)| {
+            let check = quote_spanned!(span=> __bactor_snapshottable::<Self>);
+            quote! {
+                fn __bactor_snapshottable<T: #p::Snapshottable>() {}
+                let _ = #check;
             }
         });
         quote! {
             #[automatically_derived]
             impl #impl_generics #p::PersistOptions for #ty #where_clause {
                 fn config() -> #p::PersistConfig {
+                    #assertion
                     #p::PersistConfig { snapshot_every: #every, keep_snapshots: #keep }
                 }
                 #snapshots

@@ -419,7 +419,8 @@ pub mod __private {
 
     #[cfg(feature = "persist")]
     pub use crate::persistence::{
-        PersistConfig, PersistOptions, PersistentActor, from_snapshot, recover, to_snapshot,
+        NoSnapshot, PersistConfig, PersistOptions, PersistentActor, SerdeSnapshot, SnapshotCodec,
+        Snapshottable, recover,
     };
     #[cfg(feature = "persist")]
     pub use serde_json;

@@ -454,25 +454,74 @@ pub trait PersistOptions: Sized {
     }
 }
 
-/// Checks that a persistent actor with snapshots can be serialized.
+/// Checks that a persistent actor with snapshots can be serialized. `#[persistent]`
+/// asserts it once, spanned on `snapshot_every`; the blanket impl is not recommended so
+/// that the error names this trait (and its fix), not serde's.
 #[doc(hidden)]
 #[diagnostic::on_unimplemented(
     message = "`{Self}` takes snapshots (`snapshot_every`) but cannot be serialized",
     label = "its state must be `Serialize` and `Deserialize`",
     note = "derive `serde::Serialize` and `serde::Deserialize` on `{Self}`, or remove `snapshot_every`"
 )]
-pub trait Snapshottable: Serialize + DeserializeOwned {}
+pub trait Snapshottable {}
 
+#[diagnostic::do_not_recommend]
 impl<T: Serialize + DeserializeOwned> Snapshottable for T {}
 
-/// Serializes a snapshottable state.
+/// Encodes and decodes snapshots of `T` where `T` is serializable, and does nothing
+/// otherwise, without an error of its own: method resolution picks
+/// [`SerdeSnapshot`] when `T: Serialize + DeserializeOwned` and falls back to
+/// [`NoSnapshot`] (one more reference away) when not. The one error for a state that
+/// cannot be serialized comes from the [`Snapshottable`] assertion.
 #[doc(hidden)]
-pub fn to_snapshot<T: Snapshottable>(state: &T) -> Result<String, serde_json::Error> {
-    serde_json::to_string(state)
+pub struct SnapshotCodec<T>(std::marker::PhantomData<fn() -> T>);
+
+impl<T> SnapshotCodec<T> {
+    #[doc(hidden)]
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        SnapshotCodec(std::marker::PhantomData)
+    }
 }
 
-/// Deserializes a snapshottable state.
+impl<T> fmt::Debug for SnapshotCodec<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SnapshotCodec")
+    }
+}
+
+/// Snapshots through serde: see [`SnapshotCodec`].
 #[doc(hidden)]
-pub fn from_snapshot<T: Snapshottable>(payload: &str) -> Result<T, serde_json::Error> {
-    serde_json::from_str(payload)
+pub trait SerdeSnapshot<T> {
+    /// Serializes a state.
+    fn encode(&self, state: &T) -> Option<Result<String, serde_json::Error>>;
+    /// Deserializes a state.
+    fn decode(&self, payload: &str) -> Option<Result<T, serde_json::Error>>;
+}
+
+impl<T: Serialize + DeserializeOwned> SerdeSnapshot<T> for SnapshotCodec<T> {
+    fn encode(&self, state: &T) -> Option<Result<String, serde_json::Error>> {
+        Some(serde_json::to_string(state))
+    }
+    fn decode(&self, payload: &str) -> Option<Result<T, serde_json::Error>> {
+        Some(serde_json::from_str(payload))
+    }
+}
+
+/// No snapshots (the state is not serializable; already reported): see [`SnapshotCodec`].
+#[doc(hidden)]
+pub trait NoSnapshot<T> {
+    /// Nothing.
+    fn encode(&self, state: &T) -> Option<Result<String, serde_json::Error>>;
+    /// Nothing.
+    fn decode(&self, payload: &str) -> Option<Result<T, serde_json::Error>>;
+}
+
+impl<T> NoSnapshot<T> for &SnapshotCodec<T> {
+    fn encode(&self, _: &T) -> Option<Result<String, serde_json::Error>> {
+        None
+    }
+    fn decode(&self, _: &str) -> Option<Result<T, serde_json::Error>> {
+        None
+    }
 }

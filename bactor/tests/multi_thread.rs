@@ -269,10 +269,10 @@ struct Flaky {
 impl Flaky {
     #[handler]
     async fn work(&mut self, n: u64) -> u64 {
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             tokio::task::yield_now().await;
         }
-        assert!(n % 5 != 0, "flaky on {n}");
+        assert!(!n.is_multiple_of(5), "flaky on {n}");
         self.handled += 1;
         n
     }
@@ -297,7 +297,7 @@ async fn restarts_keep_every_queued_ask() {
                         Ok(v) => assert_eq!(v, n),
                         // Only the message that failed is lost.
                         Err(AskError::Failed) => {
-                            assert_eq!(n % 5, 0, "{n} was lost to a restart");
+                            assert!(n.is_multiple_of(5), "{n} was lost to a restart");
                             failed += 1;
                         }
                         Err(other) => panic!("{n}: unexpected {other:?}"),
