@@ -19,6 +19,8 @@ const RECOVER: u64 = 100_000;
 #[derive(Default)]
 struct Tally {
     sum: u64,
+    /// Events applied, so that a lost `n = 0` event (invisible in `sum`) is noticed.
+    count: u64,
 }
 
 #[actor]
@@ -29,15 +31,37 @@ impl Tally {
         Ok(self.sum)
     }
 
+    /// The sum, the events applied and the sequence number reached.
     #[handler]
-    fn sum(&self) -> u64 {
-        self.sum
+    fn totals(&self, ctx: &mut Context<Self>) -> (u64, u64, u64) {
+        (self.sum, self.count, ctx.last_sequence_nr())
     }
 
     #[event]
     fn added(&mut self, n: u64) {
         self.sum += n;
+        self.count += 1;
     }
+}
+
+/// Checks, outside the timed part, that the journal of `id` holds exactly `n` events,
+/// numbered `1..=n`: a store that dropped or duplicated rows must not be benchmarked.
+async fn check_journal<S: Journal>(store: &S, id: &str, n: u64) {
+    assert_eq!(store.highest_sequence_nr(id).await.unwrap(), n, "{id}");
+    let events = store.replay(id, 1, u64::MAX, u64::MAX).await.unwrap();
+    assert_eq!(events.len() as u64, n, "{id}");
+    assert!(
+        events
+            .iter()
+            .enumerate()
+            .all(|(i, e)| e.sequence_nr == i as u64 + 1),
+        "{id}: sequence numbers are not 1..={n}"
+    );
+}
+
+/// The sum of `0..n`.
+fn triangle(n: u64) -> u64 {
+    n * n.saturating_sub(1) / 2
 }
 
 fn rate(n: u64, d: Duration) -> String {
@@ -52,8 +76,9 @@ where
     let system = ActorSystem::builder().persistence(store.clone()).build();
 
     // One actor, one event per ask, sequentially.
+    let seq_id = format!("bench-seq-{run_id}");
     let a = system
-        .spawn_persistent(format!("bench-seq-{run_id}"), Tally::default)
+        .spawn_persistent(seq_id.clone(), Tally::default)
         .await
         .unwrap();
     let start = Instant::now();
@@ -61,6 +86,11 @@ where
         a.add(n).await.unwrap();
     }
     let seq = start.elapsed();
+    assert_eq!(
+        a.totals().await.unwrap(),
+        (triangle(SEQUENTIAL), SEQUENTIAL, SEQUENTIAL)
+    );
+    check_journal(&store, &seq_id, SEQUENTIAL).await;
 
     // 100 actors persisting at once (group commit shares the transactions).
     let mut refs = Vec::new();
@@ -79,12 +109,21 @@ where
             for n in 0..PER_ACTOR {
                 r.add(n).await.unwrap();
             }
+            r
         }));
     }
+    let mut refs = Vec::new();
     for t in tasks {
-        t.await.unwrap();
+        refs.push(t.await.unwrap());
     }
     let conc = start.elapsed();
+    for (i, r) in refs.iter().enumerate() {
+        assert_eq!(
+            r.totals().await.unwrap(),
+            (triangle(PER_ACTOR), PER_ACTOR, PER_ACTOR)
+        );
+        check_journal(&store, &format!("bench-conc-{run_id}-{i}"), PER_ACTOR).await;
+    }
 
     // The same 100 x 500 appends straight to the store, without actors.
     let start = Instant::now();
@@ -103,6 +142,9 @@ where
         t.await.unwrap();
     }
     let direct = start.elapsed();
+    for i in 0..ACTORS {
+        check_journal(&store, &format!("bench-direct-{run_id}-{i}"), PER_ACTOR).await;
+    }
 
     // Recovery: a journal of RECOVER events, written in batches of 1000, then replayed.
     let id = format!("bench-recover-{run_id}");
@@ -118,11 +160,16 @@ where
             .collect();
         high = store.append(&id, high, batch).await.unwrap();
     }
+    check_journal(&store, &id, RECOVER).await;
     let start = Instant::now();
     let r = system.spawn_persistent(id, Tally::default).await.unwrap();
-    let sum = r.sum().await.unwrap();
+    let totals = r.totals().await.unwrap();
     let rec = start.elapsed();
-    assert_eq!(sum, (RECOVER / 1000) * (999 * 1000 / 2));
+    // Every event applied once (the count), in full (the sum), up to the last one.
+    assert_eq!(
+        totals,
+        ((RECOVER / 1000) * triangle(1000), RECOVER, RECOVER)
+    );
 
     println!(
         "| {name} | {} | {} | {} | {} |",
