@@ -61,6 +61,8 @@ pub fn skip(service: &str, why: &str) {
 /// The URL of a fresh Postgres database for this test process, or `None` after reporting
 /// the skip (see [`skip`]). Panics instead when [`services_required`].
 pub fn postgres_url() -> Option<String> {
+    // A misspelt value is reported even when a server is found.
+    let _ = services_required();
     static URL: OnceLock<Result<String, String>> = OnceLock::new();
     let found = URL.get_or_init(|| {
         let server = match std::env::var("BACTOR_TEST_POSTGRES_URL") {
