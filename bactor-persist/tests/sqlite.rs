@@ -88,6 +88,19 @@ mod file {
         );
     }
 
+    /// On one thread the writer cannot run while the case queues its appends, so the
+    /// mixed case's seven appends (two of them stale) are decided in one flush.
+    #[tokio::test(flavor = "current_thread")]
+    async fn conflicting_and_valid_appends_share_one_flush() {
+        let store = SqliteStore::in_memory().await.unwrap();
+        bounded(bactor_persist::tck::mixed_batch_refuses_only_the_conflicting_appends(&store))
+            .await;
+        let stats = store.commit_stats();
+        // Three prefill appends, one at a time, then the seven together.
+        assert_eq!(stats.appends, 10, "{stats:?}");
+        assert_eq!(stats.flushes, 4, "{stats:?}");
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn two_stores_on_one_file_racing_for_one_id_never_interleave() {
         let dir = std::env::temp_dir().join(format!("bactor-sqlite-race-{}", std::process::id()));
