@@ -7,6 +7,7 @@
 use std::fmt;
 use std::future::Future;
 use std::hash::{Hash, Hasher};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -64,6 +65,66 @@ impl<M> RefInner<M> {
             Some(h) if high => h,
             _ => &self.user,
         }
+    }
+
+    /// The one send path of user messages: every tell, try_tell and ask, typed or not,
+    /// pushes through here (graceful stop has its own, [`push_graceful_stop`]). Queues
+    /// `msg` on its lane now, or hands it back: [`TellError::Full`] when a bounded lane has
+    /// no room, [`TellError::Dead`] (after publishing the dead letter) when the actor is
+    /// not running. No allocation, no lock.
+    ///
+    /// [`push_graceful_stop`]: RefInner::push_graceful_stop
+    #[inline]
+    pub(crate) fn try_push(&self, msg: M, high: bool) -> Result<(), TellError<M>> {
+        match self.lane(high).try_send(Envelope::Msg(msg)) {
+            Ok(()) => Ok(()),
+            Err(refused) => Err(self.refused(refused)),
+        }
+    }
+
+    /// Waits for room on a full bounded lane, then pushes; `Err(msg)` (after publishing
+    /// the dead letter) when the actor stops first. Boxed, for the request futures that
+    /// keep it across polls: the one path of a send that allocates.
+    pub(crate) fn push_when_room(&self, msg: M, high: bool) -> PushWhenRoom<'_, M>
+    where
+        M: Send,
+    {
+        Box::pin(self.push(msg, high))
+    }
+
+    /// [`try_push`](RefInner::try_push), then waiting for room if the lane is full.
+    pub(crate) async fn push(&self, msg: M, high: bool) -> Result<(), M> {
+        match self.try_push(msg, high) {
+            Ok(()) => Ok(()),
+            Err(TellError::Dead(msg)) => Err(msg),
+            Err(TellError::Full(msg)) => self
+                .lane(high)
+                .send(Envelope::Msg(msg))
+                .await
+                .map_err(|env| self.undeliverable(env)),
+        }
+    }
+
+    /// Queues a graceful stop behind everything already on the user lane. `false` when the
+    /// actor is already stopping or gone.
+    pub(crate) async fn push_graceful_stop(&self) -> bool {
+        self.user.send(Envelope::Stop).await.is_ok()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn refused(&self, refused: TellError<Envelope<M>>) -> TellError<M> {
+        match refused {
+            TellError::Full(env) => TellError::Full(into_msg(env)),
+            TellError::Dead(env) => TellError::Dead(self.undeliverable(env)),
+        }
+    }
+
+    /// Publishes the dead letter of a message that cannot be delivered, and hands it back.
+    #[cold]
+    fn undeliverable(&self, env: Envelope<M>) -> M {
+        self.dead_letter(&env);
+        into_msg(env)
     }
 
     /// Publishes a dead letter for an envelope that could not be delivered.
@@ -150,22 +211,11 @@ impl<A: Actor> ActorRef<A> {
         }
     }
 
-    /// Publishes a dead letter and hands the message back.
-    pub(crate) fn undelivered(&self, env: Envelope<A::Msg>) -> TellError<A::Msg> {
-        self.inner.dead_letter(&env);
-        TellError::Dead(unwrap_msg(env))
-    }
-
     /// Sends a message now, or hands it back in [`TellError::Full`] when a bounded mailbox
     /// has no room (or [`TellError::Dead`] when the actor is not running).
     #[inline]
     pub fn try_tell(&self, msg: A::Msg) -> Result<(), TellError<A::Msg>> {
-        self.inner.user.try_send(Envelope::Msg(msg)).map_err(|e| {
-            if let TellError::Dead(env) = &e {
-                self.inner.dead_letter(env);
-            }
-            e.map(unwrap_msg)
-        })
+        self.inner.try_push(msg, false)
     }
 
     /// Sends the message built by `make` around a fresh reply slot and waits for the reply.
@@ -174,9 +224,12 @@ impl<A: Actor> ActorRef<A> {
     /// written with `#[actor]` get one typed method per handler instead.
     pub async fn ask<R>(&self, make: impl FnOnce(ReplyTo<R>) -> A::Msg) -> Result<R, AskError> {
         let (tx, rx) = oneshot::channel();
-        let env = Envelope::Msg(make(ReplyTo::new(tx)));
-        if let Err(env) = self.inner.user.send(env).await {
-            self.inner.dead_letter(&env);
+        if self
+            .inner
+            .push(make(ReplyTo::new(tx)), false)
+            .await
+            .is_err()
+        {
             return Err(AskError::Dead);
         }
         Reply::into_result(rx.await)
@@ -194,8 +247,8 @@ impl<A: Actor> ActorRef<A> {
     /// Stops the actor after it has handled every message queued before this call
     /// (a poison pill on the user lane), and waits until it has stopped.
     pub async fn stop_gracefully(&self) {
-        // A send error means the actor is already gone or stopping.
-        let _ = self.inner.user.send(Envelope::Stop).await;
+        // `false` means the actor is already gone or stopping: waiting is all that is left.
+        let _ = self.inner.push_graceful_stop().await;
         self.inner.terminated().await;
     }
 
@@ -212,11 +265,17 @@ impl<A: Actor> ActorRef<A> {
     }
 }
 
-pub(crate) fn unwrap_msg<M>(env: Envelope<M>) -> M {
+/// The future of [`RefInner::push_when_room`].
+pub(crate) type PushWhenRoom<'a, M> = Pin<Box<dyn Future<Output = Result<(), M>> + Send + 'a>>;
+
+/// The message of an envelope that the send path itself built around it. The send path
+/// only ever builds `Envelope::Msg`; a graceful stop travels through
+/// `push_graceful_stop`, which never hands its envelope back, so `Stop` cannot come back
+/// here.
+fn into_msg<M>(env: Envelope<M>) -> M {
     match env {
         Envelope::Msg(m) => m,
-        // Only `stop_gracefully` sends `Stop`, and it never hands the envelope back.
-        Envelope::Stop => unreachable!("a graceful stop is never returned to a sender"),
+        Envelope::Stop => unreachable!("the send path never builds a graceful stop"),
     }
 }
 

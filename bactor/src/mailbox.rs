@@ -114,14 +114,6 @@ impl<M> UserTx<M> {
             UserTx::Unbounded(tx) => tx.is_closed(),
         }
     }
-
-    /// A handle usable from a boxed send future (cheap: one reference count).
-    pub(crate) fn bounded(&self) -> Option<&mpsc::Sender<Envelope<M>>> {
-        match self {
-            UserTx::Bounded(tx) => Some(tx),
-            UserTx::Unbounded(_) => None,
-        }
-    }
 }
 
 impl<M> UserRx<M> {

@@ -23,9 +23,8 @@ use tokio::sync::oneshot;
 use tokio::time::Sleep;
 
 use crate::actor::Actor;
-use crate::actor_ref::{ActorRef, Reply, ReplyTo};
+use crate::actor_ref::{ActorRef, PushWhenRoom, Reply, ReplyTo};
 use crate::error::{AskError, TellError};
-use crate::mailbox::Envelope;
 
 /// How the reply of an ask is handed to the asker.
 ///
@@ -147,14 +146,7 @@ impl<'a, A: Actor, R, S> Request<'a, A, R, S> {
     /// Sends the message now without a reply slot, or hands it back in
     /// [`TellError::Full`] / [`TellError::Dead`].
     pub fn try_tell(self) -> Result<(), TellError<A::Msg>> {
-        self.target
-            .inner
-            .lane(self.high)
-            .try_send(Envelope::Msg(self.msg))
-            .map_err(|e| match e {
-                TellError::Full(env) => TellError::Full(crate::actor_ref::unwrap_msg(env)),
-                TellError::Dead(env) => self.target.undelivered(env),
-            })
+        self.target.inner.try_push(self.msg, self.high)
     }
 
     /// Asks, giving up after `timeout` with [`AskError::Timeout`]. The time covers waiting
@@ -200,22 +192,10 @@ where
     }
 }
 
-type SendFuture<'a, M> = Pin<
-    Box<
-        dyn Future<Output = Result<(), tokio::sync::mpsc::error::SendError<Envelope<M>>>>
-            + Send
-            + 'a,
-    >,
->;
-
 enum AskState<'a, A: Actor, R> {
     Start(&'a ActorRef<A>, A::Msg, fn(&mut A::Msg, ReplyTo<R>)),
     /// The mailbox was full: waiting for room (the only path that allocates).
-    Sending(
-        &'a ActorRef<A>,
-        SendFuture<'a, A::Msg>,
-        oneshot::Receiver<Reply<R>>,
-    ),
+    Sending(PushWhenRoom<'a, A::Msg>, oneshot::Receiver<Reply<R>>),
     Waiting(oneshot::Receiver<Reply<R>>),
     Done,
 }
@@ -258,32 +238,24 @@ where
                 AskState::Start(target, mut msg, attach) => {
                     let (tx, rx) = oneshot::channel();
                     attach(&mut msg, ReplyTo::new(tx));
-                    let lane = target.inner.lane(this.high);
-                    match lane.try_send(Envelope::Msg(msg)) {
+                    match target.inner.try_push(msg, this.high) {
                         Ok(()) => this.state = AskState::Waiting(rx),
-                        Err(TellError::Full(env)) => {
-                            // `Full` only comes from a bounded lane.
-                            let Some(lane) = lane.bounded() else {
-                                return Poll::Ready(S::err(AskError::Dead));
-                            };
-                            this.state = AskState::Sending(target, Box::pin(lane.send(env)), rx);
+                        Err(TellError::Full(msg)) => {
+                            let push = target.inner.push_when_room(msg, this.high);
+                            this.state = AskState::Sending(push, rx);
                         }
-                        Err(TellError::Dead(env)) => {
-                            target.inner.dead_letter(&env);
-                            return Poll::Ready(S::err(AskError::Dead));
-                        }
+                        // The send path published the dead letter; dropping the message
+                        // drops its reply slot.
+                        Err(TellError::Dead(_)) => return Poll::Ready(S::err(AskError::Dead)),
                     }
                 }
-                AskState::Sending(target, mut send, rx) => match send.as_mut().poll(cx) {
+                AskState::Sending(mut push, rx) => match push.as_mut().poll(cx) {
                     Poll::Pending => {
-                        this.state = AskState::Sending(target, send, rx);
+                        this.state = AskState::Sending(push, rx);
                         return Poll::Pending;
                     }
                     Poll::Ready(Ok(())) => this.state = AskState::Waiting(rx),
-                    Poll::Ready(Err(e)) => {
-                        target.inner.dead_letter(&e.0);
-                        return Poll::Ready(S::err(AskError::Dead));
-                    }
+                    Poll::Ready(Err(_)) => return Poll::Ready(S::err(AskError::Dead)),
                 },
                 AskState::Waiting(mut rx) => match Pin::new(&mut rx).poll(cx) {
                     Poll::Pending => {
@@ -317,7 +289,7 @@ pub struct Tell<'a, A: Actor> {
 
 pub(crate) enum TellState<'a, A: Actor> {
     Start(&'a ActorRef<A>, A::Msg),
-    Sending(&'a ActorRef<A>, SendFuture<'a, A::Msg>),
+    Sending(PushWhenRoom<'a, A::Msg>),
     Done,
 }
 
@@ -342,29 +314,21 @@ impl<A: Actor> Future for Tell<'_, A> {
         let this = self.get_mut();
         loop {
             match std::mem::replace(&mut this.state, TellState::Done) {
-                TellState::Start(target, msg) => {
-                    let lane = target.inner.lane(this.high);
-                    match lane.try_send(Envelope::Msg(msg)) {
-                        Ok(()) => return Poll::Ready(Ok(())),
-                        Err(TellError::Full(env)) => {
-                            // `Full` only comes from a bounded lane.
-                            let Some(lane) = lane.bounded() else {
-                                return Poll::Ready(Err(target.undelivered(env)));
-                            };
-                            this.state = TellState::Sending(target, Box::pin(lane.send(env)));
-                        }
-                        Err(TellError::Dead(env)) => {
-                            return Poll::Ready(Err(target.undelivered(env)));
-                        }
+                TellState::Start(target, msg) => match target.inner.try_push(msg, this.high) {
+                    Ok(()) => return Poll::Ready(Ok(())),
+                    Err(TellError::Full(msg)) => {
+                        this.state =
+                            TellState::Sending(target.inner.push_when_room(msg, this.high));
                     }
-                }
-                TellState::Sending(target, mut send) => match send.as_mut().poll(cx) {
+                    Err(dead) => return Poll::Ready(Err(dead)),
+                },
+                TellState::Sending(mut push) => match push.as_mut().poll(cx) {
                     Poll::Pending => {
-                        this.state = TellState::Sending(target, send);
+                        this.state = TellState::Sending(push);
                         return Poll::Pending;
                     }
                     Poll::Ready(Ok(())) => return Poll::Ready(Ok(())),
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(target.undelivered(e.0))),
+                    Poll::Ready(Err(msg)) => return Poll::Ready(Err(TellError::Dead(msg))),
                 },
                 // Polled again after it finished: nothing left to send.
                 TellState::Done => return Poll::Ready(Ok(())),

@@ -611,3 +611,61 @@ async fn stop_overtakes_queued_high_priority_messages_too() {
     assert_eq!(no_hang(routine).await, Err(AskError::NoReply));
     no_hang(system.shutdown()).await;
 }
+
+#[tokio::test]
+async fn every_send_to_a_dead_actor_is_one_dead_letter_and_hands_the_message_back() {
+    let mut r = rig().await;
+    let mut dead = r
+        .system
+        .events()
+        .subscribe_filtered(|e| matches!(e, SystemEvent::DeadLetter(_)));
+    // A tell and an ask waiting for room in a full mailbox when the actor stops.
+    no_hang(r.worker.work(1).tell()).await.unwrap();
+    assert_eq!(no_hang(r.started.recv()).await, Some(1));
+    r.worker.work(2).try_tell().unwrap();
+    r.worker.work(3).try_tell().unwrap();
+    let mut waiting_tell = r.worker.work(4).tell();
+    let mut waiting_ask = r.worker.work(5).into_future();
+    assert!(poll_once(&mut waiting_tell).is_pending());
+    assert!(poll_once(&mut waiting_ask).is_pending());
+    r.worker.stop();
+    r.gate.send(true).unwrap();
+    no_hang(r.worker.stopped()).await;
+    match no_hang(waiting_tell).await {
+        Err(TellError::Dead(msg)) => assert!(format!("{msg:?}").contains("WorkerMsg::Work")),
+        other => panic!("expected the message back, got {other:?}"),
+    }
+    assert_eq!(no_hang(waiting_ask).await, Err(AskError::Dead));
+    // Every kind of send after the stop.
+    assert!(r.worker.work(6).try_tell().unwrap_err().is_dead());
+    assert!(matches!(
+        no_hang(r.worker.work(7).tell()).await,
+        Err(TellError::Dead(_))
+    ));
+    assert_eq!(no_hang(r.worker.work(8)).await, Err(AskError::Dead));
+    assert_eq!(
+        no_hang(r.worker.work(9).timeout(Duration::from_secs(3600))).await,
+        Err(AskError::Dead)
+    );
+    let untyped: Result<u32, AskError> = no_hang(r.worker.ask(|reply| WorkerMsg::Work {
+        n: 10,
+        __bactor_reply: Some(reply),
+    }))
+    .await;
+    assert_eq!(untyped, Err(AskError::Dead));
+    // A graceful stop of a stopped actor returns at once and is no dead letter.
+    no_hang(r.worker.stop_gracefully()).await;
+    // Queued 2, 3 (dropped by the stop), then 4, 5 (waiting), then 6..=10: one dead letter
+    // each, in that order, nothing else.
+    let mut seen = 0;
+    while let Ok(Some(SystemEvent::DeadLetter(d))) =
+        tokio::time::timeout(Duration::from_millis(100), dead.recv()).await
+    {
+        assert_eq!(d.recipient, r.worker.pid());
+        assert_eq!(d.message, "Worker::work");
+        seen += 1;
+    }
+    assert_eq!(seen, 9);
+    assert_eq!(*r.done.lock().await, vec![1]);
+    no_hang(r.system.shutdown()).await;
+}
