@@ -1,12 +1,37 @@
 //! The wire layer behind bactor's remoting (the `remote` feature of `bactor`).
 //!
-//! This crate will move bytes between nodes, with no knowledge of actor semantics:
+//! This crate moves bytes between nodes and knows nothing of actors (DESIGN §1). What it
+//! holds so far:
 //!
-//! - one gRPC service (`bactor.remote.v1`, tonic + prost) with a bidirectional stream per
-//!   pair of nodes, carrying batches of envelopes (target pid, sender pid, message kind,
-//!   method, payload bytes, correlation id);
-//! - batching, frames split below gRPC's size limit, reconnection after a peer restarts and
-//!   a heartbeat lane ahead of user traffic;
-//! - node endpoints, connections and membership records, TLS and a shared cluster secret.
+//! - [`proto`]: the protocol, `bactor.remote.v1` (compiled from `proto/` by protox at
+//!   build time; no `protoc` needed): one bidirectional stream per pair of nodes, a
+//!   handshake (`Hello`, `Challenge`, `Proof`, `Welcome` / `Refused`) carrying the node
+//!   address, its incarnation and a proof of the shared cluster secret, then `Batch`
+//!   frames of envelopes and `Control` frames (heartbeats).
+//! - [`BatchBuilder`] and [`unpack`]: batches of [`Envelope`]s with per-batch pid and name
+//!   tables, built under an exact byte limit (a batch never exceeds the receiver's frame
+//!   limit; an envelope too large even alone is refused, not sent), and unpacked with
+//!   every index checked; [`decode_frame`] refuses a frame over the limit before decoding.
 //!
-//! Nothing is implemented yet: see the project README's status table.
+//! Still to come (see the project README's status table): the endpoint (tonic server and
+//! client over one stream per peer), the handshake and its secret check, TLS, heartbeats,
+//! reconnection, and bactor's `remote` feature on top.
+
+mod batch;
+
+pub use batch::{
+    BatchBuilder, Envelope, Kind, Limits, Push, WireError, WirePid, decode_frame, unpack,
+};
+
+/// The generated protocol types and the tonic service (`bactor.remote.v1`).
+#[allow(
+    missing_docs,
+    unreachable_pub,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    clippy::all,
+    clippy::pedantic
+)]
+pub mod proto {
+    tonic::include_proto!("bactor.remote.v1");
+}

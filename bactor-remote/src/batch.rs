@@ -1,0 +1,666 @@
+//! Batches of envelopes: built under a byte limit, unpacked with every index checked.
+//!
+//! A [`BatchBuilder`] takes envelopes one by one and keeps the exact encoded size of the
+//! frame it will produce, so a batch never exceeds the receiver's frame limit, whatever
+//! the payloads. Pids and names go into per-batch tables once; envelopes refer to them by
+//! index, so a batch of a thousand asks to one actor carries its pid once. An envelope too
+//! large to fit even alone is refused ([`Push::TooLarge`]) so that its sender can be told;
+//! the connection is never put at risk by it.
+//!
+//! ```
+//! use bactor_remote::{BatchBuilder, Envelope, Kind, Limits, Push, WirePid, unpack};
+//!
+//! let limits = Limits::default();
+//! let mut batch = BatchBuilder::new(limits);
+//! let target = WirePid { node: 2, id: 7, incarnation: 1 };
+//! for n in 0..3u8 {
+//!     let env = Envelope::new(target, Kind::Tell, "Counter::add", vec![n]);
+//!     assert!(matches!(batch.push(env), Push::Added));
+//! }
+//! let frame = batch.finish();
+//! assert!(prost::Message::encoded_len(&frame) <= limits.max_frame_bytes);
+//! let Some(bactor_remote::proto::frame::Body::Batch(b)) = frame.body else { panic!("a batch") };
+//! assert_eq!(b.pids.len(), 1); // the target once, for three envelopes
+//! let back = unpack(b).unwrap();
+//! assert_eq!(back.len(), 3);
+//! assert_eq!(&back[2].payload[..], &[2]);
+//! ```
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use prost::Message;
+use prost::encoding::encoded_len_varint;
+
+use crate::proto;
+
+/// A process id on the wire: bactor's `Pid`, as numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WirePid {
+    /// The node the process lives on.
+    pub node: u64,
+    /// The process on that node.
+    pub id: u64,
+    /// The incarnation of the node that spawned it.
+    pub incarnation: u64,
+}
+
+impl From<WirePid> for proto::Pid {
+    fn from(p: WirePid) -> Self {
+        proto::Pid {
+            node: p.node,
+            id: p.id,
+            incarnation: p.incarnation,
+        }
+    }
+}
+
+impl From<&proto::Pid> for WirePid {
+    fn from(p: &proto::Pid) -> Self {
+        WirePid {
+            node: p.node,
+            id: p.id,
+            incarnation: p.incarnation,
+        }
+    }
+}
+
+/// What an envelope is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// A message without reply.
+    Tell,
+    /// A message whose sender waits for a reply with the same correlation id.
+    Ask,
+    /// The reply to an ask.
+    Reply,
+    /// The ask failed on the receiving node (unknown actor, undecodable payload...); the
+    /// payload is a UTF-8 reason.
+    Failure,
+}
+
+impl Kind {
+    fn to_wire(self) -> proto::Kind {
+        match self {
+            Kind::Tell => proto::Kind::Tell,
+            Kind::Ask => proto::Kind::Ask,
+            Kind::Reply => proto::Kind::Reply,
+            Kind::Failure => proto::Kind::Failure,
+        }
+    }
+
+    fn from_wire(k: proto::Kind) -> Self {
+        match k {
+            proto::Kind::Tell => Kind::Tell,
+            proto::Kind::Ask => Kind::Ask,
+            proto::Kind::Reply => Kind::Reply,
+            proto::Kind::Failure => Kind::Failure,
+        }
+    }
+}
+
+/// One message between nodes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// Who it is for.
+    pub target: WirePid,
+    /// Who sent it, when replies or watches need to find their way back.
+    pub sender: Option<WirePid>,
+    /// Tell, ask, reply or failure.
+    pub kind: Kind,
+    /// What the payload is: an actor kind's method (`Counter::add`), a reply type.
+    pub method: Arc<str>,
+    /// The encoded message.
+    pub payload: Bytes,
+    /// Matches a reply to its ask; 0 for a tell.
+    pub correlation: u64,
+}
+
+impl Envelope {
+    /// An envelope without sender or correlation id.
+    pub fn new(
+        target: WirePid,
+        kind: Kind,
+        method: impl Into<Arc<str>>,
+        payload: impl Into<Bytes>,
+    ) -> Self {
+        Envelope {
+            target,
+            sender: None,
+            kind,
+            method: method.into(),
+            payload: payload.into(),
+            correlation: 0,
+        }
+    }
+}
+
+impl fmt::Debug for Envelope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Envelope")
+            .field("target", &self.target)
+            .field("sender", &self.sender)
+            .field("kind", &self.kind)
+            .field("method", &self.method)
+            .field("payload_len", &self.payload.len())
+            .field("correlation", &self.correlation)
+            .finish()
+    }
+}
+
+/// How large a batch may grow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest encoded frame, in bytes: the receiver's `max_decoding_message_size`.
+    pub max_frame_bytes: usize,
+    /// The most envelopes in one batch.
+    pub max_envelopes: usize,
+}
+
+impl Limits {
+    /// 4 MiB frames (gRPC's usual receive limit), 1,000 envelopes per batch.
+    pub const DEFAULT: Limits = Limits {
+        max_frame_bytes: 4 * 1024 * 1024,
+        max_envelopes: 1000,
+    };
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::DEFAULT
+    }
+}
+
+/// The outcome of [`BatchBuilder::push`].
+#[derive(Debug)]
+pub enum Push {
+    /// In the batch.
+    Added,
+    /// The batch is full (bytes or count): send it, then push this envelope again.
+    Full(Envelope),
+    /// This envelope alone would exceed the frame limit (`size` bytes as a frame of its
+    /// own): it can never be sent, and its sender should be told.
+    TooLarge {
+        /// The envelope, handed back.
+        envelope: Envelope,
+        /// Its size as a frame of its own.
+        size: usize,
+    },
+}
+
+/// Builds one batch frame, keeping its exact encoded size under [`Limits`].
+#[derive(Debug)]
+pub struct BatchBuilder {
+    limits: Limits,
+    batch: proto::Batch,
+    pids: HashMap<WirePid, u32>,
+    names: HashMap<Arc<str>, u32>,
+    /// The encoded length of `batch` (not of the frame around it).
+    len: usize,
+}
+
+/// Bytes of a length-delimited field with a one-byte key holding `len` bytes.
+fn field(len: usize) -> usize {
+    1 + encoded_len_varint(len as u64) + len
+}
+
+impl BatchBuilder {
+    /// An empty batch.
+    pub fn new(limits: Limits) -> Self {
+        BatchBuilder {
+            limits,
+            batch: proto::Batch::default(),
+            pids: HashMap::new(),
+            names: HashMap::new(),
+            len: 0,
+        }
+    }
+
+    /// Envelopes in the batch.
+    pub fn len(&self) -> usize {
+        self.batch.envelopes.len()
+    }
+
+    /// `true` when no envelope has been added since the last [`finish`](Self::finish).
+    pub fn is_empty(&self) -> bool {
+        self.batch.envelopes.is_empty()
+    }
+
+    /// The exact encoded size of the frame [`finish`](Self::finish) would return now.
+    pub fn frame_len(&self) -> usize {
+        // `Frame.batch` is field 6: a one-byte key.
+        field(self.len)
+    }
+
+    /// Adds `envelope` if the batch stays within the limits.
+    pub fn push(&mut self, envelope: Envelope) -> Push {
+        let mut grow = 0;
+        let new_target = !self.pids.contains_key(&envelope.target);
+        if new_target {
+            grow += field(proto::Pid::from(envelope.target).encoded_len());
+        }
+        let new_sender = envelope
+            .sender
+            .filter(|s| *s != envelope.target && !self.pids.contains_key(s));
+        if let Some(s) = new_sender {
+            grow += field(proto::Pid::from(s).encoded_len());
+        }
+        let new_name = !self.names.contains_key(&envelope.method);
+        if new_name {
+            grow += field(envelope.method.len());
+        }
+        // Indices are not known yet for new entries: count them at their final values.
+        let pid_count = self.pids.len() as u32;
+        let target = self
+            .pids
+            .get(&envelope.target)
+            .copied()
+            .unwrap_or(pid_count);
+        let sender = envelope.sender.map_or(0, |s| {
+            if s == envelope.target {
+                target + 1
+            } else {
+                self.pids
+                    .get(&s)
+                    .copied()
+                    .unwrap_or(pid_count + u32::from(new_target))
+                    + 1
+            }
+        });
+        let method = self
+            .names
+            .get(&envelope.method)
+            .copied()
+            .unwrap_or(self.names.len() as u32);
+        let wire = proto::Envelope {
+            target,
+            sender,
+            kind: envelope.kind.to_wire() as i32,
+            method,
+            payload: envelope.payload.clone(),
+            correlation: envelope.correlation,
+        };
+        grow += field(wire.encoded_len());
+        if field(self.len + grow) > self.limits.max_frame_bytes {
+            if self.is_empty() {
+                let size = field(grow);
+                return Push::TooLarge { envelope, size };
+            }
+            // Alone in a fresh batch it may still fit: try again after a flush.
+            return match Self::alone_size(&envelope) {
+                size if size > self.limits.max_frame_bytes => Push::TooLarge { envelope, size },
+                _ => Push::Full(envelope),
+            };
+        }
+        if self.len() >= self.limits.max_envelopes {
+            return Push::Full(envelope);
+        }
+        if new_target {
+            self.pids.insert(envelope.target, pid_count);
+            self.batch.pids.push(envelope.target.into());
+        }
+        if let Some(s) = new_sender {
+            self.pids.insert(s, self.batch.pids.len() as u32);
+            self.batch.pids.push(s.into());
+        }
+        if new_name {
+            self.names
+                .insert(Arc::clone(&envelope.method), self.batch.names.len() as u32);
+            self.batch.names.push(envelope.method.to_string());
+        }
+        self.batch.envelopes.push(wire);
+        self.len += grow;
+        Push::Added
+    }
+
+    /// The size of `envelope` as the only one of a frame.
+    fn alone_size(envelope: &Envelope) -> usize {
+        let mut b = BatchBuilder::new(Limits {
+            max_frame_bytes: usize::MAX,
+            max_envelopes: 1,
+        });
+        let _ = b.push(envelope.clone());
+        b.frame_len()
+    }
+
+    /// The batch as a frame; the builder starts over, empty.
+    pub fn finish(&mut self) -> proto::Frame {
+        self.pids.clear();
+        self.names.clear();
+        self.len = 0;
+        proto::Frame {
+            body: Some(proto::frame::Body::Batch(std::mem::take(&mut self.batch))),
+        }
+    }
+}
+
+/// Why a frame from a peer was rejected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WireError {
+    /// The frame claims more bytes than the limit allows; nothing was allocated for it.
+    TooLarge {
+        /// The claimed size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The bytes are not a valid frame.
+    Malformed(String),
+    /// An envelope points outside its batch's tables.
+    BadIndex {
+        /// Which envelope.
+        envelope: usize,
+        /// Which field.
+        field: &'static str,
+    },
+}
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WireError::TooLarge { size, limit } => {
+                write!(f, "frame of {size} bytes over the limit of {limit}")
+            }
+            WireError::Malformed(why) => write!(f, "malformed frame: {why}"),
+            WireError::BadIndex { envelope, field } => {
+                write!(f, "envelope {envelope}: `{field}` points outside the batch")
+            }
+        }
+    }
+}
+
+impl std::error::Error for WireError {}
+
+/// Decodes a frame of `bytes`, refusing it before decoding anything when it is larger
+/// than `limit`.
+pub fn decode_frame(bytes: Bytes, limit: usize) -> Result<proto::Frame, WireError> {
+    if bytes.len() > limit {
+        return Err(WireError::TooLarge {
+            size: bytes.len(),
+            limit,
+        });
+    }
+    proto::Frame::decode(bytes).map_err(|e| WireError::Malformed(e.to_string()))
+}
+
+/// The envelopes of a batch, with every table index checked.
+pub fn unpack(batch: proto::Batch) -> Result<Vec<Envelope>, WireError> {
+    let pids: Vec<WirePid> = batch.pids.iter().map(WirePid::from).collect();
+    let names: Vec<Arc<str>> = batch.names.into_iter().map(Arc::from).collect();
+    let mut out = Vec::with_capacity(batch.envelopes.len());
+    for (i, e) in batch.envelopes.into_iter().enumerate() {
+        let bad = |field| WireError::BadIndex { envelope: i, field };
+        let target = *pids.get(e.target as usize).ok_or(bad("target"))?;
+        let sender = match e.sender {
+            0 => None,
+            n => Some(*pids.get(n as usize - 1).ok_or(bad("sender"))?),
+        };
+        let method = Arc::clone(names.get(e.method as usize).ok_or(bad("method"))?);
+        let kind = proto::Kind::try_from(e.kind).map_err(|_| bad("kind"))?;
+        out.push(Envelope {
+            target,
+            sender,
+            kind: Kind::from_wire(kind),
+            method,
+            payload: e.payload,
+            correlation: e.correlation,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pid(n: u64) -> WirePid {
+        WirePid {
+            node: n % 3,
+            id: n,
+            incarnation: 1 + n % 2,
+        }
+    }
+
+    fn random_envelope(rng: &mut fastrand::Rng) -> Envelope {
+        let sizes = [0, 1, 10, 127, 128, 300, 16_383, 16_384, 70_000];
+        let len = sizes[rng.usize(..sizes.len())];
+        Envelope {
+            target: pid(rng.u64(0..20)),
+            sender: rng.bool().then(|| pid(rng.u64(0..40))),
+            kind: [Kind::Tell, Kind::Ask, Kind::Reply, Kind::Failure][rng.usize(..4)],
+            method: Arc::from(format!("Kind{}::m{}", rng.u8(0..5), rng.u8(0..3))),
+            payload: Bytes::from((0..len).map(|_| rng.u8(..)).collect::<Vec<u8>>()),
+            correlation: if rng.bool() { rng.u64(..) } else { 0 },
+        }
+    }
+
+    /// Random envelopes under tight limits: every frame is exactly the size the builder
+    /// said, never over the limit, and unpacks to the envelopes pushed, in order.
+    #[test]
+    fn frames_stay_under_the_limit_and_round_trip() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        for limit in [64, 200, 1_000, 20_000, 100_000] {
+            let limits = Limits {
+                max_frame_bytes: limit,
+                max_envelopes: 50,
+            };
+            let mut b = BatchBuilder::new(limits);
+            let (mut sent, mut frames, mut too_large) = (Vec::new(), Vec::new(), 0);
+            let mut pending: Vec<Envelope> = (0..400).map(|_| random_envelope(&mut rng)).collect();
+            pending.reverse();
+            while let Some(env) = pending.pop() {
+                match b.push(env.clone()) {
+                    Push::Added => sent.push(env),
+                    Push::Full(env) => {
+                        assert!(!b.is_empty());
+                        frames.push((b.frame_len(), b.finish()));
+                        pending.push(env);
+                    }
+                    Push::TooLarge { envelope, size } => {
+                        assert!(size > limit, "{size} fits in {limit}");
+                        assert_eq!(envelope, env);
+                        too_large += 1;
+                    }
+                }
+            }
+            if !b.is_empty() {
+                frames.push((b.frame_len(), b.finish()));
+            }
+            let mut back = Vec::new();
+            for (predicted, frame) in frames {
+                let bytes = frame.encode_to_vec();
+                assert_eq!(bytes.len(), predicted, "the builder's size is exact");
+                assert!(bytes.len() <= limit);
+                let Some(proto::frame::Body::Batch(batch)) =
+                    decode_frame(Bytes::from(bytes), limit).unwrap().body
+                else {
+                    panic!("not a batch")
+                };
+                assert!(batch.envelopes.len() <= 50);
+                back.extend(unpack(batch).unwrap());
+            }
+            assert_eq!(back, sent, "limit {limit}");
+            assert_eq!(sent.len() + too_large, 400);
+        }
+    }
+
+    #[test]
+    fn pids_and_names_are_sent_once_per_batch() {
+        let mut b = BatchBuilder::new(Limits::default());
+        let (t, s) = (pid(1), pid(2));
+        for n in 0..100u64 {
+            let mut e = Envelope::new(t, Kind::Ask, "Counter::add", vec![0; 8]);
+            e.sender = Some(if n % 2 == 0 { s } else { t });
+            e.correlation = n + 1;
+            assert!(matches!(b.push(e), Push::Added));
+        }
+        let Some(proto::frame::Body::Batch(batch)) = b.finish().body else {
+            panic!()
+        };
+        assert_eq!(batch.pids.len(), 2);
+        assert_eq!(batch.names, ["Counter::add"]);
+        let back = unpack(batch).unwrap();
+        assert_eq!(back[0].sender, Some(s));
+        assert_eq!(back[1].sender, Some(t));
+        assert_eq!(back[99].correlation, 100);
+        // The builder starts over after `finish`.
+        assert!(b.is_empty());
+        assert_eq!(b.frame_len(), 2);
+    }
+
+    #[test]
+    fn the_count_limit_holds() {
+        let mut b = BatchBuilder::new(Limits {
+            max_frame_bytes: usize::MAX,
+            max_envelopes: 3,
+        });
+        for _ in 0..3 {
+            assert!(matches!(
+                b.push(Envelope::new(pid(1), Kind::Tell, "a", vec![])),
+                Push::Added
+            ));
+        }
+        assert!(matches!(
+            b.push(Envelope::new(pid(1), Kind::Tell, "a", vec![])),
+            Push::Full(_)
+        ));
+    }
+
+    #[test]
+    fn an_oversized_envelope_is_refused_not_sent() {
+        let limits = Limits {
+            max_frame_bytes: 1024,
+            max_envelopes: 1000,
+        };
+        let mut b = BatchBuilder::new(limits);
+        assert!(matches!(
+            b.push(Envelope::new(pid(1), Kind::Tell, "small", vec![1; 10])),
+            Push::Added
+        ));
+        // Refused even with a batch under way, which stays as it was.
+        let before = b.frame_len();
+        match b.push(Envelope::new(pid(1), Kind::Tell, "big", vec![0; 2000])) {
+            Push::TooLarge { size, .. } => assert!(size > 1024),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(b.frame_len(), before);
+        assert_eq!(b.len(), 1);
+    }
+
+    #[test]
+    fn frames_over_the_limit_are_refused_before_decoding() {
+        let frame = {
+            let mut b = BatchBuilder::new(Limits::default());
+            let _ = b.push(Envelope::new(pid(1), Kind::Tell, "m", vec![0; 100]));
+            b.finish().encode_to_vec()
+        };
+        assert_eq!(
+            decode_frame(Bytes::from(frame.clone()), 50),
+            Err(WireError::TooLarge {
+                size: frame.len(),
+                limit: 50
+            })
+        );
+        assert!(decode_frame(Bytes::from(frame), 1000).is_ok());
+    }
+
+    #[test]
+    fn indices_outside_the_tables_are_errors() {
+        let env = |target, sender, method, kind| proto::Envelope {
+            target,
+            sender,
+            kind,
+            method,
+            payload: Bytes::new(),
+            correlation: 0,
+        };
+        let batch = |e| proto::Batch {
+            pids: vec![pid(1).into()],
+            names: vec!["m".into()],
+            envelopes: vec![env(0, 0, 0, 0), e],
+        };
+        let err = |e| unpack(batch(e)).unwrap_err();
+        assert_eq!(
+            err(env(1, 0, 0, 0)),
+            WireError::BadIndex {
+                envelope: 1,
+                field: "target"
+            }
+        );
+        assert_eq!(
+            err(env(0, 2, 0, 0)),
+            WireError::BadIndex {
+                envelope: 1,
+                field: "sender"
+            }
+        );
+        assert_eq!(
+            err(env(0, 0, 5, 0)),
+            WireError::BadIndex {
+                envelope: 1,
+                field: "method"
+            }
+        );
+        assert_eq!(
+            err(env(0, 0, 0, 99)),
+            WireError::BadIndex {
+                envelope: 1,
+                field: "kind"
+            }
+        );
+        assert_eq!(
+            err(env(u32::MAX, 0, 0, 0)),
+            WireError::BadIndex {
+                envelope: 1,
+                field: "target"
+            }
+        );
+        assert_eq!(
+            unpack(batch(env(0, 1, 0, 2))).unwrap()[1].sender,
+            Some(pid(1))
+        );
+    }
+
+    /// Random, truncated and mutated bytes: decoding and unpacking answer with a value or
+    /// an error, never a panic.
+    #[test]
+    fn garbage_never_panics() {
+        let mut rng = fastrand::Rng::with_seed(42);
+        let good = {
+            let mut b = BatchBuilder::new(Limits::default());
+            for _ in 0..20 {
+                let _ = b.push(random_envelope(&mut rng));
+            }
+            b.finish().encode_to_vec()
+        };
+        let mut errors = 0;
+        for round in 0..20_000 {
+            let bytes: Vec<u8> = match round % 3 {
+                0 => (0..rng.usize(..300)).map(|_| rng.u8(..)).collect(),
+                1 => good[..rng.usize(..good.len())].to_vec(),
+                _ => {
+                    let mut b = good.clone();
+                    for _ in 0..rng.usize(1..8) {
+                        let i = rng.usize(..b.len());
+                        b[i] = rng.u8(..);
+                    }
+                    b
+                }
+            };
+            match decode_frame(Bytes::from(bytes), 1 << 20) {
+                Ok(proto::Frame {
+                    body: Some(proto::frame::Body::Batch(batch)),
+                }) => {
+                    if unpack(batch).is_err() {
+                        errors += 1;
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => errors += 1,
+            }
+        }
+        assert!(errors > 10_000, "most garbage is refused: {errors}");
+    }
+}
