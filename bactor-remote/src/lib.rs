@@ -12,12 +12,16 @@
 //!   tables, built under an exact byte limit (a batch never exceeds the receiver's frame
 //!   limit; an envelope too large even alone is refused, not sent), and unpacked with
 //!   every index checked; [`decode_frame`] refuses a frame over the limit before decoding.
+//! - [`handshake`]: the handshake's state machine: mutual proof of the cluster secret
+//!   (HMAC-SHA256 over fresh nonces from both sides, never the secret itself), protocol
+//!   version and identities (address, incarnation, frame limit).
 //!
 //! Still to come (see the project README's status table): the endpoint (tonic server and
-//! client over one stream per peer), the handshake and its secret check, TLS, heartbeats,
+//! client over one stream per peer) driving the handshake, TLS, heartbeats,
 //! reconnection, and bactor's `remote` feature on top.
 
 mod batch;
+pub mod handshake;
 
 pub use batch::{
     BatchBuilder, Envelope, Kind, Limits, Push, WireError, WirePid, decode_frame, unpack,
