@@ -53,6 +53,10 @@ pub(crate) struct Row<'a> {
 pub(crate) enum WriteError {
     /// A row already existed: a writer outside this store appended concurrently.
     Unique,
+    /// The database answered and refused the statement (an invalid payload, say): one
+    /// append of the batch may be to blame, not all of them.
+    Rejected(StoreError),
+    /// The write did not reach a verdict (the connection, the pool): every append fails.
     Store(StoreError),
 }
 
@@ -208,8 +212,9 @@ async fn write_batch<B: BatchBackend>(
     // in one transaction.
     match backend.write(ids, batch).await {
         Ok(results) => results,
+        // Decide each on its own, so that only the guilty append fails.
+        Err(WriteError::Unique | WriteError::Rejected(_)) => one_by_one(backend, batch).await,
         Err(WriteError::Store(e)) => batch.iter().map(|_| Err(e.clone())).collect(),
-        Err(WriteError::Unique) => one_by_one(backend, batch).await,
     }
 }
 
@@ -223,9 +228,14 @@ async fn fast_path<B: BatchBackend>(backend: &B, batch: &[Append]) -> Vec<Result
     }
     let inserted = match backend.insert_checked(rows, expected).await {
         Ok(inserted) => inserted,
+        // One append's rows were refused (an invalid payload): nothing went in; decide
+        // each on its own so that only that append fails.
+        Err(WriteError::Rejected(e)) if batch.len() == 1 => return vec![Err(e)],
         Err(WriteError::Store(e)) => return batch.iter().map(|_| Err(e.clone())).collect(),
         // A concurrent writer outside this store took a sequence number: nothing went in.
-        Err(WriteError::Unique) => return one_by_one(backend, batch).await,
+        Err(WriteError::Unique | WriteError::Rejected(_)) => {
+            return one_by_one(backend, batch).await;
+        }
     };
     let mut results = Vec::with_capacity(batch.len());
     for a in batch {
@@ -248,7 +258,7 @@ async fn single<B: BatchBackend>(backend: &B, a: &Append) -> Result<u64, StoreEr
     match backend.write(ids, std::slice::from_ref(a)).await {
         Ok(mut r) => r.pop().unwrap_or(Err(StoreError::Closed)),
         Err(WriteError::Unique) => Err(lost_race(a)),
-        Err(WriteError::Store(e)) => Err(e),
+        Err(WriteError::Rejected(e) | WriteError::Store(e)) => Err(e),
     }
 }
 

@@ -211,10 +211,13 @@ pub(crate) fn db_error(e: sqlx::Error) -> crate::StoreError {
     crate::StoreError::backend(e)
 }
 
-/// A unique violation means another writer took a sequence number first.
+/// A unique violation means another writer took a sequence number first; any other
+/// error the database itself answered with refuses the statement (it may be one row's
+/// fault); everything else (the connection, the pool) leaves no verdict.
 pub(crate) fn write_error(e: sqlx::Error) -> crate::batch::WriteError {
     match e.as_database_error() {
         Some(db) if db.is_unique_violation() => crate::batch::WriteError::Unique,
-        _ => crate::batch::WriteError::Store(db_error(e)),
+        Some(_) => crate::batch::WriteError::Rejected(db_error(e)),
+        None => crate::batch::WriteError::Store(db_error(e)),
     }
 }

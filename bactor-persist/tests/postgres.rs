@@ -252,6 +252,39 @@ mod extra {
         assert_eq!(events.len(), 1);
     }
 
+    /// On one thread the group-commit writer cannot run while the appends are queued, so
+    /// they share one flush: the invalid payload fails its own append only.
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_invalid_payload_fails_only_its_own_append_in_a_shared_flush() {
+        let Some(url) = bactor_persist::testing::postgres_url() else {
+            return;
+        };
+        let store = bounded(PostgresStore::connect(&url)).await.unwrap();
+        let ids: Vec<String> = (0..4).map(|_| tck::fresh_id("bad-payload")).collect();
+        let before = store.commit_stats();
+        let (a, b, c, d) = tokio::join!(
+            store.append(&ids[0], 0, vec![NewEvent::new("E", "1")]),
+            store.append(&ids[1], 0, vec![NewEvent::new("E", "{not json")]),
+            store.append(
+                &ids[2],
+                0,
+                vec![NewEvent::new("E", "2"), NewEvent::new("E", "3")]
+            ),
+            store.append(&ids[3], 0, vec![NewEvent::new("E", "{\"ok\": true}")]),
+        );
+        assert_eq!(store.commit_stats().appends - before.appends, 4);
+        assert_eq!(
+            store.commit_stats().flushes - before.flushes,
+            1,
+            "one flush"
+        );
+        assert_eq!((a.unwrap(), c.unwrap(), d.unwrap()), (1, 2, 1));
+        assert!(matches!(b, Err(StoreError::Backend(_))), "{b:?}");
+        for (id, n) in ids.iter().zip([1, 0, 2, 1]) {
+            assert_eq!(bounded(store.highest_sequence_nr(id)).await.unwrap(), n);
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn json_objects_round_trip_through_jsonb() {
         let Some(url) = bactor_persist::testing::postgres_url() else {
