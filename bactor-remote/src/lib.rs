@@ -16,11 +16,17 @@
 //!   (HMAC-SHA256 over fresh nonces from both sides, never the secret itself), protocol
 //!   version and identities (address, incarnation, frame limit).
 //!
-//! Still to come (see the project README's status table): the endpoint (tonic server and
-//! client over one stream per peer) driving the handshake, TLS, heartbeats,
-//! reconnection, and bactor's `remote` feature on top.
+//! - [`endpoint`]: a node's endpoint over tonic: a server that accepts peers (the
+//!   handshake first, refused before any envelope is read without the secret), one
+//!   stream per pair of nodes used both ways, a writer per peer that drains its queue into
+//!   batches of whatever is pending under the peer's frame limit (set as the gRPC message
+//!   limit both ways), `TCP_NODELAY`, and every envelope that cannot be sent handed back.
+//!
+//! Still to come (see the project README's status table): heartbeats and node-down
+//! detection, reconnection with backoff, TLS, and bactor's `remote` feature on top.
 
 mod batch;
+pub mod endpoint;
 pub mod handshake;
 
 pub use batch::{

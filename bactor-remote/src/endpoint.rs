@@ -1,0 +1,600 @@
+//! A node's endpoint: a gRPC server that accepts peers, and one stream per peer that
+//! carries batches both ways.
+//!
+//! [`Endpoint::send`] queues an envelope for a peer by address. The first send to a peer
+//! dials it and runs the [`handshake`](crate::handshake); afterwards a writer task drains
+//! the queue into batches of whatever is pending (no linger timer), under the peer's frame
+//! limit. A peer that dialled this node is reached over the stream it opened, so two nodes
+//! that talk both ways share one stream. What arrives is handed to the [`Inbound`] of the
+//! endpoint, in the order the peer sent it. An envelope that cannot be sent (too large for
+//! any frame, a peer that cannot be reached or refuses the secret) is handed back through
+//! [`Inbound::undeliverable`], never dropped silently.
+//!
+//! Not here yet: heartbeats and node-down detection, reconnection with backoff, TLS.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tonic::codegen::tokio_stream::wrappers::ReceiverStream;
+use tonic::codegen::tokio_stream::{Stream, StreamExt};
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::handshake::{self, HandshakeError, Identity, Secret};
+use crate::proto::Frame;
+use crate::proto::frame::Body;
+use crate::proto::remoting_client::RemotingClient;
+use crate::proto::remoting_server::{Remoting, RemotingServer};
+use crate::{BatchBuilder, Envelope, Limits, Push, unpack};
+
+/// Frames waiting to be written to one stream: the writer waits when the network is slow.
+const FRAME_QUEUE: usize = 16;
+
+/// Where an endpoint hands what arrives, and what could not be sent.
+pub trait Inbound: Send + Sync + 'static {
+    /// An envelope from the peer `from`, in the order the peer sent it.
+    fn deliver(&self, from: &Identity, envelope: Envelope);
+    /// An envelope this node could not send.
+    fn undeliverable(&self, envelope: Envelope, error: SendError);
+}
+
+/// Why an envelope could not be sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SendError {
+    /// Larger than any frame the peer accepts.
+    TooLarge {
+        /// Its size as a frame of its own.
+        size: usize,
+        /// The peer's frame limit.
+        limit: usize,
+    },
+    /// The peer could not be reached, refused the handshake, or the stream broke.
+    Unreachable {
+        /// The peer's address.
+        peer: String,
+        /// What happened.
+        reason: String,
+    },
+    /// The endpoint is shutting down.
+    Closed,
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::TooLarge { size, limit } => write!(
+                f,
+                "a message of {size} bytes is larger than the peer's frame limit of {limit}"
+            ),
+            SendError::Unreachable { peer, reason } => write!(f, "{peer} unreachable: {reason}"),
+            SendError::Closed => f.write_str("the endpoint is shut down"),
+        }
+    }
+}
+
+impl std::error::Error for SendError {}
+
+/// Why an endpoint could not start.
+#[derive(Debug)]
+pub struct BindError(std::io::Error);
+
+impl fmt::Display for BindError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot bind the endpoint: {}", self.0)
+    }
+}
+
+impl std::error::Error for BindError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+/// How an endpoint listens and whom it lets in.
+#[derive(Clone, Debug)]
+pub struct EndpointConfig {
+    /// The address to listen on (port 0 picks a free one).
+    pub bind: SocketAddr,
+    /// The address peers reach this node at; the bound address when `None`.
+    pub advertised: Option<String>,
+    /// The shared cluster secret.
+    pub secret: Secret,
+    /// This run of the node; a fresh random number by default.
+    pub incarnation: u64,
+    /// Frame size and batch count limits (the frame limit is also the gRPC message limit,
+    /// both ways).
+    pub limits: Limits,
+    /// How long connecting and the handshake may take.
+    pub handshake_timeout: Duration,
+}
+
+impl EndpointConfig {
+    /// Listens on `bind`, admits peers that know `secret`, default limits.
+    pub fn new(bind: SocketAddr, secret: Secret) -> Self {
+        EndpointConfig {
+            bind,
+            advertised: None,
+            secret,
+            incarnation: fresh_incarnation(),
+            limits: Limits::DEFAULT,
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+fn fresh_incarnation() -> u64 {
+    let mut bytes = [0; 8];
+    if getrandom::fill(&mut bytes).is_err() {
+        // No randomness: the clock still tells two runs apart.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos());
+        return nanos as u64 | 1;
+    }
+    u64::from_be_bytes(bytes) | 1
+}
+
+struct Inner {
+    me: Identity,
+    secret: Secret,
+    limits: Limits,
+    handshake_timeout: Duration,
+    inbound: Arc<dyn Inbound>,
+    /// The queue of each peer's writer, by address.
+    peers: Mutex<HashMap<String, mpsc::UnboundedSender<Envelope>>>,
+    stopping: watch::Receiver<bool>,
+}
+
+impl Inner {
+    fn peers(&self) -> std::sync::MutexGuard<'_, HashMap<String, mpsc::UnboundedSender<Envelope>>> {
+        // The map stays consistent whatever panicked while it was held.
+        self.peers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn is_stopping(&self) -> bool {
+        *self.stopping.borrow()
+    }
+
+    /// Forgets `address`'s writer if it is still `queue`'s.
+    fn forget(&self, address: &str, queue: &mpsc::WeakUnboundedSender<Envelope>) {
+        let mut peers = self.peers();
+        if let Some(current) = peers.get(address)
+            && queue.upgrade().is_some_and(|q| q.same_channel(current))
+        {
+            peers.remove(address);
+        }
+    }
+}
+
+/// A node's endpoint. See the [module docs](self).
+///
+/// ```
+/// use std::sync::mpsc;
+/// use bactor_remote::endpoint::{Endpoint, EndpointConfig, Inbound, SendError};
+/// use bactor_remote::handshake::{Identity, Secret};
+/// use bactor_remote::{Envelope, Kind, WirePid};
+///
+/// struct Collect(std::sync::Mutex<mpsc::Sender<Envelope>>);
+///
+/// impl Inbound for Collect {
+///     fn deliver(&self, _from: &Identity, envelope: Envelope) {
+///         let _ = self.0.lock().unwrap().send(envelope);
+///     }
+///     fn undeliverable(&self, envelope: Envelope, error: SendError) {
+///         panic!("{envelope:?}: {error}");
+///     }
+/// }
+///
+/// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let secret = Secret::new(b"cluster secret".to_vec());
+/// let any_port = "127.0.0.1:0".parse()?;
+/// let (tx, rx) = mpsc::channel();
+/// let a = Endpoint::bind(EndpointConfig::new(any_port, secret.clone()), Collect(tx.clone().into())).await?;
+/// let b = Endpoint::bind(EndpointConfig::new(any_port, secret), Collect(tx.into())).await?;
+/// let to = WirePid { node: 2, id: 1, incarnation: b.identity().incarnation };
+/// a.send(&b.identity().address, Envelope::new(to, Kind::Tell, "Counter::add", vec![5]));
+/// let got = tokio::task::spawn_blocking(move || rx.recv()).await??;
+/// assert_eq!(&got.payload[..], &[5]);
+/// a.shutdown().await;
+/// b.shutdown().await;
+/// # Ok(()) }
+/// ```
+pub struct Endpoint {
+    inner: Arc<Inner>,
+    local_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("identity", &self.inner.me)
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Endpoint {
+    /// Binds the listening socket and starts serving.
+    pub async fn bind(
+        config: EndpointConfig,
+        inbound: impl Inbound,
+    ) -> Result<Endpoint, BindError> {
+        let incoming = tonic::transport::server::TcpIncoming::bind(config.bind)
+            .map_err(BindError)?
+            .with_nodelay(Some(true));
+        let local_addr = incoming.local_addr().map_err(BindError)?;
+        let (stop, stopping) = watch::channel(false);
+        let limit = config.limits.max_frame_bytes;
+        let me = Identity {
+            address: config
+                .advertised
+                .clone()
+                .unwrap_or_else(|| local_addr.to_string()),
+            incarnation: config.incarnation,
+            max_frame_bytes: u32::try_from(limit).unwrap_or(u32::MAX),
+        };
+        let inner = Arc::new(Inner {
+            me,
+            secret: config.secret,
+            limits: config.limits,
+            handshake_timeout: config.handshake_timeout,
+            inbound: Arc::new(inbound),
+            peers: Mutex::new(HashMap::new()),
+            stopping: stopping.clone(),
+        });
+        let service = RemotingServer::new(Service {
+            inner: Arc::clone(&inner),
+        })
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+        let mut signal = stopping;
+        let server = tokio::spawn(async move {
+            let stopped = async move {
+                let _ = signal.wait_for(|s| *s).await;
+            };
+            // Serving ends only on shutdown; an accept error ends one connection, not this.
+            let _ = tonic::transport::Server::builder()
+                .serve_with_incoming_shutdown(service, incoming, stopped)
+                .await;
+        });
+        Ok(Endpoint {
+            inner,
+            local_addr,
+            stop,
+            server,
+        })
+    }
+
+    /// The socket address the endpoint listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Who this node is to its peers.
+    pub fn identity(&self) -> &Identity {
+        &self.inner.me
+    }
+
+    /// Queues `envelope` for the peer at `address`, connecting to it on first use. Never
+    /// waits; what cannot be sent comes back through [`Inbound::undeliverable`].
+    pub fn send(&self, address: &str, envelope: Envelope) {
+        send(&self.inner, address, envelope);
+    }
+
+    /// Stops accepting peers, closes every stream and waits (at most a few seconds) for
+    /// the server to finish. Envelopes still queued are handed back as undeliverable.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        // Dropping the queues ends the writers, which close their streams.
+        let queues: Vec<_> = self.inner.peers().drain().collect();
+        drop(queues);
+        let mut server = self.server;
+        if tokio::time::timeout(Duration::from_secs(5), &mut server)
+            .await
+            .is_err()
+        {
+            server.abort();
+        }
+    }
+}
+
+fn send(inner: &Arc<Inner>, address: &str, envelope: Envelope) {
+    if inner.is_stopping() {
+        inner.inbound.undeliverable(envelope, SendError::Closed);
+        return;
+    }
+    let mut envelope = envelope;
+    // At most two tries: the writer found may have just ended.
+    for _ in 0..2 {
+        let queue = {
+            let mut peers = inner.peers();
+            peers
+                .entry(address.to_owned())
+                .or_insert_with(|| dial(inner, address))
+                .clone()
+        };
+        match queue.send(envelope) {
+            Ok(()) => return,
+            Err(back) => {
+                envelope = back.0;
+                inner.forget(address, &queue.downgrade());
+            }
+        }
+    }
+    let reason = "its stream closed twice in a row".to_owned();
+    inner.inbound.undeliverable(
+        envelope,
+        SendError::Unreachable {
+            peer: address.to_owned(),
+            reason,
+        },
+    );
+}
+
+/// Starts dialling `address`; returns the queue its writer will drain.
+fn dial(inner: &Arc<Inner>, address: &str) -> mpsc::UnboundedSender<Envelope> {
+    let (queue, rx) = mpsc::unbounded_channel();
+    let weak = queue.downgrade();
+    let (inner, address) = (Arc::clone(inner), address.to_owned());
+    tokio::spawn(async move {
+        let opened = tokio::time::timeout(inner.handshake_timeout, open(&inner, &address)).await;
+        match opened {
+            Ok(Ok((peer, out, frames))) => {
+                tokio::spawn(read(Arc::clone(&inner), peer.clone(), frames, None));
+                write(&inner, &address, rx, out, &peer, &weak).await;
+            }
+            Ok(Err(reason)) => give_up(&inner, &address, rx, &weak, reason).await,
+            Err(_) => give_up(&inner, &address, rx, &weak, "no answer in time".into()).await,
+        }
+    });
+    queue
+}
+
+/// Hands every envelope queued for `address` back as undeliverable.
+async fn give_up(
+    inner: &Inner,
+    address: &str,
+    mut queue: mpsc::UnboundedReceiver<Envelope>,
+    weak: &mpsc::WeakUnboundedSender<Envelope>,
+    reason: String,
+) {
+    inner.forget(address, weak);
+    queue.close();
+    // `recv` after `close` also takes sends admitted just before it, then ends.
+    while let Some(envelope) = queue.recv().await {
+        let error = if inner.is_stopping() {
+            SendError::Closed
+        } else {
+            SendError::Unreachable {
+                peer: address.to_owned(),
+                reason: reason.clone(),
+            }
+        };
+        inner.inbound.undeliverable(envelope, error);
+    }
+}
+
+type Incoming = Pin<Box<dyn Stream<Item = Result<Frame, Status>> + Send>>;
+
+/// Connects to `address` and runs the dialler's side of the handshake.
+async fn open(
+    inner: &Inner,
+    address: &str,
+) -> Result<(Identity, mpsc::Sender<Frame>, Incoming), String> {
+    let limit = inner.limits.max_frame_bytes;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
+        .map_err(|e| format!("not an address: {e}"))?
+        .tcp_nodelay(true)
+        .connect_timeout(inner.handshake_timeout)
+        .connect()
+        .await
+        .map_err(|e| format!("cannot connect: {e}"))?;
+    let mut client = RemotingClient::new(channel)
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    let (out, out_rx) = mpsc::channel(FRAME_QUEUE);
+    let (hello, dialling) =
+        handshake::hello(&inner.me, &inner.secret).map_err(|e| e.to_string())?;
+    let _ = out.send(frame(Body::Hello(hello))).await;
+    let response = client
+        .open(ReceiverStream::new(out_rx))
+        .await
+        .map_err(|e| format!("the stream did not open: {}", e.message()))?;
+    let mut frames: Incoming = Box::pin(response.into_inner());
+    let challenge = match next(&mut frames).await? {
+        Body::Challenge(c) => c,
+        Body::Refused(r) => return Err(HandshakeError::Refused(r.reason).to_string()),
+        _ => return Err("the peer did not answer with a challenge".into()),
+    };
+    let proof = dialling.answer(&challenge).map_err(|e| e.to_string())?;
+    out.send(frame(Body::Proof(proof)))
+        .await
+        .map_err(|_| "the stream closed during the handshake".to_owned())?;
+    let welcome = match next(&mut frames).await? {
+        Body::Welcome(w) => w,
+        Body::Refused(r) => return Err(HandshakeError::Refused(r.reason).to_string()),
+        _ => return Err("the peer did not answer with a welcome".into()),
+    };
+    Ok((handshake::welcomed(&welcome), out, frames))
+}
+
+async fn next(frames: &mut Incoming) -> Result<Body, String> {
+    match frames.next().await {
+        Some(Ok(Frame { body: Some(body) })) => Ok(body),
+        Some(Ok(Frame { body: None })) => Err("an empty frame".into()),
+        Some(Err(status)) => Err(format!("the stream failed: {}", status.message())),
+        None => Err("the stream closed during the handshake".into()),
+    }
+}
+
+fn frame(body: Body) -> Frame {
+    Frame { body: Some(body) }
+}
+
+/// Drains `queue` into batches for `peer` until the queue or the stream closes.
+async fn write(
+    inner: &Inner,
+    address: &str,
+    mut queue: mpsc::UnboundedReceiver<Envelope>,
+    out: mpsc::Sender<Frame>,
+    peer: &Identity,
+    weak: &mpsc::WeakUnboundedSender<Envelope>,
+) {
+    let limits = Limits {
+        max_frame_bytes: inner
+            .limits
+            .max_frame_bytes
+            .min(peer.max_frame_bytes as usize),
+        max_envelopes: inner.limits.max_envelopes,
+    };
+    let mut batch = BatchBuilder::new(limits);
+    let mut carried: Option<Envelope> = None;
+    loop {
+        let first = match carried.take() {
+            Some(envelope) => envelope,
+            None => match queue.recv().await {
+                Some(envelope) => envelope,
+                None => return,
+            },
+        };
+        // Whatever is pending, up to the limits: no waiting for more.
+        let mut next = Some(first);
+        while let Some(envelope) = next.take() {
+            match batch.push(envelope) {
+                Push::Added => next = queue.try_recv().ok(),
+                Push::Full(envelope) => carried = Some(envelope),
+                Push::TooLarge { envelope, size } => {
+                    let error = SendError::TooLarge {
+                        size,
+                        limit: limits.max_frame_bytes,
+                    };
+                    inner.inbound.undeliverable(envelope, error);
+                    next = queue.try_recv().ok();
+                }
+            }
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        if out.send(batch.finish()).await.is_err() {
+            if let Some(envelope) = carried.take() {
+                let error = SendError::Unreachable {
+                    peer: address.to_owned(),
+                    reason: "the stream closed".into(),
+                };
+                inner.inbound.undeliverable(envelope, error);
+            }
+            give_up(inner, address, queue, weak, "the stream closed".into()).await;
+            return;
+        }
+    }
+}
+
+/// Hands what arrives from `from` to the inbound until the stream ends or breaks the
+/// protocol. `keep` holds the outgoing side of an accepted stream open while it reads.
+async fn read(
+    inner: Arc<Inner>,
+    from: Identity,
+    mut frames: Incoming,
+    keep: Option<mpsc::Sender<Frame>>,
+) {
+    while let Some(Ok(frame)) = frames.next().await {
+        match frame.body {
+            Some(Body::Batch(batch)) => match unpack(batch) {
+                Ok(envelopes) => {
+                    for envelope in envelopes {
+                        inner.inbound.deliver(&from, envelope);
+                    }
+                }
+                // A peer that breaks the protocol loses its stream.
+                Err(_) => break,
+            },
+            Some(Body::Control(_)) => {}
+            _ => break,
+        }
+    }
+    drop(keep);
+}
+
+struct Service {
+    inner: Arc<Inner>,
+}
+
+#[tonic::async_trait]
+impl Remoting for Service {
+    type OpenStream = Pin<Box<dyn Stream<Item = Result<Frame, Status>> + Send>>;
+
+    async fn open(
+        &self,
+        request: Request<Streaming<Frame>>,
+    ) -> Result<Response<Self::OpenStream>, Status> {
+        let frames: Incoming = Box::pin(request.into_inner());
+        let (out, out_rx) = mpsc::channel(FRAME_QUEUE);
+        tokio::spawn(accept(Arc::clone(&self.inner), frames, out));
+        Ok(Response::new(Box::pin(ReceiverStream::new(out_rx).map(Ok))))
+    }
+}
+
+/// The listener's side of the handshake, then reading (and writing, when this node has
+/// no stream to the dialler yet).
+async fn accept(inner: Arc<Inner>, mut frames: Incoming, out: mpsc::Sender<Frame>) {
+    let handshake = async {
+        let hello = match next(&mut frames).await.map_err(HandshakeError::Protocol)? {
+            Body::Hello(h) => h,
+            _ => {
+                return Err(HandshakeError::Protocol(
+                    "the first frame is not a hello".into(),
+                ));
+            }
+        };
+        let (challenge, listening) = handshake::challenge(&hello, &inner.me, &inner.secret)?;
+        let _ = out.send(frame(Body::Challenge(challenge))).await;
+        let proof = match next(&mut frames).await.map_err(HandshakeError::Protocol)? {
+            Body::Proof(p) => p,
+            _ => return Err(HandshakeError::Protocol("expected a proof".into())),
+        };
+        listening.verify(&proof)
+    };
+    let outcome = match tokio::time::timeout(inner.handshake_timeout, handshake).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(HandshakeError::Protocol(
+            "the handshake took too long".into(),
+        )),
+    };
+    let (welcome, peer) = match outcome {
+        Ok(done) => done,
+        Err(e) => {
+            // Refused before any envelope is read; the stream then closes.
+            let _ = out.send(frame(Body::Refused(e.refusal()))).await;
+            return;
+        }
+    };
+    if out.send(frame(Body::Welcome(welcome))).await.is_err() {
+        return;
+    }
+    // Replies to the dialler go over this stream unless this node already has one to it.
+    let writer = {
+        let mut peers = inner.peers();
+        if peers.contains_key(&peer.address) || inner.is_stopping() {
+            None
+        } else {
+            let (queue, rx) = mpsc::unbounded_channel();
+            let weak = queue.downgrade();
+            peers.insert(peer.address.clone(), queue);
+            Some((rx, weak))
+        }
+    };
+    match writer {
+        Some((rx, weak)) => {
+            tokio::spawn(read(Arc::clone(&inner), peer.clone(), frames, None));
+            write(&inner, &peer.address, rx, out, &peer, &weak).await;
+        }
+        None => read(inner, peer, frames, Some(out)).await,
+    }
+}

@@ -1,0 +1,195 @@
+//! Endpoints over loopback TCP: the handshake, batches both ways over one stream, refusals.
+
+use std::time::Duration;
+
+use bactor_remote::endpoint::{Endpoint, EndpointConfig, Inbound, SendError};
+use bactor_remote::handshake::{Identity, Secret};
+use bactor_remote::{Envelope, Kind, Limits, WirePid};
+use tokio::sync::mpsc;
+
+const HANG: Duration = Duration::from_secs(30);
+
+async fn bounded<F: std::future::Future>(f: F) -> F::Output {
+    tokio::time::timeout(HANG, f).await.expect("hung")
+}
+
+/// Everything an endpoint hands over, as channel messages.
+struct Probe {
+    delivered: mpsc::UnboundedSender<(Identity, Envelope)>,
+    refused: mpsc::UnboundedSender<(Envelope, SendError)>,
+}
+
+impl Inbound for Probe {
+    fn deliver(&self, from: &Identity, envelope: Envelope) {
+        let _ = self.delivered.send((from.clone(), envelope));
+    }
+    fn undeliverable(&self, envelope: Envelope, error: SendError) {
+        let _ = self.refused.send((envelope, error));
+    }
+}
+
+struct Node {
+    endpoint: Endpoint,
+    delivered: mpsc::UnboundedReceiver<(Identity, Envelope)>,
+    refused: mpsc::UnboundedReceiver<(Envelope, SendError)>,
+}
+
+async fn node(secret: &[u8], limits: Limits) -> Node {
+    node_at(secret, limits, None).await
+}
+
+async fn node_at(secret: &[u8], limits: Limits, advertised: Option<&str>) -> Node {
+    let (d, delivered) = mpsc::unbounded_channel();
+    let (r, refused) = mpsc::unbounded_channel();
+    let mut config =
+        EndpointConfig::new("127.0.0.1:0".parse().unwrap(), Secret::new(secret.to_vec()));
+    config.limits = limits;
+    config.advertised = advertised.map(str::to_owned);
+    config.handshake_timeout = Duration::from_secs(5);
+    let endpoint = Endpoint::bind(
+        config,
+        Probe {
+            delivered: d,
+            refused: r,
+        },
+    )
+    .await
+    .unwrap();
+    Node {
+        endpoint,
+        delivered,
+        refused,
+    }
+}
+
+fn pid(id: u64) -> WirePid {
+    WirePid {
+        node: 1,
+        id,
+        incarnation: 1,
+    }
+}
+
+fn tell(id: u64, n: u32) -> Envelope {
+    Envelope::new(
+        pid(id),
+        Kind::Tell,
+        "Counter::add",
+        n.to_be_bytes().to_vec(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn envelopes_arrive_in_order_and_replies_share_the_stream() {
+    // a advertises an address nobody can dial: b can only answer over a's stream.
+    let mut a = node_at(b"s", Limits::default(), Some("nowhere.invalid:1")).await;
+    let mut b = node(b"s", Limits::default()).await;
+    let to_b = b.endpoint.identity().address.clone();
+    for n in 0..10_000 {
+        a.endpoint.send(&to_b, tell(7, n));
+    }
+    for n in 0..10_000u32 {
+        let (from, env) = bounded(b.delivered.recv()).await.unwrap();
+        assert_eq!(&from, a.endpoint.identity(), "the dialler is who it said");
+        assert_eq!(env.target, pid(7));
+        assert_eq!(&env.payload[..], &n.to_be_bytes(), "in send order");
+    }
+    // b answers over the stream a opened (dialling "nowhere.invalid" would fail), in
+    // order too.
+    let to_a = a.endpoint.identity().address.clone();
+    for n in 0..100u32 {
+        let mut reply = Envelope::new(pid(1), Kind::Reply, "u32", n.to_be_bytes().to_vec());
+        reply.correlation = u64::from(n) + 1;
+        b.endpoint.send(&to_a, reply);
+    }
+    for n in 0..100u32 {
+        let (from, env) = bounded(a.delivered.recv()).await.unwrap();
+        assert_eq!(&from, b.endpoint.identity());
+        assert_eq!((env.kind, env.correlation), (Kind::Reply, u64::from(n) + 1));
+    }
+    assert!(a.refused.try_recv().is_err() && b.refused.try_recv().is_err());
+    bounded(a.endpoint.shutdown()).await;
+    bounded(b.endpoint.shutdown()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_without_the_secret_is_refused_and_every_envelope_comes_back() {
+    let mut a = node(b"wrong", Limits::default()).await;
+    let mut b = node(b"right", Limits::default()).await;
+    let to_b = b.endpoint.identity().address.clone();
+    for n in 0..5 {
+        a.endpoint.send(&to_b, tell(1, n));
+    }
+    for n in 0..5u32 {
+        let (env, error) = bounded(a.refused.recv()).await.unwrap();
+        assert_eq!(&env.payload[..], &n.to_be_bytes());
+        match error {
+            SendError::Unreachable { peer, reason } => {
+                assert_eq!(peer, to_b);
+                assert!(reason.contains("secret"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // Nothing was delivered to b.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(b.delivered.try_recv().is_err());
+    bounded(a.endpoint.shutdown()).await;
+    bounded(b.endpoint.shutdown()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_peer_hands_the_envelopes_back() {
+    let mut a = node(b"s", Limits::default()).await;
+    // A port nobody listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    a.endpoint.send(&closed.to_string(), tell(1, 1));
+    let (_, error) = bounded(a.refused.recv()).await.unwrap();
+    assert!(matches!(error, SendError::Unreachable { .. }), "{error:?}");
+    bounded(a.endpoint.shutdown()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_over_the_frame_limit_is_refused_and_the_stream_stays_up() {
+    let limits = Limits {
+        max_frame_bytes: 64 * 1024,
+        max_envelopes: 1000,
+    };
+    let mut a = node(b"s", limits).await;
+    let mut b = node(b"s", limits).await;
+    let to_b = b.endpoint.identity().address.clone();
+    a.endpoint.send(&to_b, tell(1, 1));
+    let big = Envelope::new(pid(1), Kind::Tell, "Blob::put", vec![0u8; 100 * 1024]);
+    a.endpoint.send(&to_b, big);
+    a.endpoint.send(&to_b, tell(1, 2));
+    match bounded(a.refused.recv()).await.unwrap() {
+        (env, SendError::TooLarge { size, limit }) => {
+            assert_eq!(env.payload.len(), 100 * 1024);
+            assert!(size > limit && limit == 64 * 1024, "{size} {limit}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Before and after it, the small ones arrive: the stream survived.
+    for n in [1u32, 2] {
+        let (_, env) = bounded(b.delivered.recv()).await.unwrap();
+        assert_eq!(&env.payload[..], &n.to_be_bytes());
+    }
+    // Many envelopes near the limit are split across frames, none lost.
+    for n in 0..40u32 {
+        let mut payload = vec![0u8; 20 * 1024];
+        payload[..4].copy_from_slice(&n.to_be_bytes());
+        a.endpoint.send(
+            &to_b,
+            Envelope::new(pid(1), Kind::Tell, "Blob::put", payload),
+        );
+    }
+    for n in 0..40u32 {
+        let (_, env) = bounded(b.delivered.recv()).await.unwrap();
+        assert_eq!(&env.payload[..4], &n.to_be_bytes());
+    }
+    bounded(a.endpoint.shutdown()).await;
+    bounded(b.endpoint.shutdown()).await;
+}
