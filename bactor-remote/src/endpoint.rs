@@ -2,7 +2,7 @@
 //! carries batches both ways.
 //!
 //! [`Endpoint::send`] queues an envelope for a peer by address. The first send to a peer
-//! dials it and runs the [`handshake`](crate::handshake); afterwards a writer task drains
+//! dials it and runs the [`handshake`] protocol; afterwards a writer task drains
 //! the queue into batches of whatever is pending (no linger timer), under the peer's frame
 //! limit. A peer that dialled this node is reached over the stream it opened, so two nodes
 //! that talk both ways share one stream. What arrives is handed to the [`Inbound`] of the
