@@ -10,6 +10,10 @@
 //! any frame, a peer that cannot be reached or refuses the secret) is handed back through
 //! [`Inbound::undeliverable`], never dropped silently.
 //!
+//! Delivery is at most once: frames already handed to the transport when a stream breaks
+//! are lost with it (asks learn of it by their timeout, later by node-down); envelopes
+//! still queued here are handed back.
+//!
 //! Not here yet: heartbeats and node-down detection, reconnection with backoff, TLS.
 
 use std::collections::HashMap;
@@ -482,8 +486,13 @@ async fn write(
         if batch.is_empty() {
             continue;
         }
-        if out.send(batch.finish()).await.is_err() {
-            if let Some(envelope) = carried.take() {
+        if let Err(refused) = out.send(batch.finish()).await {
+            // The batch never left: hand its envelopes back, then the rest of the queue.
+            let unsent = match refused.0.body {
+                Some(Body::Batch(b)) => unpack(b).unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            for envelope in unsent.into_iter().chain(carried.take()) {
                 let error = SendError::Unreachable {
                     peer: address.to_owned(),
                     reason: "the stream closed".into(),
