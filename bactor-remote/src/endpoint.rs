@@ -14,7 +14,11 @@
 //! are lost with it (asks learn of it by their timeout, later by node-down); envelopes
 //! still queued here are handed back.
 //!
-//! Not here yet: heartbeats and node-down detection, reconnection with backoff, TLS.
+//! A stream with nothing to send carries a heartbeat every heartbeat interval; a stream
+//! on which nothing at all arrives for the peer timeout is closed, its queue handed back,
+//! and [`EndpointEvent::Disconnected`] reported. The next send to that peer dials again.
+//!
+//! Not here yet: node-down after a failed reconnection, backoff between dials, TLS.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -29,10 +33,10 @@ use tonic::codegen::tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::handshake::{self, HandshakeError, Identity, Secret};
-use crate::proto::Frame;
 use crate::proto::frame::Body;
 use crate::proto::remoting_client::RemotingClient;
 use crate::proto::remoting_server::{Remoting, RemotingServer};
+use crate::proto::{self, Frame};
 use crate::{BatchBuilder, Envelope, Limits, Push, unpack};
 
 /// Frames waiting to be written to one stream: the writer waits when the network is slow.
@@ -44,6 +48,28 @@ pub trait Inbound: Send + Sync + 'static {
     fn deliver(&self, from: &Identity, envelope: Envelope);
     /// An envelope this node could not send.
     fn undeliverable(&self, envelope: Envelope, error: SendError);
+    /// A stream to a peer opened or closed. Does nothing unless implemented.
+    fn event(&self, event: EndpointEvent) {
+        let _ = event;
+    }
+}
+
+/// What happened to the stream to a peer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EndpointEvent {
+    /// A stream to `peer` is open (after the handshake), dialled by this node or by it.
+    Connected {
+        /// Who the peer is; a new `incarnation` for a known address means it restarted.
+        peer: Identity,
+    },
+    /// The stream to `peer` closed: the peer hung up, broke the protocol, or sent nothing
+    /// for longer than the peer timeout.
+    Disconnected {
+        /// Who the peer was.
+        peer: Identity,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Why an envelope could not be sent.
@@ -114,6 +140,11 @@ pub struct EndpointConfig {
     pub limits: Limits,
     /// How long connecting and the handshake may take.
     pub handshake_timeout: Duration,
+    /// How often a stream with nothing to send carries a heartbeat.
+    pub heartbeat_interval: Duration,
+    /// How long a stream may stay silent (no frame at all) before its peer counts as gone
+    /// and the stream is closed.
+    pub peer_timeout: Duration,
 }
 
 impl EndpointConfig {
@@ -126,6 +157,8 @@ impl EndpointConfig {
             incarnation: fresh_incarnation(),
             limits: Limits::DEFAULT,
             handshake_timeout: Duration::from_secs(10),
+            heartbeat_interval: Duration::from_secs(1),
+            peer_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -147,6 +180,8 @@ struct Inner {
     secret: Secret,
     limits: Limits,
     handshake_timeout: Duration,
+    heartbeat_interval: Duration,
+    peer_timeout: Duration,
     inbound: Arc<dyn Inbound>,
     /// The queue of each peer's writer, by address.
     peers: Mutex<HashMap<String, mpsc::UnboundedSender<Envelope>>>,
@@ -248,6 +283,8 @@ impl Endpoint {
             secret: config.secret,
             limits: config.limits,
             handshake_timeout: config.handshake_timeout,
+            heartbeat_interval: config.heartbeat_interval,
+            peer_timeout: config.peer_timeout,
             inbound: Arc::new(inbound),
             peers: Mutex::new(HashMap::new()),
             stopping: stopping.clone(),
@@ -350,8 +387,7 @@ fn dial(inner: &Arc<Inner>, address: &str) -> mpsc::UnboundedSender<Envelope> {
         let opened = tokio::time::timeout(inner.handshake_timeout, open(&inner, &address)).await;
         match opened {
             Ok(Ok((peer, out, frames))) => {
-                tokio::spawn(read(Arc::clone(&inner), peer.clone(), frames, None));
-                write(&inner, &address, rx, out, &peer, &weak).await;
+                connection(&inner, &address, peer, rx, &weak, out, frames).await;
             }
             Ok(Err(reason)) => give_up(&inner, &address, rx, &weak, reason).await,
             Err(_) => give_up(&inner, &address, rx, &weak, "no answer in time".into()).await,
@@ -441,7 +477,31 @@ fn frame(body: Body) -> Frame {
     Frame { body: Some(body) }
 }
 
-/// Drains `queue` into batches for `peer` until the queue or the stream closes.
+/// One open stream to `peer`: a reader and a writer until either side ends it, then the
+/// `Disconnected` event and the queue handed back.
+async fn connection(
+    inner: &Arc<Inner>,
+    address: &str,
+    peer: Identity,
+    queue: mpsc::UnboundedReceiver<Envelope>,
+    weak: &mpsc::WeakUnboundedSender<Envelope>,
+    out: mpsc::Sender<Frame>,
+    frames: Incoming,
+) {
+    inner
+        .inbound
+        .event(EndpointEvent::Connected { peer: peer.clone() });
+    let (dead, mut is_dead) = watch::channel(None::<String>);
+    let reader = tokio::spawn(read(Arc::clone(inner), peer.clone(), frames, None, dead));
+    let reason = write(inner, address, queue, out, &peer, weak, &mut is_dead).await;
+    reader.abort();
+    inner
+        .inbound
+        .event(EndpointEvent::Disconnected { peer, reason });
+}
+
+/// Drains `queue` into batches for `peer` until the queue or the stream closes, sending a
+/// heartbeat whenever it has been idle for the heartbeat interval. Returns why it ended.
 async fn write(
     inner: &Inner,
     address: &str,
@@ -449,7 +509,8 @@ async fn write(
     out: mpsc::Sender<Frame>,
     peer: &Identity,
     weak: &mpsc::WeakUnboundedSender<Envelope>,
-) {
+    is_dead: &mut watch::Receiver<Option<String>>,
+) -> String {
     let limits = Limits {
         max_frame_bytes: inner
             .limits
@@ -459,13 +520,40 @@ async fn write(
     };
     let mut batch = BatchBuilder::new(limits);
     let mut carried: Option<Envelope> = None;
+    let mut beats = 0u64;
     loop {
         let first = match carried.take() {
             Some(envelope) => envelope,
-            None => match queue.recv().await {
-                Some(envelope) => envelope,
-                None => return,
-            },
+            None => {
+                let idle = tokio::time::sleep(inner.heartbeat_interval);
+                tokio::select! {
+                    biased;
+                    _ = is_dead.changed() => {
+                        let reason = is_dead.borrow().clone().unwrap_or_default();
+                        give_up(inner, address, queue, weak, reason.clone()).await;
+                        return reason;
+                    }
+                    next = queue.recv() => match next {
+                        Some(envelope) => envelope,
+                        None => return "this node closed the stream".into(),
+                    },
+                    () = idle => {
+                        beats += 1;
+                        let beat = proto::Control {
+                            body: Some(proto::control::Body::Heartbeat(proto::Heartbeat {
+                                sequence: beats,
+                            })),
+                        };
+                        if let Err((_, reason)) =
+                            send_frame(&out, frame(Body::Control(beat)), is_dead).await
+                        {
+                            give_up(inner, address, queue, weak, reason.clone()).await;
+                            return reason;
+                        }
+                        continue;
+                    }
+                }
+            }
         };
         // Whatever is pending, up to the limits: no waiting for more.
         let mut next = Some(first);
@@ -486,34 +574,68 @@ async fn write(
         if batch.is_empty() {
             continue;
         }
-        if let Err(refused) = out.send(batch.finish()).await {
+        let frame = batch.finish();
+        if let Err((frame, reason)) = send_frame(&out, frame, is_dead).await {
             // The batch never left: hand its envelopes back, then the rest of the queue.
-            let unsent = match refused.0.body {
+            let unsent = match frame.body {
                 Some(Body::Batch(b)) => unpack(b).unwrap_or_default(),
                 _ => Vec::new(),
             };
             for envelope in unsent.into_iter().chain(carried.take()) {
                 let error = SendError::Unreachable {
                     peer: address.to_owned(),
-                    reason: "the stream closed".into(),
+                    reason: reason.clone(),
                 };
                 inner.inbound.undeliverable(envelope, error);
             }
-            give_up(inner, address, queue, weak, "the stream closed".into()).await;
-            return;
+            give_up(inner, address, queue, weak, reason.clone()).await;
+            return reason;
         }
     }
 }
 
-/// Hands what arrives from `from` to the inbound until the stream ends or breaks the
-/// protocol. `keep` holds the outgoing side of an accepted stream open while it reads.
+/// Writes `frame` once there is room, unless the stream closes or its reader finds the
+/// peer gone first (a silent peer never makes room): then the frame comes back.
+async fn send_frame(
+    out: &mpsc::Sender<Frame>,
+    frame: Frame,
+    is_dead: &mut watch::Receiver<Option<String>>,
+) -> Result<(), (Frame, String)> {
+    tokio::select! {
+        biased;
+        _ = is_dead.changed() => {
+            let reason = is_dead.borrow().clone().unwrap_or_default();
+            Err((frame, reason))
+        }
+        permit = out.reserve() => match permit {
+            Ok(permit) => {
+                permit.send(frame);
+                Ok(())
+            }
+            Err(_) => Err((frame, "the stream closed".into())),
+        },
+    }
+}
+
+/// Hands what arrives from `from` to the inbound until the stream ends, breaks the
+/// protocol or stays silent for the peer timeout; then tells `dead` why. `keep` holds the
+/// outgoing side of an accepted stream open while it reads.
 async fn read(
     inner: Arc<Inner>,
     from: Identity,
     mut frames: Incoming,
     keep: Option<mpsc::Sender<Frame>>,
+    dead: watch::Sender<Option<String>>,
 ) {
-    while let Some(Ok(frame)) = frames.next().await {
+    let reason = loop {
+        let frame = match tokio::time::timeout(inner.peer_timeout, frames.next()).await {
+            Err(_) => {
+                break format!("nothing heard for {} ms", inner.peer_timeout.as_millis());
+            }
+            Ok(None) => break "the peer closed the stream".to_owned(),
+            Ok(Some(Err(status))) => break format!("the stream failed: {}", status.message()),
+            Ok(Some(Ok(frame))) => frame,
+        };
         match frame.body {
             Some(Body::Batch(batch)) => match unpack(batch) {
                 Ok(envelopes) => {
@@ -522,12 +644,13 @@ async fn read(
                     }
                 }
                 // A peer that breaks the protocol loses its stream.
-                Err(_) => break,
+                Err(e) => break format!("the peer broke the protocol: {e}"),
             },
             Some(Body::Control(_)) => {}
-            _ => break,
+            _ => break "the peer broke the protocol: a handshake frame after the handshake".into(),
         }
-    }
+    };
+    let _ = dead.send(Some(reason));
     drop(keep);
 }
 
@@ -601,9 +724,14 @@ async fn accept(inner: Arc<Inner>, mut frames: Incoming, out: mpsc::Sender<Frame
     };
     match writer {
         Some((rx, weak)) => {
-            tokio::spawn(read(Arc::clone(&inner), peer.clone(), frames, None));
-            write(&inner, &peer.address, rx, out, &peer, &weak).await;
+            let address = peer.address.clone();
+            connection(&inner, &address, peer, rx, &weak, out, frames).await;
         }
-        None => read(inner, peer, frames, Some(out)).await,
+        None => {
+            // This node already has a stream to the dialler: this one only reads (and
+            // heartbeats keep it alive from the other side).
+            let (dead, _) = watch::channel(None);
+            read(inner, peer, frames, Some(out), dead).await;
+        }
     }
 }
