@@ -18,7 +18,11 @@
 //! on which nothing at all arrives for the peer timeout is closed, its queue handed back,
 //! and [`EndpointEvent::Disconnected`] reported. The next send to that peer dials again.
 //!
-//! Not here yet: node-down after a failed reconnection, backoff between dials, TLS.
+//! A lost stream is dialled again (growing, jittered waits); a peer that cannot be
+//! reached for the down timeout, or refuses this node, is reported
+//! [`EndpointEvent::Down`] and what was queued for it is handed back.
+//!
+//! Not here yet: TLS, bounded queues.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -68,6 +72,14 @@ pub enum EndpointEvent {
         /// Who the peer was.
         peer: Identity,
         /// Why.
+        reason: String,
+    },
+    /// The peer at `address` counts as down: no stream to it could be opened for the
+    /// down timeout (or it refused this node). What was queued for it is handed back.
+    Down {
+        /// The peer's address.
+        address: String,
+        /// The last reason a stream could not be opened.
         reason: String,
     },
 }
@@ -145,6 +157,14 @@ pub struct EndpointConfig {
     /// How long a stream may stay silent (no frame at all) before its peer counts as gone
     /// and the stream is closed.
     pub peer_timeout: Duration,
+    /// The first wait between two failed dials of a peer; it doubles up to
+    /// `reconnect_max`, with ±20 % jitter.
+    pub reconnect_min: Duration,
+    /// The longest wait between two dials.
+    pub reconnect_max: Duration,
+    /// How long a peer may stay unreachable (after its stream was lost, or from the first
+    /// dial) before it is reported [`EndpointEvent::Down`] and its queue handed back.
+    pub down_after: Duration,
 }
 
 impl EndpointConfig {
@@ -159,6 +179,9 @@ impl EndpointConfig {
             handshake_timeout: Duration::from_secs(10),
             heartbeat_interval: Duration::from_secs(1),
             peer_timeout: Duration::from_secs(5),
+            reconnect_min: Duration::from_millis(100),
+            reconnect_max: Duration::from_secs(5),
+            down_after: Duration::from_secs(10),
         }
     }
 }
@@ -182,6 +205,9 @@ struct Inner {
     handshake_timeout: Duration,
     heartbeat_interval: Duration,
     peer_timeout: Duration,
+    reconnect_min: Duration,
+    reconnect_max: Duration,
+    down_after: Duration,
     inbound: Arc<dyn Inbound>,
     /// The queue of each peer's writer, by address.
     peers: Mutex<HashMap<String, mpsc::UnboundedSender<Envelope>>>,
@@ -285,6 +311,9 @@ impl Endpoint {
             handshake_timeout: config.handshake_timeout,
             heartbeat_interval: config.heartbeat_interval,
             peer_timeout: config.peer_timeout,
+            reconnect_min: config.reconnect_min,
+            reconnect_max: config.reconnect_max.max(config.reconnect_min),
+            down_after: config.down_after,
             inbound: Arc::new(inbound),
             peers: Mutex::new(HashMap::new()),
             stopping: stopping.clone(),
@@ -379,21 +408,83 @@ fn send(inner: &Arc<Inner>, address: &str, envelope: Envelope) {
 }
 
 /// Starts dialling `address`; returns the queue its writer will drain.
+///
+/// A failed dial is tried again after a growing, jittered wait, while envelopes keep
+/// queueing; after `down_after` without success (or at once when the peer refuses this
+/// node) the peer is reported down and the queue handed back. A stream that is lost later
+/// is dialled again the same way, so a peer that comes back is reached without anyone
+/// asking, and one that does not is reported down.
 fn dial(inner: &Arc<Inner>, address: &str) -> mpsc::UnboundedSender<Envelope> {
     let (queue, rx) = mpsc::unbounded_channel();
     let weak = queue.downgrade();
-    let (inner, address) = (Arc::clone(inner), address.to_owned());
-    tokio::spawn(async move {
-        let opened = tokio::time::timeout(inner.handshake_timeout, open(&inner, &address)).await;
-        match opened {
-            Ok(Ok((peer, out, frames))) => {
-                connection(&inner, &address, peer, rx, &weak, out, frames).await;
-            }
-            Ok(Err(reason)) => give_up(&inner, &address, rx, &weak, reason).await,
-            Err(_) => give_up(&inner, &address, rx, &weak, "no answer in time".into()).await,
-        }
-    });
+    tokio::spawn(dialler(Arc::clone(inner), address.to_owned(), rx, weak));
     queue
+}
+
+async fn dialler(
+    inner: Arc<Inner>,
+    address: String,
+    rx: mpsc::UnboundedReceiver<Envelope>,
+    weak: mpsc::WeakUnboundedSender<Envelope>,
+) {
+    let started = tokio::time::Instant::now();
+    let mut failures = 0u32;
+    let mut stopping = inner.stopping.clone();
+    loop {
+        let opened = tokio::time::timeout(inner.handshake_timeout, open(&inner, &address)).await;
+        let (reason, fatal) = match opened {
+            Ok(Ok((peer, out, frames))) => {
+                let lost = connection(&inner, &address, peer, rx, &weak, out, frames).await;
+                if lost && !inner.is_stopping() {
+                    redial(&inner, &address);
+                }
+                return;
+            }
+            Ok(Err(failed)) => failed,
+            Err(_) => ("no answer in time".to_owned(), false),
+        };
+        failures += 1;
+        if fatal || inner.is_stopping() || started.elapsed() >= inner.down_after {
+            if !inner.is_stopping() {
+                inner.inbound.event(EndpointEvent::Down {
+                    address: address.clone(),
+                    reason: reason.clone(),
+                });
+            }
+            give_up(&inner, &address, rx, &weak, reason).await;
+            return;
+        }
+        let wait = backoff(inner.reconnect_min, inner.reconnect_max, failures)
+            .min(inner.down_after.saturating_sub(started.elapsed()));
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            _ = stopping.wait_for(|s| *s) => {}
+        }
+    }
+}
+
+/// Dials `address` again unless something already does.
+fn redial(inner: &Arc<Inner>, address: &str) {
+    let mut peers = inner.peers();
+    if !peers.contains_key(address) {
+        let queue = dial(inner, address);
+        peers.insert(address.to_owned(), queue);
+    }
+}
+
+/// `min · 2^(failures - 1)`, capped at `max`, ± 20 %.
+fn backoff(min: Duration, max: Duration, failures: u32) -> Duration {
+    let base = min
+        .saturating_mul(
+            1u32.checked_shl(failures.saturating_sub(1))
+                .unwrap_or(u32::MAX),
+        )
+        .min(max);
+    let mut r = [0u8; 2];
+    let _ = getrandom::fill(&mut r);
+    // A factor in [0.8, 1.2].
+    let factor = 0.8 + 0.4 * f64::from(u16::from_be_bytes(r)) / f64::from(u16::MAX);
+    base.mul_f64(factor)
 }
 
 /// Hands every envelope queued for `address` back as undeliverable.
@@ -423,10 +514,35 @@ async fn give_up(
 type Incoming = Pin<Box<dyn Stream<Item = Result<Frame, Status>> + Send>>;
 
 /// Connects to `address` and runs the dialler's side of the handshake.
+/// Why a dial failed, and whether trying again is pointless (the peer refused us, or
+/// failed the secret check).
+type DialError = (String, bool);
+
 async fn open(
     inner: &Inner,
     address: &str,
-) -> Result<(Identity, mpsc::Sender<Frame>, Incoming), String> {
+) -> Result<(Identity, mpsc::Sender<Frame>, Incoming), DialError> {
+    open_stream(inner, address).await.map_err(|e| match e {
+        Opening::Retry(reason) => (reason, false),
+        Opening::Fatal(e) => (e.to_string(), true),
+    })
+}
+
+enum Opening {
+    Retry(String),
+    Fatal(HandshakeError),
+}
+
+impl From<String> for Opening {
+    fn from(reason: String) -> Self {
+        Opening::Retry(reason)
+    }
+}
+
+async fn open_stream(
+    inner: &Inner,
+    address: &str,
+) -> Result<(Identity, mpsc::Sender<Frame>, Incoming), Opening> {
     let limit = inner.limits.max_frame_bytes;
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
         .map_err(|e| format!("not an address: {e}"))?
@@ -439,8 +555,7 @@ async fn open(
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
     let (out, out_rx) = mpsc::channel(FRAME_QUEUE);
-    let (hello, dialling) =
-        handshake::hello(&inner.me, &inner.secret).map_err(|e| e.to_string())?;
+    let (hello, dialling) = handshake::hello(&inner.me, &inner.secret).map_err(Opening::Fatal)?;
     let _ = out.send(frame(Body::Hello(hello))).await;
     let response = client
         .open(ReceiverStream::new(out_rx))
@@ -449,17 +564,17 @@ async fn open(
     let mut frames: Incoming = Box::pin(response.into_inner());
     let challenge = match next(&mut frames).await? {
         Body::Challenge(c) => c,
-        Body::Refused(r) => return Err(HandshakeError::Refused(r.reason).to_string()),
-        _ => return Err("the peer did not answer with a challenge".into()),
+        Body::Refused(r) => return Err(Opening::Fatal(HandshakeError::Refused(r.reason))),
+        _ => return Err("the peer did not answer with a challenge".to_owned().into()),
     };
-    let proof = dialling.answer(&challenge).map_err(|e| e.to_string())?;
+    let proof = dialling.answer(&challenge).map_err(Opening::Fatal)?;
     out.send(frame(Body::Proof(proof)))
         .await
         .map_err(|_| "the stream closed during the handshake".to_owned())?;
     let welcome = match next(&mut frames).await? {
         Body::Welcome(w) => w,
-        Body::Refused(r) => return Err(HandshakeError::Refused(r.reason).to_string()),
-        _ => return Err("the peer did not answer with a welcome".into()),
+        Body::Refused(r) => return Err(Opening::Fatal(HandshakeError::Refused(r.reason))),
+        _ => return Err("the peer did not answer with a welcome".to_owned().into()),
     };
     Ok((handshake::welcomed(&welcome), out, frames))
 }
@@ -487,21 +602,23 @@ async fn connection(
     weak: &mpsc::WeakUnboundedSender<Envelope>,
     out: mpsc::Sender<Frame>,
     frames: Incoming,
-) {
+) -> bool {
     inner
         .inbound
         .event(EndpointEvent::Connected { peer: peer.clone() });
     let (dead, mut is_dead) = watch::channel(None::<String>);
     let reader = tokio::spawn(read(Arc::clone(inner), peer.clone(), frames, None, dead));
-    let reason = write(inner, address, queue, out, &peer, weak, &mut is_dead).await;
+    let (reason, lost) = write(inner, address, queue, out, &peer, weak, &mut is_dead).await;
     reader.abort();
     inner
         .inbound
         .event(EndpointEvent::Disconnected { peer, reason });
+    lost
 }
 
 /// Drains `queue` into batches for `peer` until the queue or the stream closes, sending a
-/// heartbeat whenever it has been idle for the heartbeat interval. Returns why it ended.
+/// heartbeat whenever it has been idle for the heartbeat interval. Returns why it ended,
+/// and whether the stream was lost (rather than closed by this node).
 async fn write(
     inner: &Inner,
     address: &str,
@@ -510,7 +627,7 @@ async fn write(
     peer: &Identity,
     weak: &mpsc::WeakUnboundedSender<Envelope>,
     is_dead: &mut watch::Receiver<Option<String>>,
-) -> String {
+) -> (String, bool) {
     let limits = Limits {
         max_frame_bytes: inner
             .limits
@@ -531,11 +648,11 @@ async fn write(
                     _ = is_dead.changed() => {
                         let reason = is_dead.borrow().clone().unwrap_or_default();
                         give_up(inner, address, queue, weak, reason.clone()).await;
-                        return reason;
+                        return (reason, true);
                     }
                     next = queue.recv() => match next {
                         Some(envelope) => envelope,
-                        None => return "this node closed the stream".into(),
+                        None => return ("this node closed the stream".into(), false),
                     },
                     () = idle => {
                         beats += 1;
@@ -548,7 +665,7 @@ async fn write(
                             send_frame(&out, frame(Body::Control(beat)), is_dead).await
                         {
                             give_up(inner, address, queue, weak, reason.clone()).await;
-                            return reason;
+                            return (reason, true);
                         }
                         continue;
                     }
@@ -589,7 +706,7 @@ async fn write(
                 inner.inbound.undeliverable(envelope, error);
             }
             give_up(inner, address, queue, weak, reason.clone()).await;
-            return reason;
+            return (reason, true);
         }
     }
 }
@@ -725,7 +842,10 @@ async fn accept(inner: Arc<Inner>, mut frames: Incoming, out: mpsc::Sender<Frame
     match writer {
         Some((rx, weak)) => {
             let address = peer.address.clone();
-            connection(&inner, &address, peer, rx, &weak, out, frames).await;
+            let lost = connection(&inner, &address, peer, rx, &weak, out, frames).await;
+            if lost && !inner.is_stopping() {
+                redial(&inner, &address);
+            }
         }
         None => {
             // This node already has a stream to the dialler: this one only reads (and

@@ -46,6 +46,7 @@ async fn node_at(secret: &[u8], limits: Limits, advertised: Option<&str>) -> Nod
     config.limits = limits;
     config.advertised = advertised.map(str::to_owned);
     config.handshake_timeout = Duration::from_secs(5);
+    config.down_after = Duration::from_millis(500);
     let endpoint = Endpoint::bind(
         config,
         Probe {

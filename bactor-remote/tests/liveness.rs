@@ -48,6 +48,9 @@ fn config(bind: &str) -> EndpointConfig {
     c.heartbeat_interval = Duration::from_millis(50);
     c.peer_timeout = Duration::from_millis(400);
     c.handshake_timeout = Duration::from_secs(5);
+    c.reconnect_min = Duration::from_millis(20);
+    c.reconnect_max = Duration::from_millis(200);
+    c.down_after = Duration::from_secs(3);
     c
 }
 
@@ -208,10 +211,12 @@ async fn a_restarted_peer_is_reached_again_with_its_new_incarnation() {
         EndpointEvent::Disconnected { peer, .. } => assert_eq!(peer.incarnation, old),
         other => panic!("{other:?}"),
     }
-    // The same address, a new run.
+    // Sent while b is away: it waits while a dials again...
+    a.send(&addr, tell(2));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // ...and reaches the same address's new run, without anyone asking.
     let (b2, mut b2_seen) = node(&addr).await;
     assert_ne!(b2.identity().incarnation, old);
-    a.send(&addr, tell(2));
     match next_event(&mut a_seen).await {
         EndpointEvent::Connected { peer } => {
             assert_eq!(peer.incarnation, b2.identity().incarnation);
@@ -231,4 +236,49 @@ async fn a_restarted_peer_is_reached_again_with_its_new_incarnation() {
     }
     a.shutdown().await;
     b2.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_does_not_come_back_is_reported_down() {
+    let (a, mut a_seen) = node("127.0.0.1:0").await;
+    let (b, _b_seen) = node("127.0.0.1:0").await;
+    let addr = b.local_addr().to_string();
+    a.send(&addr, tell(1));
+    assert!(matches!(
+        next_event(&mut a_seen).await,
+        EndpointEvent::Connected { .. }
+    ));
+    b.shutdown().await;
+    assert!(matches!(
+        next_event(&mut a_seen).await,
+        EndpointEvent::Disconnected { .. }
+    ));
+    let lost = tokio::time::Instant::now();
+    a.send(&addr, tell(2));
+    // Dialled again and again (20 ms, 40 ms, ... up to 200 ms apart) for the down
+    // timeout of 3 s, then down; the envelope sent meanwhile comes back.
+    let mut handed_back = None;
+    let down = loop {
+        match bounded(a_seen.recv()).await.unwrap() {
+            Seen::Event(EndpointEvent::Down { address, reason }) => break (address, reason),
+            Seen::Undeliverable(env, error) => handed_back = Some((env, error)),
+            other => panic!("{other:?}"),
+        }
+    };
+    let after = lost.elapsed();
+    assert_eq!(down.0, addr);
+    assert!(
+        after >= Duration::from_millis(2_900) && after < Duration::from_secs(10),
+        "down after {after:?}"
+    );
+    let (env, error) = match handed_back {
+        Some(back) => back,
+        None => match bounded(a_seen.recv()).await.unwrap() {
+            Seen::Undeliverable(env, error) => (env, error),
+            other => panic!("{other:?}"),
+        },
+    };
+    assert_eq!(&env.payload[..], &2u32.to_be_bytes());
+    assert!(matches!(error, SendError::Unreachable { .. }), "{error:?}");
+    a.shutdown().await;
 }
