@@ -22,7 +22,10 @@
 //! reached for the down timeout, or refuses this node, is reported
 //! [`EndpointEvent::Down`] and what was queued for it is handed back.
 //!
-//! Not here yet: TLS, bounded queues.
+//! With the `tls` feature and [`EndpointConfig::tls`], every stream runs over TLS (rustls
+//! with ring), the peer's certificate checked against the configured authority.
+//!
+//! Not here yet: bounded queues.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -122,17 +125,52 @@ impl std::error::Error for SendError {}
 
 /// Why an endpoint could not start.
 #[derive(Debug)]
-pub struct BindError(std::io::Error);
+pub struct BindError(Box<dyn std::error::Error + Send + Sync>);
 
 impl fmt::Display for BindError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "cannot bind the endpoint: {}", self.0)
+        write!(f, "cannot start the endpoint: {}", self.0)
     }
 }
 
 impl std::error::Error for BindError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
+        Some(&*self.0)
+    }
+}
+
+impl BindError {
+    fn new(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        BindError(e.into())
+    }
+}
+
+/// TLS for the streams of an endpoint (feature `tls`): the certificate this node presents
+/// to the peers that dial it, and the authority it trusts when it dials.
+///
+/// With TLS, every node of a cluster needs it: a node without TLS cannot reach one with it,
+/// and the other way round. The cluster secret is checked inside the TLS stream as well.
+#[cfg(feature = "tls")]
+#[derive(Clone)]
+pub struct TlsConfig {
+    /// This node's certificate chain, PEM.
+    pub cert_pem: Vec<u8>,
+    /// Its private key, PEM.
+    pub key_pem: Vec<u8>,
+    /// The certificate authority that signed the peers' certificates, PEM.
+    pub ca_pem: Vec<u8>,
+    /// The name the dialled peers' certificates must carry; the host of the address
+    /// dialled when `None`.
+    pub domain: Option<String>,
+}
+
+#[cfg(feature = "tls")]
+impl fmt::Debug for TlsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The key stays out of logs.
+        f.debug_struct("TlsConfig")
+            .field("domain", &self.domain)
+            .finish_non_exhaustive()
     }
 }
 
@@ -165,6 +203,9 @@ pub struct EndpointConfig {
     /// How long a peer may stay unreachable (after its stream was lost, or from the first
     /// dial) before it is reported [`EndpointEvent::Down`] and its queue handed back.
     pub down_after: Duration,
+    /// TLS on every stream (feature `tls`); plaintext when `None`.
+    #[cfg(feature = "tls")]
+    pub tls: Option<TlsConfig>,
 }
 
 impl EndpointConfig {
@@ -182,6 +223,8 @@ impl EndpointConfig {
             reconnect_min: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(5),
             down_after: Duration::from_secs(10),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -208,6 +251,8 @@ struct Inner {
     reconnect_min: Duration,
     reconnect_max: Duration,
     down_after: Duration,
+    #[cfg(feature = "tls")]
+    tls: Option<TlsConfig>,
     inbound: Arc<dyn Inbound>,
     /// The queue of each peer's writer, by address.
     peers: Mutex<HashMap<String, mpsc::UnboundedSender<Envelope>>>,
@@ -291,9 +336,18 @@ impl Endpoint {
         inbound: impl Inbound,
     ) -> Result<Endpoint, BindError> {
         let incoming = tonic::transport::server::TcpIncoming::bind(config.bind)
-            .map_err(BindError)?
+            .map_err(BindError::new)?
             .with_nodelay(Some(true));
-        let local_addr = incoming.local_addr().map_err(BindError)?;
+        let local_addr = incoming.local_addr().map_err(BindError::new)?;
+        #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
+        let mut server = tonic::transport::Server::builder();
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &config.tls {
+            let identity = tonic::transport::Identity::from_pem(&tls.cert_pem, &tls.key_pem);
+            server = server
+                .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+                .map_err(BindError::new)?;
+        }
         let (stop, stopping) = watch::channel(false);
         let limit = config.limits.max_frame_bytes;
         let me = Identity {
@@ -314,6 +368,8 @@ impl Endpoint {
             reconnect_min: config.reconnect_min,
             reconnect_max: config.reconnect_max.max(config.reconnect_min),
             down_after: config.down_after,
+            #[cfg(feature = "tls")]
+            tls: config.tls.clone(),
             inbound: Arc::new(inbound),
             peers: Mutex::new(HashMap::new()),
             stopping: stopping.clone(),
@@ -329,7 +385,7 @@ impl Endpoint {
                 let _ = signal.wait_for(|s| *s).await;
             };
             // Serving ends only on shutdown; an accept error ends one connection, not this.
-            let _ = tonic::transport::Server::builder()
+            let _ = server
                 .serve_with_incoming_shutdown(service, incoming, stopped)
                 .await;
         });
@@ -544,8 +600,7 @@ async fn open_stream(
     address: &str,
 ) -> Result<(Identity, mpsc::Sender<Frame>, Incoming), Opening> {
     let limit = inner.limits.max_frame_bytes;
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
-        .map_err(|e| format!("not an address: {e}"))?
+    let channel = channel(inner, address)?
         .tcp_nodelay(true)
         .connect_timeout(inner.handshake_timeout)
         .connect()
@@ -577,6 +632,30 @@ async fn open_stream(
         _ => return Err("the peer did not answer with a welcome".to_owned().into()),
     };
     Ok((handshake::welcomed(&welcome), out, frames))
+}
+
+/// The transport endpoint for `address`: plaintext, or TLS checked against the CA.
+fn channel(inner: &Inner, address: &str) -> Result<tonic::transport::Endpoint, Opening> {
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &inner.tls {
+        let domain = tls.domain.clone().unwrap_or_else(|| {
+            address
+                .rsplit_once(':')
+                .map_or(address, |(host, _)| host)
+                .trim_matches(['[', ']'])
+                .to_owned()
+        });
+        let config = tonic::transport::ClientTlsConfig::new()
+            .ca_certificate(tonic::transport::Certificate::from_pem(&tls.ca_pem))
+            .domain_name(domain);
+        return tonic::transport::Endpoint::from_shared(format!("https://{address}"))
+            .map_err(|e| Opening::Retry(format!("not an address: {e}")))?
+            .tls_config(config)
+            .map_err(|e| Opening::Fatal(HandshakeError::Protocol(format!("TLS: {e}"))));
+    }
+    let _ = inner;
+    tonic::transport::Endpoint::from_shared(format!("http://{address}"))
+        .map_err(|e| Opening::Retry(format!("not an address: {e}")))
 }
 
 async fn next(frames: &mut Incoming) -> Result<Body, String> {
