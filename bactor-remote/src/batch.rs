@@ -197,8 +197,30 @@ pub struct BatchBuilder {
     batch: proto::Batch,
     pids: HashMap<WirePid, u32>,
     names: HashMap<Arc<str>, u32>,
+    last_pid: Option<(WirePid, u32)>,
+    last_name: Option<(Arc<str>, u32)>,
     /// The encoded length of `batch` (not of the frame around it).
     len: usize,
+}
+
+/// The encoded length of a `proto::Envelope` with these fields (proto3: zero values are
+/// not written; every field number is below 16, so every key is one byte).
+fn envelope_len(
+    target: u32,
+    sender: u32,
+    kind: i32,
+    method: u32,
+    payload: usize,
+    correlation: u64,
+) -> usize {
+    let scalar = |v: u64| if v == 0 { 0 } else { 1 + encoded_len_varint(v) };
+    scalar(u64::from(target))
+        + scalar(u64::from(sender))
+        // An `int32` is written as its sign-extended 64-bit varint.
+        + scalar(i64::from(kind) as u64)
+        + scalar(u64::from(method))
+        + if payload == 0 { 0 } else { field(payload) }
+        + scalar(correlation)
 }
 
 /// Bytes of a length-delimited field with a one-byte key holding `len` bytes.
@@ -214,6 +236,8 @@ impl BatchBuilder {
             batch: proto::Batch::default(),
             pids: HashMap::new(),
             names: HashMap::new(),
+            last_pid: None,
+            last_name: None,
             len: 0,
         }
     }
@@ -237,52 +261,40 @@ impl BatchBuilder {
     /// Adds `envelope` if the batch stays within the limits.
     pub fn push(&mut self, envelope: Envelope) -> Push {
         let mut grow = 0;
-        let new_target = !self.pids.contains_key(&envelope.target);
-        if new_target {
+        let pid_count = self.pids.len() as u32;
+        let known_target = self.pid_index(&envelope.target);
+        if known_target.is_none() {
             grow += field(proto::Pid::from(envelope.target).encoded_len());
         }
-        let new_sender = envelope
-            .sender
-            .filter(|s| *s != envelope.target && !self.pids.contains_key(s));
-        if let Some(s) = new_sender {
-            grow += field(proto::Pid::from(s).encoded_len());
-        }
-        let new_name = !self.names.contains_key(&envelope.method);
-        if new_name {
+        // Indices are not known yet for new entries: count them at their final values.
+        let target = known_target.unwrap_or(pid_count);
+        let mut new_sender = None;
+        let sender = match envelope.sender {
+            None => 0,
+            Some(s) if s == envelope.target => target + 1,
+            Some(s) => match self.pid_index(&s) {
+                Some(i) => i + 1,
+                None => {
+                    grow += field(proto::Pid::from(s).encoded_len());
+                    new_sender = Some(s);
+                    pid_count + u32::from(known_target.is_none()) + 1
+                }
+            },
+        };
+        let known_name = self.name_index(&envelope.method);
+        if known_name.is_none() {
             grow += field(envelope.method.len());
         }
-        // Indices are not known yet for new entries: count them at their final values.
-        let pid_count = self.pids.len() as u32;
-        let target = self
-            .pids
-            .get(&envelope.target)
-            .copied()
-            .unwrap_or(pid_count);
-        let sender = envelope.sender.map_or(0, |s| {
-            if s == envelope.target {
-                target + 1
-            } else {
-                self.pids
-                    .get(&s)
-                    .copied()
-                    .unwrap_or(pid_count + u32::from(new_target))
-                    + 1
-            }
-        });
-        let method = self
-            .names
-            .get(&envelope.method)
-            .copied()
-            .unwrap_or(self.names.len() as u32);
-        let wire = proto::Envelope {
+        let method = known_name.unwrap_or(self.names.len() as u32);
+        let kind = envelope.kind.to_wire() as i32;
+        grow += field(envelope_len(
             target,
             sender,
-            kind: envelope.kind.to_wire() as i32,
+            kind,
             method,
-            payload: envelope.payload.clone(),
-            correlation: envelope.correlation,
-        };
-        grow += field(wire.encoded_len());
+            envelope.payload.len(),
+            envelope.correlation,
+        ));
         if field(self.len + grow) > self.limits.max_frame_bytes {
             if self.is_empty() {
                 let size = field(grow);
@@ -297,22 +309,48 @@ impl BatchBuilder {
         if self.len() >= self.limits.max_envelopes {
             return Push::Full(envelope);
         }
-        if new_target {
+        if known_target.is_none() {
             self.pids.insert(envelope.target, pid_count);
             self.batch.pids.push(envelope.target.into());
         }
+        self.last_pid = Some((envelope.target, target));
         if let Some(s) = new_sender {
             self.pids.insert(s, self.batch.pids.len() as u32);
             self.batch.pids.push(s.into());
         }
-        if new_name {
+        if known_name.is_none() {
             self.names
                 .insert(Arc::clone(&envelope.method), self.batch.names.len() as u32);
             self.batch.names.push(envelope.method.to_string());
         }
-        self.batch.envelopes.push(wire);
+        self.last_name = Some((Arc::clone(&envelope.method), method));
+        self.batch.envelopes.push(proto::Envelope {
+            target,
+            sender,
+            kind,
+            method,
+            payload: envelope.payload,
+            correlation: envelope.correlation,
+        });
         self.len += grow;
         Push::Added
+    }
+
+    /// The table index of `pid`, looking at the last one used first (a stream of
+    /// messages to one actor needs no hashing).
+    fn pid_index(&self, pid: &WirePid) -> Option<u32> {
+        match self.last_pid {
+            Some((last, i)) if last == *pid => Some(i),
+            _ => self.pids.get(pid).copied(),
+        }
+    }
+
+    /// The table index of `name`, the last one used first.
+    fn name_index(&self, name: &Arc<str>) -> Option<u32> {
+        match &self.last_name {
+            Some((last, i)) if Arc::ptr_eq(last, name) || **last == **name => Some(*i),
+            _ => self.names.get(name).copied(),
+        }
     }
 
     /// The size of `envelope` as the only one of a frame.
@@ -329,6 +367,8 @@ impl BatchBuilder {
     pub fn finish(&mut self) -> proto::Frame {
         self.pids.clear();
         self.names.clear();
+        self.last_pid = None;
+        self.last_name = None;
         self.len = 0;
         proto::Frame {
             body: Some(proto::frame::Body::Batch(std::mem::take(&mut self.batch))),

@@ -257,6 +257,8 @@ struct Inner {
     /// The queue of each peer's writer, by address.
     peers: Mutex<HashMap<String, mpsc::UnboundedSender<Envelope>>>,
     stopping: watch::Receiver<bool>,
+    /// The same as `stopping`, readable on every send without a lock.
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 impl Inner {
@@ -266,7 +268,7 @@ impl Inner {
     }
 
     fn is_stopping(&self) -> bool {
-        *self.stopping.borrow()
+        self.stopped.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Forgets `address`'s writer if it is still `queue`'s.
@@ -373,6 +375,7 @@ impl Endpoint {
             inbound: Arc::new(inbound),
             peers: Mutex::new(HashMap::new()),
             stopping: stopping.clone(),
+            stopped: std::sync::atomic::AtomicBool::new(false),
         });
         let service = RemotingServer::new(Service {
             inner: Arc::clone(&inner),
@@ -416,6 +419,9 @@ impl Endpoint {
     /// Stops accepting peers, closes every stream and waits (at most a few seconds) for
     /// the server to finish. Envelopes still queued are handed back as undeliverable.
     pub async fn shutdown(self) {
+        self.inner
+            .stopped
+            .store(true, std::sync::atomic::Ordering::Release);
         let _ = self.stop.send(true);
         // Dropping the queues ends the writers, which close their streams.
         let queues: Vec<_> = self.inner.peers().drain().collect();
@@ -438,20 +444,25 @@ fn send(inner: &Arc<Inner>, address: &str, envelope: Envelope) {
     let mut envelope = envelope;
     // At most two tries: the writer found may have just ended.
     for _ in 0..2 {
-        let queue = {
+        let stale = {
             let mut peers = inner.peers();
-            peers
-                .entry(address.to_owned())
-                .or_insert_with(|| dial(inner, address))
-                .clone()
-        };
-        match queue.send(envelope) {
-            Ok(()) => return,
-            Err(back) => {
-                envelope = back.0;
-                inner.forget(address, &queue.downgrade());
+            // The common case looks the address up without allocating; only a new peer
+            // needs an owned key.
+            let queue = match peers.get(address) {
+                Some(queue) => queue,
+                None => peers
+                    .entry(address.to_owned())
+                    .or_insert_with(|| dial(inner, address)),
+            };
+            match queue.send(envelope) {
+                Ok(()) => return,
+                Err(back) => {
+                    envelope = back.0;
+                    queue.downgrade()
+                }
             }
-        }
+        };
+        inner.forget(address, &stale);
     }
     let reason = "its stream closed twice in a row".to_owned();
     inner.inbound.undeliverable(
