@@ -46,6 +46,94 @@ use crate::proto::remoting_server::{Remoting, RemotingServer};
 use crate::proto::{self, Frame};
 use crate::{BatchBuilder, Envelope, Limits, Push, unpack};
 
+/// The queue of envelopes for one peer, with a count of what is in it.
+#[derive(Clone)]
+struct Queue {
+    tx: mpsc::UnboundedSender<Envelope>,
+    queued: Arc<std::sync::atomic::AtomicUsize>,
+    max: usize,
+}
+
+type WeakQueue = mpsc::WeakUnboundedSender<Envelope>;
+
+enum Refused {
+    /// `max` envelopes are queued already (how many).
+    Full(Envelope, usize),
+    /// The writer is gone.
+    Closed(Envelope),
+}
+
+impl Queue {
+    // The error hands the caller's own envelope back by value: boxing it would allocate
+    // on the overload path for nothing.
+    #[allow(clippy::result_large_err)]
+    fn send(&self, envelope: Envelope) -> Result<(), Refused> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let queued = self.queued.fetch_add(1, Relaxed);
+        if queued >= self.max {
+            self.queued.fetch_sub(1, Relaxed);
+            return Err(Refused::Full(envelope, queued));
+        }
+        self.tx.send(envelope).map_err(|back| {
+            self.queued.fetch_sub(1, Relaxed);
+            Refused::Closed(back.0)
+        })
+    }
+
+    fn downgrade(&self) -> WeakQueue {
+        self.tx.downgrade()
+    }
+}
+
+/// The writer's end of a [`Queue`]. What it takes is counted out of the queue once per
+/// batch ([`settle`](QueueRx::settle)), not once per envelope.
+struct QueueRx {
+    rx: mpsc::UnboundedReceiver<Envelope>,
+    queued: Arc<std::sync::atomic::AtomicUsize>,
+    taken: usize,
+}
+
+fn queue(max: usize) -> (Queue, QueueRx) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let queued = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    (
+        Queue {
+            tx,
+            queued: Arc::clone(&queued),
+            max,
+        },
+        QueueRx {
+            rx,
+            queued,
+            taken: 0,
+        },
+    )
+}
+
+impl QueueRx {
+    async fn recv(&mut self) -> Option<Envelope> {
+        let next = self.rx.recv().await;
+        self.taken += usize::from(next.is_some());
+        next
+    }
+
+    fn try_recv(&mut self) -> Option<Envelope> {
+        let next = self.rx.try_recv().ok();
+        self.taken += usize::from(next.is_some());
+        next
+    }
+
+    fn settle(&mut self) {
+        self.queued
+            .fetch_sub(self.taken, std::sync::atomic::Ordering::Relaxed);
+        self.taken = 0;
+    }
+
+    fn close(&mut self) {
+        self.rx.close();
+    }
+}
+
 /// Frames waiting to be written to one stream: the writer waits when the network is slow.
 const FRAME_QUEUE: usize = 16;
 
@@ -104,6 +192,14 @@ pub enum SendError {
         /// What happened.
         reason: String,
     },
+    /// Too many envelopes are queued for the peer already (it is slow, or unreachable
+    /// and not yet reported down): this one is refused rather than queued without limit.
+    Overloaded {
+        /// The peer's address.
+        peer: String,
+        /// Envelopes queued for it.
+        queued: usize,
+    },
     /// The endpoint is shutting down.
     Closed,
 }
@@ -116,6 +212,9 @@ impl fmt::Display for SendError {
                 "a message of {size} bytes is larger than the peer's frame limit of {limit}"
             ),
             SendError::Unreachable { peer, reason } => write!(f, "{peer} unreachable: {reason}"),
+            SendError::Overloaded { peer, queued } => {
+                write!(f, "{queued} envelopes already queued for {peer}")
+            }
             SendError::Closed => f.write_str("the endpoint is shut down"),
         }
     }
@@ -203,6 +302,9 @@ pub struct EndpointConfig {
     /// How long a peer may stay unreachable (after its stream was lost, or from the first
     /// dial) before it is reported [`EndpointEvent::Down`] and its queue handed back.
     pub down_after: Duration,
+    /// The most envelopes queued for one peer; more are handed back as
+    /// [`SendError::Overloaded`].
+    pub max_queued: usize,
     /// TLS on every stream (feature `tls`); plaintext when `None`.
     #[cfg(feature = "tls")]
     pub tls: Option<TlsConfig>,
@@ -223,6 +325,7 @@ impl EndpointConfig {
             reconnect_min: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(5),
             down_after: Duration::from_secs(10),
+            max_queued: 100_000,
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -251,18 +354,19 @@ struct Inner {
     reconnect_min: Duration,
     reconnect_max: Duration,
     down_after: Duration,
+    max_queued: usize,
     #[cfg(feature = "tls")]
     tls: Option<TlsConfig>,
     inbound: Arc<dyn Inbound>,
     /// The queue of each peer's writer, by address.
-    peers: Mutex<HashMap<String, mpsc::UnboundedSender<Envelope>>>,
+    peers: Mutex<HashMap<String, Queue>>,
     stopping: watch::Receiver<bool>,
     /// The same as `stopping`, readable on every send without a lock.
     stopped: std::sync::atomic::AtomicBool,
 }
 
 impl Inner {
-    fn peers(&self) -> std::sync::MutexGuard<'_, HashMap<String, mpsc::UnboundedSender<Envelope>>> {
+    fn peers(&self) -> std::sync::MutexGuard<'_, HashMap<String, Queue>> {
         // The map stays consistent whatever panicked while it was held.
         self.peers.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -272,10 +376,10 @@ impl Inner {
     }
 
     /// Forgets `address`'s writer if it is still `queue`'s.
-    fn forget(&self, address: &str, queue: &mpsc::WeakUnboundedSender<Envelope>) {
+    fn forget(&self, address: &str, queue: &WeakQueue) {
         let mut peers = self.peers();
         if let Some(current) = peers.get(address)
-            && queue.upgrade().is_some_and(|q| q.same_channel(current))
+            && queue.upgrade().is_some_and(|q| q.same_channel(&current.tx))
         {
             peers.remove(address);
         }
@@ -370,6 +474,7 @@ impl Endpoint {
             reconnect_min: config.reconnect_min,
             reconnect_max: config.reconnect_max.max(config.reconnect_min),
             down_after: config.down_after,
+            max_queued: config.max_queued.max(1),
             #[cfg(feature = "tls")]
             tls: config.tls.clone(),
             inbound: Arc::new(inbound),
@@ -456,8 +561,17 @@ fn send(inner: &Arc<Inner>, address: &str, envelope: Envelope) {
             };
             match queue.send(envelope) {
                 Ok(()) => return,
-                Err(back) => {
-                    envelope = back.0;
+                Err(Refused::Full(back, queued)) => {
+                    drop(peers);
+                    let error = SendError::Overloaded {
+                        peer: address.to_owned(),
+                        queued,
+                    };
+                    inner.inbound.undeliverable(back, error);
+                    return;
+                }
+                Err(Refused::Closed(back)) => {
+                    envelope = back;
                     queue.downgrade()
                 }
             }
@@ -481,19 +595,14 @@ fn send(inner: &Arc<Inner>, address: &str, envelope: Envelope) {
 /// node) the peer is reported down and the queue handed back. A stream that is lost later
 /// is dialled again the same way, so a peer that comes back is reached without anyone
 /// asking, and one that does not is reported down.
-fn dial(inner: &Arc<Inner>, address: &str) -> mpsc::UnboundedSender<Envelope> {
-    let (queue, rx) = mpsc::unbounded_channel();
+fn dial(inner: &Arc<Inner>, address: &str) -> Queue {
+    let (queue, rx) = queue(inner.max_queued);
     let weak = queue.downgrade();
     tokio::spawn(dialler(Arc::clone(inner), address.to_owned(), rx, weak));
     queue
 }
 
-async fn dialler(
-    inner: Arc<Inner>,
-    address: String,
-    rx: mpsc::UnboundedReceiver<Envelope>,
-    weak: mpsc::WeakUnboundedSender<Envelope>,
-) {
+async fn dialler(inner: Arc<Inner>, address: String, rx: QueueRx, weak: WeakQueue) {
     let started = tokio::time::Instant::now();
     let mut failures = 0u32;
     let mut stopping = inner.stopping.clone();
@@ -558,8 +667,8 @@ fn backoff(min: Duration, max: Duration, failures: u32) -> Duration {
 async fn give_up(
     inner: &Inner,
     address: &str,
-    mut queue: mpsc::UnboundedReceiver<Envelope>,
-    weak: &mpsc::WeakUnboundedSender<Envelope>,
+    mut queue: QueueRx,
+    weak: &WeakQueue,
     reason: String,
 ) {
     inner.forget(address, weak);
@@ -688,8 +797,8 @@ async fn connection(
     inner: &Arc<Inner>,
     address: &str,
     peer: Identity,
-    queue: mpsc::UnboundedReceiver<Envelope>,
-    weak: &mpsc::WeakUnboundedSender<Envelope>,
+    queue: QueueRx,
+    weak: &WeakQueue,
     out: mpsc::Sender<Frame>,
     frames: Incoming,
 ) -> bool {
@@ -712,10 +821,10 @@ async fn connection(
 async fn write(
     inner: &Inner,
     address: &str,
-    mut queue: mpsc::UnboundedReceiver<Envelope>,
+    mut queue: QueueRx,
     out: mpsc::Sender<Frame>,
     peer: &Identity,
-    weak: &mpsc::WeakUnboundedSender<Envelope>,
+    weak: &WeakQueue,
     is_dead: &mut watch::Receiver<Option<String>>,
 ) -> (String, bool) {
     let limits = Limits {
@@ -766,7 +875,7 @@ async fn write(
         let mut next = Some(first);
         while let Some(envelope) = next.take() {
             match batch.push(envelope) {
-                Push::Added => next = queue.try_recv().ok(),
+                Push::Added => next = queue.try_recv(),
                 Push::Full(envelope) => carried = Some(envelope),
                 Push::TooLarge { envelope, size } => {
                     let error = SendError::TooLarge {
@@ -774,10 +883,11 @@ async fn write(
                         limit: limits.max_frame_bytes,
                     };
                     inner.inbound.undeliverable(envelope, error);
-                    next = queue.try_recv().ok();
+                    next = queue.try_recv();
                 }
             }
         }
+        queue.settle();
         if batch.is_empty() {
             continue;
         }
@@ -923,7 +1033,7 @@ async fn accept(inner: Arc<Inner>, mut frames: Incoming, out: mpsc::Sender<Frame
         if peers.contains_key(&peer.address) || inner.is_stopping() {
             None
         } else {
-            let (queue, rx) = mpsc::unbounded_channel();
+            let (queue, rx) = queue(inner.max_queued);
             let weak = queue.downgrade();
             peers.insert(peer.address.clone(), queue);
             Some((rx, weak))

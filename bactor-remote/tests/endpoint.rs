@@ -194,3 +194,46 @@ async fn a_message_over_the_frame_limit_is_refused_and_the_stream_stays_up() {
     bounded(a.endpoint.shutdown()).await;
     bounded(b.endpoint.shutdown()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_queue_is_bounded() {
+    let (d, _delivered) = mpsc::unbounded_channel();
+    let (r, mut refused) = mpsc::unbounded_channel();
+    let mut config = EndpointConfig::new("127.0.0.1:0".parse().unwrap(), Secret::new(*b"s"));
+    config.max_queued = 100;
+    config.down_after = Duration::from_secs(1);
+    let a = Endpoint::bind(
+        config,
+        Probe {
+            delivered: d,
+            refused: r,
+        },
+    )
+    .await
+    .unwrap();
+    // Nobody listens there: everything waits in the queue while a dials again and again.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    for n in 0..250 {
+        a.send(&closed, tell(1, n));
+    }
+    // Beyond 100 queued, refused at once, with the message handed back.
+    let mut overloaded = Vec::new();
+    while let Ok((env, error)) = refused.try_recv() {
+        match error {
+            SendError::Overloaded { queued, .. } => assert!(queued >= 100),
+            other => panic!("{other:?}"),
+        }
+        overloaded.push(env);
+    }
+    assert_eq!(overloaded.len(), 150);
+    // The 100 queued come back when the peer is found down.
+    for _ in 0..100 {
+        let (_, error) = bounded(refused.recv()).await.unwrap();
+        assert!(matches!(error, SendError::Unreachable { .. }), "{error:?}");
+    }
+    bounded(a.shutdown()).await;
+}

@@ -174,9 +174,10 @@ async fn endpoint() -> Duration {
         seen: AtomicU64::new(0),
         done: Notify::new(),
     });
-    let a = Endpoint::bind(EndpointConfig::new(any, secret.clone()), Count(ignore))
-        .await
-        .unwrap();
+    // The whole run is queued at once (the sender never waits): no queue limit here.
+    let mut config = EndpointConfig::new(any, secret.clone());
+    config.max_queued = usize::MAX / 2;
+    let a = Endpoint::bind(config, Count(ignore)).await.unwrap();
     let b = Endpoint::bind(
         EndpointConfig::new(any, secret),
         Count(Arc::clone(&counter)),
