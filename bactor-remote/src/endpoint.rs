@@ -50,8 +50,15 @@ use crate::{BatchBuilder, Envelope, Limits, Push, unpack};
 #[derive(Clone)]
 struct Queue {
     tx: mpsc::UnboundedSender<Envelope>,
-    queued: Arc<std::sync::atomic::AtomicUsize>,
+    count: Arc<Count>,
     max: usize,
+}
+
+/// How many envelopes a queue holds, and a wake-up for senders waiting for room.
+#[derive(Default)]
+struct Count {
+    queued: std::sync::atomic::AtomicUsize,
+    room: tokio::sync::Notify,
 }
 
 type WeakQueue = mpsc::WeakUnboundedSender<Envelope>;
@@ -69,13 +76,13 @@ impl Queue {
     #[allow(clippy::result_large_err)]
     fn send(&self, envelope: Envelope) -> Result<(), Refused> {
         use std::sync::atomic::Ordering::Relaxed;
-        let queued = self.queued.fetch_add(1, Relaxed);
+        let queued = self.count.queued.fetch_add(1, Relaxed);
         if queued >= self.max {
-            self.queued.fetch_sub(1, Relaxed);
+            self.count.queued.fetch_sub(1, Relaxed);
             return Err(Refused::Full(envelope, queued));
         }
         self.tx.send(envelope).map_err(|back| {
-            self.queued.fetch_sub(1, Relaxed);
+            self.count.queued.fetch_sub(1, Relaxed);
             Refused::Closed(back.0)
         })
     }
@@ -89,22 +96,22 @@ impl Queue {
 /// batch ([`settle`](QueueRx::settle)), not once per envelope.
 struct QueueRx {
     rx: mpsc::UnboundedReceiver<Envelope>,
-    queued: Arc<std::sync::atomic::AtomicUsize>,
+    count: Arc<Count>,
     taken: usize,
 }
 
 fn queue(max: usize) -> (Queue, QueueRx) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let queued = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = Arc::new(Count::default());
     (
         Queue {
             tx,
-            queued: Arc::clone(&queued),
+            count: Arc::clone(&count),
             max,
         },
         QueueRx {
             rx,
-            queued,
+            count,
             taken: 0,
         },
     )
@@ -123,10 +130,15 @@ impl QueueRx {
         next
     }
 
+    /// Counts what was taken out of the queue, and wakes the senders waiting for room.
     fn settle(&mut self) {
-        self.queued
-            .fetch_sub(self.taken, std::sync::atomic::Ordering::Relaxed);
-        self.taken = 0;
+        if self.taken > 0 {
+            self.count
+                .queued
+                .fetch_sub(self.taken, std::sync::atomic::Ordering::Relaxed);
+            self.taken = 0;
+            self.count.room.notify_waiters();
+        }
     }
 
     fn close(&mut self) {
@@ -521,6 +533,59 @@ impl Endpoint {
         send(&self.inner, address, envelope);
     }
 
+    /// Like [`send`](Self::send), but when the peer's queue is full (a slow peer), waits
+    /// for room instead of handing the envelope back as [`SendError::Overloaded`]. The
+    /// wait ends when the writer makes room, or when the peer is found down (the envelope
+    /// then follows the queue: handed back), so it is bounded by the down timeout for a
+    /// peer that is gone.
+    pub async fn send_wait(&self, address: &str, envelope: Envelope) {
+        let inner = &self.inner;
+        let mut envelope = envelope;
+        let mut closed = 0;
+        loop {
+            if inner.is_stopping() {
+                inner.inbound.undeliverable(envelope, SendError::Closed);
+                return;
+            }
+            let queue = {
+                let mut peers = inner.peers();
+                match peers.get(address) {
+                    Some(queue) => queue.clone(),
+                    None => peers
+                        .entry(address.to_owned())
+                        .or_insert_with(|| dial(inner, address))
+                        .clone(),
+                }
+            };
+            let room = Arc::clone(&queue.count);
+            let notified = room.room.notified();
+            tokio::pin!(notified);
+            // Registered before trying, so room made in between is not missed.
+            notified.as_mut().enable();
+            match queue.send(envelope) {
+                Ok(()) => return,
+                Err(Refused::Full(back, _)) => {
+                    envelope = back;
+                    notified.await;
+                }
+                Err(Refused::Closed(back)) => {
+                    envelope = back;
+                    inner.forget(address, &queue.downgrade());
+                    closed += 1;
+                    if closed >= 2 {
+                        let reason = "its stream closed twice in a row".to_owned();
+                        let error = SendError::Unreachable {
+                            peer: address.to_owned(),
+                            reason,
+                        };
+                        inner.inbound.undeliverable(envelope, error);
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
     /// Stops accepting peers, closes every stream and waits (at most a few seconds) for
     /// the server to finish. Envelopes still queued are handed back as undeliverable.
     pub async fn shutdown(self) {
@@ -685,6 +750,8 @@ async fn give_up(
         };
         inner.inbound.undeliverable(envelope, error);
     }
+    // Senders waiting for room try again, and find the queue closed.
+    queue.settle();
 }
 
 type Incoming = Pin<Box<dyn Stream<Item = Result<Frame, Status>> + Send>>;

@@ -237,3 +237,58 @@ async fn a_peer_queue_is_bounded() {
     }
     bounded(a.shutdown()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_wait_waits_for_room_instead_of_refusing() {
+    let (d, _delivered) = mpsc::unbounded_channel();
+    let (r, mut refused) = mpsc::unbounded_channel();
+    let mut config = EndpointConfig::new("127.0.0.1:0".parse().unwrap(), Secret::new(*b"s"));
+    config.max_queued = 10;
+    config.down_after = Duration::from_millis(800);
+    let a = Endpoint::bind(
+        config,
+        Probe {
+            delivered: d,
+            refused: r,
+        },
+    )
+    .await
+    .unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let poll_once =
+        |f: &mut std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>| {
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            f.as_mut().poll(&mut cx).is_ready()
+        };
+    for n in 0..10 {
+        let mut f: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
+            Box::pin(a.send_wait(&closed, tell(1, n)));
+        assert!(poll_once(&mut f), "room for #{n}: done at once");
+    }
+    // The queue is full: the eleventh waits, where `send` would refuse.
+    let mut eleventh: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
+        Box::pin(a.send_wait(&closed, tell(1, 10)));
+    assert!(!poll_once(&mut eleventh), "waits for room");
+    assert!(refused.try_recv().is_err(), "nothing refused yet");
+    let start = tokio::time::Instant::now();
+    bounded(eleventh).await;
+    // Room came when the peer was found down and its queue handed back.
+    assert!(
+        start.elapsed() >= Duration::from_millis(500),
+        "{:?}",
+        start.elapsed()
+    );
+    for _ in 0..10 {
+        let (_, error) = bounded(refused.recv()).await.unwrap();
+        assert!(matches!(error, SendError::Unreachable { .. }), "{error:?}");
+    }
+    // The eleventh went to the next dial of the peer, and comes back when it fails too.
+    let (env, error) = bounded(refused.recv()).await.unwrap();
+    assert_eq!(&env.payload[..], &10u32.to_be_bytes());
+    assert!(matches!(error, SendError::Unreachable { .. }), "{error:?}");
+    bounded(a.shutdown()).await;
+}
