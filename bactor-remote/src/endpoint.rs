@@ -177,6 +177,15 @@ pub enum EndpointEvent {
         /// Why.
         reason: String,
     },
+    /// The peer at this address is a new run of a node this endpoint knew (another
+    /// incarnation): whatever lived on the old one is gone. Reported before its
+    /// `Connected`.
+    Restarted {
+        /// The new run.
+        peer: Identity,
+        /// The incarnation it had before.
+        previous: u64,
+    },
     /// The peer at `address` counts as down: no stream to it could be opened for the
     /// down timeout (or it refused this node). What was queued for it is handed back.
     Down {
@@ -375,12 +384,30 @@ struct Inner {
     stopping: watch::Receiver<bool>,
     /// The same as `stopping`, readable on every send without a lock.
     stopped: std::sync::atomic::AtomicBool,
+    /// The last incarnation seen at each address, to recognise a restarted peer.
+    incarnations: Mutex<HashMap<String, u64>>,
 }
 
 impl Inner {
     fn peers(&self) -> std::sync::MutexGuard<'_, HashMap<String, Queue>> {
         // The map stays consistent whatever panicked while it was held.
         self.peers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Notes a peer met in a handshake; reports [`EndpointEvent::Restarted`] when its
+    /// address was last seen with another incarnation.
+    fn met(&self, peer: &Identity) {
+        let previous = self
+            .incarnations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(peer.address.clone(), peer.incarnation);
+        if let Some(previous) = previous.filter(|p| *p != peer.incarnation) {
+            self.inbound.event(EndpointEvent::Restarted {
+                peer: peer.clone(),
+                previous,
+            });
+        }
     }
 
     fn is_stopping(&self) -> bool {
@@ -493,6 +520,7 @@ impl Endpoint {
             peers: Mutex::new(HashMap::new()),
             stopping: stopping.clone(),
             stopped: std::sync::atomic::AtomicBool::new(false),
+            incarnations: Mutex::new(HashMap::new()),
         });
         let service = RemotingServer::new(Service {
             inner: Arc::clone(&inner),
@@ -869,6 +897,7 @@ async fn connection(
     out: mpsc::Sender<Frame>,
     frames: Incoming,
 ) -> bool {
+    inner.met(&peer);
     inner
         .inbound
         .event(EndpointEvent::Connected { peer: peer.clone() });
@@ -1117,6 +1146,7 @@ async fn accept(inner: Arc<Inner>, mut frames: Incoming, out: mpsc::Sender<Frame
         None => {
             // This node already has a stream to the dialler: this one only reads (and
             // heartbeats keep it alive from the other side).
+            inner.met(&peer);
             let (dead, _) = watch::channel(None);
             read(inner, peer, frames, Some(out), dead).await;
         }

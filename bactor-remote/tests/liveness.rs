@@ -214,9 +214,19 @@ async fn a_restarted_peer_is_reached_again_with_its_new_incarnation() {
     // Sent while b is away: it waits while a dials again...
     a.send(&addr, tell(2));
     tokio::time::sleep(Duration::from_millis(300)).await;
-    // ...and reaches the same address's new run, without anyone asking.
+    // ...and reaches the same address's new run, without anyone asking; the new run is
+    // recognised as such.
     let (b2, mut b2_seen) = node(&addr).await;
     assert_ne!(b2.identity().incarnation, old);
+    match next_event(&mut a_seen).await {
+        EndpointEvent::Restarted { peer, previous } => {
+            assert_eq!(
+                (peer.incarnation, previous),
+                (b2.identity().incarnation, old)
+            );
+        }
+        other => panic!("{other:?}"),
+    }
     match next_event(&mut a_seen).await {
         EndpointEvent::Connected { peer } => {
             assert_eq!(peer.incarnation, b2.identity().incarnation);
