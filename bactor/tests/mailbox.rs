@@ -379,38 +379,44 @@ async fn high_priority_messages_overtake_queued_ones() {
     no_hang(system.shutdown()).await;
 }
 
-/// Holds the actor in its first message until the gate opens; `noop` fills the mailbox.
-#[actor]
-struct Gated {
+/// Holds an actor in its first message until the gate opens.
+#[derive(Clone)]
+struct Gate {
     gate: watch::Receiver<bool>,
     started: mpsc::UnboundedSender<()>,
 }
+
+impl Gate {
+    async fn hold(&mut self) {
+        let _ = self.started.send(());
+        let _ = self.gate.wait_for(|open| *open).await;
+    }
+}
+
+/// `hold` blocks it; `noop` fills the mailbox. Its type chooses no mailbox.
+#[actor]
+struct Gated(Gate);
 
 #[actor]
 impl Gated {
     #[handler]
     async fn hold(&mut self) {
-        let _ = self.started.send(());
-        let _ = self.gate.wait_for(|open| *open).await;
+        self.0.hold().await;
     }
 
     #[handler]
     fn noop(&self) {}
 }
 
-/// The same, with a mailbox chosen by its type.
+/// The same, with a mailbox and a throughput chosen by its type.
 #[actor(mailbox = 8, throughput = 10)]
-struct GatedEight {
-    gate: watch::Receiver<bool>,
-    started: mpsc::UnboundedSender<()>,
-}
+struct GatedEight(Gate);
 
 #[actor]
 impl GatedEight {
     #[handler]
     async fn hold(&mut self) {
-        let _ = self.started.send(());
-        let _ = self.gate.wait_for(|open| *open).await;
+        self.0.hold().await;
     }
 
     #[handler]
@@ -443,16 +449,12 @@ macro_rules! capacity {
 #[tokio::test]
 async fn mailbox_settings_apply_in_order_props_type_system_default() {
     let gated = |gate, started| {
-        Props::from_producer(move || Gated {
-            gate: Clone::clone(&gate),
-            started: Clone::clone(&started),
-        })
+        let g = Gate { gate, started };
+        Props::from_producer(move || Gated(g.clone()))
     };
     let eight = |gate, started| {
-        Props::from_producer(move || GatedEight {
-            gate: Clone::clone(&gate),
-            started: Clone::clone(&started),
-        })
+        let g = Gate { gate, started };
+        Props::from_producer(move || GatedEight(g.clone()))
     };
     let plain = ActorSystem::new();
     // Nothing chosen anywhere: the default, bounded at 1024.

@@ -117,19 +117,25 @@ impl Slow {
     }
 }
 
+/// A `Slow` behind `gate`, and its count of handled messages.
+async fn slow(system: &ActorSystem, gate: watch::Receiver<bool>) -> (SlowRef, Arc<AtomicU64>) {
+    let handled = Arc::new(AtomicU64::new(0));
+    let h = handled.clone();
+    let a = no_hang(system.spawn(move || Slow {
+        gate: gate.clone(),
+        handled: h.clone(),
+    }))
+    .await
+    .unwrap();
+    (a, handled)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_racing_senders_answers_every_ask_and_handles_nothing_after_it() {
     for i in 0..iterations() {
         let system = ActorSystem::new();
         let (_gate, gate_rx) = watch::channel(true);
-        let handled = Arc::new(AtomicU64::new(0));
-        let h = handled.clone();
-        let a = no_hang(system.spawn(move || Slow {
-            gate: gate_rx.clone(),
-            handled: h.clone(),
-        }))
-        .await
-        .unwrap();
+        let (a, handled) = slow(&system, gate_rx).await;
         let mut askers = Vec::new();
         for s in 0..3u64 {
             let a = a.clone();
@@ -172,14 +178,7 @@ async fn ask_timeouts_never_lose_the_message_or_the_actor() {
     for _ in 0..iterations() {
         let system = ActorSystem::new();
         let (gate, gate_rx) = watch::channel(false);
-        let handled = Arc::new(AtomicU64::new(0));
-        let h = handled.clone();
-        let a = no_hang(system.spawn(move || Slow {
-            gate: gate_rx.clone(),
-            handled: h.clone(),
-        }))
-        .await
-        .unwrap();
+        let (a, handled) = slow(&system, gate_rx).await;
         let mut askers = Vec::new();
         for n in 0..8u64 {
             let a = a.clone();

@@ -7,7 +7,7 @@ use bactor::prelude::*;
 use serde::{Deserialize, Serialize};
 
 mod common;
-use common::no_hang;
+use common::{decision, no_hang, restarted};
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct Insufficient {
@@ -166,13 +166,7 @@ async fn a_crash_mid_run_recovers_from_the_journal() {
     no_hang(a.deposit(4)).await.unwrap();
     no_hang(a.deposit(4)).await.unwrap();
     assert_eq!(no_hang(a.crash()).await, Err(AskError::Failed));
-    loop {
-        if let Some(SystemEvent::ActorRestarted { pid, .. }) = no_hang(events.recv()).await
-            && pid == a.pid()
-        {
-            break;
-        }
-    }
+    restarted(&mut events, a.pid()).await;
     // The fresh instance replayed the journal: nothing was lost by the panic.
     assert_eq!(no_hang(a.balance()).await.unwrap(), (8, 2));
     no_hang(system.shutdown()).await;
@@ -271,13 +265,7 @@ async fn two_live_incarnations_never_interleave() {
         other => panic!("expected a conflict, got {other:?}"),
     }
     // ...and b failed, so its supervisor restarted it and it recovered a's event.
-    loop {
-        if let Some(SystemEvent::ActorRestarted { pid, .. }) = no_hang(events.recv()).await
-            && pid == b.pid()
-        {
-            break;
-        }
-    }
+    restarted(&mut events, b.pid()).await;
     assert_eq!(no_hang(b.balance()).await.unwrap(), (1, 1));
     let history = no_hang(store.replay("shared", 1, u64::MAX, u64::MAX))
         .await
@@ -302,13 +290,7 @@ async fn a_corrupt_event_surfaces_as_an_error() {
         .await
         .unwrap();
     // Recovery fails; the supervisor is told why (and, past the restart limit, stops it).
-    let reason = loop {
-        if let Some(SystemEvent::Supervisor(e)) = no_hang(events.recv()).await
-            && e.child == b.pid()
-        {
-            break e.reason;
-        }
-    };
+    let reason = decision(&mut events, b.pid()).await.reason;
     let text = reason.to_string();
     assert!(
         text.contains("cannot decode `Account::Deposited` #1 of `corrupt`"),
@@ -331,13 +313,7 @@ async fn persisting_needs_a_persistence_id_and_a_store() {
         other => panic!("{other:?}"),
     }
     // The failure reached the supervisor (the guardian), naming the cause...
-    let decision = loop {
-        if let Some(SystemEvent::Supervisor(e)) = no_hang(events.recv()).await
-            && e.child == a.pid()
-        {
-            break e;
-        }
-    };
+    let decision = decision(&mut events, a.pid()).await;
     assert_eq!(decision.directive, Directive::Restart);
     assert!(
         matches!(
@@ -348,13 +324,7 @@ async fn persisting_needs_a_persistence_id_and_a_store() {
         decision.reason
     );
     // ...and the restarted instance starts from a fresh state: nothing was applied.
-    loop {
-        if let Some(SystemEvent::ActorRestarted { pid, .. }) = no_hang(events.recv()).await
-            && pid == a.pid()
-        {
-            break;
-        }
-    }
+    restarted(&mut events, a.pid()).await;
     assert_eq!(no_hang(a.balance()).await.unwrap(), (0, 0));
     no_hang(system.shutdown()).await;
     // A system without an event store refuses persistent spawns.
@@ -391,13 +361,7 @@ async fn a_corrupt_snapshot_fails_recovery_with_a_typed_error() {
     let b = no_hang(system.spawn_persistent("bad-snapshot", Account::default))
         .await
         .unwrap();
-    let reason = loop {
-        if let Some(SystemEvent::Supervisor(e)) = no_hang(events.recv()).await
-            && e.child == b.pid()
-        {
-            break e.reason;
-        }
-    };
+    let reason = decision(&mut events, b.pid()).await.reason;
     match reason.downcast_ref::<PersistError>() {
         Some(PersistError::Decode {
             persistence_id,

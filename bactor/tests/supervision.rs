@@ -5,11 +5,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bactor::Strategy;
 use bactor::prelude::*;
-use bactor::{Strategy, SupervisorEvent};
 
 mod common;
-use common::no_hang;
+use common::{decision, no_hang, restarted};
 
 type Log = Arc<Mutex<Vec<String>>>;
 
@@ -133,6 +133,17 @@ impl Worker {
     }
 }
 
+/// Spawns the worker `name` as a child of the actor of `ctx`.
+async fn hire<A: Actor>(
+    ctx: &mut Context<A>,
+    name: &'static str,
+    log: &Log,
+) -> Result<(), ActorError> {
+    ctx.spawn_child_props(Props::from_producer(worker(name, log)).name(name))
+        .await?;
+    Ok(())
+}
+
 /// What a boss spawns in `pre_start`.
 #[derive(Clone)]
 enum Spec {
@@ -167,10 +178,7 @@ impl Boss {
         note(&self.log, format!("{} pre_start", self.name));
         for kid in self.kids.clone() {
             match kid {
-                Spec::Worker(n) => {
-                    ctx.spawn_child_props(Props::from_producer(worker(n, &self.log)).name(n))
-                        .await?;
-                }
+                Spec::Worker(n) => hire(ctx, n, &self.log).await?,
                 Spec::Boss(n, strategy, kids) => {
                     let props = Props::from_producer(boss(n, kids, &self.log))
                         .name(n)
@@ -218,27 +226,6 @@ async fn spawn_boss(
 
 fn find(system: &ActorSystem, name: &str) -> WorkerRef {
     system.lookup::<Worker>(name).unwrap()
-}
-
-/// Waits for the next supervisor decision about `child`.
-async fn decision(events: &mut bactor::Subscription, child: Pid) -> SupervisorEvent {
-    loop {
-        if let Some(SystemEvent::Supervisor(e)) = no_hang(events.recv()).await
-            && e.child == child
-        {
-            return e;
-        }
-    }
-}
-
-async fn restarted(events: &mut bactor::Subscription, pid: Pid) {
-    loop {
-        if let Some(SystemEvent::ActorRestarted { pid: p, .. }) = no_hang(events.recv()).await
-            && p == pid
-        {
-            return;
-        }
-    }
 }
 
 fn kinds() -> SupervisorStrategy {
@@ -1068,9 +1055,7 @@ struct Declared {
 #[actor]
 impl Declared {
     async fn pre_start(&mut self, ctx: &mut Context<Self>) -> Result<(), ActorError> {
-        ctx.spawn_child_props(Props::from_producer(worker("dw", &self.log)).name("dw"))
-            .await?;
-        Ok(())
+        hire(ctx, "dw", &self.log).await
     }
 
     #[handler]
@@ -1087,9 +1072,7 @@ struct Strict {
 #[actor]
 impl Strict {
     async fn pre_start(&mut self, ctx: &mut Context<Self>) -> Result<(), ActorError> {
-        ctx.spawn_child_props(Props::from_producer(worker("sw", &self.log)).name("sw"))
-            .await?;
-        Ok(())
+        hire(ctx, "sw", &self.log).await
     }
 
     #[handler]

@@ -53,3 +53,31 @@ pub(crate) fn quiet_panics(marker: &'static str) -> QuietPanics {
     }));
     QuietPanics(previous)
 }
+
+/// Waits for the next supervisor decision about `child`.
+#[allow(dead_code)]
+pub(crate) async fn decision(
+    events: &mut bactor::Subscription,
+    child: bactor::Pid,
+) -> bactor::SupervisorEvent {
+    loop {
+        if let Some(bactor::SystemEvent::Supervisor(e)) = no_hang(events.recv()).await
+            && e.child == child
+        {
+            return e;
+        }
+    }
+}
+
+/// Waits until `pid` has been restarted.
+#[allow(dead_code)]
+pub(crate) async fn restarted(events: &mut bactor::Subscription, pid: bactor::Pid) {
+    loop {
+        if let Some(bactor::SystemEvent::ActorRestarted { pid: p, .. }) =
+            no_hang(events.recv()).await
+            && p == pid
+        {
+            return;
+        }
+    }
+}
