@@ -170,43 +170,52 @@ mod extra {
         assert_eq!(bounded(store.highest_sequence_nr(&id)).await.unwrap(), next);
     }
 
+    /// Runs `operation` on a store (named `name`, holding one event under a fresh id)
+    /// while the journal is locked, kills the operation's server process once its
+    /// statement waits for the lock, and returns its result with the store and the id.
+    async fn killed_while_blocked<T, F>(
+        url: &str,
+        name: &str,
+        operation: impl FnOnce(PostgresStore, String) -> F,
+    ) -> (PostgresStore, String, Result<T, StoreError>)
+    where
+        F: std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let store = bounded(PostgresStore::connect(&named(url, name)))
+            .await
+            .unwrap();
+        let mut admin = bounded(sqlx::PgConnection::connect(url)).await.unwrap();
+        let mut locker = bounded(sqlx::PgConnection::connect(url)).await.unwrap();
+        let id = tck::fresh_id(name);
+        bounded(store.append(&id, 0, vec![NewEvent::new("E", "1")]))
+            .await
+            .unwrap();
+        bounded(lock_journal(&mut locker)).await;
+        let pending = tokio::spawn(bounded(operation(store.clone(), id.clone())));
+        // The statement is on the server, waiting for the lock: kill it there.
+        bounded(blocked(&mut admin, name)).await;
+        assert_eq!(bounded(terminate(&mut admin, name, true)).await, 1);
+        let result = bounded(pending).await.unwrap();
+        bounded(unlock_journal(&mut locker)).await;
+        (store, id, result)
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_connection_lost_mid_append_fails_that_append_and_writes_nothing() {
         let Some(url) = bactor_persist::testing::postgres_url() else {
             return;
         };
-        let name = "bactor-lost-append";
-        let store = bounded(PostgresStore::connect(&named(&url, name)))
-            .await
-            .unwrap();
-        let mut admin = bounded(sqlx::PgConnection::connect(&url)).await.unwrap();
-        let mut locker = bounded(sqlx::PgConnection::connect(&url)).await.unwrap();
-        let id = tck::fresh_id("lost-append");
-        bounded(store.append(&id, 0, vec![NewEvent::new("E", "1")]))
-            .await
-            .unwrap();
-        bounded(lock_journal(&mut locker)).await;
-        let pending = {
-            let store = store.clone();
-            let id = id.clone();
-            tokio::spawn(async move {
-                bounded(store.append(
-                    &id,
-                    1,
-                    vec![NewEvent::new("E", "2"), NewEvent::new("E", "3")],
-                ))
-                .await
+        let (store, id, result) =
+            killed_while_blocked(&url, "bactor-lost-append", |store, id| async move {
+                let events = vec![NewEvent::new("E", "2"), NewEvent::new("E", "3")];
+                store.append(&id, 1, events).await
             })
-        };
-        // The append's statement is on the server, waiting for the lock: kill it there.
-        bounded(blocked(&mut admin, name)).await;
-        assert_eq!(bounded(terminate(&mut admin, name, true)).await, 1);
-        let result = bounded(pending).await.unwrap();
+            .await;
         assert!(
             matches!(result, Err(StoreError::Backend(_))),
             "expected a backend error, got {result:?}"
         );
-        bounded(unlock_journal(&mut locker)).await;
         // Nothing of the failed batch went in; the group-commit writer carries on.
         assert_eq!(bounded(store.highest_sequence_nr(&id)).await.unwrap(), 1);
         assert_eq!(
@@ -222,30 +231,15 @@ mod extra {
         let Some(url) = bactor_persist::testing::postgres_url() else {
             return;
         };
-        let name = "bactor-lost-replay";
-        let store = bounded(PostgresStore::connect(&named(&url, name)))
-            .await
-            .unwrap();
-        let mut admin = bounded(sqlx::PgConnection::connect(&url)).await.unwrap();
-        let mut locker = bounded(sqlx::PgConnection::connect(&url)).await.unwrap();
-        let id = tck::fresh_id("lost-replay");
-        bounded(store.append(&id, 0, vec![NewEvent::new("E", "1")]))
-            .await
-            .unwrap();
-        bounded(lock_journal(&mut locker)).await;
-        let pending = {
-            let store = store.clone();
-            let id = id.clone();
-            tokio::spawn(async move { bounded(store.replay(&id, 1, u64::MAX, u64::MAX)).await })
-        };
-        bounded(blocked(&mut admin, name)).await;
-        assert_eq!(bounded(terminate(&mut admin, name, true)).await, 1);
-        let result = bounded(pending).await.unwrap();
+        let (store, id, result) =
+            killed_while_blocked(&url, "bactor-lost-replay", |store, id| async move {
+                store.replay(&id, 1, u64::MAX, u64::MAX).await
+            })
+            .await;
         assert!(
             matches!(result, Err(StoreError::Backend(_))),
             "expected a backend error, got {result:?}"
         );
-        bounded(unlock_journal(&mut locker)).await;
         let events = bounded(store.replay(&id, 1, u64::MAX, u64::MAX))
             .await
             .unwrap();

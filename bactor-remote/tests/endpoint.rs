@@ -142,12 +142,7 @@ async fn a_peer_without_the_secret_is_refused_and_every_envelope_comes_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_peer_hands_the_envelopes_back() {
     let mut a = node(b"s", Limits::default()).await;
-    // A port nobody listens on.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    a.endpoint.send(&closed.to_string(), tell(1, 1));
+    a.endpoint.send(&closed_address(), tell(1, 1));
     let (_, error) = bounded(a.refused.recv()).await.unwrap();
     assert!(matches!(error, SendError::Unreachable { .. }), "{error:?}");
     bounded(a.endpoint.shutdown()).await;
@@ -195,28 +190,37 @@ async fn a_message_over_the_frame_limit_is_refused_and_the_stream_stays_up() {
     bounded(b.endpoint.shutdown()).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_peer_queue_is_bounded() {
-    let (d, _delivered) = mpsc::unbounded_channel();
-    let (r, mut refused) = mpsc::unbounded_channel();
-    let mut config = EndpointConfig::new("127.0.0.1:0".parse().unwrap(), Secret::new(*b"s"));
-    config.max_queued = 100;
-    config.down_after = Duration::from_secs(1);
-    let a = Endpoint::bind(
-        config,
-        Probe {
-            delivered: d,
-            refused: r,
-        },
-    )
-    .await
-    .unwrap();
-    // Nobody listens there: everything waits in the queue while a dials again and again.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+/// An address nobody listens on.
+fn closed_address() -> String {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .to_string();
+        .to_string()
+}
+
+/// An endpoint holding at most `max_queued` envelopes per peer, reporting a peer down
+/// after `down_after`; and what it hands back.
+async fn queueing_node(
+    max_queued: usize,
+    down_after: Duration,
+) -> (Endpoint, mpsc::UnboundedReceiver<(Envelope, SendError)>) {
+    let (delivered, _) = mpsc::unbounded_channel();
+    let (refused, handed_back) = mpsc::unbounded_channel();
+    let mut config = EndpointConfig::new("127.0.0.1:0".parse().unwrap(), Secret::new(*b"s"));
+    config.max_queued = max_queued;
+    config.down_after = down_after;
+    let a = Endpoint::bind(config, Probe { delivered, refused })
+        .await
+        .unwrap();
+    (a, handed_back)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_queue_is_bounded() {
+    let (a, mut refused) = queueing_node(100, Duration::from_secs(1)).await;
+    // Nobody listens there: everything waits in the queue while a dials again and again.
+    let closed = closed_address();
     for n in 0..250 {
         a.send(&closed, tell(1, n));
     }
@@ -240,25 +244,8 @@ async fn a_peer_queue_is_bounded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_wait_waits_for_room_instead_of_refusing() {
-    let (d, _delivered) = mpsc::unbounded_channel();
-    let (r, mut refused) = mpsc::unbounded_channel();
-    let mut config = EndpointConfig::new("127.0.0.1:0".parse().unwrap(), Secret::new(*b"s"));
-    config.max_queued = 10;
-    config.down_after = Duration::from_millis(800);
-    let a = Endpoint::bind(
-        config,
-        Probe {
-            delivered: d,
-            refused: r,
-        },
-    )
-    .await
-    .unwrap();
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .to_string();
+    let (a, mut refused) = queueing_node(10, Duration::from_millis(800)).await;
+    let closed = closed_address();
     let poll_once =
         |f: &mut std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>| {
             let mut cx = std::task::Context::from_waker(std::task::Waker::noop());

@@ -4,44 +4,18 @@
 use std::pin::Pin;
 use std::time::Duration;
 
-use bactor_remote::endpoint::{Endpoint, EndpointConfig, EndpointEvent, Inbound, SendError};
+use bactor_remote::endpoint::{Endpoint, EndpointConfig, EndpointEvent, SendError};
 use bactor_remote::handshake::{self, Identity, Secret};
 use bactor_remote::proto::Frame;
 use bactor_remote::proto::frame::Body;
 use bactor_remote::proto::remoting_server::{Remoting, RemotingServer};
-use bactor_remote::{Envelope, Kind, WirePid};
 use tokio::sync::mpsc;
 use tonic::codegen::tokio_stream::wrappers::ReceiverStream;
 use tonic::codegen::tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
-const HANG: Duration = Duration::from_secs(30);
-
-async fn bounded<F: std::future::Future>(f: F) -> F::Output {
-    tokio::time::timeout(HANG, f).await.expect("hung")
-}
-
-#[derive(Debug)]
-#[allow(dead_code)] // the fields are read through `Debug`, in failure messages
-enum Seen {
-    Delivered(Identity, Envelope),
-    Undeliverable(Envelope, SendError),
-    Event(EndpointEvent),
-}
-
-struct Probe(mpsc::UnboundedSender<Seen>);
-
-impl Inbound for Probe {
-    fn deliver(&self, from: &Identity, envelope: Envelope) {
-        let _ = self.0.send(Seen::Delivered(from.clone(), envelope));
-    }
-    fn undeliverable(&self, envelope: Envelope, error: SendError) {
-        let _ = self.0.send(Seen::Undeliverable(envelope, error));
-    }
-    fn event(&self, event: EndpointEvent) {
-        let _ = self.0.send(Seen::Event(event));
-    }
-}
+mod common;
+use common::{Seen, bounded, next_event, tell};
 
 fn config(bind: &str) -> EndpointConfig {
     let mut c = EndpointConfig::new(bind.parse().unwrap(), Secret::new(*b"s"));
@@ -55,17 +29,7 @@ fn config(bind: &str) -> EndpointConfig {
 }
 
 async fn node(bind: &str) -> (Endpoint, mpsc::UnboundedReceiver<Seen>) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    (Endpoint::bind(config(bind), Probe(tx)).await.unwrap(), rx)
-}
-
-fn tell(n: u32) -> Envelope {
-    let to = WirePid {
-        node: 1,
-        id: 1,
-        incarnation: 1,
-    };
-    Envelope::new(to, Kind::Tell, "m", n.to_be_bytes().to_vec())
+    common::node(config(bind)).await
 }
 
 /// A listener that completes the handshake and then never sends another frame.
@@ -115,14 +79,6 @@ impl Remoting for Silent {
             drop(out);
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx).map(Ok))))
-    }
-}
-
-async fn next_event(seen: &mut mpsc::UnboundedReceiver<Seen>) -> EndpointEvent {
-    loop {
-        if let Seen::Event(e) = bounded(seen.recv()).await.unwrap() {
-            return e;
-        }
     }
 }
 

@@ -4,41 +4,13 @@
 
 use std::time::Duration;
 
-use bactor_remote::endpoint::{
-    Endpoint, EndpointConfig, EndpointEvent, Inbound, SendError, TlsConfig,
-};
-use bactor_remote::handshake::{Identity, Secret};
-use bactor_remote::{Envelope, Kind, WirePid};
+use bactor_remote::endpoint::{Endpoint, EndpointConfig, SendError, TlsConfig};
+use bactor_remote::handshake::Secret;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use tokio::sync::mpsc;
 
-const HANG: Duration = Duration::from_secs(30);
-
-async fn bounded<F: std::future::Future>(f: F) -> F::Output {
-    tokio::time::timeout(HANG, f).await.expect("hung")
-}
-
-#[derive(Debug)]
-#[allow(dead_code)] // the fields are read through `Debug`, in failure messages
-enum Seen {
-    Delivered(Identity, Envelope),
-    Undeliverable(Envelope, SendError),
-    Event(EndpointEvent),
-}
-
-struct Probe(mpsc::UnboundedSender<Seen>);
-
-impl Inbound for Probe {
-    fn deliver(&self, from: &Identity, envelope: Envelope) {
-        let _ = self.0.send(Seen::Delivered(from.clone(), envelope));
-    }
-    fn undeliverable(&self, envelope: Envelope, error: SendError) {
-        let _ = self.0.send(Seen::Undeliverable(envelope, error));
-    }
-    fn event(&self, event: EndpointEvent) {
-        let _ = self.0.send(Seen::Event(event));
-    }
-}
+mod common;
+use common::{Seen, delivered, handed_back, tell};
 
 /// A test certificate authority.
 struct Authority {
@@ -71,41 +43,11 @@ fn tls(ca: &Authority, trust: &Authority) -> TlsConfig {
 }
 
 async fn node(tls: Option<TlsConfig>) -> (Endpoint, mpsc::UnboundedReceiver<Seen>) {
-    let (tx, rx) = mpsc::unbounded_channel();
     let mut c = EndpointConfig::new("127.0.0.1:0".parse().unwrap(), Secret::new(*b"s"));
     c.tls = tls;
     c.down_after = Duration::from_millis(500);
     c.reconnect_min = Duration::from_millis(20);
-    (Endpoint::bind(c, Probe(tx)).await.unwrap(), rx)
-}
-
-fn tell(n: u32) -> Envelope {
-    let to = WirePid {
-        node: 1,
-        id: 1,
-        incarnation: 1,
-    };
-    Envelope::new(to, Kind::Tell, "m", n.to_be_bytes().to_vec())
-}
-
-async fn delivered(seen: &mut mpsc::UnboundedReceiver<Seen>) -> Envelope {
-    loop {
-        match bounded(seen.recv()).await.unwrap() {
-            Seen::Delivered(_, env) => return env,
-            Seen::Event(_) => {}
-            other => panic!("{other:?}"),
-        }
-    }
-}
-
-async fn handed_back(seen: &mut mpsc::UnboundedReceiver<Seen>) -> SendError {
-    loop {
-        match bounded(seen.recv()).await.unwrap() {
-            Seen::Undeliverable(_, error) => return error,
-            Seen::Event(_) => {}
-            other => panic!("{other:?}"),
-        }
-    }
+    common::node(c).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
