@@ -66,8 +66,8 @@ type WeakQueue = mpsc::WeakUnboundedSender<Envelope>;
 enum Refused {
     /// `max` envelopes are queued already (how many).
     Full(Envelope, usize),
-    /// The writer is gone.
-    Closed(Envelope),
+    /// The writer is gone (the queue's weak handle, to forget it by).
+    Closed(Envelope, WeakQueue),
 }
 
 impl Queue {
@@ -83,7 +83,7 @@ impl Queue {
         }
         self.tx.send(envelope).map_err(|back| {
             self.count.queued.fetch_sub(1, Relaxed);
-            Refused::Closed(back.0)
+            Refused::Closed(back.0, self.tx.downgrade())
         })
     }
 
@@ -575,16 +575,7 @@ impl Endpoint {
                 inner.inbound.undeliverable(envelope, SendError::Closed);
                 return;
             }
-            let queue = {
-                let mut peers = inner.peers();
-                match peers.get(address) {
-                    Some(queue) => queue.clone(),
-                    None => peers
-                        .entry(address.to_owned())
-                        .or_insert_with(|| dial(inner, address))
-                        .clone(),
-                }
-            };
+            let queue = with_queue(inner, address, Queue::clone);
             let room = Arc::clone(&queue.count);
             let notified = room.room.notified();
             tokio::pin!(notified);
@@ -596,17 +587,12 @@ impl Endpoint {
                     envelope = back;
                     notified.await;
                 }
-                Err(Refused::Closed(back)) => {
+                Err(Refused::Closed(back, stale)) => {
                     envelope = back;
-                    inner.forget(address, &queue.downgrade());
+                    inner.forget(address, &stale);
                     closed += 1;
                     if closed >= 2 {
-                        let reason = "its stream closed twice in a row".to_owned();
-                        let error = SendError::Unreachable {
-                            peer: address.to_owned(),
-                            reason,
-                        };
-                        inner.inbound.undeliverable(envelope, error);
+                        inner.inbound.undeliverable(envelope, closed_twice(address));
                         return;
                     }
                 }
@@ -634,6 +620,8 @@ impl Endpoint {
     }
 }
 
+// `Queue::send` hands the caller's envelope back by value (see there).
+#[allow(clippy::result_large_err)]
 fn send(inner: &Arc<Inner>, address: &str, envelope: Envelope) {
     if inner.is_stopping() {
         inner.inbound.undeliverable(envelope, SendError::Closed);
@@ -642,43 +630,45 @@ fn send(inner: &Arc<Inner>, address: &str, envelope: Envelope) {
     let mut envelope = envelope;
     // At most two tries: the writer found may have just ended.
     for _ in 0..2 {
-        let stale = {
-            let mut peers = inner.peers();
-            // The common case looks the address up without allocating; only a new peer
-            // needs an owned key.
-            let queue = match peers.get(address) {
-                Some(queue) => queue,
-                None => peers
-                    .entry(address.to_owned())
-                    .or_insert_with(|| dial(inner, address)),
-            };
-            match queue.send(envelope) {
-                Ok(()) => return,
-                Err(Refused::Full(back, queued)) => {
-                    drop(peers);
-                    let error = SendError::Overloaded {
-                        peer: address.to_owned(),
-                        queued,
-                    };
-                    inner.inbound.undeliverable(back, error);
-                    return;
-                }
-                Err(Refused::Closed(back)) => {
-                    envelope = back;
-                    queue.downgrade()
-                }
+        match with_queue(inner, address, |queue| queue.send(envelope)) {
+            Ok(()) => return,
+            Err(Refused::Full(back, queued)) => {
+                let error = SendError::Overloaded {
+                    peer: address.to_owned(),
+                    queued,
+                };
+                inner.inbound.undeliverable(back, error);
+                return;
             }
-        };
-        inner.forget(address, &stale);
+            Err(Refused::Closed(back, stale)) => {
+                envelope = back;
+                inner.forget(address, &stale);
+            }
+        }
     }
-    let reason = "its stream closed twice in a row".to_owned();
-    inner.inbound.undeliverable(
-        envelope,
-        SendError::Unreachable {
-            peer: address.to_owned(),
-            reason,
-        },
-    );
+    inner.inbound.undeliverable(envelope, closed_twice(address));
+}
+
+/// Runs `f` on the queue of `address`'s writer (under the peer map's lock), dialling the
+/// peer first when there is none. The common case looks the address up once and without
+/// allocating; only a new peer needs an owned key.
+fn with_queue<R>(inner: &Arc<Inner>, address: &str, f: impl FnOnce(&Queue) -> R) -> R {
+    let mut peers = inner.peers();
+    let queue = match peers.get(address) {
+        Some(queue) => queue,
+        None => peers
+            .entry(address.to_owned())
+            .or_insert_with(|| dial(inner, address)),
+    };
+    f(queue)
+}
+
+/// Why an envelope is handed back after two writers in a row were found gone.
+fn closed_twice(address: &str) -> SendError {
+    SendError::Unreachable {
+        peer: address.to_owned(),
+        reason: "its stream closed twice in a row".to_owned(),
+    }
 }
 
 /// Starts dialling `address`; returns the queue its writer will drain.
