@@ -64,6 +64,8 @@ mod extra {
         };
         let a = bounded(PostgresStore::connect(&url)).await.unwrap();
         let b = bounded(PostgresStore::connect(&url)).await.unwrap();
+        // Asserts every round: exactly one winner, a conflict for the loser, the journal
+        // holding the winner's events only (as seen through both stores).
         bounded(tck::racing_stores(&a, &b, 50)).await;
     }
 
