@@ -961,24 +961,20 @@ async fn a_parent_learns_when_a_child_stops() {
     no_hang(system.shutdown()).await;
 }
 
+/// A boss whose worker `w` waits an hour before each restart.
+async fn hour_of_backoff(system: &ActorSystem, log: &Log) -> (BossRef, WorkerRef) {
+    let hour = Duration::from_secs(3600);
+    let strategy = SupervisorStrategy::one_for_one().backoff(Backoff::exponential(hour, hour));
+    let b = spawn_boss(system, "b", strategy, vec![Spec::Worker("w")], log).await;
+    (b, find(system, "w"))
+}
+
 #[tokio::test(start_paused = true)]
 async fn stop_during_backoff_stops_without_restarting() {
     let system = ActorSystem::new();
     let log = Log::default();
-    let strategy = SupervisorStrategy::one_for_one().backoff(Backoff::exponential(
-        Duration::from_secs(3600),
-        Duration::from_secs(3600),
-    ));
     let mut events = system.events().subscribe();
-    let b = no_hang(spawn_boss(
-        &system,
-        "b",
-        strategy,
-        vec![Spec::Worker("w")],
-        &log,
-    ))
-    .await;
-    let w = find(&system, "w");
+    let (b, w) = no_hang(hour_of_backoff(&system, &log)).await;
     let (_, inst) = no_hang(w.get()).await.unwrap();
     assert_eq!(no_hang(w.boom()).await, Err(AskError::Failed));
     assert_eq!(
@@ -1015,20 +1011,8 @@ async fn stop_during_backoff_stops_without_restarting() {
 async fn shutdown_during_backoff_does_not_wait_for_it() {
     let system = ActorSystem::new();
     let log = Log::default();
-    let strategy = SupervisorStrategy::one_for_one().backoff(Backoff::exponential(
-        Duration::from_secs(3600),
-        Duration::from_secs(3600),
-    ));
     let mut events = system.events().subscribe();
-    let b = no_hang(spawn_boss(
-        &system,
-        "b",
-        strategy,
-        vec![Spec::Worker("w")],
-        &log,
-    ))
-    .await;
-    let w = find(&system, "w");
+    let (b, w) = no_hang(hour_of_backoff(&system, &log)).await;
     assert_eq!(no_hang(w.boom()).await, Err(AskError::Failed));
     no_hang(decision(&mut events, w.pid())).await;
     let start = tokio::time::Instant::now();
