@@ -46,10 +46,12 @@ use crate::proto::remoting_server::{Remoting, RemotingServer};
 use crate::proto::{self, Frame};
 use crate::{BatchBuilder, Envelope, Limits, Push, unpack};
 
-/// The queue of envelopes for one peer, with a count of what is in it.
+/// The queues of envelopes for one peer: user traffic, counted against the bound, and
+/// system envelopes (the control lane), which the writer sends ahead of user traffic.
 #[derive(Clone)]
 struct Queue {
     tx: mpsc::UnboundedSender<Envelope>,
+    sys: mpsc::UnboundedSender<Envelope>,
     count: Arc<Count>,
     max: usize,
 }
@@ -63,27 +65,35 @@ struct Count {
 
 type WeakQueue = mpsc::WeakUnboundedSender<Envelope>;
 
-enum Refused {
-    /// `max` envelopes are queued already (how many).
-    Full(Envelope, usize),
-    /// The writer is gone (the queue's weak handle, to forget it by).
-    Closed(Envelope, WeakQueue),
-}
-
 impl Queue {
-    // The error hands the caller's own envelope back by value: boxing it would allocate
-    // on the overload path for nothing.
-    #[allow(clippy::result_large_err)]
-    fn send(&self, envelope: Envelope) -> Result<(), Refused> {
+    /// Takes a place in the queue; `Err(queued)` when all `max` are taken.
+    fn reserve(&self) -> Result<(), usize> {
         use std::sync::atomic::Ordering::Relaxed;
         let queued = self.count.queued.fetch_add(1, Relaxed);
         if queued >= self.max {
             self.count.queued.fetch_sub(1, Relaxed);
-            return Err(Refused::Full(envelope, queued));
+            return Err(queued);
         }
+        Ok(())
+    }
+
+    /// Gives a place taken by [`reserve`](Queue::reserve) back unused.
+    fn unreserve(&self) {
+        self.count
+            .queued
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        self.count.room.notify_waiters();
+    }
+
+    /// Queues `envelope` in a place taken before; hands it back (and the place) when the
+    /// writer is gone.
+    // The error hands the caller's own envelope back by value: boxing it would allocate
+    // on a failure path for nothing.
+    #[allow(clippy::result_large_err)]
+    fn push(&self, envelope: Envelope) -> Result<(), (Envelope, WeakQueue)> {
         self.tx.send(envelope).map_err(|back| {
-            self.count.queued.fetch_sub(1, Relaxed);
-            Refused::Closed(back.0, self.tx.downgrade())
+            self.unreserve();
+            (back.0, self.tx.downgrade())
         })
     }
 
@@ -96,21 +106,33 @@ impl Queue {
 /// batch ([`settle`](QueueRx::settle)), not once per envelope.
 struct QueueRx {
     rx: mpsc::UnboundedReceiver<Envelope>,
+    sys: mpsc::UnboundedReceiver<Envelope>,
     count: Arc<Count>,
     taken: usize,
 }
 
+/// What [`QueueRx::recv_any`] took.
+enum Next {
+    System(Envelope),
+    User(Envelope),
+    /// The user lane is closed: this node is done with the peer.
+    Closed,
+}
+
 fn queue(max: usize) -> (Queue, QueueRx) {
     let (tx, rx) = mpsc::unbounded_channel();
+    let (sys_tx, sys_rx) = mpsc::unbounded_channel();
     let count = Arc::new(Count::default());
     (
         Queue {
             tx,
+            sys: sys_tx,
             count: Arc::clone(&count),
             max,
         },
         QueueRx {
             rx,
+            sys: sys_rx,
             count,
             taken: 0,
         },
@@ -122,6 +144,21 @@ impl QueueRx {
         let next = self.rx.recv().await;
         self.taken += usize::from(next.is_some());
         next
+    }
+
+    /// The next envelope of either lane, the control lane first.
+    async fn recv_any(&mut self) -> Next {
+        tokio::select! {
+            biased;
+            Some(envelope) = self.sys.recv() => Next::System(envelope),
+            next = self.rx.recv() => match next {
+                Some(envelope) => {
+                    self.taken += 1;
+                    Next::User(envelope)
+                }
+                None => Next::Closed,
+            },
+        }
     }
 
     fn try_recv(&mut self) -> Option<Envelope> {
@@ -143,6 +180,60 @@ impl QueueRx {
 
     fn close(&mut self) {
         self.rx.close();
+        self.sys.close();
+    }
+}
+
+/// A place in a peer's queue, taken by [`Endpoint::try_reserve`] or
+/// [`Endpoint::reserve`]: [`send`](Permit::send) then queues one envelope without any
+/// further check of the bound. Dropped unused, the place is given back.
+///
+/// Taking the place first lets a caller learn that a peer's queue is full while it still
+/// owns what it meant to send, and build the envelope only once it is sure to go out.
+pub struct Permit {
+    inner: Arc<Inner>,
+    queue: Option<Queue>,
+}
+
+impl fmt::Debug for Permit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Permit").finish_non_exhaustive()
+    }
+}
+
+impl Permit {
+    /// Queues `envelope` for the peer at `address` (the address the permit was taken
+    /// for). Never waits; an envelope that cannot be sent after all (the peer's writer
+    /// ended twice in a row) comes back through [`Inbound::undeliverable`].
+    pub fn send(mut self, address: &str, envelope: Envelope) {
+        let Some(queue) = self.queue.take() else {
+            return;
+        };
+        let (envelope, stale) = match queue.push(envelope) {
+            Ok(()) => return,
+            Err(back) => back,
+        };
+        // The writer found ended just now: one more try on a fresh one, past the bound
+        // (the place was granted).
+        self.inner.forget(address, &stale);
+        let queue = with_queue(&self.inner, address, Queue::clone);
+        queue
+            .count
+            .queued
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Err((envelope, _)) = queue.push(envelope) {
+            self.inner
+                .inbound
+                .undeliverable(envelope, closed_twice(address));
+        }
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        if let Some(queue) = self.queue.take() {
+            queue.unreserve();
+        }
     }
 }
 
@@ -556,24 +647,44 @@ impl Endpoint {
     }
 
     /// Queues `envelope` for the peer at `address`, connecting to it on first use. Never
-    /// waits; what cannot be sent comes back through [`Inbound::undeliverable`].
+    /// waits; what cannot be sent comes back through [`Inbound::undeliverable`] (a full
+    /// queue as [`SendError::Overloaded`]).
     pub fn send(&self, address: &str, envelope: Envelope) {
-        send(&self.inner, address, envelope);
+        match self.try_reserve(address) {
+            Ok(permit) => permit.send(address, envelope),
+            Err(error) => self.inner.inbound.undeliverable(envelope, error),
+        }
     }
 
-    /// Like [`send`](Self::send), but when the peer's queue is full (a slow peer), waits
-    /// for room instead of handing the envelope back as [`SendError::Overloaded`]. The
-    /// wait ends when the writer makes room, or when the peer is found down (the envelope
-    /// then follows the queue: handed back), so it is bounded by the down timeout for a
-    /// peer that is gone.
-    pub async fn send_wait(&self, address: &str, envelope: Envelope) {
+    /// Takes a place in the queue of the peer at `address` (dialling it on first use),
+    /// or says why there is none: [`SendError::Overloaded`] when the queue is full,
+    /// [`SendError::Closed`] when the endpoint is shutting down.
+    pub fn try_reserve(&self, address: &str) -> Result<Permit, SendError> {
         let inner = &self.inner;
-        let mut envelope = envelope;
-        let mut closed = 0;
+        if inner.is_stopping() {
+            return Err(SendError::Closed);
+        }
+        with_queue(inner, address, |queue| match queue.reserve() {
+            Ok(()) => Ok(Permit {
+                inner: Arc::clone(inner),
+                queue: Some(queue.clone()),
+            }),
+            Err(queued) => Err(SendError::Overloaded {
+                peer: address.to_owned(),
+                queued,
+            }),
+        })
+    }
+
+    /// Like [`try_reserve`](Self::try_reserve), but when the peer's queue is full (a slow
+    /// peer), waits for room. The wait ends when the writer makes room, or when the peer
+    /// is found down (its queue is then handed back and replaced, which makes room), so
+    /// it is bounded by the down timeout for a peer that is gone.
+    pub async fn reserve(&self, address: &str) -> Result<Permit, SendError> {
+        let inner = &self.inner;
         loop {
             if inner.is_stopping() {
-                inner.inbound.undeliverable(envelope, SendError::Closed);
-                return;
+                return Err(SendError::Closed);
             }
             let queue = with_queue(inner, address, Queue::clone);
             let room = Arc::clone(&queue.count);
@@ -581,23 +692,54 @@ impl Endpoint {
             tokio::pin!(notified);
             // Registered before trying, so room made in between is not missed.
             notified.as_mut().enable();
-            match queue.send(envelope) {
+            if queue.reserve().is_ok() {
+                return Ok(Permit {
+                    inner: Arc::clone(inner),
+                    queue: Some(queue),
+                });
+            }
+            notified.await;
+        }
+    }
+
+    /// Like [`send`](Self::send), but waits for room in a full queue (see
+    /// [`reserve`](Self::reserve)).
+    pub async fn send_wait(&self, address: &str, envelope: Envelope) {
+        match self.reserve(address).await {
+            Ok(permit) => permit.send(address, envelope),
+            Err(error) => self.inner.inbound.undeliverable(envelope, error),
+        }
+    }
+
+    /// Queues `envelope` on the control lane of the peer at `address`: system messages
+    /// (stop, watch, terminated and the like), which the peer's writer sends ahead of any
+    /// queued user traffic, in their own frames. Not bounded, never waits; what cannot be
+    /// sent comes back through [`Inbound::undeliverable`].
+    pub fn send_system(&self, address: &str, envelope: Envelope) {
+        let inner = &self.inner;
+        if inner.is_stopping() {
+            inner.inbound.undeliverable(envelope, SendError::Closed);
+            return;
+        }
+        let mut envelope = envelope;
+        // At most two tries: the writer found may have just ended.
+        for _ in 0..2 {
+            match with_queue(inner, address, |queue| {
+                queue
+                    .sys
+                    .send(envelope)
+                    .map_err(|back| (back.0, queue.downgrade()))
+            }) {
                 Ok(()) => return,
-                Err(Refused::Full(back, _)) => {
-                    envelope = back;
-                    notified.await;
-                }
-                Err(Refused::Closed(back, stale)) => {
+                Err((back, stale)) => {
                     envelope = back;
                     inner.forget(address, &stale);
-                    closed += 1;
-                    if closed >= 2 {
-                        inner.inbound.undeliverable(envelope, closed_twice(address));
-                        return;
-                    }
                 }
             }
         }
+        inner
+            .inbound
+            .undeliverable(envelope, closed_twice(address));
     }
 
     /// Stops accepting peers, closes every stream and waits (at most a few seconds) for
@@ -618,35 +760,6 @@ impl Endpoint {
             server.abort();
         }
     }
-}
-
-// `Queue::send` hands the caller's envelope back by value (see there).
-#[allow(clippy::result_large_err)]
-fn send(inner: &Arc<Inner>, address: &str, envelope: Envelope) {
-    if inner.is_stopping() {
-        inner.inbound.undeliverable(envelope, SendError::Closed);
-        return;
-    }
-    let mut envelope = envelope;
-    // At most two tries: the writer found may have just ended.
-    for _ in 0..2 {
-        match with_queue(inner, address, |queue| queue.send(envelope)) {
-            Ok(()) => return,
-            Err(Refused::Full(back, queued)) => {
-                let error = SendError::Overloaded {
-                    peer: address.to_owned(),
-                    queued,
-                };
-                inner.inbound.undeliverable(back, error);
-                return;
-            }
-            Err(Refused::Closed(back, stale)) => {
-                envelope = back;
-                inner.forget(address, &stale);
-            }
-        }
-    }
-    inner.inbound.undeliverable(envelope, closed_twice(address));
 }
 
 /// Runs `f` on the queue of `address`'s writer (under the peer map's lock), dialling the
@@ -756,17 +869,22 @@ async fn give_up(
 ) {
     inner.forget(address, weak);
     queue.close();
-    // `recv` after `close` also takes sends admitted just before it, then ends.
-    while let Some(envelope) = queue.recv().await {
-        let error = if inner.is_stopping() {
+    let error = |inner: &Inner| {
+        if inner.is_stopping() {
             SendError::Closed
         } else {
             SendError::Unreachable {
                 peer: address.to_owned(),
                 reason: reason.clone(),
             }
-        };
-        inner.inbound.undeliverable(envelope, error);
+        }
+    };
+    // `recv` after `close` also takes sends admitted just before it, then ends.
+    while let Some(envelope) = queue.sys.recv().await {
+        inner.inbound.undeliverable(envelope, error(inner));
+    }
+    while let Some(envelope) = queue.recv().await {
+        inner.inbound.undeliverable(envelope, error(inner));
     }
     // Senders waiting for room try again, and find the queue closed.
     queue.settle();
@@ -922,8 +1040,16 @@ async fn write(
     };
     let mut batch = BatchBuilder::new(limits);
     let mut carried: Option<Envelope> = None;
+    let mut system: Option<Envelope> = None;
     let mut beats = 0u64;
     loop {
+        // The control lane first: system envelopes never wait behind user traffic.
+        if let Err(reason) =
+            write_system(inner, &mut queue, &mut system, &out, limits, is_dead).await
+        {
+            give_up(inner, address, queue, weak, reason.clone()).await;
+            return (reason, true);
+        }
         let first = match carried.take() {
             Some(envelope) => envelope,
             None => {
@@ -935,9 +1061,13 @@ async fn write(
                         give_up(inner, address, queue, weak, reason.clone()).await;
                         return (reason, true);
                     }
-                    next = queue.recv() => match next {
-                        Some(envelope) => envelope,
-                        None => return ("this node closed the stream".into(), false),
+                    next = queue.recv_any() => match next {
+                        Next::System(envelope) => {
+                            system = Some(envelope);
+                            continue;
+                        }
+                        Next::User(envelope) => envelope,
+                        Next::Closed => return ("this node closed the stream".into(), false),
                     },
                     () = idle => {
                         beats += 1;
@@ -997,6 +1127,70 @@ async fn write(
     }
 }
 
+/// Sends every system envelope queued for the peer (and `first`, taken already) in
+/// control frames, each under the frame limit.
+async fn write_system(
+    inner: &Inner,
+    queue: &mut QueueRx,
+    first: &mut Option<Envelope>,
+    out: &mpsc::Sender<Frame>,
+    limits: Limits,
+    is_dead: &mut watch::Receiver<Option<String>>,
+) -> Result<(), String> {
+    let mut next = first.take().or_else(|| queue.sys.try_recv().ok());
+    if next.is_none() {
+        return Ok(());
+    }
+    let mut batch = BatchBuilder::new(limits);
+    while next.is_some() {
+        while let Some(envelope) = next.take() {
+            match batch.push(envelope) {
+                Push::Added => next = queue.sys.try_recv().ok(),
+                Push::Full(envelope) => {
+                    next = Some(envelope);
+                    break;
+                }
+                Push::TooLarge { envelope, size } => {
+                    let error = SendError::TooLarge {
+                        size,
+                        limit: limits.max_frame_bytes,
+                    };
+                    inner.inbound.undeliverable(envelope, error);
+                    next = queue.sys.try_recv().ok();
+                }
+            }
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        let system = match batch.finish().body {
+            Some(Body::Batch(b)) => b,
+            _ => continue,
+        };
+        let control = proto::Control {
+            body: Some(proto::control::Body::System(system)),
+        };
+        if let Err((frame, reason)) = send_frame(out, frame(Body::Control(control)), is_dead).await
+        {
+            let unsent = match frame.body {
+                Some(Body::Control(proto::Control {
+                    body: Some(proto::control::Body::System(b)),
+                })) => unpack(b).unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            for envelope in unsent.into_iter().chain(next) {
+                let error = SendError::Unreachable {
+                    peer: inner.me.address.clone(),
+                    reason: reason.clone(),
+                };
+                inner.inbound.undeliverable(envelope, error);
+            }
+            return Err(reason);
+        }
+    }
+    Ok(())
+}
+
 /// Writes `frame` once there is room, unless the stream closes or its reader finds the
 /// peer gone first (a silent peer never makes room): then the frame comes back.
 async fn send_frame(
@@ -1047,6 +1241,16 @@ async fn read(
                     }
                 }
                 // A peer that breaks the protocol loses its stream.
+                Err(e) => break format!("the peer broke the protocol: {e}"),
+            },
+            Some(Body::Control(proto::Control {
+                body: Some(proto::control::Body::System(batch)),
+            })) => match unpack(batch) {
+                Ok(envelopes) => {
+                    for envelope in envelopes {
+                        inner.inbound.deliver(&from, envelope);
+                    }
+                }
                 Err(e) => break format!("the peer broke the protocol: {e}"),
             },
             Some(Body::Control(_)) => {}
