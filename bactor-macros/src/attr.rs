@@ -37,6 +37,9 @@ pub(crate) struct ActorArgs {
     pub(crate) mailbox: Option<MailboxArg>,
     pub(crate) throughput: Option<LitInt>,
     pub(crate) krate: Option<Path>,
+    /// `#[actor(remote)]` / `#[actor(remote = "kind")]` on the impl block: the kind name
+    /// (`None` inside: the type's name).
+    pub(crate) remote: Option<Option<syn::LitStr>>,
 }
 
 /// Skips the value of an unrecognised key: `= expr`, `(...)` or nothing.
@@ -119,6 +122,28 @@ impl ActorArgs {
                 // #[actor(crate = path::to::bactor)]
                 ("crate", _) => {
                     out.krate = Some(meta.value()?.call(Path::parse_mod_style)?);
+                }
+                // #[actor(remote)] / #[actor(remote = "kind")]
+                ("remote", Target::Impl) => {
+                    if meta.input.peek(Token![=]) {
+                        let kind: syn::LitStr = meta.value()?.parse()?;
+                        if kind.value().is_empty() || kind.value().starts_with('$') {
+                            cx.error_spanned_by(
+                                &kind,
+                                "a remote kind name must be non-empty and not start with `$`",
+                            );
+                        }
+                        out.remote = Some(Some(kind));
+                    } else {
+                        out.remote = Some(None);
+                    }
+                }
+                ("remote", Target::Type) => {
+                    cx.error_spanned_by(
+                        &meta.path,
+                        "`remote` belongs on the `#[actor]` of the `impl` block, where the handlers are",
+                    );
+                    skip_value(meta.input)?;
                 }
                 ("mailbox" | "throughput", Target::Impl) => {
                     cx.error_spanned_by(

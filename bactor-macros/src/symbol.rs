@@ -29,7 +29,7 @@ pub(crate) const RESERVED_REF_METHODS: &[&str] = &[
 /// Keys of `#[actor(...)]` on a struct or enum.
 pub(crate) const STRUCT_KEYS: &str = "`mailbox`, `throughput`, `crate`";
 /// Keys of `#[actor(...)]` on an impl block.
-pub(crate) const IMPL_KEYS: &str = "`crate`";
+pub(crate) const IMPL_KEYS: &str = "`remote`, `crate`";
 /// Keys of `#[handler(...)]`.
 pub(crate) const HANDLER_KEYS: &str = "`reply`, `fail_on_error`, `priority`";
 /// Keys of `#[supervise(...)]`.

@@ -37,7 +37,7 @@ use prost::encoding::encoded_len_varint;
 use crate::proto;
 
 /// A process id on the wire: bactor's `Pid`, as numbers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct WirePid {
     /// The node the process lives on.
     pub node: u64,

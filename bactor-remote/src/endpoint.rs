@@ -244,6 +244,14 @@ const FRAME_QUEUE: usize = 16;
 pub trait Inbound: Send + Sync + 'static {
     /// An envelope from the peer `from`, in the order the peer sent it.
     fn deliver(&self, from: &Identity, envelope: Envelope);
+    /// Like [`deliver`](Inbound::deliver), for an inbound that may need to wait (a full
+    /// mailbox): the returned future is awaited before the next envelope from `from` is
+    /// read, which slows the peer down through the stream's flow control instead of
+    /// queueing without bound. Calls `deliver` and never waits unless implemented.
+    fn deliver_or_wait(&self, from: &Identity, envelope: Envelope) -> Option<Wait> {
+        self.deliver(from, envelope);
+        None
+    }
     /// An envelope this node could not send.
     fn undeliverable(&self, envelope: Envelope, error: SendError);
     /// A stream to a peer opened or closed. Does nothing unless implemented.
@@ -251,6 +259,10 @@ pub trait Inbound: Send + Sync + 'static {
         let _ = event;
     }
 }
+
+/// What [`Inbound::deliver_or_wait`] hands back when it must wait before the next
+/// envelope.
+pub type Wait = Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 /// What happened to the stream to a peer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -553,7 +565,7 @@ pub struct Endpoint {
     inner: Arc<Inner>,
     local_addr: SocketAddr,
     stop: watch::Sender<bool>,
-    server: tokio::task::JoinHandle<()>,
+    server: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl fmt::Debug for Endpoint {
@@ -632,7 +644,7 @@ impl Endpoint {
             inner,
             local_addr,
             stop,
-            server,
+            server: Mutex::new(Some(server)),
         })
     }
 
@@ -744,7 +756,7 @@ impl Endpoint {
 
     /// Stops accepting peers, closes every stream and waits (at most a few seconds) for
     /// the server to finish. Envelopes still queued are handed back as undeliverable.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(&self) {
         self.inner
             .stopped
             .store(true, std::sync::atomic::Ordering::Release);
@@ -752,10 +764,15 @@ impl Endpoint {
         // Dropping the queues ends the writers, which close their streams.
         let queues: Vec<_> = self.inner.peers().drain().collect();
         drop(queues);
-        let mut server = self.server;
-        if tokio::time::timeout(Duration::from_secs(5), &mut server)
-            .await
-            .is_err()
+        let server = self
+            .server
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(mut server) = server
+            && tokio::time::timeout(Duration::from_secs(5), &mut server)
+                .await
+                .is_err()
         {
             server.abort();
         }
@@ -1237,7 +1254,9 @@ async fn read(
             Some(Body::Batch(batch)) => match unpack(batch) {
                 Ok(envelopes) => {
                     for envelope in envelopes {
-                        inner.inbound.deliver(&from, envelope);
+                        if let Some(wait) = inner.inbound.deliver_or_wait(&from, envelope) {
+                            wait.await;
+                        }
                     }
                 }
                 // A peer that breaks the protocol loses its stream.

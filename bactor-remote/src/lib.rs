@@ -25,6 +25,8 @@
 //! Still to come (see the project README's status table): heartbeats and node-down
 //! detection, reconnection with backoff, TLS, and bactor's `remote` feature on top.
 
+pub use bytes::Bytes;
+
 mod batch;
 pub mod endpoint;
 pub mod handshake;

@@ -148,6 +148,14 @@ pub trait Actor: Send + Sized + 'static {
         None
     }
 
+    /// How other nodes reach this actor (feature `remote`); `#[actor(remote)]`
+    /// generates it. `None`: the actor is local only.
+    #[cfg(feature = "remote")]
+    #[doc(hidden)]
+    fn remote_stub() -> Option<crate::remote::RemoteStub<Self>> {
+        None
+    }
+
     /// A short name of a message, for dead letters and logs. `#[actor]` returns
     /// `Type::handler`.
     fn message_name(_msg: &Self::Msg) -> &'static str {

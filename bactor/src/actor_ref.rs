@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Notify, oneshot};
 
 use crate::Pid;
 use crate::actor::Actor;
@@ -19,7 +19,7 @@ use crate::error::{AskError, TellError};
 use crate::events::EventStream;
 use crate::mailbox::{Envelope, UserTx};
 use crate::request::{Tell, TellState};
-use crate::system::SystemMsg;
+use crate::system::{SysTx, SystemMsg};
 
 /// What every ref of one actor shares.
 pub(crate) struct RefInner<M> {
@@ -27,7 +27,7 @@ pub(crate) struct RefInner<M> {
     pub(crate) user: UserTx<M>,
     /// The high-priority lane, for actors with `#[handler(priority = high)]` handlers.
     pub(crate) high: Option<UserTx<M>>,
-    pub(crate) sys: mpsc::UnboundedSender<SystemMsg>,
+    pub(crate) sys: SysTx,
     pub(crate) events: Arc<EventStream>,
     pub(crate) name_of: fn(&M) -> &'static str,
     pub(crate) type_name: &'static str,
@@ -40,7 +40,7 @@ impl<M> RefInner<M> {
         pid: Pid,
         user: UserTx<M>,
         high: Option<UserTx<M>>,
-        sys: mpsc::UnboundedSender<SystemMsg>,
+        sys: SysTx,
         events: Arc<EventStream>,
         name_of: fn(&M) -> &'static str,
         type_name: &'static str,
@@ -142,6 +142,10 @@ impl<M> RefInner<M> {
     }
 
     pub(crate) async fn terminated(&self) {
+        #[cfg(feature = "remote")]
+        if let UserTx::Remote(lane) = &self.user {
+            return lane.target.terminated().await;
+        }
         loop {
             // Created before the check, so a `notify_waiters` in between is not missed.
             let notified = self.on_terminated.notified();
@@ -316,10 +320,19 @@ impl<A: Actor> Hash for ActorRef<A> {
     }
 }
 
+/// A ref serializes as its pid and the address of its home node: `(pid, Some(address))`
+/// inside a message between nodes (feature `remote`), `(pid, None)` otherwise.
 #[cfg(feature = "serde")]
 impl<A: Actor> serde::Serialize for ActorRef<A> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.inner.pid.serialize(s)
+        #[cfg(feature = "remote")]
+        let home = match &self.inner.user {
+            UserTx::Remote(lane) => Some(Arc::clone(&lane.target.address)),
+            _ => crate::remote::codec::home(),
+        };
+        #[cfg(not(feature = "remote"))]
+        let home: Option<Arc<str>> = None;
+        (self.inner.pid, home.as_deref()).serialize(s)
     }
 }
 
@@ -331,12 +344,17 @@ impl<A: Actor> serde::Serialize for ActorRef<A> {
 impl<'de, A: Actor> serde::Deserialize<'de> for ActorRef<A> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::Error;
-        let pid = Pid::deserialize(d)?;
+        let (pid, home) = <(Pid, Option<String>)>::deserialize(d)?;
         let system = crate::system::deserialization_system().ok_or_else(|| {
             D::Error::custom(
                 "an actor ref can only be deserialized inside `ActorSystem::with_deserialization`",
             )
         })?;
+        #[cfg(feature = "remote")]
+        if let Some(node) = system.node_shared() {
+            return Ok(node.resolve::<A>(&system, pid, home));
+        }
+        let _ = home;
         match system.resolve_raw::<A>(pid) {
             Ok(r) => Ok(r),
             Err(crate::LookupError::NotFound(_)) => Ok(ActorRef::detached(pid, &system)),
@@ -350,12 +368,12 @@ impl<A: Actor> ActorRef<A> {
     #[cfg(feature = "serde")]
     pub(crate) fn detached(pid: Pid, system: &crate::ActorSystem) -> Self {
         let (user, _) = crate::mailbox::user_lane(crate::MailboxConfig::Bounded(1));
-        let (sys, _) = mpsc::unbounded_channel();
+        let (sys, _) = tokio::sync::mpsc::unbounded_channel();
         let inner = RefInner::new(
             pid,
             user,
             None,
-            sys,
+            SysTx::Local(sys),
             Arc::clone(system.events_arc()),
             A::message_name,
             std::any::type_name::<A>(),
@@ -370,6 +388,10 @@ pub(crate) enum Reply<R> {
     Value(R),
     /// The actor failed while handling the request.
     Failed,
+    /// The request failed another way (feature `remote`: the node is down, the reply
+    /// could not be decoded, the target was unknown there).
+    #[cfg_attr(not(feature = "remote"), allow(dead_code))]
+    Error(AskError),
 }
 
 impl<R> Reply<R> {
@@ -379,6 +401,7 @@ impl<R> Reply<R> {
         match r {
             Ok(Reply::Value(v)) => Ok(v),
             Ok(Reply::Failed) => Err(AskError::Failed),
+            Ok(Reply::Error(e)) => Err(e),
             Err(_) => Err(AskError::NoReply),
         }
     }
@@ -406,22 +429,54 @@ impl<R> Reply<R> {
 /// assert_eq!(echo.ask(|r| r).await.unwrap(), "pong");
 /// # }
 /// ```
-pub struct ReplyTo<R>(Option<oneshot::Sender<Reply<R>>>);
+pub struct ReplyTo<R>(Slot<R>);
+
+enum Slot<R> {
+    /// The asker waits in this process.
+    Local(oneshot::Sender<Reply<R>>),
+    /// The asker waits on another node (feature `remote`): the reply is encoded and sent.
+    #[cfg(feature = "remote")]
+    Remote(crate::remote::ReplySink<R>),
+    /// Replied already.
+    Used,
+}
 
 impl<R> ReplyTo<R> {
     pub(crate) fn new(tx: oneshot::Sender<Reply<R>>) -> Self {
-        ReplyTo(Some(tx))
+        ReplyTo(Slot::Local(tx))
+    }
+
+    #[cfg(feature = "remote")]
+    pub(crate) fn remote(sink: crate::remote::ReplySink<R>) -> Self {
+        ReplyTo(Slot::Remote(sink))
     }
 
     /// Sends the reply. Hands it back if the asker is gone (it timed out or was dropped).
+    /// A reply to an asker on another node is handed back only when it cannot be encoded.
     pub fn send(mut self, reply: R) -> Result<(), R> {
-        let Some(tx) = self.0.take() else {
-            return Err(reply);
-        };
-        match tx.send(Reply::Value(reply)) {
-            Ok(()) => Ok(()),
-            Err(Reply::Value(reply)) => Err(reply),
-            Err(Reply::Failed) => Ok(()),
+        match std::mem::replace(&mut self.0, Slot::Used) {
+            Slot::Local(tx) => match tx.send(Reply::Value(reply)) {
+                Ok(()) => Ok(()),
+                Err(Reply::Value(reply)) => Err(reply),
+                Err(_) => Ok(()),
+            },
+            #[cfg(feature = "remote")]
+            Slot::Remote(sink) => sink.reply(reply),
+            Slot::Used => Err(reply),
+        }
+    }
+
+    /// Ends the ask with `error` instead of a reply.
+    #[cfg_attr(not(feature = "remote"), allow(dead_code))]
+    pub(crate) fn fail_with(mut self, error: AskError) {
+        match std::mem::replace(&mut self.0, Slot::Used) {
+            // The asker may be gone; then nobody needs to know.
+            Slot::Local(tx) => {
+                let _ = tx.send(Reply::Error(error));
+            }
+            #[cfg(feature = "remote")]
+            Slot::Remote(sink) => sink.fail(error),
+            Slot::Used => {}
         }
     }
 
@@ -429,25 +484,47 @@ impl<R> ReplyTo<R> {
     /// generated code for `#[handler(fail_on_error)]`.
     #[doc(hidden)]
     pub fn fail(mut self) {
-        if let Some(tx) = self.0.take() {
+        match std::mem::replace(&mut self.0, Slot::Used) {
             // The asker may be gone; then nobody needs to know.
-            let _ = tx.send(Reply::Failed);
+            Slot::Local(tx) => {
+                let _ = tx.send(Reply::Failed);
+            }
+            #[cfg(feature = "remote")]
+            Slot::Remote(sink) => sink.fail(AskError::Failed),
+            Slot::Used => {}
         }
     }
 
-    /// `true` when the asker no longer waits.
+    /// `true` when the asker no longer waits. An asker on another node counts as waiting
+    /// until it is answered.
     pub fn is_closed(&self) -> bool {
-        self.0.as_ref().is_none_or(oneshot::Sender::is_closed)
+        match &self.0 {
+            Slot::Local(tx) => tx.is_closed(),
+            #[cfg(feature = "remote")]
+            Slot::Remote(_) => false,
+            Slot::Used => true,
+        }
     }
 }
 
 impl<R> Drop for ReplyTo<R> {
     fn drop(&mut self) {
-        // Dropped during a panic: the handler failed on this request.
-        if std::thread::panicking()
-            && let Some(tx) = self.0.take()
-        {
-            let _ = tx.send(Reply::Failed);
+        match std::mem::replace(&mut self.0, Slot::Used) {
+            // Dropped during a panic: the handler failed on this request. Otherwise the
+            // asker sees the closed channel as NoReply.
+            Slot::Local(tx) => {
+                if std::thread::panicking() {
+                    let _ = tx.send(Reply::Failed);
+                }
+            }
+            // The asker on another node learns the same, in a failure reply.
+            #[cfg(feature = "remote")]
+            Slot::Remote(sink) => sink.fail(if std::thread::panicking() {
+                AskError::Failed
+            } else {
+                AskError::NoReply
+            }),
+            Slot::Used => {}
         }
     }
 }

@@ -36,7 +36,7 @@ use crate::events::SystemEvent;
 use crate::mailbox::{Envelope, UserRx};
 use crate::props::Producer;
 use crate::supervision::{Directive, RestartStats, Strategy, SupervisorEvent};
-use crate::system::{Decision, Parent, SystemMsg};
+use crate::system::{SysTx, Decision, Parent, SystemMsg};
 use crate::trace::{self, traced};
 
 /// The most user messages taken from the lane at once. Small enough that a full mailbox
@@ -110,7 +110,7 @@ enum Next {
 
 struct Watcher {
     pid: Pid,
-    sys: mpsc::UnboundedSender<SystemMsg>,
+    sys: SysTx,
 }
 
 pub(crate) struct Cell<A: Actor> {
@@ -125,7 +125,8 @@ pub(crate) struct Cell<A: Actor> {
     batch: Vec<Envelope<A::Msg>>,
     /// The same for the high-priority lane; served first.
     high_batch: Vec<Envelope<A::Msg>>,
-    watchers: HashMap<u64, Watcher>,
+    /// By full pid: watchers on other nodes may share an id with local ones.
+    watchers: HashMap<Pid, Watcher>,
     /// Failure history when the guardian supervises this actor (top-level actors).
     guardian_stats: RestartStats,
     /// Terminated notices that arrived while the actor could not run hooks.
@@ -330,21 +331,22 @@ impl<A: Actor> Cell<A> {
             SystemMsg::ChildTerminated { child, reason } => {
                 self.ctx.children.remove(&child.id());
                 self.escalated.retain(|p| *p != child);
-                self.ctx.watching.remove(&child.id());
+                self.ctx.watching.remove(&child);
                 self.terminated_notice(actor, child, reason).await
             }
             SystemMsg::Watch { watcher, sys } => {
-                self.watchers
-                    .insert(watcher.id(), Watcher { pid: watcher, sys });
+                self.watchers.insert(watcher, Watcher { pid: watcher, sys });
                 None
             }
             SystemMsg::Unwatch { watcher } => {
-                self.watchers.remove(&watcher.id());
+                self.watchers.remove(&watcher);
                 None
             }
             SystemMsg::Terminated { pid, reason } => {
                 // Ignore notices for pids no longer watched (unwatched, or already told).
-                self.ctx.watching.remove(&pid.id())?;
+                if !self.ctx.watching.remove(&pid) {
+                    return None;
+                }
                 self.terminated_notice(actor, pid, reason).await
             }
         }
@@ -542,7 +544,7 @@ impl<A: Actor> Cell<A> {
             match msg {
                 SystemMsg::ChildTerminated { child, .. } => {
                     self.ctx.children.remove(&child.id());
-                    self.ctx.watching.remove(&child.id());
+                    self.ctx.watching.remove(&child);
                 }
                 SystemMsg::Stop => stop = Some(StopReason::Stopped),
                 SystemMsg::Decision(Decision::Stop { cause }) => {
@@ -655,11 +657,10 @@ impl<A: Actor> Cell<A> {
         while let Some(msg) = self.sys.recv().await {
             match msg {
                 SystemMsg::Watch { watcher, sys } => {
-                    self.watchers
-                        .insert(watcher.id(), Watcher { pid: watcher, sys });
+                    self.watchers.insert(watcher, Watcher { pid: watcher, sys });
                 }
                 SystemMsg::Unwatch { watcher } => {
-                    self.watchers.remove(&watcher.id());
+                    self.watchers.remove(&watcher);
                 }
                 _ => {}
             }

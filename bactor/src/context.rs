@@ -4,7 +4,7 @@
 //! and to the lifecycle hooks. Through it an actor reaches its own ref, spawns children
 //! (stopped before it stops), schedules timers (cancelled when it stops) and stops itself.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ use crate::actor_ref::ActorRef;
 use crate::error::{SpawnError, StopReason};
 use crate::props::Props;
 use crate::supervision::{RestartStats, SupervisorStrategy};
-use crate::system::{ActorSystem, Parent, SystemMsg};
+use crate::system::{ActorSystem, Parent, SysTx, SystemMsg};
 
 pub(crate) struct Child {
     pub(crate) pid: Pid,
@@ -69,12 +69,14 @@ pub(crate) struct Child {
 /// ```
 pub struct Context<A: Actor> {
     myself: ActorRef<A>,
+    /// This actor's own system lane (its ref's `sys`, which is always local).
+    own_lane: mpsc::UnboundedSender<SystemMsg>,
     system: ActorSystem,
     parent: Parent,
     pub(crate) children: HashMap<u64, Child>,
     pub(crate) strategy: SupervisorStrategy,
-    /// Pids this actor watches (by id).
-    pub(crate) watching: HashMap<u64, Pid>,
+    /// Pids this actor watches.
+    pub(crate) watching: HashSet<Pid>,
     timers: Vec<AbortHandle>,
     pub(crate) stop_requested: bool,
     pub(crate) stopping: bool,
@@ -88,16 +90,18 @@ impl<A: Actor> Context<A> {
     pub(crate) fn new(
         myself: ActorRef<A>,
         system: ActorSystem,
+        own_lane: mpsc::UnboundedSender<SystemMsg>,
         parent: Parent,
         strategy: SupervisorStrategy,
     ) -> Self {
         Context {
             myself,
+            own_lane,
             system,
             parent,
             children: HashMap::new(),
             strategy,
-            watching: HashMap::new(),
+            watching: HashSet::new(),
             timers: Vec::new(),
             stop_requested: false,
             stopping: false,
@@ -198,7 +202,7 @@ impl<A: Actor> Context<A> {
         }
         let parent = Parent::Actor {
             pid: self.pid(),
-            sys: self.myself.inner.sys.clone(),
+            sys: self.own_lane.clone(),
         };
         let (child, sys) = self.system.spawn_with_parent(props, parent)?;
         self.children.insert(
@@ -261,14 +265,14 @@ impl<A: Actor> Context<A> {
     {
         let target = target.as_ref();
         let pid = target.pid();
-        self.watching.insert(pid.id(), pid);
+        self.watching.insert(pid);
         let watch = SystemMsg::Watch {
             watcher: self.pid(),
-            sys: self.myself.inner.sys.clone(),
+            sys: SysTx::Local(self.own_lane.clone()),
         };
         if target.inner.sys.send(watch).is_err() {
             // Already gone: answer the watch ourselves, through our own system lane.
-            let _ = self.myself.inner.sys.send(SystemMsg::Terminated {
+            let _ = self.own_lane.send(SystemMsg::Terminated {
                 pid,
                 reason: StopReason::NotFound,
             });
@@ -282,7 +286,7 @@ impl<A: Actor> Context<A> {
         B: Actor,
     {
         let target = target.as_ref();
-        if self.watching.remove(&target.pid().id()).is_some() {
+        if self.watching.remove(&target.pid()) {
             // If it is gone, there is nothing to unwatch.
             let _ = target.inner.sys.send(SystemMsg::Unwatch {
                 watcher: self.pid(),

@@ -38,7 +38,59 @@ pub enum AskError<E = Infallible> {
     Timeout,
     /// The handler replied with `Err(e)`.
     Handler(E),
+    /// The request to an actor on another node (feature `remote`) could not be carried
+    /// there, or that node could not take it.
+    Remote(RemoteFailure),
 }
+
+/// Why a request to an actor on another node failed on the way (feature `remote`).
+///
+/// # Example
+///
+/// ```
+/// use bactor::{AskError, RemoteFailure};
+///
+/// let e: AskError = AskError::Remote(RemoteFailure::NodeDown("10.0.0.7:4000".into()));
+/// assert_eq!(e.to_string(), "node 10.0.0.7:4000 is down");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RemoteFailure {
+    /// The node at this address is down, or the connection to it was lost with the
+    /// request in flight.
+    NodeDown(String),
+    /// The encoded message is larger than the receiving node accepts in one frame.
+    TooLarge {
+        /// Its size in bytes, as a frame of its own.
+        size: usize,
+        /// The receiver's frame limit.
+        limit: usize,
+    },
+    /// Too many messages are queued for that node already.
+    Overloaded(String),
+    /// The message, or its reply, could not be encoded or decoded (the reason says which
+    /// and why), or the receiving node does not know the method (another version of the
+    /// actor).
+    Codec(String),
+}
+
+impl fmt::Display for RemoteFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RemoteFailure::NodeDown(node) => write!(f, "node {node} is down"),
+            RemoteFailure::TooLarge { size, limit } => write!(
+                f,
+                "a message of {size} bytes is over the receiving node's frame limit of {limit}"
+            ),
+            RemoteFailure::Overloaded(node) => {
+                write!(f, "too many messages are queued for node {node}")
+            }
+            RemoteFailure::Codec(reason) => f.write_str(reason),
+        }
+    }
+}
+
+impl StdError for RemoteFailure {}
 
 impl AskError<Infallible> {
     /// Converts a runtime-side error into the error type of a fallible handler.
@@ -48,6 +100,7 @@ impl AskError<Infallible> {
             AskError::NoReply => AskError::NoReply,
             AskError::Failed => AskError::Failed,
             AskError::Timeout => AskError::Timeout,
+            AskError::Remote(e) => AskError::Remote(e),
             AskError::Handler(never) => match never {},
         }
     }
@@ -71,6 +124,7 @@ impl<E: fmt::Display> fmt::Display for AskError<E> {
             AskError::Failed => f.write_str("actor failed while handling the request"),
             AskError::Timeout => f.write_str("ask timed out"),
             AskError::Handler(e) => write!(f, "handler returned an error: {e}"),
+            AskError::Remote(e) => fmt::Display::fmt(e, f),
         }
     }
 }
@@ -83,6 +137,7 @@ impl<E: fmt::Debug> fmt::Debug for AskError<E> {
             AskError::Failed => f.write_str("Failed"),
             AskError::Timeout => f.write_str("Timeout"),
             AskError::Handler(e) => f.debug_tuple("Handler").field(e).finish(),
+            AskError::Remote(e) => f.debug_tuple("Remote").field(e).finish(),
         }
     }
 }
@@ -408,6 +463,10 @@ pub enum StopReason {
     Failed(std::sync::Arc<ActorError>),
     /// Only in a watcher's notice: the watched pid was not alive when the watch arrived.
     NotFound,
+    /// Only in a watcher's notice (feature `remote`): the node the watched actor lived on,
+    /// at this address, is down, or came back as a new run (which ended the old one's
+    /// actors).
+    NodeDown(String),
 }
 
 impl StopReason {
@@ -423,6 +482,7 @@ impl fmt::Display for StopReason {
             StopReason::Stopped => f.write_str("stopped"),
             StopReason::Failed(e) => write!(f, "failed: {e}"),
             StopReason::NotFound => f.write_str("not found"),
+            StopReason::NodeDown(node) => write!(f, "node {node} is down"),
         }
     }
 }

@@ -83,6 +83,28 @@ pub enum SystemEvent {
         /// The failure that caused the restart (the sibling's, for all-for-one).
         reason: Arc<ActorError>,
     },
+    /// A stream to another node is open (feature `remote`).
+    NodeConnected {
+        /// The node's address.
+        address: String,
+        /// Its run; another one than before means it restarted.
+        incarnation: u64,
+    },
+    /// The stream to another node closed (feature `remote`); it is dialled again.
+    NodeDisconnected {
+        /// The node's address.
+        address: String,
+        /// Why.
+        reason: String,
+    },
+    /// Another node counts as down (feature `remote`): watchers of its actors got
+    /// [`StopReason::NodeDown`], asks to it failed.
+    NodeDown {
+        /// The node's address.
+        address: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 type Filter = Box<dyn Fn(&SystemEvent) -> bool + Send + Sync>;

@@ -16,12 +16,16 @@ mod props;
 mod request;
 mod supervision;
 mod system;
+#[cfg(feature = "remote")]
+pub mod remote;
 mod trace;
 
 pub use actor::Actor;
 pub use actor_ref::{ActorRef, ReplyTo};
 pub use context::{Context, TimerHandle};
-pub use error::{ActorError, AskError, LookupError, SpawnError, StopReason, TellError};
+pub use error::{
+    ActorError, AskError, LookupError, RemoteFailure, SpawnError, StopReason, TellError,
+};
 pub use events::{DeadLetter, EventStream, Subscription, SystemEvent};
 pub use mailbox::{DEFAULT_THROUGHPUT, MailboxConfig};
 #[cfg(feature = "persist")]
@@ -413,6 +417,48 @@ pub mod __private {
     }
 
     pub use crate::__bactor_ref_serde as ref_serde;
+
+    /// The items `#[actor(remote)]` generates, when the `remote` feature is on.
+    #[cfg(feature = "remote")]
+    #[macro_export]
+    #[doc(hidden)]
+    macro_rules! __bactor_remote_items {
+        ($($t:tt)*) => { $($t)* };
+    }
+
+    /// Without the `remote` feature, `#[actor(remote)]` is an error that says so.
+    #[cfg(not(feature = "remote"))]
+    #[macro_export]
+    #[doc(hidden)]
+    macro_rules! __bactor_remote_items {
+        ($($t:tt)*) => {
+            ::core::compile_error!(
+                "`#[actor(remote)]` needs the `remote` feature of bactor: `bactor = { version = \"..\", features = [\"remote\"] }`"
+            );
+        };
+    }
+
+    pub use crate::__bactor_remote_items as remote_items;
+
+    /// What `#[actor(remote)]` code uses (feature `remote`).
+    #[cfg(feature = "remote")]
+    pub mod remote {
+        pub use crate::remote::{
+            Codec, CodecError, PendingReply, RemoteActor, RemoteStub, ReplyChannel, decode_args,
+            encode_args,
+        };
+
+        /// The arguments and replies of a remote actor's handlers cross nodes: they must
+        /// be serde types.
+        #[diagnostic::on_unimplemented(
+            message = "`{Self}` cannot cross nodes: the arguments and replies of an `#[actor(remote)]` handler must implement `serde::Serialize` and `serde::Deserialize`",
+            label = "not a serde type",
+            note = "derive them: `#[derive(serde::Serialize, serde::Deserialize)]`, or keep this handler off the remote actor"
+        )]
+        pub trait RemoteArg: serde::Serialize + serde::de::DeserializeOwned + Send + 'static {}
+
+        impl<T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static> RemoteArg for T {}
+    }
 
     #[cfg(any(feature = "serde", feature = "persist"))]
     pub use serde;

@@ -67,6 +67,10 @@ pub(crate) enum Envelope<M> {
 pub(crate) enum UserTx<M> {
     Bounded(mpsc::Sender<Envelope<M>>),
     Unbounded(mpsc::UnboundedSender<Envelope<M>>),
+    /// An actor on another node (feature `remote`): messages are encoded and queued for
+    /// that node.
+    #[cfg(feature = "remote")]
+    Remote(std::sync::Arc<crate::remote::Lane<M>>),
 }
 
 pub(crate) enum UserRx<M> {
@@ -94,6 +98,8 @@ impl<M> UserTx<M> {
         match self {
             UserTx::Bounded(tx) => tx.send(env).await.map_err(|e| e.0),
             UserTx::Unbounded(tx) => tx.send(env).map_err(|e| e.0),
+            #[cfg(feature = "remote")]
+            UserTx::Remote(lane) => lane.send(env).await,
         }
     }
 
@@ -105,6 +111,8 @@ impl<M> UserTx<M> {
                 mpsc::error::TrySendError::Closed(m) => TellError::Dead(m),
             }),
             UserTx::Unbounded(tx) => tx.send(env).map_err(|e| TellError::Dead(e.0)),
+            #[cfg(feature = "remote")]
+            UserTx::Remote(lane) => lane.try_send(env),
         }
     }
 
@@ -112,6 +120,8 @@ impl<M> UserTx<M> {
         match self {
             UserTx::Bounded(tx) => tx.is_closed(),
             UserTx::Unbounded(tx) => tx.is_closed(),
+            #[cfg(feature = "remote")]
+            UserTx::Remote(lane) => lane.is_closed(),
         }
     }
 }

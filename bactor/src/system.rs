@@ -44,14 +44,32 @@ pub(crate) enum SystemMsg {
     /// A child has stopped.
     ChildTerminated { child: Pid, reason: StopReason },
     /// `watcher` wants a `Terminated` notice when this actor stops.
-    Watch {
-        watcher: Pid,
-        sys: mpsc::UnboundedSender<SystemMsg>,
-    },
+    Watch { watcher: Pid, sys: SysTx },
     /// `watcher` no longer wants the notice.
     Unwatch { watcher: Pid },
     /// A watched actor has stopped.
     Terminated { pid: Pid, reason: StopReason },
+}
+
+/// Where system messages for one actor go: its system lane, or (feature `remote`) the
+/// control lane to the node it lives on.
+#[derive(Clone)]
+pub(crate) enum SysTx {
+    Local(mpsc::UnboundedSender<SystemMsg>),
+    #[cfg(feature = "remote")]
+    Remote(Arc<crate::remote::Target>),
+}
+
+impl SysTx {
+    /// Sends `msg`; hands it back when the actor is gone (or, remote, when the message is
+    /// not one that crosses nodes).
+    pub(crate) fn send(&self, msg: SystemMsg) -> Result<(), SystemMsg> {
+        match self {
+            SysTx::Local(tx) => tx.send(msg).map_err(|e| e.0),
+            #[cfg(feature = "remote")]
+            SysTx::Remote(target) => target.system(msg),
+        }
+    }
 }
 
 /// What a supervisor tells a failed (or, for all-for-one, a sibling) child.
@@ -98,6 +116,9 @@ struct Entry {
     typed: Box<dyn Any + Send + Sync>,
     type_name: &'static str,
     top_level: bool,
+    /// How messages from other nodes reach it (feature `remote`, `#[actor(remote)]`).
+    #[cfg(feature = "remote")]
+    hosted: Option<Arc<dyn crate::remote::node::Hosted>>,
 }
 
 #[derive(Default)]
@@ -119,6 +140,9 @@ struct SystemInner {
     guardian: SupervisorStrategy,
     #[cfg(feature = "persist")]
     persistence: Option<crate::Persistence>,
+    /// The node this system is part of (feature `remote`).
+    #[cfg(feature = "remote")]
+    remote: std::sync::OnceLock<Arc<crate::remote::NodeShared>>,
 }
 
 /// A set of actors with a shared registry, event stream and lifetime.
@@ -193,6 +217,7 @@ impl fmt::Debug for ActorSystem {
 #[derive(Debug, Clone)]
 pub struct ActorSystemBuilder {
     node: u64,
+    incarnation: Option<u64>,
     mailbox: MailboxConfig,
     throughput: usize,
     guardian: SupervisorStrategy,
@@ -204,6 +229,14 @@ impl ActorSystemBuilder {
     /// The node id put in every pid (default `0`).
     pub fn node(mut self, node: u64) -> Self {
         self.node = node;
+        self
+    }
+
+    /// The incarnation put in every pid (default: a fresh random number). A node sets
+    /// its endpoint's, so that pids and the handshake agree.
+    #[cfg(feature = "remote")]
+    pub(crate) fn incarnation(mut self, incarnation: u64) -> Self {
+        self.incarnation = Some(incarnation);
         self
     }
 
@@ -255,7 +288,7 @@ impl ActorSystemBuilder {
         ActorSystem {
             inner: Arc::new(SystemInner {
                 node: self.node,
-                incarnation: fresh_incarnation(),
+                incarnation: self.incarnation.unwrap_or_else(fresh_incarnation),
                 next_id: AtomicU64::new(1),
                 registry: Mutex::new(Registry::default()),
                 events: EventStream::new(),
@@ -266,6 +299,8 @@ impl ActorSystemBuilder {
                 guardian: self.guardian,
                 #[cfg(feature = "persist")]
                 persistence: self.persistence,
+                #[cfg(feature = "remote")]
+                remote: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -291,6 +326,7 @@ impl ActorSystem {
     pub fn builder() -> ActorSystemBuilder {
         ActorSystemBuilder {
             node: 0,
+            incarnation: None,
             mailbox: MailboxConfig::default(),
             throughput: DEFAULT_THROUGHPUT,
             guardian: SupervisorStrategy::default(),
@@ -517,7 +553,7 @@ impl ActorSystem {
             pid,
             user_tx,
             high_tx,
-            sys_tx.clone(),
+            SysTx::Local(sys_tx.clone()),
             Arc::clone(&self.inner.events),
             A::message_name,
             std::any::type_name::<A>(),
@@ -542,6 +578,8 @@ impl ActorSystem {
                     typed: Box::new(actor_ref.clone()),
                     type_name: std::any::type_name::<A>(),
                     top_level: matches!(parent, Parent::Guardian),
+                    #[cfg(feature = "remote")]
+                    hosted: crate::remote::node::hosted(&actor_ref),
                 },
             );
         }
@@ -550,7 +588,13 @@ impl ActorSystem {
             .or_else(A::supervisor_strategy)
             .unwrap_or_default();
         #[cfg_attr(not(feature = "persist"), allow(unused_mut))]
-        let mut ctx = Context::new(actor_ref.clone(), self.clone(), parent, strategy);
+        let mut ctx = Context::new(
+            actor_ref.clone(),
+            self.clone(),
+            sys_tx.clone(),
+            parent,
+            strategy,
+        );
         #[cfg(feature = "persist")]
         if let Some(id) = props.persistence_id.clone() {
             let Some(store) = self.inner.persistence.clone() else {
@@ -582,6 +626,70 @@ impl ActorSystem {
 
     pub(crate) fn guardian_strategy(&self) -> &SupervisorStrategy {
         &self.inner.guardian
+    }
+}
+
+/// What the remote layer needs of a system (feature `remote`).
+#[cfg(feature = "remote")]
+impl ActorSystem {
+    /// The node this system belongs to, if any.
+    pub(crate) fn node_shared(&self) -> Option<&Arc<crate::remote::NodeShared>> {
+        self.inner.remote.get()
+    }
+
+    pub(crate) fn attach_node(&self, node: Arc<crate::remote::NodeShared>) {
+        let _ = self.inner.remote.set(node);
+    }
+
+    pub(crate) fn downgrade(&self) -> WeakSystem {
+        WeakSystem(Arc::downgrade(&self.inner))
+    }
+
+    fn local_entry<T>(&self, pid: Pid, f: impl FnOnce(&Entry) -> Option<T>) -> Option<T> {
+        if pid.node() != self.inner.node || pid.incarnation() != self.inner.incarnation {
+            return None;
+        }
+        let reg = self.registry();
+        reg.actors.get(&pid.id()).and_then(f)
+    }
+
+    /// The remote entry point of the live local actor with this pid.
+    pub(crate) fn hosted(&self, pid: Pid) -> Option<Arc<dyn crate::remote::node::Hosted>> {
+        self.local_entry(pid, |e| e.hosted.clone())
+    }
+
+    /// The system lane of the live local actor with this pid.
+    pub(crate) fn system_lane(&self, pid: Pid) -> Option<mpsc::UnboundedSender<SystemMsg>> {
+        self.local_entry(pid, |e| Some(e.sys.clone()))
+    }
+
+    /// The pid and remote entry point of the live actor with this name.
+    pub(crate) fn hosted_named(
+        &self,
+        name: &str,
+    ) -> Option<(Pid, Option<Arc<dyn crate::remote::node::Hosted>>)> {
+        let reg = self.registry();
+        let id = *reg.names.get(name)?;
+        let entry = reg.actors.get(&id)?;
+        Some((self.pid(id), entry.hosted.clone()))
+    }
+
+    /// Spawns a top-level actor now (for a spawn asked by another node).
+    pub(crate) fn spawn_now<A: Actor>(&self, props: Props<A>) -> Result<Pid, SpawnError> {
+        self.spawn_with_parent(props, Parent::Guardian)
+            .map(|(r, _)| r.pid())
+    }
+}
+
+/// A system that may be gone (feature `remote`): what a node holds of its own system.
+#[cfg(feature = "remote")]
+#[derive(Clone)]
+pub(crate) struct WeakSystem(std::sync::Weak<SystemInner>);
+
+#[cfg(feature = "remote")]
+impl WeakSystem {
+    pub(crate) fn upgrade(&self) -> Option<ActorSystem> {
+        self.0.upgrade().map(|inner| ActorSystem { inner })
     }
 }
 

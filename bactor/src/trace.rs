@@ -60,3 +60,27 @@ pub(crate) fn dead_letter(recipient: Pid, message: &'static str) {
     #[cfg(feature = "tracing")]
     tracing::debug!(target: "bactor", %recipient, message, "dead letter");
 }
+
+/// A message queued for an actor on another node.
+#[cfg(feature = "remote")]
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+pub(crate) fn remote_send(target: Pid, node: &str, method: &str) {
+    #[cfg(feature = "tracing")]
+    tracing::trace!(target: "bactor::remote", %target, node, method, "remote send");
+}
+
+/// A message from another node, for a local actor.
+#[cfg(feature = "remote")]
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+pub(crate) fn remote_receive(target: Pid, from: &str, method: &str) {
+    #[cfg(feature = "tracing")]
+    tracing::trace!(target: "bactor::remote", %target, from, method, "remote receive");
+}
+
+/// Something on the link to another node went wrong.
+#[cfg(feature = "remote")]
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+pub(crate) fn remote_problem(node: &str, what: &str) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(target: "bactor::remote", node, what, "remote");
+}

@@ -30,6 +30,8 @@ pub(crate) struct ActorImpl<'a> {
     pub(crate) events: Vec<EventDef>,
     /// `{Name}Event`.
     pub(crate) event_ident: Ident,
+    /// `#[actor(remote)]`: the kind name.
+    pub(crate) remote: Option<String>,
 }
 
 pub(crate) struct Handler {
@@ -121,7 +123,12 @@ impl<'a> ActorImpl<'a> {
             hooks: Vec::new(),
             events: Vec::new(),
             event_ident,
+            remote: None,
         };
+        model.remote = args.remote.as_ref().map(|kind| match kind {
+            Some(kind) => kind.value(),
+            None => model.name.to_string(),
+        });
 
         for impl_item in &item.items {
             match impl_item {
