@@ -448,16 +448,9 @@ pub mod __private {
             encode_args,
         };
 
-        /// The arguments and replies of a remote actor's handlers cross nodes: they must
-        /// be serde types.
-        #[diagnostic::on_unimplemented(
-            message = "`{Self}` cannot cross nodes: the arguments and replies of an `#[actor(remote)]` handler must implement `serde::Serialize` and `serde::Deserialize`",
-            label = "not a serde type",
-            note = "derive them: `#[derive(serde::Serialize, serde::Deserialize)]`, or keep this handler off the remote actor"
-        )]
-        pub trait RemoteArg: serde::Serialize + serde::de::DeserializeOwned + Send + 'static {}
-
-        impl<T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static> RemoteArg for T {}
+        pub use crate::remote::codec::{
+            NotSerde, NotSerdeOwned, Probe, RemoteArg, ViaSerde, ViaSerdeOwned, assert_remote,
+        };
     }
 
     #[cfg(any(feature = "serde", feature = "persist"))]

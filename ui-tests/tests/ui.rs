@@ -10,4 +10,6 @@ fn ui() {
     t.compile_fail("tests/ui/supervise/fail/*.rs");
     t.pass("tests/ui/persistent/pass/*.rs");
     t.compile_fail("tests/ui/persistent/fail/*.rs");
+    t.pass("tests/ui/remote/pass/*.rs");
+    t.compile_fail("tests/ui/remote/fail/*.rs");
 }

@@ -313,47 +313,65 @@ fn expand_remote(
     let self_ty = m.self_ty;
     let (impl_generics, _, where_clause) = m.item.generics.split_for_impl();
     let methods = handlers.iter().map(|h| format!("{name}::{}", h.method));
+    // The serde code goes through `Probe`, which compiles whatever the types (it fails at
+    // run time for a type that is not serde); the one compile error for such a type is
+    // the `assert_remote` below, spanned on the type.
     let encode_arms = handlers.iter().enumerate().map(|(i, h)| {
         let variant = &h.variant;
         let names: Vec<_> = h.args().map(|(n, _)| n).collect();
         quote! {
             #msg::#variant { #(ref #names,)* .. } => {
-                #r::encode_args(__bactor_codec, &(#(#names,)*), __bactor_out)?;
+                let __bactor_args = (#(#names,)*);
+                #[allow(unused_imports)]
+                use #r::{NotSerde as _, ViaSerde as _};
+                (&#r::Probe::of(&__bactor_args)).encode(&__bactor_args, __bactor_codec, __bactor_out)?;
                 ::core::result::Result::Ok(#i)
             }
         }
     });
     let take_arms = handlers.iter().map(|h| {
         let variant = &h.variant;
+        let reply = &h.reply;
         quote! {
-            #msg::#variant { __bactor_reply, .. } => ::core::option::Option::map(
-                __bactor_reply,
-                |__bactor_slot| -> ::std::boxed::Box<dyn #r::PendingReply> {
-                    ::std::boxed::Box::new(__bactor_slot)
-                },
-            ),
+            #msg::#variant { __bactor_reply, .. } => {
+                #[allow(unused_imports)]
+                use #r::{NotSerdeOwned as _, ViaSerdeOwned as _};
+                ::core::option::Option::map(__bactor_reply, |__bactor_slot| {
+                    (&#r::Probe::<#reply>::new()).pending(__bactor_slot)
+                })
+            }
         }
     });
     let decode_arms = handlers.iter().enumerate().map(|(i, h)| {
         let variant = &h.variant;
         let names: Vec<_> = h.args().map(|(n, _)| n).collect();
         let tys: Vec<_> = h.args().map(|(_, ty)| ty).collect();
+        let reply = &h.reply;
         let high = h.high_priority;
         quote! {
             #i => {
-                let (#(#names,)*): (#(#tys,)*) = #r::decode_args(__bactor_codec, __bactor_payload)?;
+                #[allow(unused_imports)]
+                use #r::{NotSerdeOwned as _, ViaSerdeOwned as _};
+                let (#(#names,)*) = (&#r::Probe::<(#(#tys,)*)>::new()).decode(__bactor_codec, __bactor_payload)?;
                 ::core::result::Result::Ok((
                     #msg::#variant {
                         #(#names,)*
                         __bactor_reply: ::core::option::Option::map(
                             ::core::option::Option::take(__bactor_reply),
-                            #r::ReplyChannel::into_reply_to,
+                            |__bactor_channel| (&#r::Probe::<#reply>::new()).reply_to(__bactor_channel),
                         ),
                     },
                     #high,
                 ))
             }
         }
+    });
+    let asserts = handlers.iter().flat_map(|h| {
+        h.args()
+            .map(|(_, ty)| ty)
+            .chain(std::iter::once(&h.reply))
+            .map(|ty| quote_spanned!(ty.span()=> #r::assert_remote::<#ty>();))
+            .collect::<Vec<_>>()
     });
     let encode_phantom = phantom_arm(quote!((__bactor_codec, __bactor_out)));
     let take_phantom = phantom_arm(quote!(()));
@@ -367,26 +385,10 @@ fn expand_remote(
     } else {
         quote!(match *__bactor_msg { #(#encode_arms)* #encode_phantom })
     };
-    // One check per type, spanned on it: a type that is not serde fails here, with the
-    // message of `RemoteArg`, pointing at the type.
-    let checks = handlers.iter().flat_map(|h| {
-        let reply = &h.reply;
-        let reply_check = quote_spanned!(reply.span()=> #r::RemoteArg);
-        h.args()
-            .map(|(_, ty)| {
-                let bound = quote_spanned!(ty.span()=> #r::RemoteArg);
-                quote!(#ty: #bound)
-            })
-            .chain(std::iter::once(quote!(#reply: #reply_check)))
-            .collect::<Vec<_>>()
-    });
-    let mut where_preds: Vec<TokenStream> = where_clause
-        .map(|w| w.predicates.iter().map(|p| quote!(#p)).collect())
-        .unwrap_or_default();
-    where_preds.extend(checks);
     let stub = quote! {
         #p::remote_items! {
             fn remote_stub() -> ::core::option::Option<#r::RemoteStub<Self>> {
+                #(#asserts)*
                 ::core::option::Option::Some(#r::RemoteStub {
                     kind: #kind,
                     methods: &[#(#methods),*],
@@ -406,7 +408,7 @@ fn expand_remote(
     let items = quote! {
         #p::remote_items! {
             #[automatically_derived]
-            impl #impl_generics #r::RemoteActor for #self_ty where #(#where_preds,)* {
+            impl #impl_generics #r::RemoteActor for #self_ty #where_clause {
                 const KIND: &'static str = #kind;
             }
         }

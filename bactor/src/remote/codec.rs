@@ -103,6 +103,133 @@ pub fn decode_args<T: DeserializeOwned>(codec: Codec, bytes: &[u8]) -> Result<T,
     }
 }
 
+/// The arguments and replies of a remote actor's handlers cross nodes: they must be
+/// serde types. `#[actor(remote)]` asserts it once per argument and reply type, spanned on
+/// the type, so a type that is not serde gets this one error, on the type.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot cross nodes: the arguments and replies of `#[actor(remote)]` handlers must implement `serde::Serialize` and `serde::Deserialize`",
+    label = "not a serde type",
+    note = "derive them (`#[derive(serde::Serialize, serde::Deserialize)]`), or move this handler to an actor that is not remote"
+)]
+#[doc(hidden)]
+pub trait RemoteArg {}
+
+#[diagnostic::do_not_recommend]
+impl<T: Serialize + DeserializeOwned + Send + 'static> RemoteArg for T {}
+
+/// The assertion: fails to compile, spanned where it is called, unless `T` is serde.
+#[doc(hidden)]
+pub fn assert_remote<T: RemoteArg + ?Sized>() {}
+
+/// Encodes and decodes values of `T` where `T` is serde, and fails at run time
+/// otherwise, without a compile error of its own: method resolution picks [`ViaSerde`]
+/// when the bounds hold and falls back to [`NotSerde`] (one more reference away) when
+/// not. The one compile error for a type that is not serde comes from
+/// [`assert_remote`].
+#[doc(hidden)]
+pub struct Probe<T: ?Sized>(std::marker::PhantomData<fn() -> *const T>);
+
+impl<T: ?Sized> fmt::Debug for Probe<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Probe")
+    }
+}
+
+impl<T: ?Sized> Default for Probe<T> {
+    fn default() -> Self {
+        Probe::new()
+    }
+}
+
+impl<T: ?Sized> Probe<T> {
+    /// A probe for `T`.
+    pub fn new() -> Self {
+        Probe(std::marker::PhantomData)
+    }
+
+    /// A probe for the type of `value`.
+    pub fn of(_value: &T) -> Self {
+        Probe::new()
+    }
+}
+
+/// The working half of [`Probe`].
+#[doc(hidden)]
+pub trait ViaSerde<T: ?Sized> {
+    /// Encodes `value`.
+    fn encode(&self, value: &T, codec: Codec, out: &mut Vec<u8>) -> Result<(), CodecError>;
+}
+
+/// The working half of [`Probe`], for decoding.
+#[doc(hidden)]
+pub trait ViaSerdeOwned<T> {
+    /// Decodes a `T`.
+    fn decode(&self, codec: Codec, bytes: &[u8]) -> Result<T, CodecError>;
+    /// The pending reply of an ask for a `T`.
+    fn pending(&self, slot: crate::ReplyTo<T>) -> Box<dyn super::PendingReply>;
+    /// The reply slot of an ask from another node, for a `T`.
+    fn reply_to(&self, channel: super::ReplyChannel) -> crate::ReplyTo<T>;
+}
+
+impl<T: Serialize + ?Sized> ViaSerde<T> for Probe<T> {
+    fn encode(&self, value: &T, codec: Codec, out: &mut Vec<u8>) -> Result<(), CodecError> {
+        encode_args(codec, value, out)
+    }
+}
+
+impl<T: Serialize + DeserializeOwned + Send + 'static> ViaSerdeOwned<T> for Probe<T> {
+    fn decode(&self, codec: Codec, bytes: &[u8]) -> Result<T, CodecError> {
+        decode_args(codec, bytes)
+    }
+
+    fn pending(&self, slot: crate::ReplyTo<T>) -> Box<dyn super::PendingReply> {
+        Box::new(super::target::Pending(slot))
+    }
+
+    fn reply_to(&self, channel: super::ReplyChannel) -> crate::ReplyTo<T> {
+        channel.into_reply_to(|reply, codec, out| encode_args(codec, reply, out))
+    }
+}
+
+/// The fallback half of [`Probe`]: only reached when the code does not compile anyway
+/// (the [`assert_remote`] next to it fails).
+#[doc(hidden)]
+pub trait NotSerde<T: ?Sized> {
+    /// Fails.
+    fn encode(&self, value: &T, codec: Codec, out: &mut Vec<u8>) -> Result<(), CodecError> {
+        let _ = (value, codec, out);
+        Err(not_serde())
+    }
+}
+
+/// The fallback half of [`Probe`], for decoding.
+#[doc(hidden)]
+pub trait NotSerdeOwned<T> {
+    /// Fails.
+    fn decode(&self, codec: Codec, bytes: &[u8]) -> Result<T, CodecError> {
+        let _ = (codec, bytes);
+        Err(not_serde())
+    }
+    /// A pending reply that fails.
+    fn pending(&self, slot: crate::ReplyTo<T>) -> Box<dyn super::PendingReply>
+    where
+        T: Send + 'static,
+    {
+        Box::new(super::target::Failing(slot))
+    }
+    /// A reply slot whose replies fail.
+    fn reply_to(&self, channel: super::ReplyChannel) -> crate::ReplyTo<T> {
+        channel.into_reply_to(|_, _, _| Err(not_serde()))
+    }
+}
+
+impl<T: ?Sized> NotSerde<T> for &Probe<T> {}
+impl<T> NotSerdeOwned<T> for &Probe<T> {}
+
+fn not_serde() -> CodecError {
+    CodecError::new("not a serde type")
+}
+
 thread_local! {
     /// The address of the node whose message is being encoded on this thread: local refs
     /// inside it travel with it, so the receiver can reach them.

@@ -594,7 +594,7 @@ impl NodeShared {
         payload: Vec<u8>,
     ) -> Result<Pid, RemoteError> {
         let (tx, rx) = oneshot::channel::<Reply<Result<Pid, String>>>();
-        let reply: Box<dyn PendingReply> = Box::new(ReplyTo::new(tx));
+        let reply: Box<dyn PendingReply> = Box::new(super::target::Pending(ReplyTo::new(tx)));
         let address: Arc<str> = address.into();
         let incarnation = self.incarnation_of(&address).unwrap_or_default();
         let correlation = self.pending_to(&address, incarnation, reply);

@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use bactor_remote::endpoint::Permit;
 use bactor_remote::{Bytes, Envelope as Wire, Kind, WirePid};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
+
+use serde::de::DeserializeOwned;
 
 use super::codec::{self, Codec, CodecError};
 use super::node::{NodeShared, system_method};
@@ -400,25 +400,46 @@ pub trait PendingReply: Send {
     fn is_closed(&self) -> bool;
 }
 
-impl<R: DeserializeOwned + Send + 'static> PendingReply for ReplyTo<R> {
+/// The reply slot of an ask, waiting for a reply of type `R` from another node.
+pub(crate) struct Pending<R>(pub(crate) ReplyTo<R>);
+
+impl<R: DeserializeOwned + Send + 'static> PendingReply for Pending<R> {
     fn complete(self: Box<Self>, payload: &[u8], codec: Codec) {
         match codec::decode_args::<R>(codec, payload) {
             Ok(reply) => {
                 // The asker may have given up.
-                let _ = (*self).send(reply);
+                let _ = self.0.send(reply);
             }
-            Err(e) => (*self).fail_with(AskError::Remote(RemoteFailure::Codec(format!(
+            Err(e) => self.0.fail_with(AskError::Remote(RemoteFailure::Codec(format!(
                 "the reply: {e}"
             )))),
         }
     }
 
     fn fail(self: Box<Self>, error: AskError) {
-        (*self).fail_with(error);
+        self.0.fail_with(error);
     }
 
     fn is_closed(&self) -> bool {
-        ReplyTo::is_closed(self)
+        self.0.is_closed()
+    }
+}
+
+/// The pending reply of a type that is not serde: never built by code that compiles.
+pub(crate) struct Failing<R>(pub(crate) ReplyTo<R>);
+
+impl<R: Send + 'static> PendingReply for Failing<R> {
+    fn complete(self: Box<Self>, _: &[u8], _: Codec) {
+        let error = AskError::Remote(RemoteFailure::Codec("not a serde type".into()));
+        self.0.fail_with(error);
+    }
+
+    fn fail(self: Box<Self>, error: AskError) {
+        self.0.fail_with(error);
+    }
+
+    fn is_closed(&self) -> bool {
+        self.0.is_closed()
     }
 }
 
@@ -441,11 +462,14 @@ impl std::fmt::Debug for ReplyChannel {
 }
 
 impl ReplyChannel {
-    /// The `ReplyTo` of the message, for a reply of type `R`.
-    pub fn into_reply_to<R: Serialize>(self) -> ReplyTo<R> {
+    /// The `ReplyTo` of the message, for a reply of type `R` encoded by `encode`.
+    pub(crate) fn into_reply_to<R>(
+        self,
+        encode: fn(&R, Codec, &mut Vec<u8>) -> Result<(), CodecError>,
+    ) -> ReplyTo<R> {
         ReplyTo::remote(ReplySink {
             channel: self,
-            encode: |reply, codec, out| codec::encode_args(codec, reply, out),
+            encode,
         })
     }
 

@@ -1,0 +1,9 @@
+use bactor::prelude::*;
+
+#[actor(remote)]
+struct Store;
+
+#[actor]
+impl Store {}
+
+fn main() {}
