@@ -300,6 +300,12 @@ impl Node {
         &self.shared.address
     }
 
+    /// The socket address the node's endpoint listens on (the advertised address may
+    /// differ, behind a proxy or NAT).
+    pub fn endpoint_address(&self) -> SocketAddr {
+        self.shared.endpoint.local_addr()
+    }
+
     /// The node's actor system.
     pub fn system(&self) -> &ActorSystem {
         &self.system
