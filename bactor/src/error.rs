@@ -56,9 +56,17 @@ pub enum AskError<E = Infallible> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RemoteFailure {
-    /// The node at this address is down, or the connection to it was lost with the
-    /// request in flight.
+    /// The node at this address is down: unreachable for longer than its down timeout,
+    /// or it came back as a new run.
     NodeDown(String),
+    /// The connection to the node broke with the request still queued here (it is
+    /// dialled again; later requests may get through).
+    Unreachable {
+        /// The node's address.
+        node: String,
+        /// What happened.
+        reason: String,
+    },
     /// The encoded message is larger than the receiving node accepts in one frame.
     TooLarge {
         /// Its size in bytes, as a frame of its own.
@@ -78,6 +86,9 @@ impl fmt::Display for RemoteFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RemoteFailure::NodeDown(node) => write!(f, "node {node} is down"),
+            RemoteFailure::Unreachable { node, reason } => {
+                write!(f, "node {node} unreachable: {reason}")
+            }
             RemoteFailure::TooLarge { size, limit } => write!(
                 f,
                 "a message of {size} bytes is over the receiving node's frame limit of {limit}"

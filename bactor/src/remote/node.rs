@@ -897,7 +897,10 @@ impl NodeShared {
                 limit: *limit,
             },
             SendError::Overloaded { peer, .. } => RemoteFailure::Overloaded(peer.clone()),
-            SendError::Unreachable { peer, .. } => RemoteFailure::NodeDown(peer.clone()),
+            SendError::Unreachable { peer, reason } => RemoteFailure::Unreachable {
+                node: peer.clone(),
+                reason: reason.clone(),
+            },
             _ => RemoteFailure::NodeDown(String::from("(this node is shutting down)")),
         };
         match envelope.kind {
