@@ -470,3 +470,58 @@ async fn a_node_without_the_secret_gets_nothing() {
     a.shutdown().await;
     intruder.shutdown().await;
 }
+
+/// A test certificate authority, and node certificates for `localhost` signed by it.
+struct Authority {
+    pem: String,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+}
+
+impl Authority {
+    fn new() -> Authority {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let cert = params.self_signed(&key).unwrap();
+        Authority {
+            pem: cert.pem(),
+            issuer: rcgen::Issuer::new(params, key),
+        }
+    }
+
+    fn node_tls(&self) -> bactor::remote::TlsConfig {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        bactor::remote::TlsConfig {
+            cert_pem: cert.pem().into_bytes(),
+            key_pem: key.serialize_pem().into_bytes(),
+            ca_pem: self.pem.clone().into_bytes(),
+            domain: Some("localhost".to_owned()),
+        }
+    }
+}
+
+#[tokio::test]
+async fn actors_talk_over_tls_and_plaintext_nodes_are_kept_out() {
+    let ca = Authority::new();
+    let a = builder().tls(ca.node_tls()).start().await.unwrap();
+    let b = builder().tls(ca.node_tls()).start().await.unwrap();
+    let account = no_hang(a.spawn_remote::<Account>(b.address(), None))
+        .await
+        .unwrap();
+    assert_eq!(no_hang(account.deposit(9)).await, Ok(9));
+    assert_eq!(no_hang(account.withdraw(4)).await, Ok(5));
+    // A node without TLS cannot reach a TLS node (nor the other way round).
+    let plain = node().await;
+    match no_hang(plain.lookup_remote::<Account>(b.address(), "x")).await {
+        Err(RemoteError::Failed(AskError::Remote(
+            RemoteFailure::NodeDown(_) | RemoteFailure::Unreachable { .. },
+        ))) => {}
+        other => panic!("expected the TLS node to be unreachable, got {other:?}"),
+    }
+    for n in [&a, &b, &plain] {
+        n.shutdown().await;
+    }
+}
