@@ -40,6 +40,7 @@ use tonic::codegen::tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::handshake::{self, HandshakeError, Identity, Secret};
+use crate::transport::{Accepted, Connector, Transport};
 use crate::proto::frame::Body;
 use crate::proto::remoting_client::RemotingClient;
 use crate::proto::remoting_server::{Remoting, RemotingServer};
@@ -432,6 +433,12 @@ pub struct EndpointConfig {
     /// TLS on every stream (feature `tls`); plaintext when `None`.
     #[cfg(feature = "tls")]
     pub tls: Option<TlsConfig>,
+    /// How to listen and dial; real TCP (with `TCP_NODELAY`) when `None`. A network
+    /// simulator plugs in here.
+    pub transport: Option<Arc<dyn Transport>>,
+    /// Seeds the jitter of reconnection waits, for runs that must repeat exactly (a
+    /// simulation replayed from its seed); fresh randomness when `None`.
+    pub jitter_seed: Option<u64>,
 }
 
 impl EndpointConfig {
@@ -452,6 +459,8 @@ impl EndpointConfig {
             max_queued: 100_000,
             #[cfg(feature = "tls")]
             tls: None,
+            transport: None,
+            jitter_seed: None,
         }
     }
 }
@@ -481,6 +490,9 @@ struct Inner {
     max_queued: usize,
     #[cfg(feature = "tls")]
     tls: Option<TlsConfig>,
+    transport: Option<Arc<dyn Transport>>,
+    /// The state of the jitter generator when seeded.
+    jitter: Option<Mutex<u64>>,
     inbound: Arc<dyn Inbound>,
     /// The queue of each peer's writer, by address.
     peers: Mutex<HashMap<String, Queue>>,
@@ -513,6 +525,25 @@ impl Inner {
         }
     }
 
+    /// A random number for the jitter: from the seeded generator (xorshift64) when there
+    /// is one, fresh randomness otherwise.
+    fn random(&self) -> u16 {
+        match &self.jitter {
+            Some(state) => {
+                let mut x = state.lock().unwrap_or_else(PoisonError::into_inner);
+                *x ^= *x << 13;
+                *x ^= *x >> 7;
+                *x ^= *x << 17;
+                (*x >> 48) as u16
+            }
+            None => {
+                let mut r = [0u8; 2];
+                let _ = getrandom::fill(&mut r);
+                u16::from_be_bytes(r)
+            }
+        }
+    }
+
     fn is_stopping(&self) -> bool {
         self.stopped.load(std::sync::atomic::Ordering::Acquire)
     }
@@ -526,6 +557,12 @@ impl Inner {
             peers.remove(address);
         }
     }
+}
+
+/// Where an endpoint's server takes its connections from.
+enum Listening {
+    Tcp(tonic::transport::server::TcpIncoming),
+    Other(crate::transport::Accepting),
 }
 
 /// A node's endpoint. See the [module docs](self).
@@ -583,10 +620,19 @@ impl Endpoint {
         config: EndpointConfig,
         inbound: impl Inbound,
     ) -> Result<Endpoint, BindError> {
-        let incoming = tonic::transport::server::TcpIncoming::bind(config.bind)
-            .map_err(BindError::new)?
-            .with_nodelay(Some(true));
-        let local_addr = incoming.local_addr().map_err(BindError::new)?;
+        let (local_addr, incoming) = match &config.transport {
+            None => {
+                let tcp = tonic::transport::server::TcpIncoming::bind(config.bind)
+                    .map_err(BindError::new)?
+                    .with_nodelay(Some(true));
+                (tcp.local_addr().map_err(BindError::new)?, Listening::Tcp(tcp))
+            }
+            Some(transport) => {
+                let (local, accepting) =
+                    transport.listen(config.bind).await.map_err(BindError::new)?;
+                (local, Listening::Other(accepting))
+            }
+        };
         #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
         let mut server = tonic::transport::Server::builder();
         #[cfg(feature = "tls")]
@@ -619,6 +665,8 @@ impl Endpoint {
             max_queued: config.max_queued.max(1),
             #[cfg(feature = "tls")]
             tls: config.tls.clone(),
+            transport: config.transport.clone(),
+            jitter: config.jitter_seed.map(|s| Mutex::new(s | 1)),
             inbound: Arc::new(inbound),
             peers: Mutex::new(HashMap::new()),
             stopping: stopping.clone(),
@@ -636,9 +684,19 @@ impl Endpoint {
                 let _ = signal.wait_for(|s| *s).await;
             };
             // Serving ends only on shutdown; an accept error ends one connection, not this.
-            let _ = server
-                .serve_with_incoming_shutdown(service, incoming, stopped)
-                .await;
+            let _ = match incoming {
+                Listening::Tcp(tcp) => {
+                    server
+                        .serve_with_incoming_shutdown(service, tcp, stopped)
+                        .await
+                }
+                Listening::Other(accepting) => {
+                    let accepted = accepting.map(|c| c.map(Accepted));
+                    server
+                        .serve_with_incoming_shutdown(service, accepted, stopped)
+                        .await
+                }
+            };
         });
         Ok(Endpoint {
             inner,
@@ -843,7 +901,7 @@ async fn dialler(inner: Arc<Inner>, address: String, rx: QueueRx, weak: WeakQueu
             give_up(&inner, &address, rx, &weak, reason).await;
             return;
         }
-        let wait = backoff(inner.reconnect_min, inner.reconnect_max, failures)
+        let wait = backoff(inner.reconnect_min, inner.reconnect_max, failures, inner.random())
             .min(inner.down_after.saturating_sub(started.elapsed()));
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
@@ -861,18 +919,17 @@ fn redial(inner: &Arc<Inner>, address: &str) {
     }
 }
 
-/// `min · 2^(failures - 1)`, capped at `max`, ± 20 %.
-fn backoff(min: Duration, max: Duration, failures: u32) -> Duration {
+/// `min · 2^(failures - 1)`, capped at `max`, ± 20 % (`random` picks where in that
+/// range).
+fn backoff(min: Duration, max: Duration, failures: u32, random: u16) -> Duration {
     let base = min
         .saturating_mul(
             1u32.checked_shl(failures.saturating_sub(1))
                 .unwrap_or(u32::MAX),
         )
         .min(max);
-    let mut r = [0u8; 2];
-    let _ = getrandom::fill(&mut r);
     // A factor in [0.8, 1.2].
-    let factor = 0.8 + 0.4 * f64::from(u16::from_be_bytes(r)) / f64::from(u16::MAX);
+    let factor = 0.8 + 0.4 * f64::from(random) / f64::from(u16::MAX);
     base.mul_f64(factor)
 }
 
@@ -940,12 +997,20 @@ async fn open_stream(
     address: &str,
 ) -> Result<(Identity, mpsc::Sender<Frame>, Incoming), Opening> {
     let limit = inner.limits.max_frame_bytes;
-    let channel = channel(inner, address)?
+    let endpoint = channel(inner, address)?
         .tcp_nodelay(true)
-        .connect_timeout(inner.handshake_timeout)
-        .connect()
-        .await
-        .map_err(|e| format!("cannot connect: {e}"))?;
+        .connect_timeout(inner.handshake_timeout);
+    let connected = match &inner.transport {
+        None => endpoint.connect().await,
+        Some(transport) => {
+            let connector = Connector {
+                transport: Arc::clone(transport),
+                address: address.to_owned(),
+            };
+            endpoint.connect_with_connector(connector).await
+        }
+    };
+    let channel = connected.map_err(|e| format!("cannot connect: {e}"))?;
     let mut client = RemotingClient::new(channel)
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);

@@ -30,6 +30,7 @@ pub use bytes::Bytes;
 mod batch;
 pub mod endpoint;
 pub mod handshake;
+pub mod transport;
 
 pub use batch::{
     BatchBuilder, Envelope, Kind, Limits, Push, WireError, WirePid, decode_frame, unpack,

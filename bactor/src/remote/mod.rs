@@ -33,7 +33,9 @@ pub(crate) mod codec;
 pub(crate) mod node;
 mod target;
 
-pub use bactor_remote::endpoint::TlsConfig;
+pub use bactor_remote::endpoint::{EndpointConfig, TlsConfig};
+/// The network seam of a node: real TCP by default; a simulator (turmoil) in tests.
+pub use bactor_remote::transport;
 pub use codec::{Codec, CodecError};
 pub use node::{Node, NodeBuilder, NodeError, RemoteError};
 

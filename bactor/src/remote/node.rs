@@ -177,7 +177,15 @@ impl NodeBuilder {
         self
     }
 
-    /// Any other setting of the endpoint (frame limits, queue bound, handshake timeout).
+    /// How the node listens and dials (default: TCP with `TCP_NODELAY`). A network
+    /// simulator such as turmoil plugs in here.
+    pub fn transport(mut self, transport: Arc<dyn super::transport::Transport>) -> Self {
+        self.config.transport = Some(transport);
+        self
+    }
+
+    /// Any other setting of the endpoint (frame limits, queue bound, handshake timeout,
+    /// the seed of the reconnection jitter).
     pub fn endpoint(mut self, f: impl FnOnce(&mut EndpointConfig)) -> Self {
         f(&mut self.config);
         self
