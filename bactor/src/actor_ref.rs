@@ -320,19 +320,21 @@ impl<A: Actor> Hash for ActorRef<A> {
     }
 }
 
-/// A ref serializes as its pid and the address of its home node: `(pid, Some(address))`
-/// inside a message between nodes (feature `remote`), `(pid, None)` otherwise.
+/// A ref serializes as its pid. Inside a message between nodes (feature `remote`) it
+/// also carries the address of its home node, `(pid, address)`, so that it works on
+/// whichever node receives it.
 #[cfg(feature = "serde")]
 impl<A: Actor> serde::Serialize for ActorRef<A> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         #[cfg(feature = "remote")]
-        let home = match &self.inner.user {
-            UserTx::Remote(lane) => Some(Arc::clone(&lane.target.address)),
-            _ => crate::remote::codec::home(),
-        };
-        #[cfg(not(feature = "remote"))]
-        let home: Option<Arc<str>> = None;
-        (self.inner.pid, home.as_deref()).serialize(s)
+        if let Some(home) = crate::remote::codec::home() {
+            let home = match &self.inner.user {
+                UserTx::Remote(lane) => Arc::clone(&lane.target.address),
+                _ => home,
+            };
+            return (self.inner.pid, &*home).serialize(s);
+        }
+        self.inner.pid.serialize(s)
     }
 }
 
@@ -344,7 +346,15 @@ impl<A: Actor> serde::Serialize for ActorRef<A> {
 impl<'de, A: Actor> serde::Deserialize<'de> for ActorRef<A> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::Error;
-        let (pid, home) = <(Pid, Option<String>)>::deserialize(d)?;
+        #[cfg(feature = "remote")]
+        let (pid, home) = if crate::remote::codec::is_from_wire() {
+            let (pid, home) = <(Pid, String)>::deserialize(d)?;
+            (pid, Some(home))
+        } else {
+            (Pid::deserialize(d)?, None)
+        };
+        #[cfg(not(feature = "remote"))]
+        let (pid, home) = (Pid::deserialize(d)?, None::<String>);
         let system = crate::system::deserialization_system().ok_or_else(|| {
             D::Error::custom(
                 "an actor ref can only be deserialized inside `ActorSystem::with_deserialization`",

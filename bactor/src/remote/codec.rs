@@ -249,6 +249,25 @@ pub(crate) fn home() -> Option<Arc<str>> {
     HOME.with(|h| h.borrow().clone())
 }
 
+thread_local! {
+    /// A message from another node is being decoded on this thread: refs in it carry
+    /// their home address.
+    static FROM_WIRE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` as the decoding of a message from another node.
+pub(crate) fn from_wire<R>(f: impl FnOnce() -> R) -> R {
+    let previous = FROM_WIRE.with(|w| w.replace(true));
+    let out = f();
+    FROM_WIRE.with(|w| w.set(previous));
+    out
+}
+
+/// `true` inside [`from_wire`].
+pub(crate) fn is_from_wire() -> bool {
+    FROM_WIRE.with(std::cell::Cell::get)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -759,7 +759,9 @@ impl NodeShared {
             Kind::Reply => {
                 let ask = self.take_pending(envelope.correlation)?;
                 let system = self.system.upgrade()?;
-                system.with_deserialization(|| ask.reply.complete(&envelope.payload, self.codec));
+                system.with_deserialization(|| {
+                    codec::from_wire(|| ask.reply.complete(&envelope.payload, self.codec))
+                });
                 None
             }
             Kind::Failure => {
@@ -795,7 +797,9 @@ impl NodeShared {
             return None;
         };
         let delivered = system.with_deserialization(|| {
-            hosted.deliver(&envelope.method, &envelope.payload, self.codec, &mut reply)
+            codec::from_wire(|| {
+                hosted.deliver(&envelope.method, &envelope.payload, self.codec, &mut reply)
+            })
         });
         match delivered {
             Ok(wait) => wait,
