@@ -185,6 +185,165 @@ impl QueueRx {
     }
 }
 
+/// A handle to one peer's queue, for senders that send to the same peer again and again
+/// (a remote actor ref): it keeps the queue found by the first send and looks it up again
+/// only when its writer has ended, so a send costs no lookup in the endpoint's peer map.
+///
+/// Made by [`Endpoint::peer`]; cheap to clone.
+#[derive(Clone)]
+pub struct Peer {
+    inner: Arc<Inner>,
+    address: Arc<str>,
+    queue: Arc<std::sync::RwLock<Queue>>,
+}
+
+impl fmt::Debug for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Peer")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Peer {
+    /// The peer's address.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// The live queue: the cached one, or (its writer ended) the one a lookup finds or
+    /// dials.
+    fn live(&self) -> Queue {
+        let cached = self.queue.read().unwrap_or_else(PoisonError::into_inner);
+        if !cached.tx.is_closed() {
+            return cached.clone();
+        }
+        drop(cached);
+        self.refresh()
+    }
+
+    #[cold]
+    fn refresh(&self) -> Queue {
+        let mut cached = self.queue.write().unwrap_or_else(PoisonError::into_inner);
+        if cached.tx.is_closed() {
+            self.inner.forget(&self.address, &cached.downgrade());
+            *cached = with_queue(&self.inner, &self.address, Queue::clone);
+        }
+        cached.clone()
+    }
+
+    /// Takes a place in the peer's queue and fills it with what `make` returns, without
+    /// waiting: [`SendError::Overloaded`] (and `make` not called) when the queue is full,
+    /// [`SendError::Closed`] when the endpoint is shutting down. `make` returning `None`
+    /// gives the place back.
+    pub fn try_send_with(&self, make: impl FnOnce() -> Option<Envelope>) -> Result<(), SendError> {
+        if self.inner.is_stopping() {
+            return Err(SendError::Closed);
+        }
+        let cached = self.queue.read().unwrap_or_else(PoisonError::into_inner);
+        if cached.tx.is_closed() {
+            drop(cached);
+            return self.fill(self.refresh(), make);
+        }
+        if let Err(queued) = cached.reserve() {
+            return Err(SendError::Overloaded {
+                peer: self.address.to_string(),
+                queued,
+            });
+        }
+        let Some(envelope) = make() else {
+            cached.unreserve();
+            return Ok(());
+        };
+        match cached.push(envelope) {
+            Ok(()) => Ok(()),
+            Err((envelope, _)) => {
+                drop(cached);
+                self.push_fresh(envelope);
+                Ok(())
+            }
+        }
+    }
+
+    fn fill(&self, queue: Queue, make: impl FnOnce() -> Option<Envelope>) -> Result<(), SendError> {
+        if let Err(queued) = queue.reserve() {
+            return Err(SendError::Overloaded {
+                peer: self.address.to_string(),
+                queued,
+            });
+        }
+        let Some(envelope) = make() else {
+            queue.unreserve();
+            return Ok(());
+        };
+        if let Err((envelope, _)) = queue.push(envelope) {
+            self.push_fresh(envelope);
+        }
+        Ok(())
+    }
+
+    /// The writer ended between the reservation and the push: one more try on a fresh
+    /// queue, past the bound (the place was granted).
+    #[cold]
+    fn push_fresh(&self, envelope: Envelope) {
+        let queue = self.refresh();
+        queue
+            .count
+            .queued
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Err((envelope, _)) = queue.push(envelope) {
+            self.inner
+                .inbound
+                .undeliverable(envelope, closed_twice(&self.address));
+        }
+    }
+
+    /// Like [`try_send_with`](Self::try_send_with), but waits for room in a full queue
+    /// (see [`Endpoint::reserve`]).
+    pub async fn send_with(&self, make: impl FnOnce() -> Option<Envelope>) -> Result<(), SendError> {
+        loop {
+            if self.inner.is_stopping() {
+                return Err(SendError::Closed);
+            }
+            let queue = self.live();
+            let room = Arc::clone(&queue.count);
+            let notified = room.room.notified();
+            tokio::pin!(notified);
+            // Registered before trying, so room made in between is not missed.
+            notified.as_mut().enable();
+            if queue.reserve().is_ok() {
+                let Some(envelope) = make() else {
+                    queue.unreserve();
+                    return Ok(());
+                };
+                if let Err((envelope, _)) = queue.push(envelope) {
+                    self.push_fresh(envelope);
+                }
+                return Ok(());
+            }
+            notified.await;
+        }
+    }
+
+    /// Queues a system envelope on the peer's control lane (see
+    /// [`Endpoint::send_system`]).
+    pub fn send_system(&self, envelope: Envelope) {
+        if self.inner.is_stopping() {
+            self.inner.inbound.undeliverable(envelope, SendError::Closed);
+            return;
+        }
+        let queue = self.live();
+        if let Err(back) = queue.sys.send(envelope) {
+            let queue = self.refresh();
+            if let Err(back) = queue.sys.send(back.0) {
+                self.inner
+                    .inbound
+                    .undeliverable(back.0, closed_twice(&self.address));
+            }
+        }
+    }
+}
+
 /// A place in a peer's queue, taken by [`Endpoint::try_reserve`] or
 /// [`Endpoint::reserve`]: [`send`](Permit::send) then queues one envelope without any
 /// further check of the bound. Dropped unused, the place is given back.
@@ -251,6 +410,22 @@ pub trait Inbound: Send + Sync + 'static {
     /// queueing without bound. Calls `deliver` and never waits unless implemented.
     fn deliver_or_wait(&self, from: &Identity, envelope: Envelope) -> Option<Wait> {
         self.deliver(from, envelope);
+        None
+    }
+    /// Delivers the envelopes of one frame, in order, until one needs a wait: then
+    /// returns it, and is called again with the rest once it is done. An inbound that
+    /// does per-frame work once (a lookup shared by many envelopes) implements this;
+    /// by default it calls [`deliver_or_wait`](Inbound::deliver_or_wait) for each.
+    fn deliver_frame(
+        &self,
+        from: &Identity,
+        envelopes: &mut std::vec::IntoIter<Envelope>,
+    ) -> Option<Wait> {
+        for envelope in envelopes {
+            if let Some(wait) = self.deliver_or_wait(from, envelope) {
+                return Some(wait);
+            }
+        }
         None
     }
     /// An envelope this node could not send.
@@ -723,6 +898,16 @@ impl Endpoint {
         match self.try_reserve(address) {
             Ok(permit) => permit.send(address, envelope),
             Err(error) => self.inner.inbound.undeliverable(envelope, error),
+        }
+    }
+
+    /// A handle to the peer at `address` (dialled on first use), for repeated sends.
+    pub fn peer(&self, address: &str) -> Peer {
+        let queue = with_queue(&self.inner, address, Queue::clone);
+        Peer {
+            inner: Arc::clone(&self.inner),
+            address: address.into(),
+            queue: Arc::new(std::sync::RwLock::new(queue)),
         }
     }
 
@@ -1318,10 +1503,9 @@ async fn read(
         match frame.body {
             Some(Body::Batch(batch)) => match unpack(batch) {
                 Ok(envelopes) => {
-                    for envelope in envelopes {
-                        if let Some(wait) = inner.inbound.deliver_or_wait(&from, envelope) {
-                            wait.await;
-                        }
+                    let mut envelopes = envelopes.into_iter();
+                    while let Some(wait) = inner.inbound.deliver_frame(&from, &mut envelopes) {
+                        wait.await;
                     }
                 }
                 // A peer that breaks the protocol loses its stream.

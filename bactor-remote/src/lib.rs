@@ -25,7 +25,7 @@
 //! Still to come (see the project README's status table): heartbeats and node-down
 //! detection, reconnection with backoff, TLS, and bactor's `remote` feature on top.
 
-pub use bytes::Bytes;
+pub use bytes::{BufMut, Bytes, BytesMut};
 
 mod batch;
 pub mod endpoint;

@@ -10,6 +10,7 @@
 
 use std::any::Any;
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -121,9 +122,32 @@ struct Entry {
     hosted: Option<Arc<dyn crate::remote::node::Hosted>>,
 }
 
+/// Hashes actor ids (sequential numbers) with one multiplication: ids are not chosen by
+/// anyone, so SipHash's protection against chosen keys buys nothing here, and every
+/// message from another node looks its target up.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+        self.0 = self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 #[derive(Default)]
 struct Registry {
-    actors: HashMap<u64, Entry>,
+    actors: HashMap<u64, Entry, BuildHasherDefault<IdHasher>>,
     names: HashMap<String, u64>,
 }
 

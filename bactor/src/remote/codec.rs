@@ -4,6 +4,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::sync::Arc;
 
+use bactor_remote::{BufMut, Bytes, BytesMut};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -66,13 +67,13 @@ impl std::error::Error for CodecError {}
 pub fn encode_args<T: Serialize + ?Sized>(
     codec: Codec,
     value: &T,
-    out: &mut Vec<u8>,
+    out: impl std::io::Write,
 ) -> Result<(), CodecError> {
     match codec {
-        Codec::Postcard => postcard::to_io(value, &mut *out)
+        Codec::Postcard => postcard::to_io(value, out)
             .map(|_| ())
             .map_err(|e| CodecError(format!("cannot encode as postcard: {e}"))),
-        Codec::Json => serde_json::to_writer(&mut *out, value)
+        Codec::Json => serde_json::to_writer(out, value)
             .map_err(|e| CodecError(format!("cannot encode as JSON: {e}"))),
     }
 }
@@ -157,7 +158,7 @@ impl<T: ?Sized> Probe<T> {
 #[doc(hidden)]
 pub trait ViaSerde<T: ?Sized> {
     /// Encodes `value`.
-    fn encode(&self, value: &T, codec: Codec, out: &mut Vec<u8>) -> Result<(), CodecError>;
+    fn encode(&self, value: &T, codec: Codec, out: &mut BytesMut) -> Result<(), CodecError>;
 }
 
 /// The working half of [`Probe`], for decoding.
@@ -172,8 +173,8 @@ pub trait ViaSerdeOwned<T> {
 }
 
 impl<T: Serialize + ?Sized> ViaSerde<T> for Probe<T> {
-    fn encode(&self, value: &T, codec: Codec, out: &mut Vec<u8>) -> Result<(), CodecError> {
-        encode_args(codec, value, out)
+    fn encode(&self, value: &T, codec: Codec, out: &mut BytesMut) -> Result<(), CodecError> {
+        encode_args(codec, value, out.writer())
     }
 }
 
@@ -187,7 +188,7 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> ViaSerdeOwned<T> for Prob
     }
 
     fn reply_to(&self, channel: super::ReplyChannel) -> crate::ReplyTo<T> {
-        channel.into_reply_to(|reply, codec, out| encode_args(codec, reply, out))
+        channel.into_reply_to(|reply, codec, out| encode_args(codec, reply, out.writer()))
     }
 }
 
@@ -196,7 +197,7 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> ViaSerdeOwned<T> for Prob
 #[doc(hidden)]
 pub trait NotSerde<T: ?Sized> {
     /// Fails.
-    fn encode(&self, value: &T, codec: Codec, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    fn encode(&self, value: &T, codec: Codec, out: &mut BytesMut) -> Result<(), CodecError> {
         let _ = (value, codec, out);
         Err(not_serde())
     }
@@ -231,22 +232,60 @@ fn not_serde() -> CodecError {
 }
 
 thread_local! {
-    /// The address of the node whose message is being encoded on this thread: local refs
-    /// inside it travel with it, so the receiver can reach them.
+    /// The address of the node whose message is being encoded on this thread, while
+    /// `ENCODING`: local refs inside it travel with it, so the receiver can reach them.
+    /// Kept between messages (most threads serve one node), so setting it is usually a
+    /// pointer comparison.
     static HOME: RefCell<Option<Arc<str>>> = const { RefCell::new(None) };
+    static ENCODING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Where payloads are encoded: split off per message, so many payloads share one
+    /// allocation.
+    static SCRATCH: RefCell<BytesMut> = RefCell::new(BytesMut::new());
 }
 
 /// Runs `f` with `home` as the address local refs serialize with.
 pub(crate) fn with_home<R>(home: &Arc<str>, f: impl FnOnce() -> R) -> R {
-    let previous = HOME.with(|h| h.replace(Some(Arc::clone(home))));
+    let set = HOME.with(|h| match h.try_borrow_mut() {
+        Ok(mut current) => {
+            if !current.as_ref().is_some_and(|c| Arc::ptr_eq(c, home)) {
+                *current = Some(Arc::clone(home));
+            }
+            true
+        }
+        // Encoding inside an encoding of another node's message: keep the outer one.
+        Err(_) => false,
+    });
+    let previous = ENCODING.with(|e| e.replace(set));
     let out = f();
-    HOME.with(|h| h.replace(previous));
+    ENCODING.with(|e| e.set(previous));
     out
 }
 
-/// The address set by [`with_home`] on this thread.
+/// The address set by [`with_home`] on this thread, while it runs.
 pub(crate) fn home() -> Option<Arc<str>> {
-    HOME.with(|h| h.borrow().clone())
+    if !ENCODING.with(std::cell::Cell::get) {
+        return None;
+    }
+    HOME.with(|h| h.try_borrow().ok().and_then(|h| h.clone()))
+}
+
+/// Runs `f` on an empty buffer; returns its result and what it wrote.
+pub(crate) fn scratch<R>(f: impl FnOnce(&mut BytesMut) -> R) -> (R, Bytes) {
+    SCRATCH.with(|s| match s.try_borrow_mut() {
+        Ok(mut buf) => {
+            if buf.capacity() < 512 {
+                buf.reserve(16 * 1024);
+            }
+            let out = f(&mut buf);
+            (out, buf.split().freeze())
+        }
+        // Re-entered (an encoding inside an encoding): a buffer of its own.
+        Err(_) => {
+            let mut buf = BytesMut::new();
+            let out = f(&mut buf);
+            (out, buf.freeze())
+        }
+    })
 }
 
 thread_local! {

@@ -91,7 +91,7 @@ pub struct RemoteStub<A: Actor> {
     /// The wire name of each handler (`Counter::add`), in declaration order.
     pub methods: &'static [&'static str],
     /// Encodes the arguments of a message into the buffer; returns its method's index.
-    pub encode: fn(&A::Msg, Codec, &mut Vec<u8>) -> Result<usize, CodecError>,
+    pub encode: fn(&A::Msg, Codec, &mut bactor_remote::BytesMut) -> Result<usize, CodecError>,
     /// Takes the reply slot out of a message that was queued for the wire.
     pub take_reply: fn(A::Msg) -> Option<Box<dyn PendingReply>>,
     /// Builds the message of the method with this index from its payload; `reply` is the

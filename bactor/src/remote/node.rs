@@ -639,6 +639,13 @@ impl NodeShared {
     }
 }
 
+/// What the envelopes of one frame share: the last target and its last method.
+#[derive(Default)]
+struct Recent {
+    hosted: Option<(Pid, Arc<dyn Hosted>)>,
+    method: Option<(Arc<str>, usize)>,
+}
+
 /// The endpoint's inbound: the node, once it is up.
 struct InboundOf(Arc<OnceLock<Weak<NodeShared>>>);
 
@@ -656,8 +663,11 @@ impl Inbound for InboundOf {
     }
 
     fn deliver_or_wait(&self, from: &Identity, envelope: Wire) -> Option<Wait> {
-        let node = self.node()?;
-        node.arrived(from, envelope)
+        self.deliver_frame(from, &mut vec![envelope].into_iter())
+    }
+
+    fn deliver_frame(&self, from: &Identity, envelopes: &mut std::vec::IntoIter<Wire>) -> Option<Wait> {
+        self.node()?.arrived_frame(from, envelopes)
     }
 
     fn undeliverable(&self, envelope: Wire, error: SendError) {
@@ -679,10 +689,11 @@ pub(crate) trait Hosted: Send + Sync {
     /// Decodes and queues a message; a future to await when its mailbox is full.
     fn deliver(
         &self,
-        method: &str,
+        method: &Arc<str>,
         payload: &[u8],
         codec: Codec,
         reply: &mut Option<ReplyChannel>,
+        last: &mut Option<(Arc<str>, usize)>,
     ) -> Result<Option<Wait>, CodecError>;
     /// A graceful stop in line with the messages before it.
     fn graceful_stop(&self) -> Option<Wait>;
@@ -709,16 +720,26 @@ impl<A: Actor> Hosted for HostedActor<A> {
 
     fn deliver(
         &self,
-        method: &str,
+        method: &Arc<str>,
         payload: &[u8],
         codec: Codec,
         reply: &mut Option<ReplyChannel>,
+        last: &mut Option<(Arc<str>, usize)>,
     ) -> Result<Option<Wait>, CodecError> {
-        let Some(index) = self.stub.methods.iter().position(|m| *m == method) else {
-            return Err(CodecError::new(format!(
-                "`{}` has no method `{method}` (another version of the actor?)",
-                self.stub.kind
-            )));
+        // A frame's envelopes share one name per method: the index found for the
+        // previous one serves the next.
+        let index = match last {
+            Some((name, index)) if Arc::ptr_eq(name, method) => *index,
+            _ => {
+                let Some(index) = self.stub.methods.iter().position(|m| **m == **method) else {
+                    return Err(CodecError::new(format!(
+                        "`{}` has no method `{method}` (another version of the actor?)",
+                        self.stub.kind
+                    )));
+                };
+                *last = Some((Arc::clone(method), index));
+                index
+            }
         };
         let (msg, high) = (self.stub.decode)(index, payload, codec, reply)?;
         let inner = &self.actor.inner;
@@ -753,15 +774,40 @@ impl<A: Actor> Hosted for HostedActor<A> {
 }
 
 impl NodeShared {
-    /// An envelope from `from`.
-    fn arrived(self: &Arc<Self>, from: &Identity, envelope: Wire) -> Option<Wait> {
+    /// The envelopes of one frame from `from`, until one needs a wait. The system, the
+    /// decoding scope and the target of a run of envelopes to one actor are looked up
+    /// once.
+    fn arrived_frame(
+        self: &Arc<Self>,
+        from: &Identity,
+        envelopes: &mut std::vec::IntoIter<Wire>,
+    ) -> Option<Wait> {
+        let system = self.system.upgrade()?;
+        let mut cache = Recent::default();
+        system.with_deserialization(|| {
+            codec::from_wire(|| {
+                for envelope in envelopes.by_ref() {
+                    if let Some(wait) = self.arrived(&system, from, envelope, &mut cache) {
+                        return Some(wait);
+                    }
+                }
+                None
+            })
+        })
+    }
+
+    /// One envelope from `from` (inside the frame's decoding scope).
+    fn arrived(
+        self: &Arc<Self>,
+        system: &ActorSystem,
+        from: &Identity,
+        envelope: Wire,
+        cache: &mut Recent,
+    ) -> Option<Wait> {
         match envelope.kind {
             Kind::Reply => {
                 let ask = self.take_pending(envelope.correlation)?;
-                let system = self.system.upgrade()?;
-                system.with_deserialization(|| {
-                    codec::from_wire(|| ask.reply.complete(&envelope.payload, self.codec))
-                });
+                ask.reply.complete(&envelope.payload, self.codec);
                 None
             }
             Kind::Failure => {
@@ -770,9 +816,9 @@ impl NodeShared {
                 None
             }
             Kind::Tell | Kind::Ask if envelope.method.starts_with('$') => {
-                self.system_call(from, envelope)
+                self.system_call(system, from, envelope)
             }
-            Kind::Tell | Kind::Ask => self.user_call(from, envelope),
+            Kind::Tell | Kind::Ask => self.user_call(system, from, envelope, cache),
         }
     }
 
@@ -784,23 +830,38 @@ impl NodeShared {
         })
     }
 
-    fn user_call(self: &Arc<Self>, from: &Identity, envelope: Wire) -> Option<Wait> {
+    fn user_call(
+        self: &Arc<Self>,
+        system: &ActorSystem,
+        from: &Identity,
+        envelope: Wire,
+        cache: &mut Recent,
+    ) -> Option<Wait> {
         let mut reply = self.reply_channel(from, &envelope);
         let target = local_pid(envelope.target);
-        let system = self.system.upgrade()?;
         crate::trace::remote_receive(target, &from.address, &envelope.method);
-        let Some(hosted) = system.hosted(target) else {
-            system.events().dead_letter(target, "a message from another node");
-            if let Some(reply) = reply {
-                reply.fail(&AskError::Dead);
+        let hosted = match &cache.hosted {
+            Some((pid, hosted)) if *pid == target => Arc::clone(hosted),
+            _ => {
+                let Some(hosted) = system.hosted(target) else {
+                    system.events().dead_letter(target, "a message from another node");
+                    if let Some(reply) = reply {
+                        reply.fail(&AskError::Dead);
+                    }
+                    return None;
+                };
+                cache.hosted = Some((target, Arc::clone(&hosted)));
+                cache.method = None;
+                hosted
             }
-            return None;
         };
-        let delivered = system.with_deserialization(|| {
-            codec::from_wire(|| {
-                hosted.deliver(&envelope.method, &envelope.payload, self.codec, &mut reply)
-            })
-        });
+        let delivered = hosted.deliver(
+            &envelope.method,
+            &envelope.payload,
+            self.codec,
+            &mut reply,
+            &mut cache.method,
+        );
         match delivered {
             Ok(wait) => wait,
             Err(e) => {
@@ -814,8 +875,12 @@ impl NodeShared {
         }
     }
 
-    fn system_call(self: &Arc<Self>, from: &Identity, envelope: Wire) -> Option<Wait> {
-        let system = self.system.upgrade()?;
+    fn system_call(
+        self: &Arc<Self>,
+        system: &ActorSystem,
+        from: &Identity,
+        envelope: Wire,
+    ) -> Option<Wait> {
         let target = local_pid(envelope.target);
         let sender = envelope.sender.map(local_pid);
         match &*envelope.method {
@@ -861,7 +926,7 @@ impl NodeShared {
             }
             "$spawn" | "$lookup" => {
                 let reply = self.reply_channel(from, &envelope)?;
-                let answer = self.spawn_or_lookup(&system, &envelope.method, &envelope.payload);
+                let answer = self.spawn_or_lookup(system, &envelope.method, &envelope.payload);
                 let mut envelope = system_envelope(Default::default(), None, "", Vec::new());
                 envelope.kind = Kind::Reply;
                 envelope.correlation = reply.correlation;

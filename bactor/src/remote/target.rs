@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use bactor_remote::endpoint::Permit;
-use bactor_remote::{Bytes, Envelope as Wire, Kind, WirePid};
+use bactor_remote::endpoint::{Peer, SendError};
+use bactor_remote::{Bytes, BytesMut, Envelope as Wire, Kind, WirePid};
 use tokio::sync::Notify;
 
 use serde::de::DeserializeOwned;
@@ -22,6 +22,8 @@ use crate::system::{SysTx, SystemMsg};
 pub(crate) struct Target {
     pub(crate) node: Arc<NodeShared>,
     pub(crate) address: Arc<str>,
+    /// The queue to its node, kept between sends.
+    peer: Peer,
     pub(crate) pid: Pid,
     dead: AtomicBool,
     /// How many times its node was found down.
@@ -43,6 +45,7 @@ struct TargetState {
 impl Target {
     pub(crate) fn new(node: Arc<NodeShared>, address: Arc<str>, pid: Pid) -> Self {
         Target {
+            peer: node.endpoint().peer(&address),
             node,
             address,
             pid,
@@ -133,8 +136,7 @@ impl Target {
         if first {
             self.node.watched(self);
             let watcher = self.node.watcher_pid();
-            self.node.send_system(
-                &self.address,
+            self.peer.send_system(
                 system_envelope(self.wire(), Some(watcher), "$watch", Vec::new()),
             );
         }
@@ -145,8 +147,7 @@ impl Target {
     pub(crate) fn system(self: &Arc<Self>, msg: SystemMsg) -> Result<(), SystemMsg> {
         match msg {
             SystemMsg::Stop => {
-                self.node.send_system(
-                    &self.address,
+                self.peer.send_system(
                     system_envelope(self.wire(), None, "$stop", Vec::new()),
                 );
                 Ok(())
@@ -183,8 +184,7 @@ impl Target {
                 if last {
                     self.node.unwatched(self.pid);
                     let watcher = self.node.watcher_pid();
-                    self.node.send_system(
-                        &self.address,
+                    self.peer.send_system(
                         system_envelope(self.wire(), Some(watcher), "$unwatch", Vec::new()),
                     );
                 }
@@ -193,8 +193,7 @@ impl Target {
             // This target is a watcher on another node (its node's watcher pid), and a
             // local actor it watches has stopped.
             SystemMsg::Terminated { pid, reason } => {
-                self.node.send_system(
-                    &self.address,
+                self.peer.send_system(
                     system_envelope(
                         self.wire(),
                         Some(pid),
@@ -288,7 +287,7 @@ pub(crate) fn decode_failure(bytes: &[u8]) -> AskError {
 /// queued for that node.
 pub(crate) struct Lane<M> {
     pub(crate) target: Arc<Target>,
-    pub(crate) encode: fn(&M, Codec, &mut Vec<u8>) -> Result<usize, CodecError>,
+    pub(crate) encode: fn(&M, Codec, &mut BytesMut) -> Result<usize, CodecError>,
     pub(crate) take_reply: fn(M) -> Option<Box<dyn PendingReply>>,
     pub(crate) name_of: fn(&M) -> &'static str,
     /// The wire names of the kind's methods, shared.
@@ -306,15 +305,19 @@ impl<M> Lane<M> {
         if self.target.is_dead() {
             return Err(TellError::Dead(env));
         }
-        match self.target.node.endpoint().try_reserve(&self.target.address) {
-            Ok(permit) => {
-                self.send_with(permit, env);
-                Ok(())
-            }
-            Err(bactor_remote::endpoint::SendError::Overloaded { .. }) => {
-                Err(TellError::Full(env))
-            }
-            Err(_) => Err(TellError::Dead(env)),
+        // `make` runs only once a place in the queue is granted; until then the message
+        // is still ours to hand back.
+        let mut env = Some(env);
+        match self.target.peer.try_send_with(|| self.wire(env.take()?)) {
+            Ok(()) => Ok(()),
+            Err(SendError::Overloaded { .. }) => match env {
+                Some(env) => Err(TellError::Full(env)),
+                None => Ok(()),
+            },
+            Err(_) => match env {
+                Some(env) => Err(TellError::Dead(env)),
+                None => Ok(()),
+            },
         }
     }
 
@@ -324,58 +327,58 @@ impl<M> Lane<M> {
         if self.target.is_dead() {
             return Err(env);
         }
-        match self.target.node.endpoint().reserve(&self.target.address).await {
-            Ok(permit) => {
-                self.send_with(permit, env);
-                Ok(())
-            }
-            Err(_) => Err(env),
+        let mut env = Some(env);
+        let sent = self.target.peer.send_with(|| self.wire(env.take()?)).await;
+        match (sent, env) {
+            (Err(_), Some(env)) => Err(env),
+            _ => Ok(()),
         }
     }
 
-    fn send_with(&self, permit: Permit, env: Envelope<M>) {
+    /// The wire envelope of `env`; `None` (after the dead letter and the asker's error)
+    /// when it cannot be encoded.
+    fn wire(&self, env: Envelope<M>) -> Option<Wire> {
         let target = &self.target;
         let node = &target.node;
         let msg = match env {
             Envelope::Msg(msg) => msg,
             Envelope::Stop => {
-                let stop = system_envelope(target.wire(), None, "$graceful_stop", Vec::new());
-                permit.send(&target.address, stop);
-                return;
+                return Some(system_envelope(
+                    target.wire(),
+                    None,
+                    "$graceful_stop",
+                    Vec::new(),
+                ));
             }
         };
-        let mut payload = Vec::new();
-        let encoded = codec::with_home(node.address(), || {
-            (self.encode)(&msg, node.codec(), &mut payload)
+        let (encoded, payload) = codec::with_home(node.address(), || {
+            codec::scratch(|buf| (self.encode)(&msg, node.codec(), buf))
         });
         let method = match encoded.map(|i| self.methods.get(i)) {
             Ok(Some(method)) => Arc::clone(method),
             Ok(None) => {
-                drop(permit);
                 let error = CodecError::new("a method index out of range");
                 self.lost(msg, AskError::Remote(RemoteFailure::Codec(error.0)));
-                return;
+                return None;
             }
             Err(e) => {
-                drop(permit);
                 self.lost(msg, AskError::Remote(RemoteFailure::Codec(e.0)));
-                return;
+                return None;
             }
         };
         let (kind, correlation) = match (self.take_reply)(msg) {
             Some(reply) => (Kind::Ask, node.pending_ask(target, reply)),
             None => (Kind::Tell, 0),
         };
-        let envelope = Wire {
+        crate::trace::remote_send(target.pid, &target.address, &method);
+        Some(Wire {
             target: target.wire(),
             sender: None,
             kind,
             method,
-            payload: Bytes::from(payload),
+            payload,
             correlation,
-        };
-        crate::trace::remote_send(target.pid, &target.address, &envelope.method);
-        permit.send(&target.address, envelope);
+        })
     }
 
     /// A message that could not be encoded: a dead letter here, and its asker learns why.
@@ -465,7 +468,7 @@ impl ReplyChannel {
     /// The `ReplyTo` of the message, for a reply of type `R` encoded by `encode`.
     pub(crate) fn into_reply_to<R>(
         self,
-        encode: fn(&R, Codec, &mut Vec<u8>) -> Result<(), CodecError>,
+        encode: fn(&R, Codec, &mut BytesMut) -> Result<(), CodecError>,
     ) -> ReplyTo<R> {
         ReplyTo::remote(ReplySink {
             channel: self,
@@ -473,7 +476,7 @@ impl ReplyChannel {
         })
     }
 
-    fn answer(&self, kind: Kind, payload: Vec<u8>) {
+    fn answer(&self, kind: Kind, payload: impl Into<Bytes>) {
         let mut envelope = Wire::new(WirePid::default(), kind, system_method(""), payload);
         envelope.correlation = self.correlation;
         self.node.endpoint().send(&self.peer, envelope);
@@ -485,7 +488,7 @@ impl ReplyChannel {
     }
 
     /// Sends an already encoded reply.
-    pub(crate) fn reply_encoded(&self, payload: Vec<u8>) {
+    pub(crate) fn reply_encoded(&self, payload: Bytes) {
         self.answer(Kind::Reply, payload);
     }
 }
@@ -493,7 +496,7 @@ impl ReplyChannel {
 /// A typed [`ReplyChannel`]: what a `ReplyTo` holds for an asker on another node.
 pub(crate) struct ReplySink<R> {
     channel: ReplyChannel,
-    encode: fn(&R, Codec, &mut Vec<u8>) -> Result<(), CodecError>,
+    encode: fn(&R, Codec, &mut BytesMut) -> Result<(), CodecError>,
 }
 
 impl<R> ReplySink<R> {
@@ -501,10 +504,10 @@ impl<R> ReplySink<R> {
     /// the reason) and is handed back.
     pub(crate) fn reply(self, reply: R) -> Result<(), R> {
         let node = &self.channel.node;
-        let mut payload = Vec::new();
-        match codec::with_home(node.address(), || {
-            (self.encode)(&reply, node.codec(), &mut payload)
-        }) {
+        let (encoded, payload) = codec::with_home(node.address(), || {
+            codec::scratch(|buf| (self.encode)(&reply, node.codec(), buf))
+        });
+        match encoded {
             Ok(()) => {
                 self.channel.reply_encoded(payload);
                 Ok(())
