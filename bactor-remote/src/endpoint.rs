@@ -51,10 +51,70 @@ use crate::{BatchBuilder, Envelope, Limits, Push, unpack};
 /// system envelopes (the control lane), which the writer sends ahead of user traffic.
 #[derive(Clone)]
 struct Queue {
-    tx: mpsc::UnboundedSender<Envelope>,
+    lane: Arc<UserLane>,
     sys: mpsc::UnboundedSender<Envelope>,
     count: Arc<Count>,
     max: usize,
+}
+
+/// The user traffic of one peer: senders push under a short lock and wake the writer
+/// only when the lane was empty; the writer takes everything pending in one swap. No
+/// per-envelope channel operation on either side.
+#[derive(Default)]
+struct UserLane {
+    state: Mutex<LaneState>,
+    /// Mirrors `state.closed`, for a check without the lock.
+    closed: std::sync::atomic::AtomicBool,
+    ready: tokio::sync::Notify,
+}
+
+#[derive(Default)]
+struct LaneState {
+    items: Vec<Envelope>,
+    closed: bool,
+}
+
+impl UserLane {
+    fn state(&self) -> std::sync::MutexGuard<'_, LaneState> {
+        // Every update is a push, a swap or a flag: a panic cannot leave it half-done.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    // The error hands the caller's own envelope back by value (see `Queue::push`).
+    #[allow(clippy::result_large_err)]
+    fn push(&self, envelope: Envelope) -> Result<(), Envelope> {
+        let mut state = self.state();
+        if state.closed {
+            return Err(envelope);
+        }
+        state.items.push(envelope);
+        let first = state.items.len() == 1;
+        drop(state);
+        if first {
+            // Stores a permit when the writer is not waiting yet: no wake-up is lost.
+            self.ready.notify_one();
+        }
+        Ok(())
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Takes what is pending into `into` (empty). `false` when nothing is and the lane is
+    /// closed.
+    fn take(&self, into: &mut Vec<Envelope>) -> bool {
+        let mut state = self.state();
+        std::mem::swap(&mut state.items, into);
+        !(into.is_empty() && state.closed)
+    }
+
+    fn close(&self) {
+        self.state().closed = true;
+        self.closed
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.ready.notify_one();
+    }
 }
 
 /// How many envelopes a queue holds, and a wake-up for senders waiting for room.
@@ -64,7 +124,7 @@ struct Count {
     room: tokio::sync::Notify,
 }
 
-type WeakQueue = mpsc::WeakUnboundedSender<Envelope>;
+type WeakQueue = std::sync::Weak<UserLane>;
 
 impl Queue {
     /// Takes a place in the queue; `Err(queued)` when all `max` are taken.
@@ -92,21 +152,34 @@ impl Queue {
     // on a failure path for nothing.
     #[allow(clippy::result_large_err)]
     fn push(&self, envelope: Envelope) -> Result<(), (Envelope, WeakQueue)> {
-        self.tx.send(envelope).map_err(|back| {
+        self.lane.push(envelope).map_err(|back| {
             self.unreserve();
-            (back.0, self.tx.downgrade())
+            (back, self.downgrade())
         })
     }
 
+    fn is_closed(&self) -> bool {
+        self.lane.is_closed()
+    }
+
     fn downgrade(&self) -> WeakQueue {
-        self.tx.downgrade()
+        Arc::downgrade(&self.lane)
+    }
+
+    /// Ends the writer (after it has handed back what is queued): for shutdown.
+    fn shut(&self) {
+        self.lane.close();
     }
 }
 
 /// The writer's end of a [`Queue`]. What it takes is counted out of the queue once per
 /// batch ([`settle`](QueueRx::settle)), not once per envelope.
 struct QueueRx {
-    rx: mpsc::UnboundedReceiver<Envelope>,
+    lane: Arc<UserLane>,
+    /// Taken from the lane, not yet handed to the writer (in order).
+    taken_items: std::collections::VecDeque<Envelope>,
+    /// The swap buffer.
+    spare: Vec<Envelope>,
     sys: mpsc::UnboundedReceiver<Envelope>,
     count: Arc<Count>,
     taken: usize,
@@ -121,18 +194,20 @@ enum Next {
 }
 
 fn queue(max: usize) -> (Queue, QueueRx) {
-    let (tx, rx) = mpsc::unbounded_channel();
+    let lane = Arc::new(UserLane::default());
     let (sys_tx, sys_rx) = mpsc::unbounded_channel();
     let count = Arc::new(Count::default());
     (
         Queue {
-            tx,
+            lane: Arc::clone(&lane),
             sys: sys_tx,
             count: Arc::clone(&count),
             max,
         },
         QueueRx {
-            rx,
+            lane,
+            taken_items: std::collections::VecDeque::new(),
+            spare: Vec::new(),
             sys: sys_rx,
             count,
             taken: 0,
@@ -141,31 +216,64 @@ fn queue(max: usize) -> (Queue, QueueRx) {
 }
 
 impl QueueRx {
+    /// Refills the local buffer from the lane; `false` when the lane is closed and
+    /// drained.
+    fn refill(&mut self) -> bool {
+        if !self.taken_items.is_empty() {
+            return true;
+        }
+        let open = self.lane.take(&mut self.spare);
+        self.taken += self.spare.len();
+        self.taken_items.extend(self.spare.drain(..));
+        open
+    }
+
     async fn recv(&mut self) -> Option<Envelope> {
-        let next = self.rx.recv().await;
-        self.taken += usize::from(next.is_some());
-        next
+        let lane = Arc::clone(&self.lane);
+        loop {
+            let ready = lane.ready.notified();
+            tokio::pin!(ready);
+            // Registered before looking, so a push in between is not missed.
+            ready.as_mut().enable();
+            let open = self.refill();
+            if let Some(envelope) = self.taken_items.pop_front() {
+                return Some(envelope);
+            }
+            if !open {
+                return None;
+            }
+            ready.await;
+        }
     }
 
     /// The next envelope of either lane, the control lane first.
     async fn recv_any(&mut self) -> Next {
-        tokio::select! {
-            biased;
-            Some(envelope) = self.sys.recv() => Next::System(envelope),
-            next = self.rx.recv() => match next {
-                Some(envelope) => {
-                    self.taken += 1;
-                    Next::User(envelope)
-                }
-                None => Next::Closed,
-            },
+        let lane = Arc::clone(&self.lane);
+        loop {
+            if let Ok(envelope) = self.sys.try_recv() {
+                return Next::System(envelope);
+            }
+            let ready = lane.ready.notified();
+            tokio::pin!(ready);
+            ready.as_mut().enable();
+            let open = self.refill();
+            if let Some(envelope) = self.taken_items.pop_front() {
+                return Next::User(envelope);
+            }
+            if !open {
+                return Next::Closed;
+            }
+            tokio::select! {
+                biased;
+                Some(envelope) = self.sys.recv() => return Next::System(envelope),
+                () = ready => {}
+            }
         }
     }
 
     fn try_recv(&mut self) -> Option<Envelope> {
-        let next = self.rx.try_recv().ok();
-        self.taken += usize::from(next.is_some());
-        next
+        self.refill();
+        self.taken_items.pop_front()
     }
 
     /// Counts what was taken out of the queue, and wakes the senders waiting for room.
@@ -180,8 +288,15 @@ impl QueueRx {
     }
 
     fn close(&mut self) {
-        self.rx.close();
+        self.lane.close();
         self.sys.close();
+    }
+}
+
+impl Drop for QueueRx {
+    fn drop(&mut self) {
+        // Senders find the lane closed and look for a new writer.
+        self.lane.close();
     }
 }
 
@@ -215,7 +330,7 @@ impl Peer {
     /// dials.
     fn live(&self) -> Queue {
         let cached = self.queue.read().unwrap_or_else(PoisonError::into_inner);
-        if !cached.tx.is_closed() {
+        if !cached.is_closed() {
             return cached.clone();
         }
         drop(cached);
@@ -225,7 +340,7 @@ impl Peer {
     #[cold]
     fn refresh(&self) -> Queue {
         let mut cached = self.queue.write().unwrap_or_else(PoisonError::into_inner);
-        if cached.tx.is_closed() {
+        if cached.is_closed() {
             self.inner.forget(&self.address, &cached.downgrade());
             *cached = with_queue(&self.inner, &self.address, Queue::clone);
         }
@@ -241,7 +356,7 @@ impl Peer {
             return Err(SendError::Closed);
         }
         let cached = self.queue.read().unwrap_or_else(PoisonError::into_inner);
-        if cached.tx.is_closed() {
+        if cached.is_closed() {
             drop(cached);
             return self.fill(self.refresh(), make);
         }
@@ -727,7 +842,7 @@ impl Inner {
     fn forget(&self, address: &str, queue: &WeakQueue) {
         let mut peers = self.peers();
         if let Some(current) = peers.get(address)
-            && queue.upgrade().is_some_and(|q| q.same_channel(&current.tx))
+            && std::ptr::eq(queue.as_ptr(), Arc::as_ptr(&current.lane))
         {
             peers.remove(address);
         }
@@ -1004,8 +1119,12 @@ impl Endpoint {
             .stopped
             .store(true, std::sync::atomic::Ordering::Release);
         let _ = self.stop.send(true);
-        // Dropping the queues ends the writers, which close their streams.
+        // Shutting the queues ends the writers (once they have sent what was queued),
+        // which close their streams; handles kept by senders cannot keep them open.
         let queues: Vec<_> = self.inner.peers().drain().collect();
+        for (_, queue) in &queues {
+            queue.shut();
+        }
         drop(queues);
         let server = self
             .server
