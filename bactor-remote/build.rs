@@ -12,6 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_transport(false)
         // Payloads are `Bytes`: decoding a frame slices them out of its buffer.
         .bytes(".bactor.remote.v1.Envelope.payload")
+        .bytes(".bactor.remote.v1.Batch.packed")
         .compile_fds(fds)?;
     Ok(())
 }

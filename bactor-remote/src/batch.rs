@@ -30,7 +30,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 use prost::Message;
 use prost::encoding::encoded_len_varint;
 
@@ -194,38 +194,42 @@ pub enum Push {
 #[derive(Debug)]
 pub struct BatchBuilder {
     limits: Limits,
-    batch: proto::Batch,
-    pids: HashMap<WirePid, u32>,
-    names: HashMap<Arc<str>, u32>,
+    pids: Vec<proto::Pid>,
+    names: Vec<String>,
+    pid_index: HashMap<WirePid, u32>,
+    name_index: HashMap<Arc<str>, u32>,
     last_pid: Option<(WirePid, u32)>,
     last_name: Option<(Arc<str>, u32)>,
-    /// The encoded length of `batch` (not of the frame around it).
-    len: usize,
+    /// The records (see the protocol), one per envelope.
+    packed: BytesMut,
+    count: usize,
+    /// The target and method indices of the last record.
+    last_record: Option<(u32, u32)>,
+    /// The encoded length of the tables.
+    tables_len: usize,
 }
 
-/// The encoded length of a `proto::Envelope` with these fields (proto3: zero values are
-/// not written; every field number is below 16, so every key is one byte).
-fn envelope_len(
-    target: u32,
-    sender: u32,
-    kind: i32,
-    method: u32,
-    payload: usize,
-    correlation: u64,
-) -> usize {
-    let scalar = |v: u64| if v == 0 { 0 } else { 1 + encoded_len_varint(v) };
-    scalar(u64::from(target))
-        + scalar(u64::from(sender))
-        // An `int32` is written as its sign-extended 64-bit varint.
-        + scalar(i64::from(kind) as u64)
-        + scalar(u64::from(method))
-        + if payload == 0 { 0 } else { field(payload) }
-        + scalar(correlation)
-}
+/// Record flags: the kind in bits 0-1, then what follows.
+const NEW_TARGET: u8 = 1 << 2;
+const HAS_SENDER: u8 = 1 << 3;
+const HAS_CORRELATION: u8 = 1 << 4;
+const KNOWN_FLAGS: u8 = 0b1_1111;
 
 /// Bytes of a length-delimited field with a one-byte key holding `len` bytes.
 fn field(len: usize) -> usize {
     1 + encoded_len_varint(len as u64) + len
+}
+
+fn varint(v: u64) -> usize {
+    encoded_len_varint(v)
+}
+
+fn put_varint(out: &mut BytesMut, mut v: u64) {
+    while v >= 0x80 {
+        out.put_u8((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.put_u8(v as u8);
 }
 
 impl BatchBuilder {
@@ -233,72 +237,91 @@ impl BatchBuilder {
     pub fn new(limits: Limits) -> Self {
         BatchBuilder {
             limits,
-            batch: proto::Batch::default(),
-            pids: HashMap::new(),
-            names: HashMap::new(),
+            pids: Vec::new(),
+            names: Vec::new(),
+            pid_index: HashMap::new(),
+            name_index: HashMap::new(),
             last_pid: None,
             last_name: None,
-            len: 0,
+            packed: BytesMut::new(),
+            count: 0,
+            last_record: None,
+            tables_len: 0,
         }
     }
 
     /// Envelopes in the batch.
     pub fn len(&self) -> usize {
-        self.batch.envelopes.len()
+        self.count
     }
 
     /// `true` when no envelope has been added since the last [`finish`](Self::finish).
     pub fn is_empty(&self) -> bool {
-        self.batch.envelopes.is_empty()
+        self.count == 0
     }
 
     /// The exact encoded size of the frame [`finish`](Self::finish) would return now.
     pub fn frame_len(&self) -> usize {
-        // `Frame.batch` is field 6: a one-byte key.
-        field(self.len)
+        // `Frame.batch` is field 6 and `Batch.packed` field 4: one-byte keys; an empty
+        // `packed` is not written.
+        field(self.batch_len(self.packed.len()))
+    }
+
+    fn batch_len(&self, packed: usize) -> usize {
+        self.tables_len + if packed == 0 { 0 } else { field(packed) }
     }
 
     /// Adds `envelope` if the batch stays within the limits.
     pub fn push(&mut self, envelope: Envelope) -> Push {
-        let mut grow = 0;
+        let mut tables = 0;
         let pid_count = self.pids.len() as u32;
         let known_target = self.pid_index(&envelope.target);
         if known_target.is_none() {
-            grow += field(proto::Pid::from(envelope.target).encoded_len());
+            tables += field(proto::Pid::from(envelope.target).encoded_len());
         }
         // Indices are not known yet for new entries: count them at their final values.
         let target = known_target.unwrap_or(pid_count);
         let mut new_sender = None;
         let sender = match envelope.sender {
-            None => 0,
-            Some(s) if s == envelope.target => target + 1,
+            None => None,
+            Some(s) if s == envelope.target => Some(target),
             Some(s) => match self.pid_index(&s) {
-                Some(i) => i + 1,
+                Some(i) => Some(i),
                 None => {
-                    grow += field(proto::Pid::from(s).encoded_len());
+                    tables += field(proto::Pid::from(s).encoded_len());
                     new_sender = Some(s);
-                    pid_count + u32::from(known_target.is_none()) + 1
+                    Some(pid_count + u32::from(known_target.is_none()))
                 }
             },
         };
         let known_name = self.name_index(&envelope.method);
         if known_name.is_none() {
-            grow += field(envelope.method.len());
+            tables += field(envelope.method.len());
         }
         let method = known_name.unwrap_or(self.names.len() as u32);
-        let kind = envelope.kind.to_wire() as i32;
-        grow += field(envelope_len(
-            target,
-            sender,
-            kind,
-            method,
-            envelope.payload.len(),
-            envelope.correlation,
-        ));
-        if field(self.len + grow) > self.limits.max_frame_bytes {
+        let mut flags = envelope.kind.to_wire() as u8 & 0b11;
+        let mut record = 1;
+        if self.last_record != Some((target, method)) {
+            flags |= NEW_TARGET;
+            record += varint(u64::from(target)) + varint(u64::from(method));
+        }
+        if let Some(sender) = sender {
+            flags |= HAS_SENDER;
+            record += varint(u64::from(sender));
+        }
+        if envelope.correlation != 0 {
+            flags |= HAS_CORRELATION;
+            record += varint(envelope.correlation);
+        }
+        let payload = envelope.payload.len();
+        record += varint(payload as u64) + payload;
+        let grown = field(self.tables_len + tables + field(self.packed.len() + record));
+        if grown > self.limits.max_frame_bytes {
             if self.is_empty() {
-                let size = field(grow);
-                return Push::TooLarge { envelope, size };
+                return Push::TooLarge {
+                    envelope,
+                    size: grown,
+                };
             }
             // Alone in a fresh batch it may still fit: try again after a flush.
             return match Self::alone_size(&envelope) {
@@ -306,33 +329,42 @@ impl BatchBuilder {
                 _ => Push::Full(envelope),
             };
         }
-        if self.len() >= self.limits.max_envelopes {
+        if self.count >= self.limits.max_envelopes {
             return Push::Full(envelope);
         }
         if known_target.is_none() {
-            self.pids.insert(envelope.target, pid_count);
-            self.batch.pids.push(envelope.target.into());
+            self.pid_index.insert(envelope.target, pid_count);
+            self.pids.push(envelope.target.into());
         }
         self.last_pid = Some((envelope.target, target));
         if let Some(s) = new_sender {
-            self.pids.insert(s, self.batch.pids.len() as u32);
-            self.batch.pids.push(s.into());
+            self.pid_index.insert(s, self.pids.len() as u32);
+            self.pids.push(s.into());
         }
         if known_name.is_none() {
-            self.names
-                .insert(Arc::clone(&envelope.method), self.batch.names.len() as u32);
-            self.batch.names.push(envelope.method.to_string());
+            self.name_index
+                .insert(Arc::clone(&envelope.method), self.names.len() as u32);
+            self.names.push(envelope.method.to_string());
         }
         self.last_name = Some((Arc::clone(&envelope.method), method));
-        self.batch.envelopes.push(proto::Envelope {
-            target,
-            sender,
-            kind,
-            method,
-            payload: envelope.payload,
-            correlation: envelope.correlation,
-        });
-        self.len += grow;
+        self.tables_len += tables;
+        let out = &mut self.packed;
+        out.reserve(record);
+        out.put_u8(flags);
+        if flags & NEW_TARGET != 0 {
+            put_varint(out, u64::from(target));
+            put_varint(out, u64::from(method));
+        }
+        if let Some(sender) = sender {
+            put_varint(out, u64::from(sender));
+        }
+        if envelope.correlation != 0 {
+            put_varint(out, envelope.correlation);
+        }
+        put_varint(out, payload as u64);
+        out.put_slice(&envelope.payload);
+        self.last_record = Some((target, method));
+        self.count += 1;
         Push::Added
     }
 
@@ -341,7 +373,7 @@ impl BatchBuilder {
     fn pid_index(&self, pid: &WirePid) -> Option<u32> {
         match self.last_pid {
             Some((last, i)) if last == *pid => Some(i),
-            _ => self.pids.get(pid).copied(),
+            _ => self.pid_index.get(pid).copied(),
         }
     }
 
@@ -349,7 +381,7 @@ impl BatchBuilder {
     fn name_index(&self, name: &Arc<str>) -> Option<u32> {
         match &self.last_name {
             Some((last, i)) if Arc::ptr_eq(last, name) || **last == **name => Some(*i),
-            _ => self.names.get(name).copied(),
+            _ => self.name_index.get(name).copied(),
         }
     }
 
@@ -365,13 +397,21 @@ impl BatchBuilder {
 
     /// The batch as a frame; the builder starts over, empty.
     pub fn finish(&mut self) -> proto::Frame {
-        self.pids.clear();
-        self.names.clear();
+        self.pid_index.clear();
+        self.name_index.clear();
         self.last_pid = None;
         self.last_name = None;
-        self.len = 0;
+        self.last_record = None;
+        self.count = 0;
+        self.tables_len = 0;
+        let batch = proto::Batch {
+            pids: std::mem::take(&mut self.pids),
+            names: std::mem::take(&mut self.names),
+            envelopes: Vec::new(),
+            packed: self.packed.split().freeze(),
+        };
         proto::Frame {
-            body: Some(proto::frame::Body::Batch(std::mem::take(&mut self.batch))),
+            body: Some(proto::frame::Body::Batch(batch)),
         }
     }
 }
@@ -425,7 +465,7 @@ pub fn decode_frame(bytes: Bytes, limit: usize) -> Result<proto::Frame, WireErro
     proto::Frame::decode(bytes).map_err(|e| WireError::Malformed(e.to_string()))
 }
 
-/// The envelopes of a batch, with every table index checked.
+/// The envelopes of a batch, with every table index, length and flag checked.
 pub fn unpack(batch: proto::Batch) -> Result<Vec<Envelope>, WireError> {
     let pids: Vec<WirePid> = batch.pids.iter().map(WirePid::from).collect();
     let names: Vec<Arc<str>> = batch.names.into_iter().map(Arc::from).collect();
@@ -448,7 +488,110 @@ pub fn unpack(batch: proto::Batch) -> Result<Vec<Envelope>, WireError> {
             correlation: e.correlation,
         });
     }
+    unpack_packed(&batch.packed, &pids, &names, &mut out)?;
     Ok(out)
+}
+
+/// Reads the records of `packed` (see the protocol) into `out`. Payloads are slices of
+/// `packed`, not copies; every length is checked against what is left before use.
+fn unpack_packed(
+    packed: &Bytes,
+    pids: &[WirePid],
+    names: &[Arc<str>],
+    out: &mut Vec<Envelope>,
+) -> Result<(), WireError> {
+    let mut at = 0;
+    let mut current: Option<(WirePid, &Arc<str>)> = None;
+    while at < packed.len() {
+        let n = out.len();
+        let bad = |field| WireError::BadIndex { envelope: n, field };
+        let flags = packed[at];
+        at += 1;
+        if flags & !KNOWN_FLAGS != 0 {
+            return Err(WireError::Malformed(format!(
+                "envelope {n}: unknown flags {flags:#04x}"
+            )));
+        }
+        let kind = match flags & 0b11 {
+            0 => Kind::Tell,
+            1 => Kind::Ask,
+            2 => Kind::Reply,
+            _ => Kind::Failure,
+        };
+        if flags & NEW_TARGET != 0 {
+            let target = read_varint(packed, &mut at, n)?;
+            let method = read_varint(packed, &mut at, n)?;
+            let target = *usize::try_from(target)
+                .ok()
+                .and_then(|t| pids.get(t))
+                .ok_or(bad("target"))?;
+            let method = usize::try_from(method)
+                .ok()
+                .and_then(|m| names.get(m))
+                .ok_or(bad("method"))?;
+            current = Some((target, method));
+        }
+        let (target, method) = current.ok_or_else(|| {
+            WireError::Malformed(format!("envelope {n}: no target before the first record"))
+        })?;
+        let sender = if flags & HAS_SENDER != 0 {
+            let s = read_varint(packed, &mut at, n)?;
+            Some(
+                *usize::try_from(s)
+                    .ok()
+                    .and_then(|s| pids.get(s))
+                    .ok_or(bad("sender"))?,
+            )
+        } else {
+            None
+        };
+        let correlation = if flags & HAS_CORRELATION != 0 {
+            read_varint(packed, &mut at, n)?
+        } else {
+            0
+        };
+        let len = read_varint(packed, &mut at, n)?;
+        let left = packed.len() - at;
+        let len = usize::try_from(len)
+            .ok()
+            .filter(|l| *l <= left)
+            .ok_or_else(|| {
+                WireError::Malformed(format!(
+                    "envelope {n}: a payload of {len} bytes with {left} left"
+                ))
+            })?;
+        let payload = packed.slice(at..at + len);
+        at += len;
+        out.push(Envelope {
+            target,
+            sender,
+            kind,
+            method: Arc::clone(method),
+            payload,
+            correlation,
+        });
+    }
+    Ok(())
+}
+
+/// A varint at `*at`; at most ten bytes, all of them there.
+fn read_varint(bytes: &[u8], at: &mut usize, envelope: usize) -> Result<u64, WireError> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let Some(&byte) = bytes.get(*at) else {
+            return Err(WireError::Malformed(format!(
+                "envelope {envelope}: truncated"
+            )));
+        };
+        *at += 1;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Ok(value);
+        }
+    }
+    Err(WireError::Malformed(format!(
+        "envelope {envelope}: a varint longer than ten bytes"
+    )))
 }
 
 #[cfg(test)]
@@ -518,8 +661,9 @@ mod tests {
                 else {
                     panic!("not a batch")
                 };
-                assert!(batch.envelopes.len() <= 50);
-                back.extend(unpack(batch).unwrap());
+                let envelopes = unpack(batch).unwrap();
+                assert!(envelopes.len() <= 50);
+                back.extend(envelopes);
             }
             assert_eq!(back, sent, "limit {limit}");
             assert_eq!(sent.len() + too_large, 400);
@@ -620,6 +764,7 @@ mod tests {
             pids: vec![pid(1).into()],
             names: vec!["m".into()],
             envelopes: vec![env(0, 0, 0, 0), e],
+            packed: Bytes::new(),
         };
         let err = |e| unpack(batch(e)).unwrap_err();
         assert_eq!(
@@ -661,6 +806,43 @@ mod tests {
             unpack(batch(env(0, 1, 0, 2))).unwrap()[1].sender,
             Some(pid(1))
         );
+    }
+
+    #[test]
+    fn packed_records_are_checked() {
+        let batch = |packed: &[u8]| proto::Batch {
+            pids: vec![pid(1).into()],
+            names: vec!["m".into()],
+            envelopes: Vec::new(),
+            packed: Bytes::copy_from_slice(packed),
+        };
+        let unpacked = |packed: &[u8]| unpack(batch(packed));
+        // tell to pid 0, method 0, payload [7, 8]; then the same target, an ask with a
+        // correlation id and an empty payload.
+        let good = [NEW_TARGET, 0, 0, 2, 7, 8, 1 | HAS_CORRELATION, 0x96, 0x01, 0];
+        let back = unpacked(&good).unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!(&back[0].payload[..], &[7, 8]);
+        assert_eq!((back[1].kind, back[1].correlation), (Kind::Ask, 150));
+        assert_eq!(back[1].target, pid(1));
+        // Each way of being wrong is an error.
+        let cases: [&[u8]; 8] = [
+            &[0, 0],                               // no target before the first record
+            &[NEW_TARGET | 0x20, 0, 0, 0],         // unknown flag
+            &[NEW_TARGET, 1, 0, 0],                // target outside the table
+            &[NEW_TARGET, 0, 3, 0],                // method outside the table
+            &[NEW_TARGET | HAS_SENDER, 0, 0, 9, 0], // sender outside the table
+            &[NEW_TARGET, 0, 0, 5, 1, 2],          // payload longer than what is left
+            &[NEW_TARGET, 0, 0, 0xff],             // truncated varint
+            &[NEW_TARGET, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
+        ];
+        for case in cases {
+            assert!(unpacked(case).is_err(), "{case:?}");
+        }
+        // A length that claims more than the frame holds allocates nothing: it is
+        // refused by comparison.
+        let huge = [NEW_TARGET, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f];
+        assert!(unpacked(&huge).is_err());
     }
 
     /// Random, truncated and mutated bytes: decoding and unpacking answer with a value or

@@ -70,6 +70,8 @@ fn random_frame(rng: &mut fastrand::Rng) -> Frame {
                     correlation: rng.u64(..),
                 })
                 .collect(),
+            // Random records: flags, indices, lengths and payloads, mostly wrong.
+            packed: random_bytes(rng, 64).into(),
         })),
     };
     Frame { body }

@@ -121,6 +121,7 @@ async fn baseline() -> Duration {
                 }],
                 names: vec!["Counter::add".into()],
                 envelopes: std::mem::replace(&mut batch, Vec::with_capacity(1000)),
+                packed: Default::default(),
             };
             if frames
                 .send(Frame {

@@ -185,6 +185,7 @@ impl Remoting for Baseline {
                         pids: vec![],
                         names: vec![],
                         envelopes: replies,
+                        packed: Default::default(),
                     };
                     let frame = Frame {
                         body: Some(Body::Batch(batch)),
@@ -258,6 +259,7 @@ impl Client {
                     }],
                     names: vec!["Sink::add".into()],
                     envelopes: std::mem::replace(&mut batch, Vec::with_capacity(1000)),
+                    packed: Default::default(),
                 };
                 let frame = Frame {
                     body: Some(Body::Batch(b)),
