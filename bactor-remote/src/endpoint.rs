@@ -70,7 +70,9 @@ struct UserLane {
 
 #[derive(Default)]
 struct LaneState {
-    items: Vec<Envelope>,
+    /// `Some` each; the writer takes them out one by one, in place, and hands the
+    /// emptied buffer back, so neither side allocates in the steady state.
+    items: Vec<Option<Envelope>>,
     closed: bool,
 }
 
@@ -87,7 +89,7 @@ impl UserLane {
         if state.closed {
             return Err(envelope);
         }
-        state.items.push(envelope);
+        state.items.push(Some(envelope));
         let first = state.items.len() == 1;
         drop(state);
         if first {
@@ -103,7 +105,7 @@ impl UserLane {
 
     /// Takes what is pending into `into` (empty). `false` when nothing is and the lane is
     /// closed.
-    fn take(&self, into: &mut Vec<Envelope>) -> bool {
+    fn take(&self, into: &mut Vec<Option<Envelope>>) -> bool {
         let mut state = self.state();
         std::mem::swap(&mut state.items, into);
         !(into.is_empty() && state.closed)
@@ -176,10 +178,9 @@ impl Queue {
 /// batch ([`settle`](QueueRx::settle)), not once per envelope.
 struct QueueRx {
     lane: Arc<UserLane>,
-    /// Taken from the lane, not yet handed to the writer (in order).
-    taken_items: std::collections::VecDeque<Envelope>,
-    /// The swap buffer.
-    spare: Vec<Envelope>,
+    /// Taken from the lane; the writer has handed on those before `at`.
+    current: Vec<Option<Envelope>>,
+    at: usize,
     sys: mpsc::UnboundedReceiver<Envelope>,
     count: Arc<Count>,
     taken: usize,
@@ -206,8 +207,8 @@ fn queue(max: usize) -> (Queue, QueueRx) {
         },
         QueueRx {
             lane,
-            taken_items: std::collections::VecDeque::new(),
-            spare: Vec::new(),
+            current: Vec::new(),
+            at: 0,
             sys: sys_rx,
             count,
             taken: 0,
@@ -219,13 +220,21 @@ impl QueueRx {
     /// Refills the local buffer from the lane; `false` when the lane is closed and
     /// drained.
     fn refill(&mut self) -> bool {
-        if !self.taken_items.is_empty() {
+        if self.at < self.current.len() {
             return true;
         }
-        let open = self.lane.take(&mut self.spare);
-        self.taken += self.spare.len();
-        self.taken_items.extend(self.spare.drain(..));
+        self.current.clear();
+        self.at = 0;
+        let open = self.lane.take(&mut self.current);
+        self.taken += self.current.len();
         open
+    }
+
+    /// The next envelope already taken from the lane.
+    fn next_taken(&mut self) -> Option<Envelope> {
+        let slot = self.current.get_mut(self.at)?;
+        self.at += 1;
+        slot.take()
     }
 
     async fn recv(&mut self) -> Option<Envelope> {
@@ -236,7 +245,7 @@ impl QueueRx {
             // Registered before looking, so a push in between is not missed.
             ready.as_mut().enable();
             let open = self.refill();
-            if let Some(envelope) = self.taken_items.pop_front() {
+            if let Some(envelope) = self.next_taken() {
                 return Some(envelope);
             }
             if !open {
@@ -257,7 +266,7 @@ impl QueueRx {
             tokio::pin!(ready);
             ready.as_mut().enable();
             let open = self.refill();
-            if let Some(envelope) = self.taken_items.pop_front() {
+            if let Some(envelope) = self.next_taken() {
                 return Next::User(envelope);
             }
             if !open {
@@ -273,7 +282,7 @@ impl QueueRx {
 
     fn try_recv(&mut self) -> Option<Envelope> {
         self.refill();
-        self.taken_items.pop_front()
+        self.next_taken()
     }
 
     /// Counts what was taken out of the queue, and wakes the senders waiting for room.
