@@ -238,8 +238,8 @@ thread_local! {
     /// pointer comparison.
     static HOME: RefCell<Option<Arc<str>>> = const { RefCell::new(None) };
     static ENCODING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-    /// Where payloads are encoded: split off per message, so many payloads share one
-    /// allocation.
+    /// Where payloads are encoded, reused: the encoder writes into a warm buffer and each
+    /// payload is one exact allocation.
     static SCRATCH: RefCell<BytesMut> = RefCell::new(BytesMut::new());
 }
 
@@ -273,11 +273,14 @@ pub(crate) fn home() -> Option<Arc<str>> {
 pub(crate) fn scratch<R>(f: impl FnOnce(&mut BytesMut) -> R) -> (R, Bytes) {
     SCRATCH.with(|s| match s.try_borrow_mut() {
         Ok(mut buf) => {
-            if buf.capacity() < 512 {
-                buf.reserve(16 * 1024);
-            }
+            buf.clear();
             let out = f(&mut buf);
-            (out, buf.split().freeze())
+            let bytes = Bytes::copy_from_slice(&buf);
+            if buf.capacity() > 1 << 20 {
+                // One huge message does not pin its buffer for the thread's life.
+                *buf = BytesMut::new();
+            }
+            (out, bytes)
         }
         // Re-entered (an encoding inside an encoding): a buffer of its own.
         Err(_) => {
