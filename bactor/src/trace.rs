@@ -61,20 +61,34 @@ pub(crate) fn dead_letter(recipient: Pid, message: &'static str) {
     tracing::debug!(target: "bactor", %recipient, message, "dead letter");
 }
 
-/// A message queued for an actor on another node.
+/// The span of one remote send or receive, entered while it lives (feature `tracing`;
+/// nothing without it).
 #[cfg(feature = "remote")]
-#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
-pub(crate) fn remote_send(target: Pid, node: &str, method: &str) {
+pub(crate) struct Span {
     #[cfg(feature = "tracing")]
-    tracing::trace!(target: "bactor::remote", %target, node, method, "remote send");
+    _entered: tracing::span::EnteredSpan,
 }
 
-/// A message from another node, for a local actor.
+/// A `bactor.remote.send` span: a message being encoded and queued for an actor on
+/// another node.
 #[cfg(feature = "remote")]
 #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
-pub(crate) fn remote_receive(target: Pid, from: &str, method: &str) {
-    #[cfg(feature = "tracing")]
-    tracing::trace!(target: "bactor::remote", %target, from, method, "remote receive");
+pub(crate) fn remote_send(target: Pid, node: &str, method: &str) -> Span {
+    Span {
+        #[cfg(feature = "tracing")]
+        _entered: tracing::trace_span!("bactor.remote.send", %target, node, method).entered(),
+    }
+}
+
+/// A `bactor.remote.receive` span: a message from another node being decoded and
+/// queued for a local actor.
+#[cfg(feature = "remote")]
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+pub(crate) fn remote_receive(target: Pid, from: &str, method: &str) -> Span {
+    Span {
+        #[cfg(feature = "tracing")]
+        _entered: tracing::trace_span!("bactor.remote.receive", %target, from, method).entered(),
+    }
 }
 
 /// Something on the link to another node went wrong.

@@ -133,6 +133,7 @@ async fn watcher(on: &Node) -> (WatcherRef, mpsc::UnboundedReceiver<(Pid, String
 #[tokio::test]
 async fn spawn_tell_and_ask_across_nodes() {
     let (a, b) = (node().await, node().await);
+    let mut events = a.events().subscribe();
     let account: AccountRef = no_hang(a.spawn_remote::<Account>(b.address(), None))
         .await
         .unwrap();
@@ -149,6 +150,17 @@ async fn spawn_tell_and_ask_across_nodes() {
     // The actor really runs on B.
     assert_eq!(b.actor_count(), 1);
     assert_eq!(a.actor_count(), 0);
+    // A published the connection to B, with B's run.
+    loop {
+        if let Some(SystemEvent::NodeConnected {
+            address,
+            incarnation,
+        }) = no_hang(events.recv()).await
+        {
+            assert_eq!((address.as_str(), incarnation), (b.address(), b.incarnation()));
+            break;
+        }
+    }
     a.shutdown().await;
     b.shutdown().await;
 }
@@ -234,16 +246,44 @@ async fn lookup_by_name_and_refusals() {
 async fn asks_to_unknown_pids_fail_at_once_with_dead() {
     let (a, b) = (node().await, node().await);
     let real = a.spawn_remote::<Account>(b.address(), None).await.unwrap();
-    // A pid B never had, and one of an earlier run of B.
+    let (mut a_events, mut b_events) = (a.events().subscribe(), b.events().subscribe());
+    // A pid B never had: B answers the ask with an error reply (not a timeout, which
+    // would be `AskError::Timeout`), and the ask and a tell become dead letters on B,
+    // which found them undeliverable.
     let unknown = Pid::new(real.pid().node(), 999_999, real.pid().incarnation());
-    let stale = Pid::new(real.pid().node(), real.pid().id(), real.pid().incarnation() ^ 1);
-    for pid in [unknown, stale] {
-        let r: AccountRef = a.remote_ref::<Account>(b.address(), pid);
-        // Far below the hang guard: the error reply comes back, no timeout involved.
-        let answer = r.balance().timeout(Duration::from_secs(20)).await;
-        assert_eq!(answer, Err(AskError::Dead), "{pid}");
+    let r: AccountRef = a.remote_ref::<Account>(b.address(), unknown);
+    let answer = r.balance().timeout(Duration::from_secs(20)).await;
+    assert_eq!(answer, Err(AskError::Dead));
+    r.deposit(1).tell().await.unwrap();
+    let mut dead = Vec::new();
+    while dead.len() < 2 {
+        if let Some(SystemEvent::DeadLetter(d)) = no_hang(b_events.recv()).await {
+            dead.push((d.recipient, d.message));
+        }
     }
-    // B published the dead letters.
+    assert_eq!(
+        dead,
+        [
+            (unknown, "a message from another node"),
+            (unknown, "a message from another node")
+        ]
+    );
+    // A pid of an earlier run of B: A knows B's run, so it fails at once, without
+    // sending, and the dead letters are A's.
+    let stale = Pid::new(real.pid().node(), real.pid().id(), real.pid().incarnation() ^ 1);
+    let r: AccountRef = a.remote_ref::<Account>(b.address(), stale);
+    assert!(!r.is_alive());
+    assert_eq!(r.balance().await, Err(AskError::Dead));
+    assert!(r.deposit(1).tell().await.unwrap_err().is_dead());
+    let mut dead = Vec::new();
+    while dead.len() < 2 {
+        if let Some(SystemEvent::DeadLetter(d)) = no_hang(a_events.recv()).await {
+            dead.push((d.recipient, d.message));
+        }
+    }
+    assert_eq!(dead, [(stale, "Account::balance"), (stale, "Account::deposit")]);
+    // The real one was never touched.
+    assert_eq!(real.balance().await, Ok(0));
     a.shutdown().await;
     b.shutdown().await;
 }

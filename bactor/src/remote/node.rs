@@ -839,7 +839,7 @@ impl NodeShared {
     ) -> Option<Wait> {
         let mut reply = self.reply_channel(from, &envelope);
         let target = local_pid(envelope.target);
-        crate::trace::remote_receive(target, &from.address, &envelope.method);
+        let _span = crate::trace::remote_receive(target, &from.address, &envelope.method);
         let hosted = match &cache.hosted {
             Some((pid, hosted)) if *pid == target => Arc::clone(hosted),
             _ => {

@@ -343,6 +343,7 @@ impl<M> Lane<M> {
         let msg = match env {
             Envelope::Msg(msg) => msg,
             Envelope::Stop => {
+                let _span = crate::trace::remote_send(target.pid, &target.address, "$graceful_stop");
                 return Some(system_envelope(
                     target.wire(),
                     None,
@@ -351,6 +352,7 @@ impl<M> Lane<M> {
                 ));
             }
         };
+        let _span = crate::trace::remote_send(target.pid, &target.address, (self.name_of)(&msg));
         let (encoded, payload) = codec::with_home(node.address(), || {
             codec::scratch(|buf| (self.encode)(&msg, node.codec(), buf))
         });
@@ -370,7 +372,6 @@ impl<M> Lane<M> {
             Some(reply) => (Kind::Ask, node.pending_ask(target, reply)),
             None => (Kind::Tell, 0),
         };
-        crate::trace::remote_send(target.pid, &target.address, &method);
         Some(Wire {
             target: target.wire(),
             sender: None,
