@@ -1737,8 +1737,15 @@ async fn accept(inner: Arc<Inner>, mut frames: Incoming, out: mpsc::Sender<Frame
             // This node already has a stream to the dialler: this one only reads (and
             // heartbeats keep it alive from the other side).
             inner.met(&peer);
-            let (dead, _) = watch::channel(None);
-            read(inner, peer, frames, Some(out), dead).await;
+            let (dead, mut why) = watch::channel(None);
+            read(Arc::clone(&inner), peer.clone(), frames, Some(out), dead).await;
+            // What the peer sent on this stream (replies among it) may be lost with it.
+            let reason = why.borrow_and_update().clone().unwrap_or_default();
+            if !inner.is_stopping() {
+                inner
+                    .inbound
+                    .event(EndpointEvent::Disconnected { peer, reason });
+            }
         }
     }
 }

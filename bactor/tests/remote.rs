@@ -59,6 +59,11 @@ impl Account {
     fn boom(&self) {
         panic!("remote boom");
     }
+
+    #[handler]
+    async fn nap(&self, ms: u64) {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
 }
 
 /// Lives on one node and uses a ref it was sent to reach an actor on another.
@@ -420,14 +425,37 @@ async fn a_partition_is_node_down_and_healing_resumes_traffic() {
     let account = a.spawn_remote::<Account>(b.address(), None).await.unwrap();
     w.watch(account.clone()).await.unwrap();
     account.deposit(1).await.unwrap();
+    // An ask in flight when the link goes: it fails, long before its handler would end.
+    let napping = tokio::spawn({
+        let account = account.clone();
+        async move {
+            let asked = std::time::Instant::now();
+            (account.nap(3_000).await, asked.elapsed())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
     proxy.cut();
+    let (nap, after) = no_hang(napping).await.unwrap();
+    assert!(
+        matches!(
+            nap,
+            Err(AskError::Remote(
+                RemoteFailure::Unreachable { .. } | RemoteFailure::NodeDown(_)
+            ))
+        ),
+        "{nap:?}"
+    );
+    assert!(after < Duration::from_secs(2), "failed after {after:?}");
     // The watcher hears of the loss within the heartbeat and down timeouts.
     let (pid, reason) = no_hang(seen.recv()).await.unwrap();
     assert_eq!(pid, account.pid());
     assert_eq!(reason, format!("node {} is down", b.address()));
-    // Asks fail with node-down, never by timing out.
+    // Asks fail (the node is down, or a stream carrying the ask or its reply is lost),
+    // never by hanging.
     match no_hang(account.balance()).await {
-        Err(AskError::Remote(RemoteFailure::NodeDown(addr))) => assert_eq!(addr, b.address()),
+        Err(AskError::Remote(
+            RemoteFailure::NodeDown(addr) | RemoteFailure::Unreachable { node: addr, .. },
+        )) => assert_eq!(addr, b.address()),
         other => panic!("expected node down, got {other:?}"),
     }
     let mut down = false;

@@ -1014,6 +1014,14 @@ impl NodeShared {
                 self.fail_pending(&peer.address, Some(previous), &error);
             }
             EndpointEvent::Disconnected { peer, reason } => {
+                // Asks in flight on the lost stream (or whose replies were coming on it)
+                // may never be answered: they fail now rather than wait without end.
+                // Their requests may or may not have been handled (at most once).
+                let error = AskError::Remote(RemoteFailure::Unreachable {
+                    node: peer.address.clone(),
+                    reason: format!("the connection was lost with the request in flight: {reason}"),
+                });
+                self.fail_pending(&peer.address, None, &error);
                 self.publish(SystemEvent::NodeDisconnected {
                     address: peer.address,
                     reason,
