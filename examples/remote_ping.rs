@@ -139,7 +139,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// Finds the ponger on `peer` (waiting for it to come up), watches it and pings it; when
 /// it is lost, finds the next one.
-async fn ping(node: &Node, peer: &str, count: Option<u64>) -> Result<(), Box<dyn std::error::Error>> {
+async fn ping(
+    node: &Node,
+    peer: &str,
+    count: Option<u64>,
+) -> Result<(), Box<dyn std::error::Error>> {
     let (tx, mut ended) = mpsc::unbounded_channel();
     let watcher = node.spawn(move || Watcher { ended: tx.clone() }).await?;
     let mut pongs = 0;

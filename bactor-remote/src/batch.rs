@@ -819,7 +819,18 @@ mod tests {
         let unpacked = |packed: &[u8]| unpack(batch(packed));
         // tell to pid 0, method 0, payload [7, 8]; then the same target, an ask with a
         // correlation id and an empty payload.
-        let good = [NEW_TARGET, 0, 0, 2, 7, 8, 1 | HAS_CORRELATION, 0x96, 0x01, 0];
+        let good = [
+            NEW_TARGET,
+            0,
+            0,
+            2,
+            7,
+            8,
+            1 | HAS_CORRELATION,
+            0x96,
+            0x01,
+            0,
+        ];
         let back = unpacked(&good).unwrap();
         assert_eq!(back.len(), 2);
         assert_eq!(&back[0].payload[..], &[7, 8]);
@@ -827,14 +838,16 @@ mod tests {
         assert_eq!(back[1].target, pid(1));
         // Each way of being wrong is an error.
         let cases: [&[u8]; 8] = [
-            &[0, 0],                               // no target before the first record
-            &[NEW_TARGET | 0x20, 0, 0, 0],         // unknown flag
-            &[NEW_TARGET, 1, 0, 0],                // target outside the table
-            &[NEW_TARGET, 0, 3, 0],                // method outside the table
+            &[0, 0],                                // no target before the first record
+            &[NEW_TARGET | 0x20, 0, 0, 0],          // unknown flag
+            &[NEW_TARGET, 1, 0, 0],                 // target outside the table
+            &[NEW_TARGET, 0, 3, 0],                 // method outside the table
             &[NEW_TARGET | HAS_SENDER, 0, 0, 9, 0], // sender outside the table
-            &[NEW_TARGET, 0, 0, 5, 1, 2],          // payload longer than what is left
-            &[NEW_TARGET, 0, 0, 0xff],             // truncated varint
-            &[NEW_TARGET, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
+            &[NEW_TARGET, 0, 0, 5, 1, 2],           // payload longer than what is left
+            &[NEW_TARGET, 0, 0, 0xff],              // truncated varint
+            &[
+                NEW_TARGET, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+            ],
         ];
         for case in cases {
             assert!(unpacked(case).is_err(), "{case:?}");

@@ -40,11 +40,11 @@ use tonic::codegen::tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::handshake::{self, HandshakeError, Identity, Secret};
-use crate::transport::{Accepted, Connector, Transport};
 use crate::proto::frame::Body;
 use crate::proto::remoting_client::RemotingClient;
 use crate::proto::remoting_server::{Remoting, RemotingServer};
 use crate::proto::{self, Frame};
+use crate::transport::{Accepted, Connector, Transport};
 use crate::{BatchBuilder, Envelope, Limits, Push, unpack};
 
 /// The queues of envelopes for one peer: user traffic, counted against the bound, and
@@ -424,7 +424,10 @@ impl Peer {
 
     /// Like [`try_send_with`](Self::try_send_with), but waits for room in a full queue
     /// (see [`Endpoint::reserve`]).
-    pub async fn send_with(&self, make: impl FnOnce() -> Option<Envelope>) -> Result<(), SendError> {
+    pub async fn send_with(
+        &self,
+        make: impl FnOnce() -> Option<Envelope>,
+    ) -> Result<(), SendError> {
         loop {
             if self.inner.is_stopping() {
                 return Err(SendError::Closed);
@@ -453,7 +456,9 @@ impl Peer {
     /// [`Endpoint::send_system`]).
     pub fn send_system(&self, envelope: Envelope) {
         if self.inner.is_stopping() {
-            self.inner.inbound.undeliverable(envelope, SendError::Closed);
+            self.inner
+                .inbound
+                .undeliverable(envelope, SendError::Closed);
             return;
         }
         let queue = self.live();
@@ -924,11 +929,16 @@ impl Endpoint {
                 let tcp = tonic::transport::server::TcpIncoming::bind(config.bind)
                     .map_err(BindError::new)?
                     .with_nodelay(Some(true));
-                (tcp.local_addr().map_err(BindError::new)?, Listening::Tcp(tcp))
+                (
+                    tcp.local_addr().map_err(BindError::new)?,
+                    Listening::Tcp(tcp),
+                )
             }
             Some(transport) => {
-                let (local, accepting) =
-                    transport.listen(config.bind).await.map_err(BindError::new)?;
+                let (local, accepting) = transport
+                    .listen(config.bind)
+                    .await
+                    .map_err(BindError::new)?;
                 (local, Listening::Other(accepting))
             }
         };
@@ -1094,6 +1104,8 @@ impl Endpoint {
     /// (stop, watch, terminated and the like), which the peer's writer sends ahead of any
     /// queued user traffic, in their own frames. Not bounded, never waits; what cannot be
     /// sent comes back through [`Inbound::undeliverable`].
+    // The closure hands the caller's own envelope back by value (see `Queue::push`).
+    #[allow(clippy::result_large_err)]
     pub fn send_system(&self, address: &str, envelope: Envelope) {
         let inner = &self.inner;
         if inner.is_stopping() {
@@ -1116,9 +1128,7 @@ impl Endpoint {
                 }
             }
         }
-        inner
-            .inbound
-            .undeliverable(envelope, closed_twice(address));
+        inner.inbound.undeliverable(envelope, closed_twice(address));
     }
 
     /// Stops accepting peers, closes every stream and waits (at most a few seconds) for
@@ -1214,8 +1224,13 @@ async fn dialler(inner: Arc<Inner>, address: String, rx: QueueRx, weak: WeakQueu
             give_up(&inner, &address, rx, &weak, reason).await;
             return;
         }
-        let wait = backoff(inner.reconnect_min, inner.reconnect_max, failures, inner.random())
-            .min(inner.down_after.saturating_sub(started.elapsed()));
+        let wait = backoff(
+            inner.reconnect_min,
+            inner.reconnect_max,
+            failures,
+            inner.random(),
+        )
+        .min(inner.down_after.saturating_sub(started.elapsed()));
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
             _ = stopping.wait_for(|s| *s) => {}

@@ -1,29 +1,32 @@
 //! The wire layer behind bactor's remoting (the `remote` feature of `bactor`).
 //!
-//! This crate moves bytes between nodes and knows nothing of actors (DESIGN §1). What it
-//! holds so far:
+//! This crate moves bytes between nodes and knows nothing of actors (DESIGN §1): bactor's
+//! `remote` feature puts actor semantics (refs, dispatch, watch, node down) on top. What it
+//! holds:
 //!
 //! - [`proto`]: the protocol, `bactor.remote.v1` (compiled from `proto/` by protox at
 //!   build time; no `protoc` needed): one bidirectional stream per pair of nodes, a
 //!   handshake (`Hello`, `Challenge`, `Proof`, `Welcome` / `Refused`) carrying the node
 //!   address, its incarnation and a proof of the shared cluster secret, then `Batch`
-//!   frames of envelopes and `Control` frames (heartbeats).
+//!   frames of envelopes and `Control` frames (heartbeats, and system envelopes ahead of
+//!   user traffic).
 //! - [`BatchBuilder`] and [`unpack`]: batches of [`Envelope`]s with per-batch pid and name
-//!   tables, built under an exact byte limit (a batch never exceeds the receiver's frame
-//!   limit; an envelope too large even alone is refused, not sent), and unpacked with
-//!   every index checked; [`decode_frame`] refuses a frame over the limit before decoding.
+//!   tables and the envelopes as compact records, built under an exact byte limit (a batch
+//!   never exceeds the receiver's frame limit; an envelope too large even alone is
+//!   refused, not sent), and unpacked with every flag, index and length checked;
+//!   [`decode_frame`] refuses a frame over the limit before decoding.
 //! - [`handshake`]: the handshake's state machine: mutual proof of the cluster secret
 //!   (HMAC-SHA256 over fresh nonces from both sides, never the secret itself), protocol
 //!   version and identities (address, incarnation, frame limit).
-//!
-//! - [`endpoint`]: a node's endpoint over tonic: a server that accepts peers (the
-//!   handshake first, refused before any envelope is read without the secret), one
-//!   stream per pair of nodes used both ways, a writer per peer that drains its queue into
-//!   batches of whatever is pending under the peer's frame limit (set as the gRPC message
-//!   limit both ways), `TCP_NODELAY`, and every envelope that cannot be sent handed back.
-//!
-//! Still to come (see the project README's status table): heartbeats and node-down
-//! detection, reconnection with backoff, TLS, and bactor's `remote` feature on top.
+//! - [`endpoint`]: a node's endpoint over tonic: a server that accepts peers (refused
+//!   before any envelope is read without the secret), one stream per pair of nodes used
+//!   both ways, a writer per peer that drains its bounded queue into batches of whatever
+//!   is pending under the peer's frame limit (set as the gRPC message limit both ways),
+//!   a control lane, heartbeats, a peer timeout, reconnection with jittered exponential
+//!   backoff, peers reported down or restarted, TLS (feature `tls`, rustls with ring),
+//!   `TCP_NODELAY`, and every envelope that cannot be sent handed back.
+//! - [`transport`]: the seam between an endpoint and the network (real TCP by default; a
+//!   simulator such as turmoil in tests).
 
 pub use bytes::{BufMut, Bytes, BytesMut};
 

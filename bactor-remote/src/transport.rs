@@ -42,7 +42,9 @@ pub type Accepting = Pin<Box<dyn Stream<Item = io::Result<Connection>> + Send>>;
 /// The connections a task sends into `rx`, as [`Accepting`]: the simplest way to write
 /// [`Transport::listen`] for a listener with an async `accept`.
 pub fn accepting(rx: tokio::sync::mpsc::Receiver<io::Result<Connection>>) -> Accepting {
-    Box::pin(tonic::codegen::tokio_stream::wrappers::ReceiverStream::new(rx))
+    Box::pin(tonic::codegen::tokio_stream::wrappers::ReceiverStream::new(
+        rx,
+    ))
 }
 
 /// What a transport's futures look like.

@@ -36,7 +36,7 @@ use crate::events::SystemEvent;
 use crate::mailbox::{Envelope, UserRx};
 use crate::props::Producer;
 use crate::supervision::{Directive, RestartStats, Strategy, SupervisorEvent};
-use crate::system::{SysTx, Decision, Parent, SystemMsg};
+use crate::system::{Decision, Parent, SysTx, SystemMsg};
 use crate::trace::{self, traced};
 
 /// The most user messages taken from the lane at once. Small enough that a full mailbox

@@ -13,11 +13,11 @@ mod mailbox;
 mod persistence;
 mod pid;
 mod props;
+#[cfg(feature = "remote")]
+pub mod remote;
 mod request;
 mod supervision;
 mod system;
-#[cfg(feature = "remote")]
-pub mod remote;
 mod trace;
 
 pub use actor::Actor;

@@ -162,7 +162,10 @@ async fn spawn_tell_and_ask_across_nodes() {
             incarnation,
         }) = no_hang(events.recv()).await
         {
-            assert_eq!((address.as_str(), incarnation), (b.address(), b.incarnation()));
+            assert_eq!(
+                (address.as_str(), incarnation),
+                (b.address(), b.incarnation())
+            );
             break;
         }
     }
@@ -186,7 +189,11 @@ async fn result_replies_cross_as_typed_values() {
     // A panic on B fails the ask (as locally), and the supervisor restarts the actor.
     let _quiet = common::quiet_panics("remote boom");
     assert_eq!(no_hang(account.boom()).await, Err(AskError::Failed));
-    assert_eq!(no_hang(account.balance()).await, Ok(0), "restarted: fresh state");
+    assert_eq!(
+        no_hang(account.balance()).await,
+        Ok(0),
+        "restarted: fresh state"
+    );
     a.shutdown().await;
     b.shutdown().await;
 }
@@ -198,7 +205,10 @@ async fn a_ref_sent_from_a_to_b_reaches_an_actor_on_c() {
     let relay = a.spawn_remote::<Relay>(b.address(), None).await.unwrap();
     // B receives a ref to C's account inside the message and asks through it.
     assert_eq!(no_hang(relay.deposit_via(account.clone(), 7)).await, Ok(7));
-    assert_eq!(no_hang(relay.home_of(account.clone())).await, Ok(account.pid()));
+    assert_eq!(
+        no_hang(relay.home_of(account.clone())).await,
+        Ok(account.pid())
+    );
     assert_eq!(no_hang(account.balance()).await, Ok(7));
     // A ref to an actor local to A, sent to B, comes back to A.
     let local = a.spawn(Account::default).await.unwrap();
@@ -223,7 +233,10 @@ async fn lookup_by_name_and_refusals() {
     found.deposit(4).await.unwrap();
     assert_eq!(spawned.balance().await, Ok(4));
     // The name is taken on B.
-    match a.spawn_remote::<Account>(b.address(), Some("savings")).await {
+    match a
+        .spawn_remote::<Account>(b.address(), Some("savings"))
+        .await
+    {
         Err(RemoteError::Refused(why)) => assert!(why.contains("savings"), "{why}"),
         other => panic!("expected a refusal, got {other:?}"),
     }
@@ -275,7 +288,11 @@ async fn asks_to_unknown_pids_fail_at_once_with_dead() {
     );
     // A pid of an earlier run of B: A knows B's run, so it fails at once, without
     // sending, and the dead letters are A's.
-    let stale = Pid::new(real.pid().node(), real.pid().id(), real.pid().incarnation() ^ 1);
+    let stale = Pid::new(
+        real.pid().node(),
+        real.pid().id(),
+        real.pid().incarnation() ^ 1,
+    );
     let r: AccountRef = a.remote_ref::<Account>(b.address(), stale);
     assert!(!r.is_alive());
     assert_eq!(r.balance().await, Err(AskError::Dead));
@@ -286,7 +303,10 @@ async fn asks_to_unknown_pids_fail_at_once_with_dead() {
             dead.push((d.recipient, d.message));
         }
     }
-    assert_eq!(dead, [(stale, "Account::balance"), (stale, "Account::deposit")]);
+    assert_eq!(
+        dead,
+        [(stale, "Account::balance"), (stale, "Account::deposit")]
+    );
     // The real one was never touched.
     assert_eq!(real.balance().await, Ok(0));
     a.shutdown().await;
@@ -477,7 +497,11 @@ async fn a_partition_is_node_down_and_healing_resumes_traffic() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(balance, Ok(1), "the actor on B is reachable again, with its state");
+    assert_eq!(
+        balance,
+        Ok(1),
+        "the actor on B is reachable again, with its state"
+    );
     a.shutdown().await;
     b.shutdown().await;
 }

@@ -153,7 +153,10 @@ async fn random_envelopes_get_answers_and_the_node_keeps_serving() {
         }
         attacker.send_wait(node.address(), envelope).await;
     }
-    assert!(asks.len() > INPUTS as usize / 5, "enough asks among the inputs");
+    assert!(
+        asks.len() > INPUTS as usize / 5,
+        "enough asks among the inputs"
+    );
     // Every ask is answered, once, with a reply or an error reply: nothing times out.
     no_hang(async {
         loop {
@@ -169,7 +172,11 @@ async fn random_envelopes_get_answers_and_the_node_keeps_serving() {
     let ids: HashSet<u64> = answered.iter().map(|(c, _)| *c).collect();
     assert_eq!(ids, asks, "every ask answered, nothing else");
     assert_eq!(answered.len(), asks.len(), "each exactly once");
-    assert!(answered.iter().all(|(_, k)| matches!(k, Kind::Reply | Kind::Failure)));
+    assert!(
+        answered
+            .iter()
+            .all(|(_, k)| matches!(k, Kind::Reply | Kind::Failure))
+    );
     assert!(
         answered.iter().any(|(_, k)| *k == Kind::Failure),
         "garbage got error replies"

@@ -10,10 +10,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bactor::prelude::*;
-use bactor::remote::transport::{Accepting, BoxFuture, Connection, Transport, accepting};
-use bactor::remote::NodeBuilder;
 use bactor::RemoteFailure;
+use bactor::prelude::*;
+use bactor::remote::NodeBuilder;
+use bactor::remote::transport::{Accepting, BoxFuture, Connection, Transport, accepting};
 use tokio::sync::mpsc;
 
 #[actor]
@@ -133,14 +133,19 @@ fn run(seed: u64) -> Vec<String> {
         turmoil::partition("a", "b");
         let partitioned = now();
         note("partition".into());
-        let reason = seen.recv().await.expect("the watcher hears of the partition");
+        let reason = seen
+            .recv()
+            .await
+            .expect("the watcher hears of the partition");
         note(format!("watcher: {reason}"));
         assert_eq!(reason, "node b:7000 is down");
         let took = now() - partitioned;
         // Bounded by the configured peer timeout (1 s) and down timeout (2 s).
         assert!(took <= 3_500, "node down after {took} ms");
         match account.deposit(1).await {
-            Err(AskError::Remote(RemoteFailure::NodeDown(_) | RemoteFailure::Unreachable { .. })) => {
+            Err(AskError::Remote(
+                RemoteFailure::NodeDown(_) | RemoteFailure::Unreachable { .. },
+            )) => {
                 note("deposit during the partition failed".into());
             }
             other => panic!("a deposit during the partition: {other:?}"),
@@ -164,10 +169,12 @@ fn run(seed: u64) -> Vec<String> {
         Ok(())
     });
     if let Err(e) = sim.run() {
-        panic!("simulation with seed {seed} failed: {e}\ntrace:\n{}", trace.lock().unwrap().join("\n"));
+        panic!(
+            "simulation with seed {seed} failed: {e}\ntrace:\n{}",
+            trace.lock().unwrap().join("\n")
+        );
     }
-    let out = trace.lock().unwrap().clone();
-    out
+    trace.lock().unwrap().clone()
 }
 
 #[test]

@@ -85,7 +85,10 @@ impl Drop for Process {
 
 /// The pid in a line like `found ponger 123/1#456`.
 fn pid_in(line: &str) -> String {
-    line.split_whitespace().last().unwrap_or_default().to_owned()
+    line.split_whitespace()
+        .last()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 #[test]
@@ -97,7 +100,10 @@ fn two_processes_ping_survive_a_kill_and_a_restart() {
     let b_args = ["--node", "b", "--listen", &addr_b];
     let mut b = Process::start("b", &b_args);
     b.wait_for(long, "ready", |l| l.contains("ready"));
-    let a = Process::start("a", &["--node", "a", "--listen", &addr_a, "--peer", &addr_b]);
+    let a = Process::start(
+        "a",
+        &["--node", "a", "--listen", &addr_a, "--peer", &addr_b],
+    );
     let found = a.wait_for(long, "found ponger", |l| l.starts_with("found ponger"));
     let first = pid_in(&found);
     a.wait_for(long, "pong 3", |l| l.starts_with("pong 3 "));
@@ -111,7 +117,10 @@ fn two_processes_ping_survive_a_kill_and_a_restart() {
     let after = killed.elapsed();
     assert!(down.contains(&first), "{down}");
     assert!(down.contains(&format!("node {addr_b} is down")), "{down}");
-    assert!(after < Duration::from_millis(1500 + 1500 + 2000), "node down after {after:?}");
+    assert!(
+        after < Duration::from_millis(1500 + 1500 + 2000),
+        "node down after {after:?}"
+    );
 
     // B again, a new run on the same address: A finds the new ponger without help, its
     // ref to the old run is dead, and pongs resume.

@@ -2,8 +2,8 @@
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
-use syn::spanned::Spanned;
 use syn::GenericParam;
+use syn::spanned::Spanned;
 
 use super::hooks::expand_hook;
 use super::model::{ActorImpl, Handler, Param};

@@ -98,7 +98,8 @@ pub struct RemoteStub<A: Actor> {
     /// reply channel of an ask. Also says whether the handler is high priority.
     /// The reply channel is taken only when the message is built.
     #[allow(clippy::type_complexity)]
-    pub decode: fn(usize, &[u8], Codec, &mut Option<ReplyChannel>) -> Result<(A::Msg, bool), CodecError>,
+    pub decode:
+        fn(usize, &[u8], Codec, &mut Option<ReplyChannel>) -> Result<(A::Msg, bool), CodecError>,
 }
 
 impl<A: Actor> Clone for RemoteStub<A> {

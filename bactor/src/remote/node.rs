@@ -6,9 +6,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::Duration;
 
-use bactor_remote::endpoint::{
-    Endpoint, EndpointConfig, EndpointEvent, Inbound, SendError, Wait,
-};
+use bactor_remote::endpoint::{Endpoint, EndpointConfig, EndpointEvent, Inbound, SendError, Wait};
 use bactor_remote::handshake::{Identity, Secret};
 use bactor_remote::{Envelope as Wire, Kind};
 use tokio::sync::oneshot;
@@ -470,7 +468,12 @@ impl NodeShared {
         self.pending_to(&target.address, target.pid.incarnation(), reply)
     }
 
-    fn pending_to(&self, address: &Arc<str>, incarnation: u64, reply: Box<dyn PendingReply>) -> u64 {
+    fn pending_to(
+        &self,
+        address: &Arc<str>,
+        incarnation: u64,
+        reply: Box<dyn PendingReply>,
+    ) -> u64 {
         let mut pending = lock(&self.pending);
         pending.since_sweep += 1;
         if pending.since_sweep >= SWEEP_EVERY {
@@ -506,7 +509,9 @@ impl NodeShared {
                 })
                 .map(|(id, _)| *id)
                 .collect();
-            ids.iter().filter_map(|id| pending.asks.remove(id)).collect()
+            ids.iter()
+                .filter_map(|id| pending.asks.remove(id))
+                .collect()
         };
         for ask in failed {
             ask.reply.fail(error.clone());
@@ -542,11 +547,15 @@ impl NodeShared {
 
     /// A ref to `pid` on the node at `address`. A detached (dead) ref for actors that are
     /// not `#[actor(remote)]`.
-    pub(crate) fn remote_ref<A: Actor>(self: &Arc<Self>, address: Arc<str>, pid: Pid) -> ActorRef<A> {
+    pub(crate) fn remote_ref<A: Actor>(
+        self: &Arc<Self>,
+        address: Arc<str>,
+        pid: Pid,
+    ) -> ActorRef<A> {
         let (Some(system), Some(stub)) = (self.system.upgrade(), A::remote_stub()) else {
             return ActorRef::detached(pid, &self.system.upgrade().unwrap_or_default());
         };
-        if &*address == &*self.address {
+        if *address == *self.address {
             return system
                 .resolve_raw::<A>(pid)
                 .unwrap_or_else(|_| ActorRef::detached(pid, &system));
@@ -666,7 +675,11 @@ impl Inbound for InboundOf {
         self.deliver_frame(from, &mut vec![envelope].into_iter())
     }
 
-    fn deliver_frame(&self, from: &Identity, envelopes: &mut std::vec::IntoIter<Wire>) -> Option<Wait> {
+    fn deliver_frame(
+        &self,
+        from: &Identity,
+        envelopes: &mut std::vec::IntoIter<Wire>,
+    ) -> Option<Wait> {
         self.node()?.arrived_frame(from, envelopes)
     }
 
@@ -844,7 +857,9 @@ impl NodeShared {
             Some((pid, hosted)) if *pid == target => Arc::clone(hosted),
             _ => {
                 let Some(hosted) = system.hosted(target) else {
-                    system.events().dead_letter(target, "a message from another node");
+                    system
+                        .events()
+                        .dead_letter(target, "a message from another node");
                     if let Some(reply) = reply {
                         reply.fail(&AskError::Dead);
                     }
@@ -866,7 +881,9 @@ impl NodeShared {
             Ok(wait) => wait,
             Err(e) => {
                 crate::trace::remote_problem(&from.address, &e.0);
-                system.events().dead_letter(target, "an undecodable message from another node");
+                system
+                    .events()
+                    .dead_letter(target, "an undecodable message from another node");
                 if let Some(reply) = reply {
                     reply.fail(&AskError::Remote(RemoteFailure::Codec(e.0)));
                 }
@@ -945,7 +962,12 @@ impl NodeShared {
         }
     }
 
-    fn spawn_or_lookup(&self, system: &ActorSystem, method: &str, payload: &[u8]) -> Result<Pid, String> {
+    fn spawn_or_lookup(
+        &self,
+        system: &ActorSystem,
+        method: &str,
+        payload: &[u8],
+    ) -> Result<Pid, String> {
         if method == "$spawn" {
             let (kind, name): (String, Option<String>) = postcard::from_bytes(payload)
                 .map_err(|e| format!("an unreadable spawn request: {e}"))?;
@@ -987,7 +1009,10 @@ impl NodeShared {
                 }
             }
             Kind::Tell if !envelope.method.starts_with('$') => {
-                self.dead_letter(local_pid(envelope.target), self.static_name(&envelope.method));
+                self.dead_letter(
+                    local_pid(envelope.target),
+                    self.static_name(&envelope.method),
+                );
             }
             // Replies and system messages to a node that is gone: nobody is left to tell.
             _ => crate::trace::remote_problem(&failure.to_string(), &envelope.method),

@@ -136,9 +136,12 @@ impl Target {
         if first {
             self.node.watched(self);
             let watcher = self.node.watcher_pid();
-            self.peer.send_system(
-                system_envelope(self.wire(), Some(watcher), "$watch", Vec::new()),
-            );
+            self.peer.send_system(system_envelope(
+                self.wire(),
+                Some(watcher),
+                "$watch",
+                Vec::new(),
+            ));
         }
     }
 
@@ -147,9 +150,8 @@ impl Target {
     pub(crate) fn system(self: &Arc<Self>, msg: SystemMsg) -> Result<(), SystemMsg> {
         match msg {
             SystemMsg::Stop => {
-                self.peer.send_system(
-                    system_envelope(self.wire(), None, "$stop", Vec::new()),
-                );
+                self.peer
+                    .send_system(system_envelope(self.wire(), None, "$stop", Vec::new()));
                 Ok(())
             }
             SystemMsg::Watch { watcher, sys } => {
@@ -184,23 +186,24 @@ impl Target {
                 if last {
                     self.node.unwatched(self.pid);
                     let watcher = self.node.watcher_pid();
-                    self.peer.send_system(
-                        system_envelope(self.wire(), Some(watcher), "$unwatch", Vec::new()),
-                    );
+                    self.peer.send_system(system_envelope(
+                        self.wire(),
+                        Some(watcher),
+                        "$unwatch",
+                        Vec::new(),
+                    ));
                 }
                 Ok(())
             }
             // This target is a watcher on another node (its node's watcher pid), and a
             // local actor it watches has stopped.
             SystemMsg::Terminated { pid, reason } => {
-                self.peer.send_system(
-                    system_envelope(
-                        self.wire(),
-                        Some(pid),
-                        "$terminated",
-                        encode_reason(&reason),
-                    ),
-                );
+                self.peer.send_system(system_envelope(
+                    self.wire(),
+                    Some(pid),
+                    "$terminated",
+                    encode_reason(&reason),
+                ));
                 Ok(())
             }
             other => Err(other),
@@ -343,7 +346,8 @@ impl<M> Lane<M> {
         let msg = match env {
             Envelope::Msg(msg) => msg,
             Envelope::Stop => {
-                let _span = crate::trace::remote_send(target.pid, &target.address, "$graceful_stop");
+                let _span =
+                    crate::trace::remote_send(target.pid, &target.address, "$graceful_stop");
                 return Some(system_envelope(
                     target.wire(),
                     None,
@@ -414,9 +418,11 @@ impl<R: DeserializeOwned + Send + 'static> PendingReply for Pending<R> {
                 // The asker may have given up.
                 let _ = self.0.send(reply);
             }
-            Err(e) => self.0.fail_with(AskError::Remote(RemoteFailure::Codec(format!(
-                "the reply: {e}"
-            )))),
+            Err(e) => self
+                .0
+                .fail_with(AskError::Remote(RemoteFailure::Codec(format!(
+                    "the reply: {e}"
+                )))),
         }
     }
 
