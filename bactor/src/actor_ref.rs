@@ -439,54 +439,35 @@ impl<R> Reply<R> {
 /// assert_eq!(echo.ask(|r| r).await.unwrap(), "pong");
 /// # }
 /// ```
-pub struct ReplyTo<R>(Slot<R>);
+pub struct ReplyTo<R>(Option<oneshot::Sender<Reply<R>>>);
 
-enum Slot<R> {
-    /// The asker waits in this process.
-    Local(oneshot::Sender<Reply<R>>),
-    /// The asker waits on another node (feature `remote`): the reply is encoded and sent.
-    #[cfg(feature = "remote")]
-    Remote(crate::remote::ReplySink<R>),
-    /// Replied already.
-    Used,
-}
+// Two words, whatever the features: an asker on another node waits behind the same
+// channel (see `remote::ReplyChannel`), so local messages carry nothing more for it.
+const _: () = assert!(std::mem::size_of::<ReplyTo<u64>>() <= 2 * std::mem::size_of::<usize>());
 
 impl<R> ReplyTo<R> {
     pub(crate) fn new(tx: oneshot::Sender<Reply<R>>) -> Self {
-        ReplyTo(Slot::Local(tx))
-    }
-
-    #[cfg(feature = "remote")]
-    pub(crate) fn remote(sink: crate::remote::ReplySink<R>) -> Self {
-        ReplyTo(Slot::Remote(sink))
+        ReplyTo(Some(tx))
     }
 
     /// Sends the reply. Hands it back if the asker is gone (it timed out or was dropped).
-    /// A reply to an asker on another node is handed back only when it cannot be encoded.
     pub fn send(mut self, reply: R) -> Result<(), R> {
-        match std::mem::replace(&mut self.0, Slot::Used) {
-            Slot::Local(tx) => match tx.send(Reply::Value(reply)) {
-                Ok(()) => Ok(()),
-                Err(Reply::Value(reply)) => Err(reply),
-                Err(_) => Ok(()),
-            },
-            #[cfg(feature = "remote")]
-            Slot::Remote(sink) => sink.reply(reply),
-            Slot::Used => Err(reply),
+        let Some(tx) = self.0.take() else {
+            return Err(reply);
+        };
+        match tx.send(Reply::Value(reply)) {
+            Ok(()) => Ok(()),
+            Err(Reply::Value(reply)) => Err(reply),
+            Err(_) => Ok(()),
         }
     }
 
     /// Ends the ask with `error` instead of a reply.
     #[cfg_attr(not(feature = "remote"), allow(dead_code))]
     pub(crate) fn fail_with(mut self, error: AskError) {
-        match std::mem::replace(&mut self.0, Slot::Used) {
+        if let Some(tx) = self.0.take() {
             // The asker may be gone; then nobody needs to know.
-            Slot::Local(tx) => {
-                let _ = tx.send(Reply::Error(error));
-            }
-            #[cfg(feature = "remote")]
-            Slot::Remote(sink) => sink.fail(error),
-            Slot::Used => {}
+            let _ = tx.send(Reply::Error(error));
         }
     }
 
@@ -494,47 +475,25 @@ impl<R> ReplyTo<R> {
     /// generated code for `#[handler(fail_on_error)]`.
     #[doc(hidden)]
     pub fn fail(mut self) {
-        match std::mem::replace(&mut self.0, Slot::Used) {
+        if let Some(tx) = self.0.take() {
             // The asker may be gone; then nobody needs to know.
-            Slot::Local(tx) => {
-                let _ = tx.send(Reply::Failed);
-            }
-            #[cfg(feature = "remote")]
-            Slot::Remote(sink) => sink.fail(AskError::Failed),
-            Slot::Used => {}
+            let _ = tx.send(Reply::Failed);
         }
     }
 
-    /// `true` when the asker no longer waits. An asker on another node counts as waiting
-    /// until it is answered.
+    /// `true` when the asker no longer waits.
     pub fn is_closed(&self) -> bool {
-        match &self.0 {
-            Slot::Local(tx) => tx.is_closed(),
-            #[cfg(feature = "remote")]
-            Slot::Remote(_) => false,
-            Slot::Used => true,
-        }
+        self.0.as_ref().is_none_or(oneshot::Sender::is_closed)
     }
 }
 
 impl<R> Drop for ReplyTo<R> {
     fn drop(&mut self) {
-        match std::mem::replace(&mut self.0, Slot::Used) {
-            // Dropped during a panic: the handler failed on this request. Otherwise the
-            // asker sees the closed channel as NoReply.
-            Slot::Local(tx) => {
-                if std::thread::panicking() {
-                    let _ = tx.send(Reply::Failed);
-                }
-            }
-            // The asker on another node learns the same, in a failure reply.
-            #[cfg(feature = "remote")]
-            Slot::Remote(sink) => sink.fail(if std::thread::panicking() {
-                AskError::Failed
-            } else {
-                AskError::NoReply
-            }),
-            Slot::Used => {}
+        // Dropped during a panic: the handler failed on this request.
+        if std::thread::panicking()
+            && let Some(tx) = self.0.take()
+        {
+            let _ = tx.send(Reply::Failed);
         }
     }
 }

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use super::codec::{self, Codec, CodecError};
 use super::node::{NodeShared, system_method};
 use crate::Pid;
-use crate::actor_ref::ReplyTo;
+use crate::actor_ref::{Reply, ReplyTo};
 use crate::error::{AskError, RemoteFailure, StopReason, TellError};
 use crate::mailbox::Envelope;
 use crate::system::{SysTx, SystemMsg};
@@ -303,7 +303,9 @@ impl<M> Lane<M> {
     }
 
     /// Encodes and queues now, or hands the message back: `Full` when the node's queue
-    /// is full, `Dead` when the actor or its node is known to be gone.
+    /// is full, `Dead` when the actor or its node is known to be gone. Never inlined: the
+    /// local send path it sits next to (`UserTx::try_send`) stays small.
+    #[inline(never)]
     pub(crate) fn try_send(&self, env: Envelope<M>) -> Result<(), TellError<Envelope<M>>> {
         if self.target.is_dead() {
             return Err(TellError::Dead(env));
@@ -326,6 +328,7 @@ impl<M> Lane<M> {
 
     /// Waits for room in the node's queue, then encodes and queues; hands the message
     /// back when the actor or its node is known to be gone.
+    #[inline(never)]
     pub(crate) async fn send(&self, env: Envelope<M>) -> Result<(), Envelope<M>> {
         if self.target.is_dead() {
             return Err(env);
@@ -472,15 +475,39 @@ impl std::fmt::Debug for ReplyChannel {
 }
 
 impl ReplyChannel {
-    /// The `ReplyTo` of the message, for a reply of type `R` encoded by `encode`.
-    pub(crate) fn into_reply_to<R>(
+    /// The `ReplyTo` of the message, for a reply of type `R` encoded by `encode`. The
+    /// handler replies into an ordinary channel (so local messages pay nothing for
+    /// remote ones); a task waits on it and sends the reply, or the failure, back.
+    pub(crate) fn into_reply_to<R: Send + 'static>(
         self,
         encode: fn(&R, Codec, &mut BytesMut) -> Result<(), CodecError>,
     ) -> ReplyTo<R> {
-        ReplyTo::remote(ReplySink {
-            channel: self,
-            encode,
-        })
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            match rx.await {
+                Ok(Reply::Value(reply)) => self.reply(&reply, encode),
+                Ok(Reply::Failed) => self.fail(&AskError::Failed),
+                Ok(Reply::Error(e)) => self.fail(&e),
+                // Dropped unanswered.
+                Err(_) => self.fail(&AskError::NoReply),
+            }
+        });
+        ReplyTo::new(tx)
+    }
+
+    /// Encodes and sends a reply; one that cannot be encoded fails the ask, with why.
+    fn reply<R>(&self, reply: &R, encode: fn(&R, Codec, &mut BytesMut) -> Result<(), CodecError>) {
+        let node = &self.node;
+        let (encoded, payload) = codec::with_home(node.address(), || {
+            codec::scratch(|buf| encode(reply, node.codec(), buf))
+        });
+        match encoded {
+            Ok(()) => self.reply_encoded(payload),
+            Err(e) => {
+                let error = AskError::Remote(RemoteFailure::Codec(format!("the reply: {e}")));
+                self.fail(&error);
+            }
+        }
     }
 
     fn answer(&self, kind: Kind, payload: impl Into<Bytes>) {
@@ -497,37 +524,5 @@ impl ReplyChannel {
     /// Sends an already encoded reply.
     pub(crate) fn reply_encoded(&self, payload: Bytes) {
         self.answer(Kind::Reply, payload);
-    }
-}
-
-/// A typed [`ReplyChannel`]: what a `ReplyTo` holds for an asker on another node.
-pub(crate) struct ReplySink<R> {
-    channel: ReplyChannel,
-    encode: fn(&R, Codec, &mut BytesMut) -> Result<(), CodecError>,
-}
-
-impl<R> ReplySink<R> {
-    /// Encodes and sends the reply; a reply that cannot be encoded fails the ask (with
-    /// the reason) and is handed back.
-    pub(crate) fn reply(self, reply: R) -> Result<(), R> {
-        let node = &self.channel.node;
-        let (encoded, payload) = codec::with_home(node.address(), || {
-            codec::scratch(|buf| (self.encode)(&reply, node.codec(), buf))
-        });
-        match encoded {
-            Ok(()) => {
-                self.channel.reply_encoded(payload);
-                Ok(())
-            }
-            Err(e) => {
-                let error = AskError::Remote(RemoteFailure::Codec(format!("the reply: {e}")));
-                self.channel.fail(&error);
-                Err(reply)
-            }
-        }
-    }
-
-    pub(crate) fn fail(self, error: AskError) {
-        self.channel.fail(&error);
     }
 }
