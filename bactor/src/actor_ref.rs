@@ -439,35 +439,56 @@ impl<R> Reply<R> {
 /// assert_eq!(echo.ask(|r| r).await.unwrap(), "pong");
 /// # }
 /// ```
-pub struct ReplyTo<R>(Option<oneshot::Sender<Reply<R>>>);
+pub struct ReplyTo<R>(Option<Slot<R>>);
 
-// Two words, whatever the features: an asker on another node waits behind the same
-// channel (see `remote::ReplyChannel`), so local messages carry nothing more for it.
+enum Slot<R> {
+    /// The asker waits in this process.
+    Local(oneshot::Sender<Reply<R>>),
+    /// The asker waits on another node (feature `remote`): the reply is encoded and sent.
+    /// Boxed, so that the slot, and every local message, stays two words.
+    #[cfg(feature = "remote")]
+    Remote(Box<crate::remote::ReplySink<R>>),
+}
+
+// Two words, whatever the features: local messages carry nothing more for remote asks.
 const _: () = assert!(std::mem::size_of::<ReplyTo<u64>>() <= 2 * std::mem::size_of::<usize>());
 
 impl<R> ReplyTo<R> {
     pub(crate) fn new(tx: oneshot::Sender<Reply<R>>) -> Self {
-        ReplyTo(Some(tx))
+        ReplyTo(Some(Slot::Local(tx)))
+    }
+
+    #[cfg(feature = "remote")]
+    pub(crate) fn remote(sink: crate::remote::ReplySink<R>) -> Self {
+        ReplyTo(Some(Slot::Remote(Box::new(sink))))
     }
 
     /// Sends the reply. Hands it back if the asker is gone (it timed out or was dropped).
+    /// A reply to an asker on another node is handed back only when it cannot be encoded.
     pub fn send(mut self, reply: R) -> Result<(), R> {
-        let Some(tx) = self.0.take() else {
-            return Err(reply);
-        };
-        match tx.send(Reply::Value(reply)) {
-            Ok(()) => Ok(()),
-            Err(Reply::Value(reply)) => Err(reply),
-            Err(_) => Ok(()),
+        match self.0.take() {
+            Some(Slot::Local(tx)) => match tx.send(Reply::Value(reply)) {
+                Ok(()) => Ok(()),
+                Err(Reply::Value(reply)) => Err(reply),
+                Err(_) => Ok(()),
+            },
+            #[cfg(feature = "remote")]
+            Some(Slot::Remote(sink)) => sink.reply(reply),
+            None => Err(reply),
         }
     }
 
     /// Ends the ask with `error` instead of a reply.
     #[cfg_attr(not(feature = "remote"), allow(dead_code))]
     pub(crate) fn fail_with(mut self, error: AskError) {
-        if let Some(tx) = self.0.take() {
+        match self.0.take() {
             // The asker may be gone; then nobody needs to know.
-            let _ = tx.send(Reply::Error(error));
+            Some(Slot::Local(tx)) => {
+                let _ = tx.send(Reply::Error(error));
+            }
+            #[cfg(feature = "remote")]
+            Some(Slot::Remote(sink)) => sink.fail(error),
+            None => {}
         }
     }
 
@@ -475,25 +496,47 @@ impl<R> ReplyTo<R> {
     /// generated code for `#[handler(fail_on_error)]`.
     #[doc(hidden)]
     pub fn fail(mut self) {
-        if let Some(tx) = self.0.take() {
+        match self.0.take() {
             // The asker may be gone; then nobody needs to know.
-            let _ = tx.send(Reply::Failed);
+            Some(Slot::Local(tx)) => {
+                let _ = tx.send(Reply::Failed);
+            }
+            #[cfg(feature = "remote")]
+            Some(Slot::Remote(sink)) => sink.fail(AskError::Failed),
+            None => {}
         }
     }
 
-    /// `true` when the asker no longer waits.
+    /// `true` when the asker no longer waits. An asker on another node counts as waiting
+    /// until it is answered.
     pub fn is_closed(&self) -> bool {
-        self.0.as_ref().is_none_or(oneshot::Sender::is_closed)
+        match &self.0 {
+            Some(Slot::Local(tx)) => tx.is_closed(),
+            #[cfg(feature = "remote")]
+            Some(Slot::Remote(_)) => false,
+            None => true,
+        }
     }
 }
 
 impl<R> Drop for ReplyTo<R> {
     fn drop(&mut self) {
-        // Dropped during a panic: the handler failed on this request.
-        if std::thread::panicking()
-            && let Some(tx) = self.0.take()
-        {
-            let _ = tx.send(Reply::Failed);
+        match self.0.take() {
+            // Dropped during a panic: the handler failed on this request. Otherwise the
+            // asker sees the closed channel as NoReply.
+            Some(Slot::Local(tx)) => {
+                if std::thread::panicking() {
+                    let _ = tx.send(Reply::Failed);
+                }
+            }
+            // The asker on another node learns the same, in a failure reply.
+            #[cfg(feature = "remote")]
+            Some(Slot::Remote(sink)) => sink.fail(if std::thread::panicking() {
+                AskError::Failed
+            } else {
+                AskError::NoReply
+            }),
+            None => {}
         }
     }
 }

@@ -219,10 +219,7 @@ pub trait NotSerdeOwned<T> {
         Box::new(super::target::Failing(slot))
     }
     /// A reply slot whose replies fail.
-    fn reply_to(&self, channel: super::ReplyChannel) -> crate::ReplyTo<T>
-    where
-        T: Send + 'static,
-    {
+    fn reply_to(&self, channel: super::ReplyChannel) -> crate::ReplyTo<T> {
         channel.into_reply_to(|_, _, _| Err(not_serde()))
     }
 }

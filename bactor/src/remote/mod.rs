@@ -40,7 +40,7 @@ pub use codec::{Codec, CodecError};
 pub use node::{Node, NodeBuilder, NodeError, RemoteError};
 
 pub(crate) use node::NodeShared;
-pub(crate) use target::{Lane, Target};
+pub(crate) use target::{Lane, ReplySink, Target};
 
 pub use codec::{decode_args, encode_args};
 #[doc(hidden)]

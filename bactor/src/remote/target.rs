@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use super::codec::{self, Codec, CodecError};
 use super::node::{NodeShared, system_method};
 use crate::Pid;
-use crate::actor_ref::{Reply, ReplyTo};
+use crate::actor_ref::ReplyTo;
 use crate::error::{AskError, RemoteFailure, StopReason, TellError};
 use crate::mailbox::Envelope;
 use crate::system::{SysTx, SystemMsg};
@@ -475,39 +475,15 @@ impl std::fmt::Debug for ReplyChannel {
 }
 
 impl ReplyChannel {
-    /// The `ReplyTo` of the message, for a reply of type `R` encoded by `encode`. The
-    /// handler replies into an ordinary channel (so local messages pay nothing for
-    /// remote ones); a task waits on it and sends the reply, or the failure, back.
-    pub(crate) fn into_reply_to<R: Send + 'static>(
+    /// The `ReplyTo` of the message, for a reply of type `R` encoded by `encode`.
+    pub(crate) fn into_reply_to<R>(
         self,
         encode: fn(&R, Codec, &mut BytesMut) -> Result<(), CodecError>,
     ) -> ReplyTo<R> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        tokio::spawn(async move {
-            match rx.await {
-                Ok(Reply::Value(reply)) => self.reply(&reply, encode),
-                Ok(Reply::Failed) => self.fail(&AskError::Failed),
-                Ok(Reply::Error(e)) => self.fail(&e),
-                // Dropped unanswered.
-                Err(_) => self.fail(&AskError::NoReply),
-            }
-        });
-        ReplyTo::new(tx)
-    }
-
-    /// Encodes and sends a reply; one that cannot be encoded fails the ask, with why.
-    fn reply<R>(&self, reply: &R, encode: fn(&R, Codec, &mut BytesMut) -> Result<(), CodecError>) {
-        let node = &self.node;
-        let (encoded, payload) = codec::with_home(node.address(), || {
-            codec::scratch(|buf| encode(reply, node.codec(), buf))
-        });
-        match encoded {
-            Ok(()) => self.reply_encoded(payload),
-            Err(e) => {
-                let error = AskError::Remote(RemoteFailure::Codec(format!("the reply: {e}")));
-                self.fail(&error);
-            }
-        }
+        ReplyTo::remote(ReplySink {
+            channel: self,
+            encode,
+        })
     }
 
     fn answer(&self, kind: Kind, payload: impl Into<Bytes>) {
@@ -524,5 +500,39 @@ impl ReplyChannel {
     /// Sends an already encoded reply.
     pub(crate) fn reply_encoded(&self, payload: Bytes) {
         self.answer(Kind::Reply, payload);
+    }
+}
+
+/// A typed [`ReplyChannel`]: what a `ReplyTo` holds for an asker on another node.
+pub(crate) struct ReplySink<R> {
+    channel: ReplyChannel,
+    encode: fn(&R, Codec, &mut BytesMut) -> Result<(), CodecError>,
+}
+
+impl<R> ReplySink<R> {
+    /// Encodes and sends the reply; a reply that cannot be encoded fails the ask (with
+    /// the reason) and is handed back. Never inlined, like `Lane::try_send`.
+    #[inline(never)]
+    pub(crate) fn reply(self, reply: R) -> Result<(), R> {
+        let node = &self.channel.node;
+        let (encoded, payload) = codec::with_home(node.address(), || {
+            codec::scratch(|buf| (self.encode)(&reply, node.codec(), buf))
+        });
+        match encoded {
+            Ok(()) => {
+                self.channel.reply_encoded(payload);
+                Ok(())
+            }
+            Err(e) => {
+                let error = AskError::Remote(RemoteFailure::Codec(format!("the reply: {e}")));
+                self.channel.fail(&error);
+                Err(reply)
+            }
+        }
+    }
+
+    #[inline(never)]
+    pub(crate) fn fail(self, error: AskError) {
+        self.channel.fail(&error);
     }
 }
