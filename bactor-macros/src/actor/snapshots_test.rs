@@ -155,3 +155,19 @@ fn persistent_struct_and_events() {
     );
     insta::assert_snapshot!(format!("{ty}\n// ---- impl ----\n{imp}"));
 }
+
+#[test]
+fn remote_impl() {
+    insta::assert_snapshot!(expand(
+        quote!(remote = "counter-v1"),
+        quote! {
+            impl Counter {
+                #[handler]
+                pub fn add(&mut self, by: u64) -> u64 { self.count += by; self.count }
+
+                #[handler(priority = high)]
+                fn get(&self) -> Result<u64, String> { Ok(self.count) }
+            }
+        }
+    ));
+}
