@@ -524,11 +524,10 @@ impl<R> Drop for ReplyTo<R> {
         match self.0.take() {
             // Dropped during a panic: the handler failed on this request. Otherwise the
             // asker sees the closed channel as NoReply.
-            Some(Slot::Local(tx)) => {
-                if std::thread::panicking() {
-                    let _ = tx.send(Reply::Failed);
-                }
+            Some(Slot::Local(tx)) if std::thread::panicking() => {
+                let _ = tx.send(Reply::Failed);
             }
+            Some(Slot::Local(_)) => {}
             // The asker on another node learns the same, in a failure reply.
             #[cfg(feature = "remote")]
             Some(Slot::Remote(sink)) => sink.fail(if std::thread::panicking() {
