@@ -170,6 +170,8 @@ async fn ping(
         let mut tick = tokio::time::interval(Duration::from_millis(200));
         loop {
             tokio::select! {
+                // The end of the ponger first: a ping in flight does not delay the news.
+                biased;
                 Some((pid, reason)) = ended.recv() => {
                     println!("terminated {pid}: {reason}");
                     break;
