@@ -564,11 +564,13 @@ async fn a_node_without_the_secret_gets_nothing() {
 }
 
 /// A test certificate authority, and node certificates for `localhost` signed by it.
+#[cfg(feature = "tls")]
 struct Authority {
     pem: String,
     issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
 }
 
+#[cfg(feature = "tls")]
 impl Authority {
     fn new() -> Authority {
         use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
@@ -595,6 +597,7 @@ impl Authority {
     }
 }
 
+#[cfg(feature = "tls")]
 #[tokio::test]
 async fn actors_talk_over_tls_and_plaintext_nodes_are_kept_out() {
     let ca = Authority::new();

@@ -2,7 +2,8 @@
 //!
 //! A [`Node`] is an [`ActorSystem`](crate::ActorSystem) with an endpoint of
 //! [`bactor-remote`](bactor_remote): one bidirectional gRPC stream per pair of nodes,
-//! authenticated by a shared cluster secret (and TLS when configured). Actors written with
+//! authenticated by a shared cluster secret (and TLS with the `tls` feature and
+//! `NodeBuilder::tls`). Actors written with
 //! `#[actor(remote)]` can be reached from other nodes:
 //!
 //! - the same `{Name}Ref` works whether its actor is local or remote: each handler call
@@ -33,7 +34,9 @@ pub(crate) mod codec;
 pub(crate) mod node;
 mod target;
 
-pub use bactor_remote::endpoint::{EndpointConfig, TlsConfig};
+pub use bactor_remote::endpoint::EndpointConfig;
+#[cfg(feature = "tls")]
+pub use bactor_remote::endpoint::TlsConfig;
 /// The network seam of a node: real TCP by default; a simulator (turmoil) in tests.
 pub use bactor_remote::transport;
 pub use codec::{Codec, CodecError};

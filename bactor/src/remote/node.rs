@@ -105,7 +105,8 @@ impl NodeBuilder {
         self
     }
 
-    /// TLS on every stream to and from this node.
+    /// TLS on every stream to and from this node (feature `tls`).
+    #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: super::TlsConfig) -> Self {
         self.config.tls = Some(tls);
         self
