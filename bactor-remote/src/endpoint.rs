@@ -365,31 +365,28 @@ impl Peer {
             return Err(SendError::Closed);
         }
         let cached = self.queue.read().unwrap_or_else(PoisonError::into_inner);
-        if cached.is_closed() {
+        let left = if cached.is_closed() {
             drop(cached);
-            return self.fill(self.refresh(), make);
+            self.fill(&self.refresh(), make)
+        } else {
+            let filled = self.fill(&cached, make);
+            drop(cached);
+            filled
+        }?;
+        // The guard is gone here: a fresh push may take the write lock.
+        if let Some(envelope) = left {
+            self.push_fresh(envelope);
         }
-        if let Err(queued) = cached.reserve() {
-            return Err(SendError::Overloaded {
-                peer: self.address.to_string(),
-                queued,
-            });
-        }
-        let Some(envelope) = make() else {
-            cached.unreserve();
-            return Ok(());
-        };
-        match cached.push(envelope) {
-            Ok(()) => Ok(()),
-            Err((envelope, _)) => {
-                drop(cached);
-                self.push_fresh(envelope);
-                Ok(())
-            }
-        }
+        Ok(())
     }
 
-    fn fill(&self, queue: Queue, make: impl FnOnce() -> Option<Envelope>) -> Result<(), SendError> {
+    /// Takes a place in `queue` and fills it with what `make` returns. `Ok(Some(..))`
+    /// hands back an envelope whose writer ended after the place was granted.
+    fn fill(
+        &self,
+        queue: &Queue,
+        make: impl FnOnce() -> Option<Envelope>,
+    ) -> Result<Option<Envelope>, SendError> {
         if let Err(queued) = queue.reserve() {
             return Err(SendError::Overloaded {
                 peer: self.address.to_string(),
@@ -398,12 +395,9 @@ impl Peer {
         }
         let Some(envelope) = make() else {
             queue.unreserve();
-            return Ok(());
+            return Ok(None);
         };
-        if let Err((envelope, _)) = queue.push(envelope) {
-            self.push_fresh(envelope);
-        }
-        Ok(())
+        Ok(queue.push(envelope).err().map(|(envelope, _)| envelope))
     }
 
     /// The writer ended between the reservation and the push: one more try on a fresh
@@ -1104,31 +1098,14 @@ impl Endpoint {
     /// (stop, watch, terminated and the like), which the peer's writer sends ahead of any
     /// queued user traffic, in their own frames. Not bounded, never waits; what cannot be
     /// sent comes back through [`Inbound::undeliverable`].
-    // The closure hands the caller's own envelope back by value (see `Queue::push`).
-    #[allow(clippy::result_large_err)]
     pub fn send_system(&self, address: &str, envelope: Envelope) {
-        let inner = &self.inner;
-        if inner.is_stopping() {
-            inner.inbound.undeliverable(envelope, SendError::Closed);
+        if self.inner.is_stopping() {
+            self.inner
+                .inbound
+                .undeliverable(envelope, SendError::Closed);
             return;
         }
-        let mut envelope = envelope;
-        // At most two tries: the writer found may have just ended.
-        for _ in 0..2 {
-            match with_queue(inner, address, |queue| {
-                queue
-                    .sys
-                    .send(envelope)
-                    .map_err(|back| (back.0, queue.downgrade()))
-            }) {
-                Ok(()) => return,
-                Err((back, stale)) => {
-                    envelope = back;
-                    inner.forget(address, &stale);
-                }
-            }
-        }
-        inner.inbound.undeliverable(envelope, closed_twice(address));
+        self.peer(address).send_system(envelope);
     }
 
     /// Stops accepting peers, closes every stream and waits (at most a few seconds) for
