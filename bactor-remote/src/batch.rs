@@ -28,12 +28,12 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use prost::Message;
 use prost::encoding::encoded_len_varint;
 
+use crate::payload::{Name, Payload};
 use crate::proto;
 
 /// A process id on the wire: bactor's `Pid`, as numbers.
@@ -111,9 +111,9 @@ pub struct Envelope {
     /// Tell, ask, reply or failure.
     pub kind: Kind,
     /// What the payload is: an actor kind's method (`Counter::add`), a reply type.
-    pub method: Arc<str>,
+    pub method: Name,
     /// The encoded message.
-    pub payload: Bytes,
+    pub payload: Payload,
     /// Matches a reply to its ask; 0 for a tell.
     pub correlation: u64,
 }
@@ -123,8 +123,8 @@ impl Envelope {
     pub fn new(
         target: WirePid,
         kind: Kind,
-        method: impl Into<Arc<str>>,
-        payload: impl Into<Bytes>,
+        method: impl Into<Name>,
+        payload: impl Into<Payload>,
     ) -> Self {
         Envelope {
             target,
@@ -197,9 +197,9 @@ pub struct BatchBuilder {
     pids: Vec<proto::Pid>,
     names: Vec<String>,
     pid_index: HashMap<WirePid, u32>,
-    name_index: HashMap<Arc<str>, u32>,
+    name_index: HashMap<Name, u32>,
     last_pid: Option<(WirePid, u32)>,
-    last_name: Option<(Arc<str>, u32)>,
+    last_name: Option<(Name, u32)>,
     /// The records (see the protocol), one per envelope.
     packed: BytesMut,
     count: usize,
@@ -343,10 +343,10 @@ impl BatchBuilder {
         }
         if known_name.is_none() {
             self.name_index
-                .insert(Arc::clone(&envelope.method), self.names.len() as u32);
+                .insert(envelope.method.clone(), self.names.len() as u32);
             self.names.push(envelope.method.to_string());
         }
-        self.last_name = Some((Arc::clone(&envelope.method), method));
+        self.last_name = Some((envelope.method.clone(), method));
         self.tables_len += tables;
         let out = &mut self.packed;
         out.reserve(record);
@@ -378,9 +378,9 @@ impl BatchBuilder {
     }
 
     /// The table index of `name`, the last one used first.
-    fn name_index(&self, name: &Arc<str>) -> Option<u32> {
+    fn name_index(&self, name: &Name) -> Option<u32> {
         match &self.last_name {
-            Some((last, i)) if Arc::ptr_eq(last, name) || **last == **name => Some(*i),
+            Some((last, i)) if last == name => Some(*i),
             _ => self.name_index.get(name).copied(),
         }
     }
@@ -468,7 +468,7 @@ pub fn decode_frame(bytes: Bytes, limit: usize) -> Result<proto::Frame, WireErro
 /// The envelopes of a batch, with every table index, length and flag checked.
 pub fn unpack(batch: proto::Batch) -> Result<Vec<Envelope>, WireError> {
     let pids: Vec<WirePid> = batch.pids.iter().map(WirePid::from).collect();
-    let names: Vec<Arc<str>> = batch.names.into_iter().map(Arc::from).collect();
+    let names: Vec<Name> = batch.names.into_iter().map(Name::from).collect();
     let mut out = Vec::with_capacity(batch.envelopes.len());
     for (i, e) in batch.envelopes.into_iter().enumerate() {
         let bad = |field| WireError::BadIndex { envelope: i, field };
@@ -477,14 +477,14 @@ pub fn unpack(batch: proto::Batch) -> Result<Vec<Envelope>, WireError> {
             0 => None,
             n => Some(*pids.get(n as usize - 1).ok_or(bad("sender"))?),
         };
-        let method = Arc::clone(names.get(e.method as usize).ok_or(bad("method"))?);
+        let method = names.get(e.method as usize).ok_or(bad("method"))?.clone();
         let kind = proto::Kind::try_from(e.kind).map_err(|_| bad("kind"))?;
         out.push(Envelope {
             target,
             sender,
             kind: Kind::from_wire(kind),
             method,
-            payload: e.payload,
+            payload: e.payload.into(),
             correlation: e.correlation,
         });
     }
@@ -497,11 +497,11 @@ pub fn unpack(batch: proto::Batch) -> Result<Vec<Envelope>, WireError> {
 fn unpack_packed(
     packed: &Bytes,
     pids: &[WirePid],
-    names: &[Arc<str>],
+    names: &[Name],
     out: &mut Vec<Envelope>,
 ) -> Result<(), WireError> {
     let mut at = 0;
-    let mut current: Option<(WirePid, &Arc<str>)> = None;
+    let mut current: Option<(WirePid, &Name)> = None;
     while at < packed.len() {
         let n = out.len();
         let bad = |field| WireError::BadIndex { envelope: n, field };
@@ -560,13 +560,13 @@ fn unpack_packed(
                     "envelope {n}: a payload of {len} bytes with {left} left"
                 ))
             })?;
-        let payload = packed.slice(at..at + len);
+        let payload = Payload::slice_of(packed, at..at + len);
         at += len;
         out.push(Envelope {
             target,
             sender,
             kind,
-            method: Arc::clone(method),
+            method: method.clone(),
             payload,
             correlation,
         });
@@ -613,8 +613,8 @@ mod tests {
             target: pid(rng.u64(0..20)),
             sender: rng.bool().then(|| pid(rng.u64(0..40))),
             kind: [Kind::Tell, Kind::Ask, Kind::Reply, Kind::Failure][rng.usize(..4)],
-            method: Arc::from(format!("Kind{}::m{}", rng.u8(0..5), rng.u8(0..3))),
-            payload: Bytes::from((0..len).map(|_| rng.u8(..)).collect::<Vec<u8>>()),
+            method: Name::from(format!("Kind{}::m{}", rng.u8(0..5), rng.u8(0..3))),
+            payload: Payload::from((0..len).map(|_| rng.u8(..)).collect::<Vec<u8>>()),
             correlation: if rng.bool() { rng.u64(..) } else { 0 },
         }
     }

@@ -33,11 +33,13 @@ pub use bytes::{BufMut, Bytes, BytesMut};
 mod batch;
 pub mod endpoint;
 pub mod handshake;
+mod payload;
 pub mod transport;
 
 pub use batch::{
     BatchBuilder, Envelope, Kind, Limits, Push, WireError, WirePid, decode_frame, unpack,
 };
+pub use payload::{Name, Payload};
 
 /// The generated protocol types and the tonic service (`bactor.remote.v1`).
 #[allow(

@@ -73,10 +73,13 @@ pub(crate) struct Span {
 /// another node.
 #[cfg(feature = "remote")]
 #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
-pub(crate) fn remote_send(target: Pid, node: &str, method: &str) -> Span {
+pub(crate) fn remote_send<'a>(target: Pid, node: &str, method: impl FnOnce() -> &'a str) -> Span {
     Span {
         #[cfg(feature = "tracing")]
-        _entered: tracing::trace_span!("bactor.remote.send", %target, node, method).entered(),
+        _entered: {
+            let method = method();
+            tracing::trace_span!("bactor.remote.send", %target, node, method).entered()
+        },
     }
 }
 

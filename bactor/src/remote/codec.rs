@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::sync::Arc;
 
-use bactor_remote::{BufMut, Bytes, BytesMut};
+use bactor_remote::{BufMut, BytesMut, Payload};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -239,7 +239,7 @@ thread_local! {
     static HOME: RefCell<Option<Arc<str>>> = const { RefCell::new(None) };
     static ENCODING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     /// Where payloads are encoded, reused: the encoder writes into a warm buffer and each
-    /// payload is one exact allocation.
+    /// payload is copied out inline when short (no allocation), else exactly.
     static SCRATCH: RefCell<BytesMut> = RefCell::new(BytesMut::new());
 }
 
@@ -270,12 +270,12 @@ pub(crate) fn home() -> Option<Arc<str>> {
 }
 
 /// Runs `f` on an empty buffer; returns its result and what it wrote.
-pub(crate) fn scratch<R>(f: impl FnOnce(&mut BytesMut) -> R) -> (R, Bytes) {
+pub(crate) fn scratch<R>(f: impl FnOnce(&mut BytesMut) -> R) -> (R, Payload) {
     SCRATCH.with(|s| match s.try_borrow_mut() {
         Ok(mut buf) => {
             buf.clear();
             let out = f(&mut buf);
-            let bytes = Bytes::copy_from_slice(&buf);
+            let bytes = Payload::copy_from_slice(&buf);
             if buf.capacity() > 1 << 20 {
                 // One huge message does not pin its buffer for the thread's life.
                 *buf = BytesMut::new();
@@ -286,7 +286,7 @@ pub(crate) fn scratch<R>(f: impl FnOnce(&mut BytesMut) -> R) -> (R, Bytes) {
         Err(_) => {
             let mut buf = BytesMut::new();
             let out = f(&mut buf);
-            (out, buf.freeze())
+            (out, buf.freeze().into())
         }
     })
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bactor_remote::endpoint::{Endpoint, EndpointConfig, EndpointEvent, Inbound, SendError, Wait};
 use bactor_remote::handshake::{Identity, Secret};
-use bactor_remote::{Envelope as Wire, Kind};
+use bactor_remote::{Envelope as Wire, Kind, Name};
 use tokio::sync::oneshot;
 
 use super::codec::{self, Codec, CodecError};
@@ -400,7 +400,8 @@ pub(crate) struct NodeShared {
 
 #[derive(Default)]
 struct Methods {
-    by_kind: HashMap<&'static str, Arc<[Arc<str>]>>,
+    /// The kinds whose method names are known.
+    kinds: std::collections::HashSet<&'static str>,
     /// Every method name of those kinds, for dead letters.
     names: std::collections::HashSet<&'static str>,
 }
@@ -411,11 +412,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The wire name of a system method (`$spawn`, `$watch`, ...), shared.
-pub(crate) fn system_method(name: &'static str) -> Arc<str> {
-    static NAMES: OnceLock<Mutex<HashMap<&'static str, Arc<str>>>> = OnceLock::new();
-    let names = NAMES.get_or_init(Default::default);
-    Arc::clone(lock(names).entry(name).or_insert_with(|| name.into()))
+/// The wire name of a system method (`$spawn`, `$watch`, ...).
+pub(crate) fn system_method(name: &'static str) -> Name {
+    Name::from(name)
 }
 
 impl NodeShared {
@@ -536,14 +535,14 @@ impl NodeShared {
         target
     }
 
-    /// The wire names of `stub`'s methods, made once per kind.
-    fn methods_of<A: Actor>(&self, stub: &RemoteStub<A>) -> Arc<[Arc<str>]> {
+    /// The wire names of `stub`'s methods, remembered (once per kind) for dead letters.
+    fn methods_of<A: Actor>(&self, stub: &RemoteStub<A>) -> &'static [&'static str] {
         let mut methods = lock(&self.methods);
-        let Methods { by_kind, names } = &mut *methods;
-        Arc::clone(by_kind.entry(stub.kind).or_insert_with(|| {
+        let Methods { kinds, names } = &mut *methods;
+        if kinds.insert(stub.kind) {
             names.extend(stub.methods.iter().copied());
-            stub.methods.iter().map(|m| Arc::<str>::from(*m)).collect()
-        }))
+        }
+        stub.methods
     }
 
     /// A ref to `pid` on the node at `address`. A detached (dead) ref for actors that are
@@ -653,7 +652,7 @@ impl NodeShared {
 #[derive(Default)]
 struct Recent {
     hosted: Option<(Pid, Arc<dyn Hosted>)>,
-    method: Option<(Arc<str>, usize)>,
+    method: Option<(Name, usize)>,
 }
 
 /// The endpoint's inbound: the node, once it is up.
@@ -703,11 +702,11 @@ pub(crate) trait Hosted: Send + Sync {
     /// Decodes and queues a message; a future to await when its mailbox is full.
     fn deliver(
         &self,
-        method: &Arc<str>,
+        method: &Name,
         payload: &[u8],
         codec: Codec,
         reply: &mut Option<ReplyChannel>,
-        last: &mut Option<(Arc<str>, usize)>,
+        last: &mut Option<(Name, usize)>,
     ) -> Result<Option<Wait>, CodecError>;
     /// A graceful stop in line with the messages before it.
     fn graceful_stop(&self) -> Option<Wait>;
@@ -734,24 +733,24 @@ impl<A: Actor> Hosted for HostedActor<A> {
 
     fn deliver(
         &self,
-        method: &Arc<str>,
+        method: &Name,
         payload: &[u8],
         codec: Codec,
         reply: &mut Option<ReplyChannel>,
-        last: &mut Option<(Arc<str>, usize)>,
+        last: &mut Option<(Name, usize)>,
     ) -> Result<Option<Wait>, CodecError> {
         // A frame's envelopes share one name per method: the index found for the
         // previous one serves the next.
         let index = match last {
-            Some((name, index)) if Arc::ptr_eq(name, method) => *index,
+            Some((name, index)) if name.same_text_ptr(method) => *index,
             _ => {
-                let Some(index) = self.stub.methods.iter().position(|m| **m == **method) else {
+                let Some(index) = self.stub.methods.iter().position(|m| *m == &**method) else {
                     return Err(CodecError::new(format!(
                         "`{}` has no method `{method}` (another version of the actor?)",
                         self.stub.kind
                     )));
                 };
-                *last = Some((Arc::clone(method), index));
+                *last = Some((method.clone(), index));
                 index
             }
         };

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bactor_remote::endpoint::{Peer, SendError};
-use bactor_remote::{Bytes, BytesMut, Envelope as Wire, Kind, WirePid};
+use bactor_remote::{BytesMut, Envelope as Wire, Kind, Name, Payload, WirePid};
 use tokio::sync::Notify;
 
 use serde::de::DeserializeOwned;
@@ -293,8 +293,8 @@ pub(crate) struct Lane<M> {
     pub(crate) encode: fn(&M, Codec, &mut BytesMut) -> Result<usize, CodecError>,
     pub(crate) take_reply: fn(M) -> Option<Box<dyn PendingReply>>,
     pub(crate) name_of: fn(&M) -> &'static str,
-    /// The wire names of the kind's methods, shared.
-    pub(crate) methods: Arc<[Arc<str>]>,
+    /// The wire names of the kind's methods.
+    pub(crate) methods: &'static [&'static str],
 }
 
 impl<M> Lane<M> {
@@ -350,7 +350,7 @@ impl<M> Lane<M> {
             Envelope::Msg(msg) => msg,
             Envelope::Stop => {
                 let _span =
-                    crate::trace::remote_send(target.pid, &target.address, "$graceful_stop");
+                    crate::trace::remote_send(target.pid, &target.address, || "$graceful_stop");
                 return Some(system_envelope(
                     target.wire(),
                     None,
@@ -359,12 +359,12 @@ impl<M> Lane<M> {
                 ));
             }
         };
-        let _span = crate::trace::remote_send(target.pid, &target.address, (self.name_of)(&msg));
+        let _span = crate::trace::remote_send(target.pid, &target.address, || (self.name_of)(&msg));
         let (encoded, payload) = codec::with_home(node.address(), || {
             codec::scratch(|buf| (self.encode)(&msg, node.codec(), buf))
         });
         let method = match encoded.map(|i| self.methods.get(i)) {
-            Ok(Some(method)) => Arc::clone(method),
+            Ok(Some(method)) => Name::from(*method),
             Ok(None) => {
                 let error = CodecError::new("a method index out of range");
                 self.lost(msg, AskError::Remote(RemoteFailure::Codec(error.0)));
@@ -486,7 +486,7 @@ impl ReplyChannel {
         })
     }
 
-    fn answer(&self, kind: Kind, payload: impl Into<Bytes>) {
+    fn answer(&self, kind: Kind, payload: impl Into<Payload>) {
         let mut envelope = Wire::new(WirePid::default(), kind, system_method(""), payload);
         envelope.correlation = self.correlation;
         self.node.endpoint().send(&self.peer, envelope);
@@ -498,7 +498,7 @@ impl ReplyChannel {
     }
 
     /// Sends an already encoded reply.
-    pub(crate) fn reply_encoded(&self, payload: Bytes) {
+    pub(crate) fn reply_encoded(&self, payload: Payload) {
         self.answer(Kind::Reply, payload);
     }
 }
