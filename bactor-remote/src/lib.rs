@@ -14,7 +14,10 @@
 //!   tables and the envelopes as compact records, built under an exact byte limit (a batch
 //!   never exceeds the receiver's frame limit; an envelope too large even alone is
 //!   refused, not sent), and unpacked with every flag, index and length checked;
-//!   [`decode_frame`] refuses a frame over the limit before decoding.
+//!   [`decode_frame`] refuses a frame over the limit before decoding. An envelope's
+//!   [`Payload`] keeps up to 23 bytes inline and its method [`Name`] is a `&'static str`
+//!   when known at compile time, so making one and dropping it on the writer's thread
+//!   allocates nothing and touches no shared reference count.
 //! - [`handshake`]: the handshake's state machine: mutual proof of the cluster secret
 //!   (HMAC-SHA256 over fresh nonces from both sides, never the secret itself), protocol
 //!   version and identities (address, incarnation, frame limit).

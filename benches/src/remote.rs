@@ -6,12 +6,12 @@
 //!   and drained by a writer task into batches of whatever is pending, at most 1,000
 //!   prost envelopes each; the server counts envelopes.
 //! - **bactor-remote**: two `Endpoint`s (handshake, per-batch pid/name tables, byte-exact
-//!   batching under the 4 MiB frame limit); `send` per message; the receiver's `Inbound`
-//!   counts.
+//!   batching under the 4 MiB frame limit); `Peer::try_send_with` per message on a
+//!   cached peer handle (as bactor's remote refs send); the receiver's `Inbound` counts.
 //!
 //! Both send 1,000,000 envelopes of an 8-byte payload to one target; the clock runs from
 //! the first send until the receiver has counted the last. Both run in one process with
-//! two tokio workers (two nodes in two processes is the next step).
+//! two tokio workers (`remote_nodes` runs two nodes in two processes, with actors).
 //!
 //! `cargo run --release --bin remote` (from `benches/`).
 
@@ -26,7 +26,7 @@ use bactor_remote::proto::frame::Body;
 use bactor_remote::proto::remoting_client::RemotingClient;
 use bactor_remote::proto::remoting_server::{Remoting, RemotingServer};
 use bactor_remote::proto::{self, Frame};
-use bactor_remote::{Envelope, Kind, WirePid};
+use bactor_remote::{Envelope, Kind, Name, Payload, WirePid};
 use tokio::sync::{Notify, mpsc};
 use tonic::codegen::tokio_stream::wrappers::ReceiverStream;
 use tonic::codegen::tokio_stream::{Stream, StreamExt};
@@ -191,20 +191,21 @@ async fn endpoint() -> Duration {
         id: 1,
         incarnation: 1,
     };
-    let method: Arc<str> = Arc::from("Counter::add");
+    // A cached handle to the peer's queue, as bactor's remote refs keep one.
+    let peer = a.peer(&to);
     let start = Instant::now();
     for n in 0..N {
-        a.send(
-            &to,
-            Envelope {
+        peer.try_send_with(|| {
+            Some(Envelope {
                 target,
                 sender: None,
                 kind: Kind::Tell,
-                method: Arc::clone(&method),
-                payload: n.to_le_bytes().to_vec().into(),
+                method: Name::from("Counter::add"),
+                payload: Payload::copy_from_slice(&n.to_le_bytes()),
                 correlation: 0,
-            },
-        );
+            })
+        })
+        .unwrap();
     }
     counter.done.notified().await;
     let elapsed = start.elapsed();
