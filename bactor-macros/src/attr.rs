@@ -17,6 +17,47 @@ pub(crate) mod kw {
     syn::custom_keyword!(result);
     syn::custom_keyword!(high);
     syn::custom_keyword!(normal);
+    syn::custom_keyword!(stash);
+    syn::custom_keyword!(reject);
+    syn::custom_keyword!(drop);
+}
+
+/// `otherwise = stash | reject | drop`: what happens to a message whose handler does not
+/// serve the actor's state.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Otherwise {
+    Stash,
+    Reject,
+    Drop,
+}
+
+impl Otherwise {
+    pub(crate) fn expand(self, krate: &Path) -> TokenStream {
+        let variant = match self {
+            Otherwise::Stash => quote::format_ident!("Stash"),
+            Otherwise::Reject => quote::format_ident!("Reject"),
+            Otherwise::Drop => quote::format_ident!("Drop"),
+        };
+        quote::quote!(#krate::__private::Otherwise::#variant)
+    }
+}
+
+const OTHERWISE_FORM: &str = "`otherwise` takes `stash`, `reject` or `drop`";
+
+fn parse_otherwise(input: ParseStream<'_>) -> syn::Result<Otherwise> {
+    let lookahead = input.lookahead1();
+    if lookahead.peek(kw::stash) {
+        input.parse::<kw::stash>()?;
+        Ok(Otherwise::Stash)
+    } else if lookahead.peek(kw::reject) {
+        input.parse::<kw::reject>()?;
+        Ok(Otherwise::Reject)
+    } else if lookahead.peek(kw::drop) {
+        input.parse::<kw::drop>()?;
+        Ok(Otherwise::Drop)
+    } else {
+        Err(syn::Error::new(input.span(), OTHERWISE_FORM))
+    }
 }
 
 /// Where `#[actor]` was put.
@@ -40,6 +81,12 @@ pub(crate) struct ActorArgs {
     /// `#[actor(remote)]` / `#[actor(remote = "kind")]` on the impl block: the kind name
     /// (`None` inside: the type's name).
     pub(crate) remote: Option<Option<syn::LitStr>>,
+    /// `#[actor(state = field)]`: the field holding the state enum.
+    pub(crate) state: Option<syn::Ident>,
+    /// `#[actor(otherwise = ..)]`, with the key's span.
+    pub(crate) otherwise: Option<(Otherwise, proc_macro2::Span)>,
+    /// `#[actor(stash = 100)]`.
+    pub(crate) stash: Option<LitInt>,
 }
 
 /// Skips the value of an unrecognised key: `= expr`, `(...)` or nothing.
@@ -68,6 +115,14 @@ impl Keys {
         self.0.push(key.clone());
         Ok(Some(key))
     }
+}
+
+/// Skips what is left of a value after `=` (up to the next `,`).
+fn skip_value_rest(input: ParseStream<'_>) -> syn::Result<()> {
+    while !input.is_empty() && !input.peek(Token![,]) {
+        input.parse::<proc_macro2::TokenTree>()?;
+    }
+    Ok(())
 }
 
 pub(crate) fn skip_value(input: ParseStream<'_>) -> syn::Result<()> {
@@ -119,6 +174,46 @@ impl ActorArgs {
                     let lit: LitInt = meta.value()?.parse()?;
                     out.throughput = positive(lit, "throughput", cx);
                 }
+                // #[actor(state = field)]
+                ("state", Target::Type) => {
+                    let value = meta.value()?;
+                    match value.parse::<syn::Ident>() {
+                        Ok(field) => out.state = Some(field),
+                        Err(_) => {
+                            cx.error_spanned_by(
+                                &meta.path,
+                                "`state` takes the name of the field that holds the actor's state, like `state = conn`",
+                            );
+                            skip_value_rest(value)?;
+                        }
+                    }
+                }
+                // #[actor(otherwise = stash | reject | drop)]
+                ("otherwise", Target::Type) => {
+                    let span = syn::spanned::Spanned::span(&meta.path);
+                    let value = meta.value()?;
+                    match parse_otherwise(value) {
+                        Ok(o) => out.otherwise = Some((o, span)),
+                        Err(e) => {
+                            cx.push(e);
+                            skip_value_rest(value)?;
+                        }
+                    }
+                }
+                // #[actor(stash = 100)]
+                ("stash", Target::Type) => {
+                    let value = meta.value()?;
+                    match value.parse::<LitInt>() {
+                        Ok(lit) => out.stash = positive(lit, "stash", cx),
+                        Err(_) => {
+                            cx.error_spanned_by(
+                                &meta.path,
+                                "`stash` takes the stash's capacity in messages, like `stash = 100`",
+                            );
+                            skip_value_rest(value)?;
+                        }
+                    }
+                }
                 // #[actor(crate = path::to::bactor)]
                 ("crate", _) => {
                     out.krate = Some(meta.value()?.call(Path::parse_mod_style)?);
@@ -145,7 +240,7 @@ impl ActorArgs {
                     );
                     skip_value(meta.input)?;
                 }
-                ("mailbox" | "throughput", Target::Impl) => {
+                ("mailbox" | "throughput" | "state" | "otherwise" | "stash", Target::Impl) => {
                     cx.error_spanned_by(
                         &meta.path,
                         format!(
@@ -218,6 +313,73 @@ pub(crate) struct HandlerArgs {
     pub(crate) fail_on_error: Option<proc_macro2::Span>,
     /// `#[handler(priority = high)]`: sent on the high-priority lane.
     pub(crate) high_priority: bool,
+    /// `#[handler(when = Open | Ajar(..))]`: the state variants the handler serves.
+    pub(crate) when: Option<When>,
+    /// `#[handler(otherwise = ..)]`, with the key's span.
+    pub(crate) otherwise: Option<(Otherwise, proc_macro2::Span)>,
+}
+
+/// The variants named by `when`: `Open` (unit), `Ajar(..)` (tuple), `Closed { .. }`
+/// (struct), each kept with the user's tokens for the generated pattern.
+pub(crate) struct When {
+    pub(crate) key: proc_macro2::Span,
+    pub(crate) variants: Vec<WhenVariant>,
+}
+
+pub(crate) struct WhenVariant {
+    pub(crate) ident: syn::Ident,
+    pub(crate) shape: VariantShape,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum VariantShape {
+    Unit,
+    Tuple,
+    Struct,
+}
+
+const WHEN_FORM: &str = "`when` takes the state's variants, like `when = Open | Ajar(..) | Closed { .. }` (a name, then `(..)` for a tuple variant or `{ .. }` for a struct variant)";
+
+fn parse_when(input: ParseStream<'_>, key: proc_macro2::Span, cx: &mut Ctxt) -> syn::Result<When> {
+    let pat = syn::Pat::parse_multi(input)?;
+    let alternatives: Vec<syn::Pat> = match pat {
+        syn::Pat::Or(or) => or.cases.into_iter().collect(),
+        other => vec![other],
+    };
+    let mut variants = Vec::new();
+    for alt in alternatives {
+        match when_variant(&alt) {
+            Some(v) => variants.push(v),
+            None => cx.error_spanned_by(&alt, WHEN_FORM),
+        }
+    }
+    Ok(When { key, variants })
+}
+
+fn single_ident(path: &syn::Path) -> Option<syn::Ident> {
+    (path.leading_colon.is_none() && path.segments.len() == 1 && path.segments[0].arguments.is_none())
+        .then(|| path.segments[0].ident.clone())
+}
+
+fn when_variant(pat: &syn::Pat) -> Option<WhenVariant> {
+    let (ident, shape) = match pat {
+        syn::Pat::Ident(p) if p.by_ref.is_none() && p.mutability.is_none() && p.subpat.is_none() => {
+            (p.ident.clone(), VariantShape::Unit)
+        }
+        syn::Pat::Path(p) if p.qself.is_none() => (single_ident(&p.path)?, VariantShape::Unit),
+        syn::Pat::TupleStruct(p)
+            if p.qself.is_none()
+                && p.elems.len() == 1
+                && matches!(p.elems[0], syn::Pat::Rest(_)) =>
+        {
+            (single_ident(&p.path)?, VariantShape::Tuple)
+        }
+        syn::Pat::Struct(p) if p.qself.is_none() && p.fields.is_empty() && p.rest.is_some() => {
+            (single_ident(&p.path)?, VariantShape::Struct)
+        }
+        _ => return None,
+    };
+    Some(WhenVariant { ident, shape })
 }
 
 impl HandlerArgs {
@@ -227,6 +389,8 @@ impl HandlerArgs {
             reply: ReplyKind::Auto,
             fail_on_error: None,
             high_priority: false,
+            when: None,
+            otherwise: None,
         };
         if let syn::Meta::Path(_) = attr.meta {
             return out;
@@ -234,7 +398,7 @@ impl HandlerArgs {
         if let syn::Meta::NameValue(nv) = &attr.meta {
             cx.error_spanned_by(
                 nv,
-                "expected `#[handler]` or `#[handler(reply = plain | result, fail_on_error, priority = high)]`",
+                "expected `#[handler]` or `#[handler(reply = plain | result, fail_on_error, priority = high, when = State, otherwise = stash | reject | drop)]`",
             );
             return out;
         }
@@ -271,6 +435,38 @@ impl HandlerArgs {
                     out.high_priority = false;
                 } else {
                     return Err(lookahead.error());
+                }
+                Ok(())
+            } else if meta.path.is_ident("when") {
+                // #[handler(when = Open | Ajar(..))]
+                let key = syn::spanned::Spanned::span(&meta.path);
+                if out.when.is_some() {
+                    cx.error_spanned_by(&meta.path, "`when` specified more than once; list the states in one `when = A | B`");
+                    return skip_value(meta.input);
+                }
+                let value = meta.value()?;
+                match parse_when(value, key, cx) {
+                    Ok(when) => out.when = Some(when),
+                    Err(_) => {
+                        cx.error_spanned_by(&meta.path, WHEN_FORM);
+                        skip_value_rest(value)?;
+                    }
+                }
+                Ok(())
+            } else if meta.path.is_ident("otherwise") {
+                // #[handler(otherwise = stash | reject | drop)]
+                let span = syn::spanned::Spanned::span(&meta.path);
+                if out.otherwise.is_some() {
+                    cx.error_spanned_by(&meta.path, "`otherwise` specified more than once");
+                    return skip_value(meta.input);
+                }
+                let value = meta.value()?;
+                match parse_otherwise(value) {
+                    Ok(o) => out.otherwise = Some((o, span)),
+                    Err(e) => {
+                        cx.push(e);
+                        skip_value_rest(value)?;
+                    }
                 }
                 Ok(())
             } else if meta.path.is_ident("fail_on_error") {

@@ -27,10 +27,12 @@ pub(crate) const RESERVED_REF_METHODS: &[&str] = &[
 ];
 
 /// Keys of `#[actor(...)]` on a struct or enum.
-pub(crate) const STRUCT_KEYS: &str = "`mailbox`, `throughput`, `crate`";
+pub(crate) const STRUCT_KEYS: &str =
+    "`mailbox`, `throughput`, `state`, `otherwise`, `stash`, `crate`";
 /// Keys of `#[actor(...)]` on an impl block.
 pub(crate) const IMPL_KEYS: &str = "`remote`, `crate`";
 /// Keys of `#[handler(...)]`.
-pub(crate) const HANDLER_KEYS: &str = "`reply`, `fail_on_error`, `priority`";
+pub(crate) const HANDLER_KEYS: &str =
+    "`reply`, `fail_on_error`, `priority`, `when`, `otherwise`";
 /// Keys of `#[supervise(...)]`.
 pub(crate) const SUPERVISE_KEYS: &str = "`strategy`, `max_restarts`, `within`, `backoff`, `decide`";

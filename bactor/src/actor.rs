@@ -114,6 +114,16 @@ pub trait Actor: Send + Sized + 'static {
         async { Ok(()) }
     }
 
+    /// Runs when no user message has arrived for the receive timeout set with
+    /// [`Context::set_receive_timeout`], and again after each further such period while
+    /// the actor stays idle. An error (or a panic) is a failure.
+    fn on_receive_timeout(
+        &mut self,
+        _ctx: &mut Context<Self>,
+    ) -> impl Future<Output = Result<(), ActorError>> + Send {
+        async { Ok(()) }
+    }
+
     /// Recovers persistent state before `pre_start` / `post_restart`. Generated for
     /// persistent actors; nothing to do for others.
     #[doc(hidden)]
@@ -154,6 +164,45 @@ pub trait Actor: Send + Sized + 'static {
     #[doc(hidden)]
     fn remote_stub() -> Option<crate::remote::RemoteStub<Self>> {
         None
+    }
+
+    /// How many messages this actor's stash holds; `None` takes
+    /// [`DEFAULT_STASH_CAPACITY`](crate::behavior::DEFAULT_STASH_CAPACITY).
+    /// `#[actor(stash = ..)]` sets it.
+    fn stash_capacity() -> Option<usize> {
+        None
+    }
+
+    /// `true` when some handler serves only some states (`#[handler(when = ..)]`): the
+    /// runtime then asks [`admit`](Self::admit) before each message.
+    #[doc(hidden)]
+    const HAS_BEHAVIOR: bool = false;
+
+    /// Whether the current state serves `msg`, and what to do with it if not.
+    #[doc(hidden)]
+    fn admit(&self, _msg: &Self::Msg) -> crate::behavior::Admit {
+        crate::behavior::Admit::Serve
+    }
+
+    /// Identifies the current state's variant: a change means the stash may be served.
+    #[doc(hidden)]
+    fn state_key(&self) -> u64 {
+        0
+    }
+
+    /// The current state's name, for rejections.
+    #[doc(hidden)]
+    fn state_name(&self) -> String {
+        String::new()
+    }
+
+    /// Ends the ask inside `msg`, if it is one, with `error` (its asker learns why it was
+    /// not handled). By default the message is dropped: its asker gets
+    /// [`AskError::NoReply`](crate::AskError::NoReply).
+    #[doc(hidden)]
+    fn refuse(msg: Self::Msg, error: crate::AskError) {
+        let _ = error;
+        drop(msg);
     }
 
     /// A short name of a message, for dead letters and logs. `#[actor]` returns

@@ -492,6 +492,13 @@ impl<R> ReplyTo<R> {
         }
     }
 
+    /// Ends the ask with `error`: its handler will not run (the actor refused it). Used by
+    /// generated code.
+    #[doc(hidden)]
+    pub fn refuse(self, error: AskError) {
+        self.fail_with(error);
+    }
+
     /// Tells the asker the actor failed on its request ([`AskError::Failed`]). Used by
     /// generated code for `#[handler(fail_on_error)]`.
     #[doc(hidden)]

@@ -30,6 +30,7 @@ use tokio::sync::mpsc;
 
 use crate::Pid;
 use crate::actor::Actor;
+use crate::behavior::Admit;
 use crate::context::Context;
 use crate::error::{ActorError, StopReason};
 use crate::events::SystemEvent;
@@ -106,6 +107,8 @@ enum Next {
     User,
     High,
     Closed,
+    /// No user message for the receive timeout.
+    Idle,
 }
 
 struct Watcher {
@@ -133,6 +136,8 @@ pub(crate) struct Cell<A: Actor> {
     deferred: VecDeque<(Pid, StopReason)>,
     /// Children whose failure this actor escalated; resumed if this actor is resumed.
     escalated: Vec<Pid>,
+    /// The receive timeout's timer, made the first time one is set.
+    idle_timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl<A: Actor> Cell<A> {
@@ -157,6 +162,7 @@ impl<A: Actor> Cell<A> {
             guardian_stats: RestartStats::default(),
             deferred: VecDeque::new(),
             escalated: Vec::new(),
+            idle_timer: None,
         }
     }
 
@@ -243,16 +249,37 @@ impl<A: Actor> Cell<A> {
                 tokio::task::yield_now().await;
                 continue;
             }
-            if self.high_batch.is_empty()
+            // Messages taken out of the stash come before the mailbox: they arrived first.
+            let unstashed = self.ctx.next_unstashed().map(Envelope::Msg);
+            if unstashed.is_none()
+                && self.high_batch.is_empty()
                 && let Some(high) = &mut self.high
                 && let Some(env) = high.try_recv()
             {
                 self.high_batch.push(env);
             }
-            let Some(env) = self.high_batch.pop().or_else(|| self.batch.pop()) else {
+            let Some(env) = unstashed
+                .or_else(|| self.high_batch.pop())
+                .or_else(|| self.batch.pop())
+            else {
                 let limit = BATCH.min(self.throughput);
+                // Idle from now: the receive timeout, if any, counts from here.
+                let idle = match self.ctx.receive_timeout {
+                    Some(timeout) => {
+                        let deadline = tokio::time::Instant::now() + timeout;
+                        match &mut self.idle_timer {
+                            Some(timer) => timer.as_mut().reset(deadline),
+                            None => {
+                                self.idle_timer = Some(Box::pin(tokio::time::sleep_until(deadline)));
+                            }
+                        }
+                        self.idle_timer.as_mut()
+                    }
+                    None => None,
+                };
                 let (sys, user, batch) = (&mut self.sys, &mut self.user, &mut self.batch);
                 let (high, high_batch) = (&mut self.high, &mut self.high_batch);
+                let mut idle = idle;
                 let next = poll_fn(|cx| {
                     if let Poll::Ready(Some(msg)) = sys.poll_recv(cx) {
                         return Poll::Ready(Next::Sys(msg));
@@ -264,10 +291,16 @@ impl<A: Actor> Cell<A> {
                         return Poll::Ready(Next::High);
                     }
                     match user.poll_recv_many(cx, batch, limit) {
-                        Poll::Ready(0) => Poll::Ready(Next::Closed),
-                        Poll::Ready(_) => Poll::Ready(Next::User),
-                        Poll::Pending => Poll::Pending,
+                        Poll::Ready(0) => return Poll::Ready(Next::Closed),
+                        Poll::Ready(_) => return Poll::Ready(Next::User),
+                        Poll::Pending => {}
                     }
+                    if let Some(timer) = &mut idle
+                        && timer.as_mut().poll(cx).is_ready()
+                    {
+                        return Poll::Ready(Next::Idle);
+                    }
+                    Poll::Pending
                 })
                 .await;
                 match next {
@@ -278,6 +311,25 @@ impl<A: Actor> Cell<A> {
                     }
                     Next::User => self.batch.reverse(),
                     Next::High => self.high_batch.reverse(),
+                    Next::Idle => {
+                        let pid = self.ctx.pid();
+                        let hook = traced!(
+                            catch_unwind(actor.on_receive_timeout(&mut self.ctx)),
+                            "bactor.hook",
+                            pid,
+                            std::any::type_name::<A>(),
+                            "on_receive_timeout"
+                        );
+                        if let Err(e) = failure(hook.await) {
+                            return Step::fail(e, None);
+                        }
+                        if let Some(e) = self.ctx.deferred_failure.take() {
+                            return Step::fail(e, None);
+                        }
+                        if self.ctx.stop_requested {
+                            return Step::Stop(StopReason::Stopped);
+                        }
+                    }
                     // Unreachable while the actor holds its own ref; stop rather than spin.
                     Next::Closed => return Step::Stop(StopReason::Stopped),
                 }
@@ -286,6 +338,15 @@ impl<A: Actor> Cell<A> {
             match env {
                 Envelope::Msg(msg) => {
                     handled += 1;
+                    if A::HAS_BEHAVIOR
+                        && let Admit::Not(otherwise) = actor.admit(&msg)
+                    {
+                        self.ctx.not_served(msg, otherwise, actor.state_name());
+                        continue;
+                    }
+                    // A change of state may serve what is stashed.
+                    let state_before =
+                        (A::HAS_BEHAVIOR && self.ctx.has_stashed()).then(|| actor.state_key());
                     let name = A::message_name(&msg);
                     let pid = self.ctx.pid();
                     let handled_msg = traced!(
@@ -297,6 +358,11 @@ impl<A: Actor> Cell<A> {
                     );
                     if let Err(e) = failure(handled_msg.await) {
                         return Step::fail(e, Some(name));
+                    }
+                    if let Some(before) = state_before
+                        && actor.state_key() != before
+                    {
+                        self.ctx.unstash_all();
                     }
                     if let Some(e) = self.ctx.deferred_failure.take() {
                         return Step::fail(e, Some(name));
@@ -610,6 +676,9 @@ impl<A: Actor> Cell<A> {
         self.ctx.cancel_timers();
         self.ctx.stop_requested = false;
         self.ctx.deferred_failure = None;
+        self.ctx.receive_timeout = None;
+        // Stashed messages go back in front of the mailbox, for the new instance.
+        self.ctx.unstash_all();
         // The old instance is dropped before the new one is made.
         *actor = None;
         let fresh = match std::panic::catch_unwind(AssertUnwindSafe(|| (self.producer)())) {
@@ -666,6 +735,10 @@ impl<A: Actor> Cell<A> {
             }
         }
         let myself = self.ctx.myself().clone();
+        // Stashed messages first: they arrived before anything still in the mailbox.
+        for msg in self.ctx.take_stash() {
+            myself.inner.dead_letter(&Envelope::Msg(msg));
+        }
         // The batches are in reverse order; report in arrival order.
         for env in self.high_batch.drain(..).rev() {
             myself.inner.dead_letter(&env);

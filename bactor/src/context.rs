@@ -14,7 +14,8 @@ use tokio::task::AbortHandle;
 use crate::Pid;
 use crate::actor::Actor;
 use crate::actor_ref::ActorRef;
-use crate::error::{SpawnError, StopReason};
+use crate::behavior::{DEFAULT_STASH_CAPACITY, Otherwise, Stash};
+use crate::error::{AskError, Rejection, SpawnError, StopReason};
 use crate::props::Props;
 use crate::supervision::{RestartStats, SupervisorStrategy};
 use crate::system::{ActorSystem, Parent, SysTx, SystemMsg};
@@ -82,6 +83,11 @@ pub struct Context<A: Actor> {
     pub(crate) stopping: bool,
     /// A failure to report once the current handler returns (a failed persist).
     pub(crate) deferred_failure: Option<crate::ActorError>,
+    /// Made at the first stash: an actor that never stashes pays one word for it.
+    pub(crate) stash: Option<Box<Stash<A::Msg>>>,
+    /// Messages dropped because their handler did not serve the state (`otherwise = drop`).
+    dropped: u64,
+    pub(crate) receive_timeout: Option<Duration>,
     #[cfg(feature = "persist")]
     pub(crate) persistence: Option<crate::persistence::PersistState>,
 }
@@ -106,6 +112,9 @@ impl<A: Actor> Context<A> {
             stop_requested: false,
             stopping: false,
             deferred_failure: None,
+            stash: None,
+            dropped: 0,
+            receive_timeout: None,
             #[cfg(feature = "persist")]
             persistence: None,
         }
@@ -350,6 +359,224 @@ impl<A: Actor> Context<A> {
                 }
             }
         }))
+    }
+
+    /// Runs `fut` on a task of its own and sends its output, turned into a message by
+    /// `map`, to this actor: async work that does not hold up the mailbox, whose result
+    /// is handled like any other message (Akka's `pipeToSelf`).
+    ///
+    /// The task is aborted when the actor stops or restarts (its result would belong to
+    /// an instance that is gone), or when the returned handle is cancelled; `fut` is then
+    /// dropped where it was and nothing is sent.
+    ///
+    /// ```
+    /// use bactor::prelude::*;
+    ///
+    /// #[actor]
+    /// #[derive(Default)]
+    /// struct Fetcher {
+    ///     got: Vec<u64>,
+    /// }
+    ///
+    /// #[actor]
+    /// impl Fetcher {
+    ///     #[handler]
+    ///     fn fetch(&mut self, ctx: &mut Context<Self>, n: u64) {
+    ///         let me = ctx.myself().typed();
+    ///         ctx.pipe_to_self(async move { n * 10 }, move |v| me.fetched(v).into_message());
+    ///     }
+    ///
+    ///     #[handler]
+    ///     fn fetched(&mut self, value: u64) {
+    ///         self.got.push(value);
+    ///     }
+    ///
+    ///     #[handler]
+    ///     fn got(&self) -> Vec<u64> {
+    ///         self.got.clone()
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let system = ActorSystem::new();
+    /// let f = system.spawn(Fetcher::default).await?;
+    /// f.fetch(4).await?;
+    /// # for _ in 0..100 { if !f.got().await?.is_empty() { break } tokio::task::yield_now().await }
+    /// assert_eq!(f.got().await?, [40]);
+    /// # system.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn pipe_to_self<T, F>(
+        &mut self,
+        fut: F,
+        map: impl FnOnce(T) -> A::Msg + Send + 'static,
+    ) -> TimerHandle
+    where
+        F: std::future::Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let target = self.myself.clone();
+        self.add_timer(tokio::spawn(async move {
+            let out = fut.await;
+            // A failed send means the actor stopped; `tell` publishes the dead letter.
+            let _ = target.tell(map(out)).await;
+        }))
+    }
+
+    /// Puts `msg` aside, to be handled after [`unstash_all`](Self::unstash_all) (or after
+    /// a state change, for actors with `#[handler(when = ..)]`), in the order stashed and
+    /// before the messages still in the mailbox.
+    ///
+    /// The stash holds `#[actor(stash = ..)]` messages (default
+    /// [`DEFAULT_STASH_CAPACITY`](crate::behavior::DEFAULT_STASH_CAPACITY)). When it is
+    /// full, `msg` is not kept: it becomes a dead letter, its asker gets
+    /// [`Rejection::StashFull`], and so does the caller.
+    ///
+    /// Stashed messages survive a restart: they go back in front of the mailbox for the
+    /// new instance (as in Akka). When the actor stops, they become dead letters and their
+    /// askers get [`AskError::NoReply`].
+    ///
+    /// A `#[handler]` gets its arguments moved into it, so the message it came in is no
+    /// longer whole: stash with `#[handler(when = .., otherwise = stash)]` before it is
+    /// taken apart, or stash a message built whole (closure actors, hand-written actors,
+    /// [`Behavior`](crate::Behavior)s receive theirs whole).
+    pub fn stash(&mut self, msg: A::Msg) -> Result<(), Rejection> {
+        let stash = self.stash.get_or_insert_with(|| {
+            Box::new(Stash::new(
+                A::stash_capacity().unwrap_or(DEFAULT_STASH_CAPACITY),
+            ))
+        });
+        if stash.stashed.len() + stash.replay.len() >= stash.capacity {
+            let rejection = Rejection::StashFull {
+                message: A::message_name(&msg),
+                capacity: stash.capacity,
+            };
+            self.system
+                .events()
+                .dead_letter(self.pid(), A::message_name(&msg));
+            A::refuse(msg, AskError::Rejected(rejection.clone()));
+            return Err(rejection);
+        }
+        stash.stashed.push_back(msg);
+        Ok(())
+    }
+
+    /// Takes every stashed message out again: they are handled next, in the order they
+    /// were stashed, before the messages waiting in the mailbox.
+    pub fn unstash_all(&mut self) {
+        if let Some(stash) = &mut self.stash {
+            stash.unstash_all();
+        }
+    }
+
+    /// How many messages are stashed (not counting those taken out and not yet handled).
+    pub fn stashed(&self) -> usize {
+        self.stash.as_ref().map_or(0, |s| s.stashed.len())
+    }
+
+    /// How many messages this actor dropped because their handler did not serve its
+    /// state (`otherwise = drop`), since it was spawned.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// The next message taken out of the stash, if any.
+    #[inline]
+    pub(crate) fn next_unstashed(&mut self) -> Option<A::Msg> {
+        self.stash.as_mut()?.replay.pop_front()
+    }
+
+    pub(crate) fn has_stashed(&self) -> bool {
+        self.stash.as_ref().is_some_and(|s| !s.stashed.is_empty())
+    }
+
+    /// A message whose handler does not serve the state `state`: stashed, refused or
+    /// dropped as `otherwise` says.
+    pub(crate) fn not_served(&mut self, msg: A::Msg, otherwise: Otherwise, state: String) {
+        let name = A::message_name(&msg);
+        match otherwise {
+            Otherwise::Stash => {
+                // A full stash has dealt with the message already (dead letter, asker told).
+                let _ = self.stash(msg);
+            }
+            Otherwise::Reject => {
+                self.system.events().dead_letter(self.pid(), name);
+                let rejection = Rejection::NotServed {
+                    message: name,
+                    state,
+                };
+                A::refuse(msg, AskError::Rejected(rejection));
+            }
+            Otherwise::Drop => {
+                self.dropped += 1;
+                self.system.events().dead_letter(self.pid(), name);
+                drop(msg);
+            }
+        }
+    }
+
+    /// Everything stashed or waiting to be replayed, oldest first (for the stop).
+    pub(crate) fn take_stash(&mut self) -> Vec<A::Msg> {
+        match self.stash.take() {
+            Some(mut s) => {
+                s.unstash_all();
+                s.replay.into()
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// Runs the actor's `on_receive_timeout` hook whenever no user message has arrived for
+    /// `timeout`: once after the first idle period, then again after each further one
+    /// while the actor stays idle. Every user message starts the period again. Replaces
+    /// an earlier timeout; cleared by [`cancel_receive_timeout`](Self::cancel_receive_timeout)
+    /// and by a restart (the new instance sets its own, e.g. in `pre_start`).
+    ///
+    /// ```
+    /// use bactor::prelude::*;
+    /// use std::time::Duration;
+    ///
+    /// #[actor]
+    /// #[derive(Default)]
+    /// struct Session {
+    ///     idle: u32,
+    /// }
+    ///
+    /// #[actor]
+    /// impl Session {
+    ///     fn pre_start(&mut self, ctx: &mut Context<Self>) {
+    ///         ctx.set_receive_timeout(Duration::from_secs(30));
+    ///     }
+    ///
+    ///     fn on_receive_timeout(&mut self, ctx: &mut Context<Self>) {
+    ///         self.idle += 1;
+    ///         ctx.stop();
+    ///     }
+    ///
+    ///     #[handler]
+    ///     fn touch(&self) {}
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let system = ActorSystem::new();
+    /// let s = system.spawn(Session::default).await?;
+    /// s.touch().await?;
+    /// s.stopped().await; // 30 s later (a paused clock here), idle: stopped by itself
+    /// # Ok(()) }
+    /// ```
+    pub fn set_receive_timeout(&mut self, timeout: Duration) {
+        self.receive_timeout = Some(timeout);
+    }
+
+    /// Cancels the receive timeout.
+    pub fn cancel_receive_timeout(&mut self) {
+        self.receive_timeout = None;
+    }
+
+    /// The receive timeout in force, if any.
+    pub fn receive_timeout(&self) -> Option<Duration> {
+        self.receive_timeout
     }
 
     fn add_timer(&mut self, task: tokio::task::JoinHandle<()>) -> TimerHandle {

@@ -41,7 +41,60 @@ pub enum AskError<E = Infallible> {
     /// The request to an actor on another node (feature `remote`) could not be carried
     /// there, or that node could not take it.
     Remote(RemoteFailure),
+    /// The actor refused the request without handling it: its handler does not serve the
+    /// actor's current state (`#[handler(when = ..)]`), or it was to be stashed and the
+    /// stash was full.
+    Rejected(Rejection),
 }
+
+/// Why an actor refused a request without handling it ([`AskError::Rejected`]).
+///
+/// # Example
+///
+/// ```
+/// use bactor::{AskError, Rejection};
+///
+/// let e: AskError = AskError::Rejected(Rejection::NotServed {
+///     message: "Connection::send",
+///     state: "Disconnected".into(),
+/// });
+/// assert_eq!(e.to_string(), "`Connection::send` is not served in state `Disconnected`");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// The message's handler does not serve the actor's current state, and the handler
+    /// (or the actor) says `otherwise = reject`.
+    NotServed {
+        /// The message (`Type::handler`).
+        message: &'static str,
+        /// The actor's state when the message arrived (its variant name).
+        state: String,
+    },
+    /// The message was to be stashed, and the stash already held `capacity` messages.
+    StashFull {
+        /// The message (`Type::handler`).
+        message: &'static str,
+        /// The stash's capacity.
+        capacity: usize,
+    },
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rejection::NotServed { message, state } => {
+                write!(f, "`{message}` is not served in state `{state}`")
+            }
+            Rejection::StashFull { message, capacity } => write!(
+                f,
+                "`{message}` could not be stashed: the stash is full ({capacity} messages)"
+            ),
+        }
+    }
+}
+
+impl StdError for Rejection {}
 
 /// Why a request to an actor on another node failed on the way (feature `remote`).
 ///
@@ -112,6 +165,7 @@ impl AskError<Infallible> {
             AskError::Failed => AskError::Failed,
             AskError::Timeout => AskError::Timeout,
             AskError::Remote(e) => AskError::Remote(e),
+            AskError::Rejected(r) => AskError::Rejected(r),
             AskError::Handler(never) => match never {},
         }
     }
@@ -136,6 +190,7 @@ impl<E: fmt::Display> fmt::Display for AskError<E> {
             AskError::Timeout => f.write_str("ask timed out"),
             AskError::Handler(e) => write!(f, "handler returned an error: {e}"),
             AskError::Remote(e) => fmt::Display::fmt(e, f),
+            AskError::Rejected(r) => fmt::Display::fmt(r, f),
         }
     }
 }
@@ -149,6 +204,7 @@ impl<E: fmt::Debug> fmt::Debug for AskError<E> {
             AskError::Timeout => f.write_str("Timeout"),
             AskError::Handler(e) => f.debug_tuple("Handler").field(e).finish(),
             AskError::Remote(e) => f.debug_tuple("Remote").field(e).finish(),
+            AskError::Rejected(r) => f.debug_tuple("Rejected").field(r).finish(),
         }
     }
 }

@@ -4,6 +4,7 @@
 
 mod actor;
 mod actor_ref;
+pub mod behavior;
 mod cell;
 mod context;
 mod error;
@@ -22,9 +23,10 @@ mod trace;
 
 pub use actor::Actor;
 pub use actor_ref::{ActorRef, ReplyTo};
+pub use behavior::{Behavior, BehaviorActor, Next, Otherwise};
 pub use context::{Context, TimerHandle};
 pub use error::{
-    ActorError, AskError, LookupError, RemoteFailure, SpawnError, StopReason, TellError,
+    ActorError, AskError, LookupError, Rejection, RemoteFailure, SpawnError, StopReason, TellError,
 };
 pub use events::{DeadLetter, EventStream, Subscription, SystemEvent};
 pub use mailbox::{DEFAULT_THROUGHPUT, MailboxConfig};
@@ -353,7 +355,78 @@ pub mod __private {
     pub use crate::mailbox::MailboxConfig;
     pub use crate::request::{Fallible, Plain, Request};
     pub use crate::supervision::{Backoff, Directive, SupervisorStrategy};
+    pub use crate::behavior::{Admit, Otherwise};
+    pub use crate::error::{AskError, Rejection};
     pub use core::time::Duration;
+
+    /// The state of an actor with behaviours: `#[actor(state = field)]` on the struct
+    /// implements it; `#[handler(when = ..)]` needs it.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` needs `#[actor]` on its definition",
+        note = "write `#[actor]` above `struct {Self}` (and `#[actor(state = field)]` to use `when`)"
+    )]
+    pub trait HasState {
+        /// The state enum.
+        type State;
+        /// What to do with a message whose handler does not serve the state, unless the
+        /// handler says otherwise (`#[actor(otherwise = ..)]`).
+        const OTHERWISE: Otherwise;
+        /// The current state.
+        fn state(&self) -> &Self::State;
+    }
+
+    /// Identifies the variant of `state`, to notice a change of state.
+    pub fn state_key<S>(state: &S) -> u64 {
+        use core::hash::{Hash, Hasher};
+        // Any hasher will do: the key only has to change with the variant, in one process.
+        struct Fnv(u64);
+        impl Hasher for Fnv {
+            fn finish(&self) -> u64 {
+                self.0
+            }
+            fn write(&mut self, bytes: &[u8]) {
+                for b in bytes {
+                    self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+                }
+            }
+        }
+        let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+        core::mem::discriminant(state).hash(&mut h);
+        h.finish()
+    }
+
+    /// The name of a state for rejections: its variant name when it is `Debug`, else its
+    /// type's name (autoref: `(&StateName(s)).state_name()`).
+    #[allow(missing_debug_implementations)]
+    pub struct StateName<'a, S>(pub &'a S);
+
+    /// Used when the state is `Debug`.
+    pub trait StateNameDebug {
+        /// The variant's name.
+        fn state_name(&self) -> String;
+    }
+
+    impl<S: core::fmt::Debug> StateNameDebug for StateName<'_, S> {
+        fn state_name(&self) -> String {
+            let text = format!("{:?}", self.0);
+            let end = text
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(text.len());
+            if end == 0 { text } else { text[..end].to_owned() }
+        }
+    }
+
+    /// Used when the state is not `Debug`.
+    pub trait StateNameOther {
+        /// The state type's name.
+        fn state_name(&self) -> String;
+    }
+
+    impl<S> StateNameOther for &StateName<'_, S> {
+        fn state_name(&self) -> String {
+            format!("a state of `{}`", core::any::type_name::<S>())
+        }
+    }
 
     /// Settings from `#[actor(...)]` on the struct, read by the `Actor` impl that
     /// `#[actor]` on the `impl` block generates.
@@ -375,7 +448,24 @@ pub mod __private {
         fn supervisor_strategy() -> Option<SupervisorStrategy> {
             None
         }
+        /// `#[actor(stash = ..)]`.
+        fn stash_capacity() -> Option<usize> {
+            None
+        }
     }
+
+    /// The state of an actor whose struct has no `#[actor(state = field)]`: `when` finds
+    /// no variant in it (the error names this type: declare the state on the struct).
+    #[derive(Debug)]
+    pub struct StateNotDeclared;
+
+    impl StateNotDeclared {
+        /// The one value.
+        pub const NONE: StateNotDeclared = StateNotDeclared;
+    }
+
+    /// The state type of actor `A`, for the patterns `when` generates.
+    pub type StateOf<A> = <A as HasState>::State;
 
     /// Implements `serde::Serialize` and `Deserialize` for a generated ref when the `serde`
     /// feature is on, delegating to `ActorRef`.

@@ -10,6 +10,7 @@
 //! | lambda | `system.spawn_fn(\|msg: Ping\| async move { .. })`, [`Props::from_fn`] |
 //! | stateful | [`Props::from_state`]`(initial, \|state, msg\| ..)` |
 //! | context-aware | [`Props::from_func`]`(\|ctx, msg\| ..)` |
+//! | behaviours | [`Props::from_behavior`]`(initial)`: closures returning the next [`Behavior`](crate::Behavior) |
 
 use std::fmt;
 use std::future::Future;
@@ -304,6 +305,19 @@ impl<M: Send + 'static> Actor for FuncActor<M> {
     async fn handle(&mut self, msg: M, ctx: &mut Context<Self>) -> Result<(), ActorError> {
         (self.f)(ctx, msg);
         Ok(())
+    }
+}
+
+impl<M: Send + 'static> Props<crate::behavior::BehaviorActor<M>> {
+    /// An actor made of [`Behavior`](crate::Behavior)s: `initial` makes the first one
+    /// (at start, and again at every restart); each behaviour handles a message and
+    /// returns the next ([`Next`](crate::Next)). Messages it cannot handle yet can be
+    /// stashed with [`Context::stash`] and are replayed when the behaviour changes. See
+    /// [`Behavior`](crate::Behavior) for an example.
+    pub fn from_behavior(
+        initial: impl Fn() -> crate::behavior::Behavior<M> + Send + Sync + 'static,
+    ) -> Self {
+        Props::from_producer(move || crate::behavior::BehaviorActor::new(initial()))
     }
 }
 

@@ -7,6 +7,67 @@ use syn::spanned::Spanned;
 
 use super::hooks::expand_hook;
 use super::model::{ActorImpl, Handler, Param};
+use crate::attr::VariantShape;
+
+/// The `Actor` items of an actor whose handlers serve some states only (`when`).
+fn expand_behavior(m: &ActorImpl<'_>, handlers: &[Handler]) -> TokenStream {
+    if handlers.iter().all(|h| h.when.is_none()) {
+        return TokenStream::new();
+    }
+    let krate = &m.krate;
+    let p = quote!(#krate::__private);
+    let msg = &m.msg_ident;
+    let arms = handlers.iter().filter_map(|h| {
+        let when = h.when.as_ref()?;
+        let variant = &h.variant;
+        let patterns = when.variants.iter().map(|v| {
+            let ident = &v.ident;
+            // Spanned on the user's variant name: an unknown one is reported there.
+            let path = quote_spanned!(ident.span()=> #p::StateOf::<Self>::#ident);
+            match v.shape {
+                VariantShape::Unit => path,
+                VariantShape::Tuple => quote_spanned!(ident.span()=> #path(..)),
+                VariantShape::Struct => quote_spanned!(ident.span()=> #path { .. }),
+            }
+        });
+        let otherwise = match h.otherwise {
+            Some(o) => o.expand(krate),
+            None => quote!(<Self as #p::HasState>::OTHERWISE),
+        };
+        let key = when.key;
+        let state = quote_spanned!(key=> <Self as #p::HasState>::state(self));
+        Some(quote! {
+            #msg::#variant { .. } => {
+                if ::core::matches!(*#state, #(#patterns)|*) {
+                    #p::Admit::Serve
+                } else {
+                    #p::Admit::Not(#otherwise)
+                }
+            }
+        })
+    });
+    quote! {
+        const HAS_BEHAVIOR: bool = true;
+
+        fn admit(&self, __bactor_msg: &Self::Msg) -> #p::Admit {
+            #[allow(unreachable_patterns)]
+            match *__bactor_msg {
+                #(#arms)*
+                _ => #p::Admit::Serve,
+            }
+        }
+
+        fn state_key(&self) -> u64 {
+            #p::state_key(<Self as #p::HasState>::state(self))
+        }
+
+        fn state_name(&self) -> ::std::string::String {
+            #[allow(unused_imports)]
+            use #p::{StateNameDebug as _, StateNameOther as _};
+            (&#p::StateName(<Self as #p::HasState>::state(self))).state_name()
+        }
+    }
+}
 
 /// Generates the message enum, the ref methods and the `Actor` impl. With `stub_only`
 /// (the impl had errors) it generates an empty message enum and an `Actor` impl that
@@ -125,6 +186,26 @@ pub(crate) fn expand_impl(m: &ActorImpl<'_>, stub_only: bool) -> TokenStream {
     });
 
     let (remote_stub, remote_items) = expand_remote(m, handlers, &phantom_arm);
+    let behavior = expand_behavior(m, handlers);
+    let refuse_arms = handlers.iter().map(|h| {
+        let variant = &h.variant;
+        quote! {
+            #msg::#variant { __bactor_reply, .. } => {
+                if let ::core::option::Option::Some(__bactor_reply) = __bactor_reply {
+                    __bactor_reply.refuse(__bactor_error);
+                }
+            }
+        }
+    });
+    let refuse_phantom = phantom_arm(quote!(&__bactor_error));
+    let refuse = quote! {
+        fn refuse(__bactor_msg: Self::Msg, __bactor_error: #krate::__private::AskError) {
+            match __bactor_msg {
+                #(#refuse_arms)*
+                #refuse_phantom
+            }
+        }
+    };
 
     let msg_doc = format!(
         "The messages of [`{name}`], one variant per `#[handler]`, carried by value in its mailbox.\n\n\
@@ -188,6 +269,8 @@ pub(crate) fn expand_impl(m: &ActorImpl<'_>, stub_only: bool) -> TokenStream {
 
             #priority_lane
             #remote_stub
+            #behavior
+            #refuse
 
             fn message_name(__bactor_msg: &Self::Msg) -> &'static str {
                 match *__bactor_msg {

@@ -14,6 +14,7 @@ pub(crate) enum HookKind {
     PreRestart,
     PostRestart,
     OnTerminated,
+    OnReceiveTimeout,
 }
 
 /// A parameter a hook receives besides `&mut self` and the context.
@@ -41,12 +42,13 @@ const STOP_REASON: Extra = Extra {
 };
 
 impl HookKind {
-    pub(crate) const ALL: [HookKind; 5] = [
+    pub(crate) const ALL: [HookKind; 6] = [
         HookKind::PreStart,
         HookKind::PostStop,
         HookKind::PreRestart,
         HookKind::PostRestart,
         HookKind::OnTerminated,
+        HookKind::OnReceiveTimeout,
     ];
 
     pub(crate) fn from_name(name: &str) -> Option<HookKind> {
@@ -60,6 +62,7 @@ impl HookKind {
             HookKind::PreRestart => "pre_restart",
             HookKind::PostRestart => "post_restart",
             HookKind::OnTerminated => "on_terminated",
+            HookKind::OnReceiveTimeout => "on_receive_timeout",
         }
     }
 
@@ -67,13 +70,16 @@ impl HookKind {
     fn may_fail(self) -> bool {
         matches!(
             self,
-            HookKind::PreStart | HookKind::PostRestart | HookKind::OnTerminated
+            HookKind::PreStart
+                | HookKind::PostRestart
+                | HookKind::OnTerminated
+                | HookKind::OnReceiveTimeout
         )
     }
 
     fn extras(self) -> &'static [Extra] {
         match self {
-            HookKind::PreStart | HookKind::PostStop => &[],
+            HookKind::PreStart | HookKind::PostStop | HookKind::OnReceiveTimeout => &[],
             HookKind::PreRestart | HookKind::PostRestart => &[REASON],
             HookKind::OnTerminated => &[PID, STOP_REASON],
         }

@@ -62,9 +62,9 @@ pub(crate) fn expand(item: &mut Item, args: &ActorArgs, cx: &mut Ctxt) -> TokenS
     };
     let supervise = take_supervise(attrs, cx);
     let persistent = take_persistent(attrs, cx);
-    let (vis, ident, generics) = match &*item {
-        Item::Struct(s) => (&s.vis, &s.ident, &s.generics),
-        Item::Enum(e) => (&e.vis, &e.ident, &e.generics),
+    let generics = match &*item {
+        Item::Struct(s) => &s.generics,
+        Item::Enum(e) => &e.generics,
         _ => return item.to_token_stream(),
     };
     let krate = paths::runtime(args.krate.as_ref());
@@ -83,9 +83,16 @@ pub(crate) fn expand(item: &mut Item, args: &ActorArgs, cx: &mut Ctxt) -> TokenS
             "actors must be `'static`: lifetime parameters are not supported; own the data instead",
         );
     }
+    let state = state_field(item, args, cx);
     if lifetimes.is_empty() {
         let strategy = supervise.map(|s| s.expand(&krate));
+        let (vis, ident, generics) = match &*item {
+            Item::Struct(s) => (&s.vis, &s.ident, &s.generics),
+            Item::Enum(e) => (&e.vis, &e.ident, &e.generics),
+            _ => return item.to_token_stream(),
+        };
         generated = expand_ref(vis, ident, generics, &krate, args, strategy);
+        generated.extend(expand_state(ident, generics, &krate, args, state));
         if let Some(p) = persistent {
             let (_, ty_generics, _) = generics.split_for_impl();
             generated.extend(p.expand(&krate, &quote!(#ident #ty_generics), generics));
@@ -94,6 +101,88 @@ pub(crate) fn expand(item: &mut Item, args: &ActorArgs, cx: &mut Ctxt) -> TokenS
     quote! {
         #item
         #generated
+    }
+}
+
+/// The field named by `#[actor(state = field)]` and its type, checked.
+fn state_field(item: &Item, args: &ActorArgs, cx: &mut Ctxt) -> Option<(syn::Ident, syn::Type)> {
+    if args.state.is_none()
+        && let Some((_, span)) = args.otherwise
+    {
+        cx.error_spanned_by(
+            &quote::quote_spanned!(span=> otherwise),
+            "`otherwise` needs `state = field` (the field `#[handler(when = ..)]` looks at)",
+        );
+    }
+    let field = args.state.as_ref()?;
+    let fields = match item {
+        Item::Struct(s) => match &s.fields {
+            syn::Fields::Named(named) => &named.named,
+            _ => {
+                cx.error_spanned_by(
+                    field,
+                    "`state` needs a struct with named fields: it names the field that holds the state",
+                );
+                return None;
+            }
+        },
+        _ => {
+            cx.error_spanned_by(
+                field,
+                "`state` needs a struct with named fields: an enum actor is its own state; match on `self` in the handlers instead",
+            );
+            return None;
+        }
+    };
+    match fields.iter().find(|f| f.ident.as_ref() == Some(field)) {
+        Some(f) => Some((field.clone(), f.ty.clone())),
+        None => {
+            let names: Vec<String> = fields
+                .iter()
+                .filter_map(|f| f.ident.as_ref().map(|i| format!("`{i}`")))
+                .collect();
+            cx.error_spanned_by(
+                field,
+                format!(
+                    "no field `{field}` in this struct; `state` names the field that holds the state (fields: {})",
+                    names.join(", ")
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// `HasState`: the declared state field, or a marker that no `when` can match.
+fn expand_state(
+    ident: &syn::Ident,
+    generics: &syn::Generics,
+    krate: &syn::Path,
+    args: &ActorArgs,
+    state: Option<(syn::Ident, syn::Type)>,
+) -> TokenStream {
+    let p = quote!(#krate::__private);
+    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
+    let otherwise = args
+        .otherwise
+        .map_or(crate::attr::Otherwise::Reject, |(o, _)| o)
+        .expand(krate);
+    let (ty, body) = match state {
+        Some((field, ty)) => (quote!(#ty), quote!(&self.#field)),
+        None => (
+            quote!(#p::StateNotDeclared),
+            quote!(&#p::StateNotDeclared::NONE),
+        ),
+    };
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics #p::HasState for #ident #ty_generics #where_clause {
+            type State = #ty;
+            const OTHERWISE: #p::Otherwise = #otherwise;
+            fn state(&self) -> &Self::State {
+                #body
+            }
+        }
     }
 }
 
@@ -142,6 +231,13 @@ fn expand_ref(
         quote! {
             fn supervisor_strategy() -> ::core::option::Option<#krate::__private::SupervisorStrategy> {
                 ::core::option::Option::Some(#s)
+            }
+        }
+    });
+    let stash = args.stash.as_ref().map(|n| {
+        quote! {
+            fn stash_capacity() -> ::core::option::Option<usize> {
+                ::core::option::Option::Some(#n)
             }
         }
     });
@@ -223,6 +319,7 @@ fn expand_ref(
             #mailbox
             #throughput
             #strategy
+            #stash
         }
     }
 }

@@ -9,7 +9,9 @@ use syn::{
 };
 
 use super::hooks::{Hook, HookKind, parse_hook};
-use crate::attr::{ActorArgs, HandlerArgs, ReplyKind, is_doc_attr, is_handler_attr};
+use crate::attr::{
+    ActorArgs, HandlerArgs, Otherwise, ReplyKind, When, is_doc_attr, is_handler_attr,
+};
 use crate::ctxt::Ctxt;
 use crate::paths;
 use crate::persistent::{EventDef, is_event_attr, parse_event};
@@ -48,6 +50,10 @@ pub(crate) struct Handler {
     pub(crate) fail_on_error: bool,
     /// `#[handler(priority = high)]`.
     pub(crate) high_priority: bool,
+    /// `#[handler(when = ..)]`: the state variants it serves (every one without it).
+    pub(crate) when: Option<When>,
+    /// `#[handler(otherwise = ..)]`.
+    pub(crate) otherwise: Option<Otherwise>,
 }
 
 pub(crate) enum Param {
@@ -191,8 +197,14 @@ impl<'a> ActorImpl<'a> {
                 "`#[handler]` specified more than once on this method",
             );
         }
-        let args = HandlerArgs::parse(first, cx);
-        if let Some(h) = parse_handler(f, &args, self.self_ty, cx) {
+        let mut args = HandlerArgs::parse(first, cx);
+        if let (Some((_, span)), None) = (args.otherwise, &args.when) {
+            cx.error_spanned_by(
+                &quote::quote_spanned!(span=> otherwise),
+                "`otherwise` says what happens to this handler's messages in the states it does not serve; add `when = ..` to name the states it serves",
+            );
+        }
+        if let Some(h) = parse_handler(f, &mut args, self.self_ty, cx) {
             self.handlers.push(h);
         }
     }
@@ -242,7 +254,7 @@ pub(crate) fn context_param(ty: &Type) -> Option<bool> {
 
 fn parse_handler(
     f: &ImplItemFn,
-    args: &HandlerArgs,
+    args: &mut HandlerArgs,
     self_ty: &Type,
     cx: &mut Ctxt,
 ) -> Option<Handler> {
@@ -392,6 +404,8 @@ fn parse_handler(
     Some(Handler {
         fail_on_error: args.fail_on_error.is_some(),
         high_priority: args.high_priority,
+        when: args.when.take(),
+        otherwise: args.otherwise.map(|(o, _)| o),
         variant: Ident::new(&bare.to_upper_camel_case(), sig.ident.span()),
         method: sig.ident.clone(),
         vis: f.vis.clone(),
