@@ -267,6 +267,10 @@ pub(crate) fn expand_impl(m: &ActorImpl<'_>, stub_only: bool) -> TokenStream {
                 <Self as #krate::__private::ActorOptions>::throughput()
             }
 
+            fn stash_capacity() -> ::core::option::Option<usize> {
+                <Self as #krate::__private::ActorOptions>::stash_capacity()
+            }
+
             #priority_lane
             #remote_stub
             #behavior
