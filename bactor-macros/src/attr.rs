@@ -357,13 +357,17 @@ fn parse_when(input: ParseStream<'_>, key: proc_macro2::Span, cx: &mut Ctxt) -> 
 }
 
 fn single_ident(path: &syn::Path) -> Option<syn::Ident> {
-    (path.leading_colon.is_none() && path.segments.len() == 1 && path.segments[0].arguments.is_none())
-        .then(|| path.segments[0].ident.clone())
+    (path.leading_colon.is_none()
+        && path.segments.len() == 1
+        && path.segments[0].arguments.is_none())
+    .then(|| path.segments[0].ident.clone())
 }
 
 fn when_variant(pat: &syn::Pat) -> Option<WhenVariant> {
     let (ident, shape) = match pat {
-        syn::Pat::Ident(p) if p.by_ref.is_none() && p.mutability.is_none() && p.subpat.is_none() => {
+        syn::Pat::Ident(p)
+            if p.by_ref.is_none() && p.mutability.is_none() && p.subpat.is_none() =>
+        {
             (p.ident.clone(), VariantShape::Unit)
         }
         syn::Pat::Path(p) if p.qself.is_none() => (single_ident(&p.path)?, VariantShape::Unit),
@@ -441,7 +445,10 @@ impl HandlerArgs {
                 // #[handler(when = Open | Ajar(..))]
                 let key = syn::spanned::Spanned::span(&meta.path);
                 if out.when.is_some() {
-                    cx.error_spanned_by(&meta.path, "`when` specified more than once; list the states in one `when = A | B`");
+                    cx.error_spanned_by(
+                        &meta.path,
+                        "`when` specified more than once; list the states in one `when = A | B`",
+                    );
                     return skip_value(meta.input);
                 }
                 let value = meta.value()?;

@@ -270,7 +270,8 @@ impl<A: Actor> Cell<A> {
                         match &mut self.idle_timer {
                             Some(timer) => timer.as_mut().reset(deadline),
                             None => {
-                                self.idle_timer = Some(Box::pin(tokio::time::sleep_until(deadline)));
+                                self.idle_timer =
+                                    Some(Box::pin(tokio::time::sleep_until(deadline)));
                             }
                         }
                         self.idle_timer.as_mut()

@@ -54,7 +54,8 @@ pub use system::{ActorSystem, ActorSystemBuilder};
 ///   [`ActorRef<Name>`](ActorRef), with the type's visibility).
 /// - On the `impl` block it generates `{Name}Msg` (one variant per `#[handler]`), one method
 ///   per handler on `{Name}Ref` (with the handler's visibility and docs), and
-///   `impl Actor for Name`. Methods named `pre_start` and `post_stop` are lifecycle hooks.
+///   `impl Actor for Name`. Methods named `pre_start`, `post_stop`, `pre_restart`,
+///   `post_restart`, `on_terminated` and `on_receive_timeout` are lifecycle hooks.
 ///
 /// # Arguments
 ///
@@ -62,9 +63,14 @@ pub use system::{ActorSystem, ActorSystemBuilder};
 /// - `mailbox = 64` / `mailbox = bounded(64)` / `mailbox = unbounded`: the user lane
 ///   (default: bounded, 1024, or the system's default).
 /// - `throughput = 100`: messages per turn before the actor yields (default 300).
+/// - `state = field`: the field holding the actor's state enum, which
+///   `#[handler(when = ..)]` looks at (see [`behavior`]).
+/// - `otherwise = stash | reject | drop`: what happens to a message whose handler does not
+///   serve the current state (default `reject`); a handler may say otherwise.
+/// - `stash = 100`: the stash's capacity (default 1024).
 /// - `crate = path`: where to find bactor, when it is re-exported under another path.
 ///
-/// On the `impl` block: `crate = path` only.
+/// On the `impl` block: `remote` (feature `remote`) and `crate = path`.
 ///
 /// # Handlers
 ///
@@ -77,7 +83,10 @@ pub use system::{ActorSystem, ActorSystemBuilder};
 /// `io::Result<T>` as fallible. `#[handler(priority = high)]` sends the handler's messages
 /// on a high-priority lane, served before the ordinary user lane (system messages still
 /// come first); `#[handler(fail_on_error)]` makes an `Err` a failure of the actor (see
-/// supervision) instead of a reply.
+/// supervision) instead of a reply. `#[handler(when = Open | Ajar(..) | Closed { .. })]`
+/// serves only those variants of the actor's state (a name for a unit variant, `(..)` for
+/// a tuple variant, `{ .. }` for a struct variant), and `otherwise = ..` overrides the
+/// actor's policy for this handler's messages in the other states.
 ///
 /// Lifecycle hooks have the shape `async fn pre_start(&mut self, ctx: &mut Context<Self>)
 /// -> Result<(), E>` and `async fn post_stop(&mut self, ctx: &mut Context<Self>)`, where
@@ -350,13 +359,13 @@ pub mod __private {
     pub use crate::StopReason;
     pub use crate::actor::Actor;
     pub use crate::actor_ref::{ActorRef, ReplyTo};
+    pub use crate::behavior::{Admit, Otherwise};
     pub use crate::context::Context;
     pub use crate::error::ActorError;
+    pub use crate::error::{AskError, Rejection};
     pub use crate::mailbox::MailboxConfig;
     pub use crate::request::{Fallible, Plain, Request};
     pub use crate::supervision::{Backoff, Directive, SupervisorStrategy};
-    pub use crate::behavior::{Admit, Otherwise};
-    pub use crate::error::{AskError, Rejection};
     pub use core::time::Duration;
 
     /// The state of an actor with behaviours: `#[actor(state = field)]` on the struct
@@ -412,7 +421,11 @@ pub mod __private {
             let end = text
                 .find(|c: char| !(c.is_alphanumeric() || c == '_'))
                 .unwrap_or(text.len());
-            if end == 0 { text } else { text[..end].to_owned() }
+            if end == 0 {
+                text
+            } else {
+                text[..end].to_owned()
+            }
         }
     }
 

@@ -407,7 +407,10 @@ fn busy(mut total: u32) -> Behavior<Job> {
 #[tokio::test]
 async fn closure_behaviours_stash_and_become() {
     let system = ActorSystem::new();
-    let w = system.spawn_props(Props::from_behavior(idle)).await.unwrap();
+    let w = system
+        .spawn_props(Props::from_behavior(idle))
+        .await
+        .unwrap();
     let mut early: Vec<_> = [1, 2, 3]
         .into_iter()
         .map(|n| Box::pin(w.ask(move |r| Job::Work(n, r))))

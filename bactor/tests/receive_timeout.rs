@@ -106,7 +106,10 @@ async fn a_restart_clears_it() {
     let (a, mut fired) = idle_actor(&system).await;
     no_hang(a.arm(IDLE)).await.unwrap();
     assert_eq!(no_hang(a.crash()).await, Err(AskError::Failed));
-    assert_eq!(decision(&mut events, a.pid()).await.directive, Directive::Restart);
+    assert_eq!(
+        decision(&mut events, a.pid()).await.directive,
+        Directive::Restart
+    );
     restarted(&mut events, a.pid()).await;
     assert_eq!(no_hang(a.armed()).await.unwrap(), None);
     tokio::time::sleep(IDLE * 10).await;
@@ -190,7 +193,10 @@ async fn a_stop_drops_the_piped_future_and_nothing_is_sent() {
     no_hang(p.stopped()).await;
     // Aborted: the future is dropped where it waited, its input never read.
     no_hang(dropped).await.unwrap();
-    assert!(input.send(1).is_err(), "the future was dropped with its receiver");
+    assert!(
+        input.send(1).is_err(),
+        "the future was dropped with its receiver"
+    );
     tokio::time::sleep(Duration::from_secs(1)).await;
     while let Some(event) = events.try_recv() {
         assert!(

@@ -12,4 +12,6 @@ fn ui() {
     t.compile_fail("tests/ui/persistent/fail/*.rs");
     t.pass("tests/ui/remote/pass/*.rs");
     t.compile_fail("tests/ui/remote/fail/*.rs");
+    t.pass("tests/ui/behavior/pass/*.rs");
+    t.compile_fail("tests/ui/behavior/fail/*.rs");
 }

@@ -9,6 +9,23 @@ use super::hooks::expand_hook;
 use super::model::{ActorImpl, Handler, Param};
 use crate::attr::VariantShape;
 
+/// `tokens` with every span set to `span`.
+fn respan(tokens: TokenStream, span: proc_macro2::Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tt| {
+            if let proc_macro2::TokenTree::Group(g) = &tt {
+                let mut group = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), span));
+                group.set_span(span);
+                tt = proc_macro2::TokenTree::Group(group);
+            } else {
+                tt.set_span(span);
+            }
+            tt
+        })
+        .collect()
+}
+
 /// The `Actor` items of an actor whose handlers serve some states only (`when`).
 fn expand_behavior(m: &ActorImpl<'_>, handlers: &[Handler]) -> TokenStream {
     if handlers.iter().all(|h| h.when.is_none()) {
@@ -22,8 +39,9 @@ fn expand_behavior(m: &ActorImpl<'_>, handlers: &[Handler]) -> TokenStream {
         let variant = &h.variant;
         let patterns = when.variants.iter().map(|v| {
             let ident = &v.ident;
-            // Spanned on the user's variant name: an unknown one is reported there.
-            let path = quote_spanned!(ident.span()=> #p::StateOf::<Self>::#ident);
+            // Spanned on the user's variant name, all of it: an unknown one, or one of
+            // another shape, is reported there.
+            let path = respan(quote!(#p::StateOf::<Self>::#ident), ident.span());
             match v.shape {
                 VariantShape::Unit => path,
                 VariantShape::Tuple => quote_spanned!(ident.span()=> #path(..)),

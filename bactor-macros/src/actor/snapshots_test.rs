@@ -171,3 +171,34 @@ fn remote_impl() {
         }
     ));
 }
+
+#[test]
+fn struct_with_state() {
+    insta::assert_snapshot!(expand(
+        quote!(state = link, otherwise = stash, stash = 16),
+        quote! {
+            pub struct Connection { link: Link, sent: u64 }
+        }
+    ));
+}
+
+#[test]
+fn impl_with_behaviours_and_receive_timeout() {
+    insta::assert_snapshot!(expand(
+        quote!(),
+        quote! {
+            impl Connection {
+                #[handler(when = Connected(..) | Busy { .. }, otherwise = stash)]
+                fn send(&mut self, text: String) -> usize { 1 }
+
+                #[handler(when = Disconnected)]
+                fn connect(&mut self) {}
+
+                #[handler]
+                fn status(&self) -> u8 { 0 }
+
+                fn on_receive_timeout(&mut self, ctx: &mut Context<Self>) {}
+            }
+        }
+    ));
+}

@@ -825,7 +825,9 @@ impl NodeShared {
             }
             Kind::Failure => {
                 let ask = self.take_pending(envelope.correlation)?;
-                ask.reply.fail(decode_failure(&envelope.payload));
+                ask.reply.fail(decode_failure(&envelope.payload, |name| {
+                    self.static_name(name)
+                }));
                 None
             }
             Kind::Tell | Kind::Ask if envelope.method.starts_with('$') => {

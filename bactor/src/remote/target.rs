@@ -14,7 +14,7 @@ use super::codec::{self, Codec, CodecError};
 use super::node::{NodeShared, system_method};
 use crate::Pid;
 use crate::actor_ref::ReplyTo;
-use crate::error::{AskError, RemoteFailure, StopReason, TellError};
+use crate::error::{AskError, Rejection, RemoteFailure, StopReason, TellError};
 use crate::mailbox::Envelope;
 use crate::system::{SysTx, SystemMsg};
 
@@ -267,13 +267,35 @@ pub(crate) fn encode_failure(error: &AskError) -> Vec<u8> {
         AskError::Timeout => (3, String::new()),
         AskError::Remote(RemoteFailure::Codec(text)) => (4, text.clone()),
         AskError::Remote(other) => (5, other.to_string()),
+        AskError::Rejected(Rejection::NotServed { message, state }) => {
+            (6, format!("{message}\0{state}"))
+        }
+        AskError::Rejected(Rejection::StashFull { message, capacity }) => {
+            (7, format!("{message}\0{capacity}"))
+        }
         AskError::Handler(never) => match *never {},
     };
     postcard::to_stdvec(&(code, text)).unwrap_or_default()
 }
 
-pub(crate) fn decode_failure(bytes: &[u8]) -> AskError {
+/// `static_name` finds the `&'static str` of a message name (rejections carry one).
+pub(crate) fn decode_failure(bytes: &[u8], static_name: impl Fn(&str) -> &'static str) -> AskError {
+    let two = |text: &str| {
+        let (a, b) = text.split_once('\0').unwrap_or((text, ""));
+        (static_name(a), b.to_owned())
+    };
     match postcard::from_bytes::<(u8, String)>(bytes) {
+        Ok((6, text)) => {
+            let (message, state) = two(&text);
+            AskError::Rejected(Rejection::NotServed { message, state })
+        }
+        Ok((7, text)) => {
+            let (message, capacity) = two(&text);
+            AskError::Rejected(Rejection::StashFull {
+                message,
+                capacity: capacity.parse().unwrap_or(0),
+            })
+        }
         Ok((0, _)) => AskError::Dead,
         Ok((1, _)) => AskError::NoReply,
         Ok((2, _)) => AskError::Failed,
