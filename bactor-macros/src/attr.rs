@@ -44,6 +44,24 @@ impl Otherwise {
 
 const OTHERWISE_FORM: &str = "`otherwise` takes `stash`, `reject` or `drop`";
 
+/// The value of an `otherwise = ..` key, with the key's span; `None` (the error recorded,
+/// the value skipped) when it is not one of the three.
+fn otherwise_value(
+    meta: &syn::meta::ParseNestedMeta<'_>,
+    cx: &mut Ctxt,
+) -> syn::Result<Option<(Otherwise, proc_macro2::Span)>> {
+    let span = syn::spanned::Spanned::span(&meta.path);
+    let value = meta.value()?;
+    match parse_otherwise(value) {
+        Ok(o) => Ok(Some((o, span))),
+        Err(e) => {
+            cx.push(e);
+            skip_value_rest(value)?;
+            Ok(None)
+        }
+    }
+}
+
 fn parse_otherwise(input: ParseStream<'_>) -> syn::Result<Otherwise> {
     let lookahead = input.lookahead1();
     if lookahead.peek(kw::stash) {
@@ -190,15 +208,7 @@ impl ActorArgs {
                 }
                 // #[actor(otherwise = stash | reject | drop)]
                 ("otherwise", Target::Type) => {
-                    let span = syn::spanned::Spanned::span(&meta.path);
-                    let value = meta.value()?;
-                    match parse_otherwise(value) {
-                        Ok(o) => out.otherwise = Some((o, span)),
-                        Err(e) => {
-                            cx.push(e);
-                            skip_value_rest(value)?;
-                        }
-                    }
+                    out.otherwise = otherwise_value(&meta, cx)?;
                 }
                 // #[actor(stash = 100)]
                 ("stash", Target::Type) => {
@@ -462,19 +472,11 @@ impl HandlerArgs {
                 Ok(())
             } else if meta.path.is_ident("otherwise") {
                 // #[handler(otherwise = stash | reject | drop)]
-                let span = syn::spanned::Spanned::span(&meta.path);
                 if out.otherwise.is_some() {
                     cx.error_spanned_by(&meta.path, "`otherwise` specified more than once");
                     return skip_value(meta.input);
                 }
-                let value = meta.value()?;
-                match parse_otherwise(value) {
-                    Ok(o) => out.otherwise = Some((o, span)),
-                    Err(e) => {
-                        cx.push(e);
-                        skip_value_rest(value)?;
-                    }
-                }
+                out.otherwise = otherwise_value(&meta, cx)?;
                 Ok(())
             } else if meta.path.is_ident("fail_on_error") {
                 // #[handler(fail_on_error)]

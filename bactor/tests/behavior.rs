@@ -93,6 +93,29 @@ impl Connection {
     }
 }
 
+type SendAsk<'a> = std::pin::Pin<Box<bactor::Ask<'a, Connection, usize, bactor::Plain>>>;
+
+/// One `send` ask per text, each queued by its first poll, in order.
+fn queued_sends<'a>(c: &'a ConnectionRef, texts: &[&str]) -> Vec<SendAsk<'a>> {
+    texts
+        .iter()
+        .map(|t| {
+            let mut ask = Box::pin(c.send(t.to_string()).into_future());
+            assert!(poll_once(&mut ask).is_pending());
+            ask
+        })
+        .collect()
+}
+
+/// The answers of `asks`, in order.
+async fn answers(asks: Vec<SendAsk<'_>>) -> Vec<usize> {
+    let mut out = Vec::new();
+    for ask in asks {
+        out.push(no_hang(ask).await.unwrap());
+    }
+    out
+}
+
 async fn dead_letter(events: &mut bactor::Subscription) -> DeadLetter {
     loop {
         if let Some(SystemEvent::DeadLetter(d)) = no_hang(events.recv()).await {
@@ -108,13 +131,7 @@ async fn stashed_messages_are_served_in_order_before_newer_ones() {
     let system = ActorSystem::new();
     let c = system.spawn(Connection::new).await.unwrap();
     // Three asks queued while disconnected (each pushed by its first poll, in order).
-    let mut early: Vec<_> = ["a", "b", "c"]
-        .iter()
-        .map(|t| Box::pin(c.send(t.to_string()).into_future()))
-        .collect();
-    for ask in &mut early {
-        assert!(poll_once(ask).is_pending());
-    }
+    let early = queued_sends(&c, &["a", "b", "c"]);
     no_hang(c.connect()).await.unwrap();
     assert_eq!(no_hang(c.stashed()).await.unwrap(), 3);
     // The change of state and a newer send, queued back to back.
@@ -123,11 +140,7 @@ async fn stashed_messages_are_served_in_order_before_newer_ones() {
     assert!(poll_once(&mut up).is_pending());
     assert!(poll_once(&mut late).is_pending());
     no_hang(up).await.unwrap();
-    let mut replies = Vec::new();
-    for ask in early {
-        replies.push(no_hang(ask).await.unwrap());
-    }
-    assert_eq!(replies, [1, 2, 3]);
+    assert_eq!(answers(early).await, [1, 2, 3]);
     assert_eq!(no_hang(late).await.unwrap(), 4);
     assert_eq!(no_hang(c.sent()).await.unwrap(), ["a", "b", "c", "d"]);
     assert_eq!(no_hang(c.stashed()).await.unwrap(), 0);
@@ -211,12 +224,7 @@ async fn a_full_stash_refuses_the_message_and_keeps_the_rest() {
     let system = ActorSystem::new();
     let mut events = system.events().subscribe();
     let c = system.spawn(Connection::new).await.unwrap();
-    let mut kept: Vec<_> = (0..4)
-        .map(|i| Box::pin(c.send(format!("m{i}")).into_future()))
-        .collect();
-    for ask in &mut kept {
-        assert!(poll_once(ask).is_pending());
-    }
+    let kept = queued_sends(&c, &["m0", "m1", "m2", "m3"]);
     let err = no_hang(c.send("m4".into())).await.unwrap_err();
     assert_eq!(
         err,
@@ -229,11 +237,7 @@ async fn a_full_stash_refuses_the_message_and_keeps_the_rest() {
     assert_eq!((d.recipient, d.message), (c.pid(), "Connection::send"));
     no_hang(c.connect()).await.unwrap();
     no_hang(c.established("p".into())).await.unwrap();
-    let mut replies = Vec::new();
-    for ask in kept {
-        replies.push(no_hang(ask).await.unwrap());
-    }
-    assert_eq!(replies, [1, 2, 3, 4]);
+    assert_eq!(answers(kept).await, [1, 2, 3, 4]);
     assert_eq!(no_hang(c.sent()).await.unwrap(), ["m0", "m1", "m2", "m3"]);
     system.shutdown().await;
 }
@@ -246,13 +250,7 @@ async fn the_stash_survives_a_restart() {
     let system = ActorSystem::new();
     let mut events = system.events().subscribe();
     let c = system.spawn(Connection::new).await.unwrap();
-    let mut early: Vec<_> = ["a", "b"]
-        .iter()
-        .map(|t| Box::pin(c.send(t.to_string()).into_future()))
-        .collect();
-    for ask in &mut early {
-        assert!(poll_once(ask).is_pending());
-    }
+    let early = queued_sends(&c, &["a", "b"]);
     assert_eq!(no_hang(c.stashed()).await.unwrap(), 2);
     assert_eq!(no_hang(c.crash()).await, Err(AskError::Failed));
     let e = decision(&mut events, c.pid()).await;
@@ -263,11 +261,7 @@ async fn the_stash_survives_a_restart() {
     assert!(no_hang(c.sent()).await.unwrap().is_empty());
     no_hang(c.connect()).await.unwrap();
     no_hang(c.established("p".into())).await.unwrap();
-    let mut replies = Vec::new();
-    for ask in early {
-        replies.push(no_hang(ask).await.unwrap());
-    }
-    assert_eq!(replies, [1, 2]);
+    assert_eq!(answers(early).await, [1, 2]);
     system.shutdown().await;
 }
 
@@ -278,12 +272,11 @@ async fn stopping_fails_stashed_asks() {
     let system = ActorSystem::new();
     let mut events = system.events().subscribe();
     let c = system.spawn(Connection::new).await.unwrap();
-    let mut early = Box::pin(c.send("lost".into()).into_future());
-    assert!(poll_once(&mut early).is_pending());
+    let mut early = queued_sends(&c, &["lost"]);
     assert_eq!(no_hang(c.stashed()).await.unwrap(), 1);
     c.stop();
     no_hang(c.stopped()).await;
-    assert_eq!(no_hang(early).await, Err(AskError::NoReply));
+    assert_eq!(no_hang(early.remove(0)).await, Err(AskError::NoReply));
     let d = dead_letter(&mut events).await;
     assert_eq!((d.recipient, d.message), (c.pid(), "Connection::send"));
     system.shutdown().await;

@@ -165,13 +165,19 @@ impl Piper {
     }
 }
 
-#[tokio::test(flavor = "current_thread", start_paused = true)]
-async fn a_piped_result_arrives_as_a_message() {
-    let system = ActorSystem::new();
+/// A piper waiting on a piped future: the future's input, and word of its drop.
+async fn piping(system: &ActorSystem) -> (PiperRef, oneshot::Sender<u32>, oneshot::Receiver<()>) {
     let p = system.spawn(Piper::default).await.unwrap();
     let (input, rx) = oneshot::channel();
     let (dropped_tx, dropped) = oneshot::channel();
     no_hang(p.start(rx, Guard(Some(dropped_tx)))).await.unwrap();
+    (p, input, dropped)
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_piped_result_arrives_as_a_message() {
+    let system = ActorSystem::new();
+    let (p, input, dropped) = piping(&system).await;
     // The mailbox is free while the future waits.
     assert!(no_hang(p.results()).await.unwrap().is_empty());
     input.send(4).unwrap();
@@ -185,10 +191,7 @@ async fn a_piped_result_arrives_as_a_message() {
 async fn a_stop_drops_the_piped_future_and_nothing_is_sent() {
     let system = ActorSystem::new();
     let mut events = system.events().subscribe();
-    let p = system.spawn(Piper::default).await.unwrap();
-    let (input, rx) = oneshot::channel();
-    let (dropped_tx, dropped) = oneshot::channel();
-    no_hang(p.start(rx, Guard(Some(dropped_tx)))).await.unwrap();
+    let (p, input, dropped) = piping(&system).await;
     p.stop();
     no_hang(p.stopped()).await;
     // Aborted: the future is dropped where it waited, its input never read.
@@ -212,10 +215,7 @@ async fn a_restart_drops_the_piped_future() {
     let _quiet = quiet_panics("pipe-test crash");
     let system = ActorSystem::new();
     let mut events = system.events().subscribe();
-    let p = system.spawn(Piper::default).await.unwrap();
-    let (input, rx) = oneshot::channel();
-    let (dropped_tx, dropped) = oneshot::channel();
-    no_hang(p.start(rx, Guard(Some(dropped_tx)))).await.unwrap();
+    let (p, input, dropped) = piping(&system).await;
     assert_eq!(no_hang(p.crash()).await, Err(AskError::Failed));
     restarted(&mut events, p.pid()).await;
     no_hang(dropped).await.unwrap();

@@ -66,6 +66,40 @@ impl Account {
     }
 }
 
+#[derive(Debug, Default)]
+enum DoorState {
+    #[default]
+    Shut,
+    Open,
+}
+
+/// Behaviours across nodes: `knock` is refused while shut, `enter` waits in the stash.
+#[actor(state = state)]
+#[derive(Default)]
+struct Door {
+    state: DoorState,
+    entered: u32,
+}
+
+#[actor(remote)]
+impl Door {
+    #[handler]
+    fn open(&mut self) {
+        self.state = DoorState::Open;
+    }
+
+    #[handler(when = Open)]
+    fn knock(&self) -> String {
+        "come in".into()
+    }
+
+    #[handler(when = Open, otherwise = stash)]
+    fn enter(&mut self) -> u32 {
+        self.entered += 1;
+        self.entered
+    }
+}
+
 /// Lives on one node and uses a ref it was sent to reach an actor on another.
 #[actor]
 #[derive(Default)]
@@ -116,6 +150,7 @@ fn builder() -> NodeBuilder {
     NodeBuilder::new(any_port(), SECRET)
         .kind(Account::default)
         .kind(|| Relay)
+        .kind(Door::default)
         .heartbeat(Duration::from_millis(100), Duration::from_millis(600))
         .down_after(Duration::from_millis(800))
         .reconnect(Duration::from_millis(50), Duration::from_millis(200))
@@ -194,6 +229,33 @@ async fn result_replies_cross_as_typed_values() {
         Ok(0),
         "restarted: fresh state"
     );
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+/// A rejection crosses the wire typed, naming the message and the state; a stashed ask
+/// from another node is answered once the state serves it.
+#[tokio::test]
+async fn behaviours_across_nodes() {
+    let (a, b) = (node().await, node().await);
+    let door = no_hang(a.spawn_remote::<Door>(b.address(), None))
+        .await
+        .unwrap();
+    assert_eq!(
+        no_hang(door.knock()).await,
+        Err(AskError::Rejected(bactor::Rejection::NotServed {
+            message: "Door::knock",
+            state: "Shut".into(),
+        }))
+    );
+    // Queued for B by its first poll; the knock behind it on the same stream is refused
+    // only after `enter` was stashed.
+    let mut waiting = Box::pin(door.enter().into_future());
+    assert!(common::poll_once(&mut waiting).is_pending());
+    assert!(no_hang(door.knock()).await.is_err());
+    no_hang(door.open()).await.unwrap();
+    assert_eq!(no_hang(waiting).await, Ok(1));
+    assert_eq!(no_hang(door.knock()).await.as_deref(), Ok("come in"));
     a.shutdown().await;
     b.shutdown().await;
 }
