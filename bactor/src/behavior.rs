@@ -141,6 +141,8 @@ impl<M> Stash<M> {
 /// assert_eq!(door.ask(Door::Knock).await?, "nobody home");
 /// door.tell(Door::Open).await?;
 /// assert_eq!(door.ask(Door::Knock).await?, "come in");
+/// door.tell(Door::Close).await?;
+/// assert_eq!(door.ask(Door::Knock).await?, "nobody home");
 /// # system.shutdown().await;
 /// # Ok(()) }
 /// ```
