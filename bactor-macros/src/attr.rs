@@ -327,6 +327,8 @@ pub(crate) struct HandlerArgs {
     pub(crate) when: Option<When>,
     /// `#[handler(otherwise = ..)]`, with the key's span.
     pub(crate) otherwise: Option<(Otherwise, proc_macro2::Span)>,
+    /// `#[handler(route_key = arg)]`: the argument consistent-hash routers hash.
+    pub(crate) route_key: Option<syn::Ident>,
 }
 
 /// The variants named by `when`: `Open` (unit), `Ajar(..)` (tuple), `Closed { .. }`
@@ -405,6 +407,7 @@ impl HandlerArgs {
             high_priority: false,
             when: None,
             otherwise: None,
+            route_key: None,
         };
         if let syn::Meta::Path(_) = attr.meta {
             return out;
@@ -466,6 +469,24 @@ impl HandlerArgs {
                     Ok(when) => out.when = Some(when),
                     Err(_) => {
                         cx.error_spanned_by(&meta.path, WHEN_FORM);
+                        skip_value_rest(value)?;
+                    }
+                }
+                Ok(())
+            } else if meta.path.is_ident("route_key") {
+                // #[handler(route_key = arg)]
+                if out.route_key.is_some() {
+                    cx.error_spanned_by(&meta.path, "`route_key` specified more than once");
+                    return skip_value(meta.input);
+                }
+                let value = meta.value()?;
+                match value.parse::<syn::Ident>() {
+                    Ok(arg) => out.route_key = Some(arg),
+                    Err(_) => {
+                        cx.error_spanned_by(
+                            &meta.path,
+                            "`route_key` takes the name of one of the handler's arguments, like `route_key = user_id`",
+                        );
                         skip_value_rest(value)?;
                     }
                 }

@@ -32,6 +32,7 @@ pub(crate) const STRUCT_KEYS: &str =
 /// Keys of `#[actor(...)]` on an impl block.
 pub(crate) const IMPL_KEYS: &str = "`remote`, `crate`";
 /// Keys of `#[handler(...)]`.
-pub(crate) const HANDLER_KEYS: &str = "`reply`, `fail_on_error`, `priority`, `when`, `otherwise`";
+pub(crate) const HANDLER_KEYS: &str =
+    "`reply`, `fail_on_error`, `priority`, `when`, `otherwise`, `route_key`";
 /// Keys of `#[supervise(...)]`.
 pub(crate) const SUPERVISE_KEYS: &str = "`strategy`, `max_restarts`, `within`, `backoff`, `decide`";

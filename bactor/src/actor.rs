@@ -124,6 +124,16 @@ pub trait Actor: Send + Sized + 'static {
         async { Ok(()) }
     }
 
+    /// Runs when something woke the actor on its system lane (a router's management
+    /// commands). Nothing by default.
+    #[doc(hidden)]
+    fn poked(
+        &mut self,
+        _ctx: &mut Context<Self>,
+    ) -> impl Future<Output = Result<(), ActorError>> + Send {
+        async { Ok(()) }
+    }
+
     /// Recovers persistent state before `pre_start` / `post_restart`. Generated for
     /// persistent actors; nothing to do for others.
     #[doc(hidden)]
@@ -203,6 +213,13 @@ pub trait Actor: Send + Sized + 'static {
     fn refuse(msg: Self::Msg, error: crate::AskError) {
         let _ = error;
         drop(msg);
+    }
+
+    /// The routing key of a message, for consistent-hash routers: generated from
+    /// `#[handler(route_key = arg)]` (a stable hash of that argument); `None` for messages
+    /// without one.
+    fn route_key(_msg: &Self::Msg) -> Option<u64> {
+        None
     }
 
     /// A short name of a message, for dead letters and logs. `#[actor]` returns

@@ -416,6 +416,14 @@ impl<A: Actor> Cell<A> {
                 }
                 self.terminated_notice(actor, pid, reason).await
             }
+            // Without an instance (failed, restarting) the next instance's start or
+            // message picks up whatever the poke was for.
+            SystemMsg::Poke => match actor {
+                Some(actor) => failure(catch_unwind(actor.poked(&mut self.ctx)).await)
+                    .err()
+                    .map(|e| Step::fail(e, None)),
+                None => None,
+            },
         }
     }
 

@@ -206,6 +206,14 @@ impl<A: Actor> Context<A> {
     /// # Ok(()) }
     /// ```
     pub fn spawn_child_now<B: Actor>(&mut self, props: Props<B>) -> Result<B::Ref, SpawnError> {
+        self.spawn_child_ref(props).map(|child| child.typed())
+    }
+
+    /// [`spawn_child_now`](Self::spawn_child_now), returning the untyped ref.
+    pub(crate) fn spawn_child_ref<B: Actor>(
+        &mut self,
+        props: Props<B>,
+    ) -> Result<ActorRef<B>, SpawnError> {
         if self.stopping {
             return Err(SpawnError::ParentStopping);
         }
@@ -222,7 +230,7 @@ impl<A: Actor> Context<A> {
                 stats: RestartStats::default(),
             },
         );
-        Ok(child.typed())
+        Ok(child)
     }
 
     /// Watches another actor: when it stops, this actor's `on_terminated` hook runs with its

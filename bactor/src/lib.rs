@@ -17,6 +17,7 @@ mod props;
 #[cfg(feature = "remote")]
 pub mod remote;
 mod request;
+pub mod router;
 mod supervision;
 mod system;
 mod trace;
@@ -43,6 +44,7 @@ pub mod persist {
 }
 pub use props::{FnActor, FuncActor, Props, StateActor};
 pub use request::{Ask, Fallible, Plain, ReplyShape, Request, Tell, Timed, TimedAsk};
+pub use router::{Broadcast, Router, Routing};
 pub use supervision::{Backoff, Decider, Directive, Strategy, SupervisorEvent, SupervisorStrategy};
 pub use system::{ActorSystem, ActorSystemBuilder};
 
@@ -386,12 +388,21 @@ pub mod __private {
 
     /// Identifies the variant of `state`, to notice a change of state.
     pub fn state_key<S>(state: &S) -> u64 {
-        use core::hash::{Hash, Hasher};
-        // Any hasher will do: the key only has to change with the variant, in one process.
+        stable_hash(&core::mem::discriminant(state))
+    }
+
+    /// A stable hash (FNV-1a, 64 bits) of `value`: the same for the same value in every
+    /// process of one build, unlike std's randomly keyed `DefaultHasher`. Routing keys.
+    pub fn stable_hash<T: core::hash::Hash + ?Sized>(value: &T) -> u64 {
         struct Fnv(u64);
-        impl Hasher for Fnv {
+        impl core::hash::Hasher for Fnv {
             fn finish(&self) -> u64 {
-                self.0
+                // A final mix, so that keys differing in their last bytes spread on a ring.
+                let mut h = self.0;
+                h ^= h >> 33;
+                h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+                h ^= h >> 33;
+                h
             }
             fn write(&mut self, bytes: &[u8]) {
                 for b in bytes {
@@ -400,8 +411,8 @@ pub mod __private {
             }
         }
         let mut h = Fnv(0xcbf2_9ce4_8422_2325);
-        core::mem::discriminant(state).hash(&mut h);
-        h.finish()
+        value.hash(&mut h);
+        core::hash::Hasher::finish(&h)
     }
 
     /// The name of a state for rejections: its variant name when it is `Debug`, else its

@@ -116,6 +116,20 @@ impl<A: Actor> Props<A> {
     }
 }
 
+impl<A: Actor> Props<A> {
+    /// Props around a shared producer.
+    pub(crate) fn from_arc(producer: Producer<A>) -> Self {
+        Props {
+            producer,
+            mailbox: None,
+            throughput: None,
+            name: None,
+            supervisor: None,
+            persistence_id: None,
+        }
+    }
+}
+
 impl<A: Actor> Clone for Props<A> {
     fn clone(&self) -> Self {
         Props {

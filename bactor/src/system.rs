@@ -50,6 +50,8 @@ pub(crate) enum SystemMsg {
     Unwatch { watcher: Pid },
     /// A watched actor has stopped.
     Terminated { pid: Pid, reason: StopReason },
+    /// Wakes the actor to run its `poked` hook (a router's management commands).
+    Poke,
 }
 
 /// Where system messages for one actor go: its system lane, or (feature `remote`) the

@@ -205,6 +205,28 @@ pub(crate) fn expand_impl(m: &ActorImpl<'_>, stub_only: bool) -> TokenStream {
 
     let (remote_stub, remote_items) = expand_remote(m, handlers, &phantom_arm);
     let behavior = expand_behavior(m, handlers);
+    let route_arms: Vec<TokenStream> = handlers
+        .iter()
+        .filter_map(|h| {
+            let (field, key) = h.route_key.as_ref()?;
+            let variant = &h.variant;
+            let hash = quote_spanned!(key.span()=> #krate::__private::stable_hash(__bactor_key));
+            Some(quote! {
+                #msg::#variant { #field: ref __bactor_key, .. } => ::core::option::Option::Some(#hash),
+            })
+        })
+        .collect();
+    let route_key = (!route_arms.is_empty()).then(|| {
+        quote! {
+            fn route_key(__bactor_msg: &Self::Msg) -> ::core::option::Option<u64> {
+                #[allow(unreachable_patterns)]
+                match *__bactor_msg {
+                    #(#route_arms)*
+                    _ => ::core::option::Option::None,
+                }
+            }
+        }
+    });
     let refuse_arms = handlers.iter().map(|h| {
         let variant = &h.variant;
         quote! {
@@ -293,6 +315,7 @@ pub(crate) fn expand_impl(m: &ActorImpl<'_>, stub_only: bool) -> TokenStream {
             #remote_stub
             #behavior
             #refuse
+            #route_key
 
             fn message_name(__bactor_msg: &Self::Msg) -> &'static str {
                 match *__bactor_msg {

@@ -54,6 +54,9 @@ pub(crate) struct Handler {
     pub(crate) when: Option<When>,
     /// `#[handler(otherwise = ..)]`.
     pub(crate) otherwise: Option<Otherwise>,
+    /// `#[handler(route_key = arg)]`: the argument (as named in the message variant) and
+    /// the user's token.
+    pub(crate) route_key: Option<(Ident, Ident)>,
 }
 
 pub(crate) enum Param {
@@ -389,6 +392,45 @@ fn parse_handler(
         ReplyKind::Result => true,
     };
 
+    let route_key = match args.route_key.take() {
+        None => None,
+        Some(key) => {
+            let bare = key.to_string();
+            let bare = bare.strip_prefix("r#").unwrap_or(&bare).to_owned();
+            let found = params.iter().find_map(|p| match p {
+                Param::Arg { name, .. } if *name == bare => Some(name.clone()),
+                _ => None,
+            });
+            match found {
+                Some(name) => Some((name, key)),
+                None => {
+                    let names: Vec<String> = params
+                        .iter()
+                        .filter_map(|p| match p {
+                            Param::Arg { name, .. } => Some(format!("`{name}`")),
+                            Param::Ctx => None,
+                        })
+                        .collect();
+                    let hint = if names.is_empty() {
+                        format!("`{}` takes no arguments to route by", sig.ident)
+                    } else {
+                        format!(
+                            "it names one of the arguments of `{}`: {}",
+                            sig.ident,
+                            names.join(", ")
+                        )
+                    };
+                    fail(
+                        cx,
+                        &key,
+                        format!("`route_key`: no argument named `{bare}`; {hint}"),
+                    );
+                    None
+                }
+            }
+        }
+    };
+
     if let Some(span) = args.fail_on_error
         && !fallible
     {
@@ -406,6 +448,7 @@ fn parse_handler(
         high_priority: args.high_priority,
         when: args.when.take(),
         otherwise: args.otherwise.map(|(o, _)| o),
+        route_key,
         variant: Ident::new(&bare.to_upper_camel_case(), sig.ident.span()),
         method: sig.ident.clone(),
         vis: f.vis.clone(),
