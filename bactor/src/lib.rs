@@ -391,6 +391,29 @@ pub mod __private {
         stable_hash(&core::mem::discriminant(state))
     }
 
+    /// What a `#[handler(route_key = arg)]` argument must be.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be a route key: consistent-hash routing hashes it",
+        label = "not `Hash`",
+        note = "derive `Hash` for it, or route by another argument"
+    )]
+    pub trait RouteKey {
+        /// The stable hash of the key.
+        fn route_hash(&self) -> u64;
+    }
+
+    #[diagnostic::do_not_recommend]
+    impl<T: core::hash::Hash + ?Sized> RouteKey for T {
+        fn route_hash(&self) -> u64 {
+            stable_hash(self)
+        }
+    }
+
+    /// The routing key of a message's `route_key` argument.
+    pub fn route_key<T: RouteKey + ?Sized>(value: &T) -> u64 {
+        value.route_hash()
+    }
+
     /// A stable hash (FNV-1a, 64 bits) of `value`: the same for the same value in every
     /// process of one build, unlike std's randomly keyed `DefaultHasher`. Routing keys.
     pub fn stable_hash<T: core::hash::Hash + ?Sized>(value: &T) -> u64 {

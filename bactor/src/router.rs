@@ -220,10 +220,12 @@ impl<A: Actor> RouterActor<A> {
                         ctx.watch(&r);
                         self.routees.push(r);
                     }
+                    self.changed();
                     let _ = done.send(());
                 }
                 Command::Remove(pid, done) => {
                     let found = self.remove(pid, ctx);
+                    self.changed();
                     let _ = done.send(found);
                 }
                 Command::Resize(n, done) => {
@@ -246,11 +248,12 @@ impl<A: Actor> RouterActor<A> {
                     } else {
                         Err(RouterError::NotAPool)
                     };
+                    // Published before the answer: the caller sees the new routees.
+                    self.changed();
                     let _ = done.send(outcome);
                 }
             }
         }
-        self.changed();
     }
 
     /// Takes `pid` out of the routees (a pool stops it after what it has queued).

@@ -279,3 +279,17 @@ async fn a_pool_resizes_and_lists_its_routees() {
     assert_eq!(no_hang(pool.resize(2)).await, Err(RouterError::Stopped));
     system.shutdown().await;
 }
+
+/// Management answers only once the change is visible: a resize right after a routee
+/// quit (its replacement racing the resize) always lists the new size.
+#[tokio::test]
+async fn a_resize_is_visible_when_it_returns() {
+    for _ in 0..50 {
+        let system = ActorSystem::new();
+        let pool = system.spawn_pool(3, Worker::default, RoundRobin).await.unwrap();
+        no_hang(pool.quit()).await.unwrap();
+        no_hang(pool.resize(4)).await.unwrap();
+        assert_eq!(pool.routees().len(), 4, "{:?}", pool.routees());
+        system.shutdown().await;
+    }
+}

@@ -14,4 +14,5 @@ fn ui() {
     t.compile_fail("tests/ui/remote/fail/*.rs");
     t.pass("tests/ui/behavior/pass/*.rs");
     t.compile_fail("tests/ui/behavior/fail/*.rs");
+    t.compile_fail("tests/ui/router/fail/*.rs");
 }

@@ -210,7 +210,7 @@ pub(crate) fn expand_impl(m: &ActorImpl<'_>, stub_only: bool) -> TokenStream {
         .filter_map(|h| {
             let (field, key) = h.route_key.as_ref()?;
             let variant = &h.variant;
-            let hash = quote_spanned!(key.span()=> #krate::__private::stable_hash(__bactor_key));
+            let hash = quote_spanned!(key.span()=> #krate::__private::route_key(__bactor_key));
             Some(quote! {
                 #msg::#variant { #field: ref __bactor_key, .. } => ::core::option::Option::Some(#hash),
             })
