@@ -68,7 +68,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     pool.quit().await?; // that worker stops; the pool replaces it
     pool.resize(4).await?;
-    println!("pool routees after a quit and a resize: {:?}", pool.routees());
+    println!(
+        "pool routees after a quit and a resize: {:?}",
+        pool.routees()
+    );
 
     // A group over existing shards, consistent-hash routed.
     let mut shards = Vec::new();
@@ -86,7 +89,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // A broadcast: every shard gets its own `reset`.
     let everyone = system.spawn_broadcast_pool(2, Shard::default).await?;
-    println!("reset sent to {} shards", everyone.tell(|s| s.reset()).await);
+    println!(
+        "reset sent to {} shards",
+        everyone.tell(|s| s.reset()).await
+    );
 
     system.shutdown().await;
     Ok(())

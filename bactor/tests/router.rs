@@ -286,7 +286,10 @@ async fn a_pool_resizes_and_lists_its_routees() {
 async fn a_resize_is_visible_when_it_returns() {
     for _ in 0..50 {
         let system = ActorSystem::new();
-        let pool = system.spawn_pool(3, Worker::default, RoundRobin).await.unwrap();
+        let pool = system
+            .spawn_pool(3, Worker::default, RoundRobin)
+            .await
+            .unwrap();
         no_hang(pool.quit()).await.unwrap();
         no_hang(pool.resize(4)).await.unwrap();
         assert_eq!(pool.routees().len(), 4, "{:?}", pool.routees());
