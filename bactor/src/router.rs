@@ -19,7 +19,10 @@
 //!
 //! Messages of `#[handler(priority = high)]` handlers go through the router's ordinary
 //! lane. A message to a routee that has just stopped is routed to another; with no
-//! routee left it is a dead letter and its asker gets [`AskError::Dead`].
+//! routee left it is a dead letter and its asker gets [`AskError::Dead`]. Management
+//! calls return once the router has applied them, or [`RouterError::Stopped`]. Should the
+//! router itself fail and restart, a pool starts over with fresh routees and a group with
+//! the refs it was made with.
 //!
 //! # Example
 //!
@@ -378,6 +381,12 @@ impl<A: Actor> Actor for RouterActor<A> {
         }
     }
 
+    async fn post_stop(&mut self, _ctx: &mut Context<Self>) {
+        // Commands still waiting are answered `Stopped` (their senders are dropped).
+        self.shared.commands().clear();
+        self.shared.routees().clear();
+    }
+
     async fn poked(&mut self, ctx: &mut Context<Self>) -> Result<(), ActorError> {
         self.apply(ctx);
         Ok(())
@@ -455,7 +464,13 @@ impl<A: Actor> Router<A> {
             self.shared.commands().clear();
             return Err(RouterError::Stopped);
         }
-        rx.await.map_err(|_| RouterError::Stopped)
+        // Answered by the router, or `Stopped` when it stops first (a command sent while
+        // it was stopping is never applied).
+        tokio::select! {
+            biased;
+            answer = rx => answer.map_err(|_| RouterError::Stopped),
+            () = self.router.stopped() => Err(RouterError::Stopped),
+        }
     }
 
     /// Adds a routee (to a pool or a group): it is watched, and removed when it stops.
