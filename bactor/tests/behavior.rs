@@ -5,8 +5,8 @@
 mod common;
 
 use bactor::prelude::*;
-use bactor::{Behavior, BehaviorActor, DeadLetter, Next, Rejection, SystemEvent};
-use common::{decision, no_hang, poll_once, quiet_panics, restarted};
+use bactor::{Behavior, BehaviorActor, Next, Rejection};
+use common::{dead_letter, decision, no_hang, poll_once, quiet_panics, restarted};
 
 #[derive(Debug, Clone, PartialEq)]
 enum Link {
@@ -107,6 +107,12 @@ fn queued_sends<'a>(c: &'a ConnectionRef, texts: &[&str]) -> Vec<SendAsk<'a>> {
         .collect()
 }
 
+/// Connects: `connect`, then `established`.
+async fn connect(c: &ConnectionRef) {
+    no_hang(c.connect()).await.unwrap();
+    no_hang(c.established("p".into())).await.unwrap();
+}
+
 /// The answers of `asks`, in order.
 async fn answers(asks: Vec<SendAsk<'_>>) -> Vec<usize> {
     let mut out = Vec::new();
@@ -114,14 +120,6 @@ async fn answers(asks: Vec<SendAsk<'_>>) -> Vec<usize> {
         out.push(no_hang(ask).await.unwrap());
     }
     out
-}
-
-async fn dead_letter(events: &mut bactor::Subscription) -> DeadLetter {
-    loop {
-        if let Some(SystemEvent::DeadLetter(d)) = no_hang(events.recv()).await {
-            return d;
-        }
-    }
 }
 
 /// Early messages wait in the stash and are handled in the order sent, before a message
@@ -210,8 +208,7 @@ async fn drop_counts_publishes_and_leaves_the_asker_without_reply() {
     }
     // Nothing was stashed, and a dropped message stays dropped after the change.
     assert_eq!(no_hang(c.stashed()).await.unwrap(), 0);
-    no_hang(c.connect()).await.unwrap();
-    no_hang(c.established("p".into())).await.unwrap();
+    connect(&c).await;
     no_hang(c.ping()).await.unwrap();
     assert_eq!(no_hang(c.dropped()).await.unwrap(), 2);
     system.shutdown().await;
@@ -235,8 +232,7 @@ async fn a_full_stash_refuses_the_message_and_keeps_the_rest() {
     );
     let d = dead_letter(&mut events).await;
     assert_eq!((d.recipient, d.message), (c.pid(), "Connection::send"));
-    no_hang(c.connect()).await.unwrap();
-    no_hang(c.established("p".into())).await.unwrap();
+    connect(&c).await;
     assert_eq!(answers(kept).await, [1, 2, 3, 4]);
     assert_eq!(no_hang(c.sent()).await.unwrap(), ["m0", "m1", "m2", "m3"]);
     system.shutdown().await;
@@ -259,8 +255,7 @@ async fn the_stash_survives_a_restart() {
     // The new instance is disconnected: the two are stashed again, none lost.
     assert_eq!(no_hang(c.stashed()).await.unwrap(), 2);
     assert!(no_hang(c.sent()).await.unwrap().is_empty());
-    no_hang(c.connect()).await.unwrap();
-    no_hang(c.established("p".into())).await.unwrap();
+    connect(&c).await;
     assert_eq!(answers(early).await, [1, 2]);
     system.shutdown().await;
 }

@@ -7,8 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use bactor::prelude::*;
 use bactor::router::{ConsistentHash, Random, RoundRobin, RouterError};
-use bactor::{DeadLetter, SystemEvent};
-use common::{no_hang, quiet_panics};
+use common::{dead_letter, no_hang, quiet_panics};
 
 #[actor]
 #[derive(Default)]
@@ -194,14 +193,6 @@ async fn a_pool_restarts_failing_routees_and_replaces_stopped_ones() {
         "{routees:?} stopped with their router"
     );
     system.shutdown().await;
-}
-
-async fn dead_letter(events: &mut bactor::Subscription) -> DeadLetter {
-    loop {
-        if let Some(SystemEvent::DeadLetter(d)) = no_hang(events.recv()).await {
-            return d;
-        }
-    }
 }
 
 /// A group watches its routees: one that stops is removed; with none left a message is a

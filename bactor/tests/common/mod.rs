@@ -81,3 +81,13 @@ pub(crate) async fn restarted(events: &mut bactor::Subscription, pid: bactor::Pi
         }
     }
 }
+
+/// The next dead letter published on `events`.
+#[allow(dead_code)]
+pub(crate) async fn dead_letter(events: &mut bactor::Subscription) -> bactor::DeadLetter {
+    loop {
+        if let Some(bactor::SystemEvent::DeadLetter(d)) = no_hang(events.recv()).await {
+            return d;
+        }
+    }
+}
