@@ -31,6 +31,8 @@ pub(crate) struct RefInner<M> {
     pub(crate) events: Arc<EventStream>,
     pub(crate) name_of: fn(&M) -> &'static str,
     pub(crate) type_name: &'static str,
+    /// Send middleware of the actor: run before every push; `None` when it has none.
+    pub(crate) send_layers: crate::middleware::SendLayers,
     terminated: AtomicBool,
     on_terminated: Notify,
 }
@@ -53,6 +55,7 @@ impl<M> RefInner<M> {
             events,
             name_of,
             type_name,
+            send_layers: None,
             terminated: AtomicBool::new(false),
             on_terminated: Notify::new(),
         }
@@ -75,11 +78,49 @@ impl<M> RefInner<M> {
     ///
     /// [`push_graceful_stop`]: RefInner::push_graceful_stop
     #[inline]
-    pub(crate) fn try_push(&self, msg: M, high: bool) -> Result<(), TellError<M>> {
+    pub(crate) fn try_push(&self, msg: M, high: bool) -> Result<(), TellError<M>>
+    where
+        M: Send + 'static,
+    {
+        if let Some(layers) = &self.send_layers
+            && let Some(rejection) = self.refused_by(layers, &msg)
+        {
+            return Err(TellError::Refused(msg, rejection));
+        }
         match self.lane(high).try_send(Envelope::Msg(msg)) {
             Ok(()) => Ok(()),
             Err(refused) => Err(self.refused(refused)),
         }
+    }
+
+    /// The rejection of the first send layer that refuses `msg` (after publishing its
+    /// dead letter).
+    #[cold]
+    #[inline(never)]
+    fn refused_by(
+        &self,
+        layers: &[Arc<dyn crate::middleware::SendMiddleware>],
+        msg: &M,
+    ) -> Option<crate::Rejection>
+    where
+        M: Send + 'static,
+    {
+        let name = (self.name_of)(msg);
+        let outgoing = crate::middleware::Outgoing {
+            target: self.pid,
+            name,
+            msg,
+        };
+        for layer in layers {
+            if let crate::middleware::Flow::Refuse(reason) = layer.before_send(&outgoing) {
+                self.events.dead_letter(self.pid, name);
+                return Some(crate::Rejection::Refused {
+                    message: name,
+                    reason,
+                });
+            }
+        }
+        None
     }
 
     /// Waits for room on a full bounded lane, then pushes; `Err(msg)` (after publishing
@@ -87,16 +128,19 @@ impl<M> RefInner<M> {
     /// keep it across polls: the one path of a send that allocates.
     pub(crate) fn push_when_room(&self, msg: M, high: bool) -> PushWhenRoom<'_, M>
     where
-        M: Send,
+        M: Send + 'static,
     {
         Box::pin(self.push(msg, high))
     }
 
     /// [`try_push`](RefInner::try_push), then waiting for room if the lane is full.
-    pub(crate) async fn push(&self, msg: M, high: bool) -> Result<(), M> {
+    pub(crate) async fn push(&self, msg: M, high: bool) -> Result<(), M>
+    where
+        M: Send + 'static,
+    {
         match self.try_push(msg, high) {
             Ok(()) => Ok(()),
-            Err(TellError::Dead(msg)) => Err(msg),
+            Err(TellError::Dead(msg) | TellError::Refused(msg, _)) => Err(msg),
             Err(TellError::Full(msg)) => self
                 .lane(high)
                 .send(Envelope::Msg(msg))
@@ -117,6 +161,7 @@ impl<M> RefInner<M> {
         match refused {
             TellError::Full(env) => TellError::Full(into_msg(env)),
             TellError::Dead(env) => TellError::Dead(self.undeliverable(env)),
+            TellError::Refused(env, r) => TellError::Refused(into_msg(env), r),
         }
     }
 

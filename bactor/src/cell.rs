@@ -79,6 +79,52 @@ fn failure<T>(r: Result<Result<T, ActorError>, Box<dyn Any + Send>>) -> Result<T
     }
 }
 
+/// Runs the receive layers' `before`; the time the handler starts, or the rejection.
+#[cold]
+#[inline(never)]
+fn receive_before<A: Actor>(
+    layers: &[Arc<dyn crate::middleware::ReceiveMiddleware>],
+    actor: Pid,
+    name: &'static str,
+    msg: &A::Msg,
+) -> Result<std::time::Instant, crate::Rejection> {
+    let incoming = crate::middleware::Incoming {
+        actor,
+        actor_type: std::any::type_name::<A>(),
+        name,
+        msg,
+    };
+    match crate::middleware::before_all(layers, &incoming) {
+        None => Ok(std::time::Instant::now()),
+        Some(reason) => Err(crate::Rejection::Refused {
+            message: name,
+            reason,
+        }),
+    }
+}
+
+/// Runs the receive layers' `after`, innermost first.
+#[cold]
+#[inline(never)]
+fn receive_after<A: Actor>(
+    layers: &[Arc<dyn crate::middleware::ReceiveMiddleware>],
+    actor: Pid,
+    name: &'static str,
+    outcome: &Result<(), ActorError>,
+    started: std::time::Instant,
+) {
+    let handled = crate::middleware::Handled {
+        actor,
+        actor_type: std::any::type_name::<A>(),
+        name,
+        outcome: outcome.as_ref().map(|_| ()),
+        elapsed: started.elapsed(),
+    };
+    for layer in layers.iter().rev() {
+        layer.after(&handled);
+    }
+}
+
 /// Where the actor's task goes next.
 enum Step {
     Serve,
@@ -138,6 +184,8 @@ pub(crate) struct Cell<A: Actor> {
     escalated: Vec<Pid>,
     /// The receive timeout's timer, made the first time one is set.
     idle_timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Receive middleware, outermost first; `None` when there is none.
+    pub(crate) receive: crate::middleware::ReceiveLayers,
 }
 
 impl<A: Actor> Cell<A> {
@@ -163,6 +211,7 @@ impl<A: Actor> Cell<A> {
             deferred: VecDeque::new(),
             escalated: Vec::new(),
             idle_timer: None,
+            receive: None,
         }
     }
 
@@ -350,6 +399,17 @@ impl<A: Actor> Cell<A> {
                         (A::HAS_BEHAVIOR && self.ctx.has_stashed()).then(|| actor.state_key());
                     let name = A::message_name(&msg);
                     let pid = self.ctx.pid();
+                    let started = match &self.receive {
+                        None => None,
+                        Some(layers) => match receive_before::<A>(layers, pid, name, &msg) {
+                            Ok(started) => Some(started),
+                            Err(rejection) => {
+                                self.ctx.system().events().dead_letter(pid, name);
+                                A::refuse(msg, crate::AskError::Rejected(rejection));
+                                continue;
+                            }
+                        },
+                    };
                     let handled_msg = traced!(
                         catch_unwind(actor.handle(msg, &mut self.ctx)),
                         "bactor.message",
@@ -357,7 +417,11 @@ impl<A: Actor> Cell<A> {
                         std::any::type_name::<A>(),
                         name
                     );
-                    if let Err(e) = failure(handled_msg.await) {
+                    let outcome = failure(handled_msg.await);
+                    if let (Some(layers), Some(started)) = (&self.receive, started) {
+                        receive_after::<A>(layers, pid, name, &outcome, started);
+                    }
+                    if let Err(e) = outcome {
                         return Step::fail(e, Some(name));
                     }
                     if let Some(before) = state_before

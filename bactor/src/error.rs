@@ -71,6 +71,13 @@ pub enum Rejection {
         /// The actor's state when the message arrived (its variant name).
         state: String,
     },
+    /// Middleware refused the message ([`Flow::Refuse`](crate::middleware::Flow::Refuse)).
+    Refused {
+        /// The message (`Type::handler`).
+        message: &'static str,
+        /// The middleware's reason.
+        reason: String,
+    },
     /// The message was to be stashed, and the stash already held `capacity` messages.
     StashFull {
         /// The message (`Type::handler`).
@@ -85,6 +92,9 @@ impl fmt::Display for Rejection {
         match self {
             Rejection::NotServed { message, state } => {
                 write!(f, "`{message}` is not served in state `{state}`")
+            }
+            Rejection::Refused { message, reason } => {
+                write!(f, "`{message}` was refused: {reason}")
             }
             Rejection::StashFull { message, capacity } => write!(
                 f,
@@ -237,13 +247,16 @@ pub enum TellError<M> {
     Dead(M),
     /// The actor's bounded mailbox has no room right now (only from `try_tell`).
     Full(M),
+    /// Send middleware refused the message (see [`middleware`](crate::middleware)); the
+    /// rejection says why.
+    Refused(M, Rejection),
 }
 
 impl<M> TellError<M> {
     /// Gives the undelivered message back.
     pub fn into_message(self) -> M {
         match self {
-            TellError::Dead(m) | TellError::Full(m) => m,
+            TellError::Dead(m) | TellError::Full(m) | TellError::Refused(m, _) => m,
         }
     }
 
@@ -262,6 +275,7 @@ impl<M> TellError<M> {
         match self {
             TellError::Dead(m) => TellError::Dead(f(m)),
             TellError::Full(m) => TellError::Full(f(m)),
+            TellError::Refused(m, r) => TellError::Refused(f(m), r),
         }
     }
 }
@@ -271,6 +285,7 @@ impl<M> fmt::Display for TellError<M> {
         match self {
             TellError::Dead(_) => f.write_str("actor is not running"),
             TellError::Full(_) => f.write_str("mailbox full"),
+            TellError::Refused(_, r) => fmt::Display::fmt(r, f),
         }
     }
 }
@@ -281,6 +296,7 @@ impl<M> fmt::Debug for TellError<M> {
         match self {
             TellError::Dead(_) => f.debug_tuple("Dead").finish_non_exhaustive(),
             TellError::Full(_) => f.debug_tuple("Full").finish_non_exhaustive(),
+            TellError::Refused(_, r) => f.debug_tuple("Refused").field(r).finish_non_exhaustive(),
         }
     }
 }

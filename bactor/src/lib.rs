@@ -10,6 +10,7 @@ mod context;
 mod error;
 mod events;
 mod mailbox;
+pub mod middleware;
 #[cfg(feature = "persist")]
 mod persistence;
 mod pid;

@@ -64,6 +64,8 @@ pub struct Props<A: Actor> {
     pub(crate) name: Option<String>,
     pub(crate) supervisor: Option<SupervisorStrategy>,
     pub(crate) persistence_id: Option<String>,
+    pub(crate) receive: Vec<Arc<dyn crate::middleware::ReceiveMiddleware>>,
+    pub(crate) send: Vec<Arc<dyn crate::middleware::SendMiddleware>>,
 }
 
 impl<A: Actor> Props<A> {
@@ -76,6 +78,8 @@ impl<A: Actor> Props<A> {
             name: None,
             supervisor: None,
             persistence_id: None,
+            receive: Vec::new(),
+            send: Vec::new(),
         }
     }
 
@@ -109,6 +113,20 @@ impl<A: Actor> Props<A> {
         self
     }
 
+    /// Adds a layer around every handler invocation of this actor (after the system's
+    /// layers, inside those added before). See [`middleware`](crate::middleware).
+    pub fn receive_middleware(mut self, layer: impl crate::middleware::ReceiveMiddleware) -> Self {
+        self.receive.push(Arc::new(layer));
+        self
+    }
+
+    /// Adds a layer around every send to this actor, through any of its refs. See
+    /// [`middleware`](crate::middleware).
+    pub fn send_middleware(mut self, layer: impl crate::middleware::SendMiddleware) -> Self {
+        self.send.push(Arc::new(layer));
+        self
+    }
+
     /// Registers the actor under `name` (unique among live actors of the system).
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
@@ -126,6 +144,8 @@ impl<A: Actor> Props<A> {
             name: None,
             supervisor: None,
             persistence_id: None,
+            receive: Vec::new(),
+            send: Vec::new(),
         }
     }
 }
@@ -139,6 +159,8 @@ impl<A: Actor> Clone for Props<A> {
             name: self.name.clone(),
             supervisor: self.supervisor,
             persistence_id: self.persistence_id.clone(),
+            receive: self.receive.clone(),
+            send: self.send.clone(),
         }
     }
 }

@@ -247,6 +247,10 @@ where
                         // The send path published the dead letter; dropping the message
                         // drops its reply slot.
                         Err(TellError::Dead(_)) => return Poll::Ready(S::err(AskError::Dead)),
+                        // Refused by send middleware (which published the dead letter).
+                        Err(TellError::Refused(_, rejection)) => {
+                            return Poll::Ready(S::err(AskError::Rejected(rejection)));
+                        }
                     }
                 }
                 AskState::Sending(mut push, rx) => match push.as_mut().poll(cx) {

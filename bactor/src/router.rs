@@ -146,7 +146,7 @@ impl<A: Actor> Shared<A> {
 
 /// Where the routees come from.
 enum Source<A: Actor> {
-    Pool { size: usize, props: Props<A> },
+    Pool { size: usize, props: Box<Props<A>> },
     Group(Vec<ActorRef<A>>),
 }
 
@@ -180,7 +180,7 @@ impl<A: Actor> RouterActor<A> {
 
     fn spawn_routee(&mut self, ctx: &mut Context<Self>) -> Result<(), SpawnError> {
         if let Source::Pool { props, .. } = &*self.source {
-            let child = ctx.spawn_child_ref(props.clone())?;
+            let child = ctx.spawn_child_ref((**props).clone())?;
             self.routees.push(child);
         }
         Ok(())
@@ -357,7 +357,8 @@ impl<A: Actor> Actor for RouterActor<A> {
                     Ok(()) => return Ok(()),
                     Err(env) => env,
                 },
-                Err(TellError::Dead(env)) => env,
+                // Send middleware is the router's own; its lane to a routee has none.
+                Err(TellError::Dead(env) | TellError::Refused(env, _)) => env,
             };
             // The routee stopped (its notice is on the way): route to another.
             let Envelope::Msg(back) = refused else {
@@ -604,8 +605,14 @@ impl ActorSystem {
         routing: Routing,
     ) -> Result<Router<A>, SpawnError> {
         props.name = None;
-        self.spawn_router(Source::Pool { size: n, props }, routing)
-            .await
+        self.spawn_router(
+            Source::Pool {
+                size: n,
+                props: Box::new(props),
+            },
+            routing,
+        )
+        .await
     }
 
     /// Spawns a group router over existing actors, which it watches: one that stops is

@@ -166,6 +166,9 @@ struct SystemInner {
     guardian: SupervisorStrategy,
     #[cfg(feature = "persist")]
     persistence: Option<crate::Persistence>,
+    /// Middleware of every actor.
+    receive: Vec<Arc<dyn crate::middleware::ReceiveMiddleware>>,
+    send: Vec<Arc<dyn crate::middleware::SendMiddleware>>,
     /// The node this system is part of (feature `remote`).
     #[cfg(feature = "remote")]
     remote: std::sync::OnceLock<Arc<crate::remote::NodeShared>>,
@@ -249,9 +252,25 @@ pub struct ActorSystemBuilder {
     guardian: SupervisorStrategy,
     #[cfg(feature = "persist")]
     persistence: Option<crate::Persistence>,
+    receive: crate::middleware::LayerList<dyn crate::middleware::ReceiveMiddleware>,
+    send: crate::middleware::LayerList<dyn crate::middleware::SendMiddleware>,
 }
 
 impl ActorSystemBuilder {
+    /// Adds a layer around every handler invocation of every actor of the system
+    /// (outside the actors' own layers). See [`middleware`](crate::middleware).
+    pub fn receive_middleware(mut self, layer: impl crate::middleware::ReceiveMiddleware) -> Self {
+        self.receive.0.push(Arc::new(layer));
+        self
+    }
+
+    /// Adds a layer around every send to every actor of the system. See
+    /// [`middleware`](crate::middleware).
+    pub fn send_middleware(mut self, layer: impl crate::middleware::SendMiddleware) -> Self {
+        self.send.0.push(Arc::new(layer));
+        self
+    }
+
     /// The node id put in every pid (default `0`).
     pub fn node(mut self, node: u64) -> Self {
         self.node = node;
@@ -325,6 +344,8 @@ impl ActorSystemBuilder {
                 guardian: self.guardian,
                 #[cfg(feature = "persist")]
                 persistence: self.persistence,
+                receive: self.receive.0,
+                send: self.send.0,
                 #[cfg(feature = "remote")]
                 remote: std::sync::OnceLock::new(),
             }),
@@ -358,6 +379,8 @@ impl ActorSystem {
             guardian: SupervisorStrategy::default(),
             #[cfg(feature = "persist")]
             persistence: None,
+            receive: Default::default(),
+            send: Default::default(),
         }
     }
 
@@ -575,7 +598,7 @@ impl ActorSystem {
         let (sys_tx, sys_rx) = mpsc::unbounded_channel();
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let pid = self.pid(id);
-        let inner = Arc::new(RefInner::new(
+        let mut inner = RefInner::new(
             pid,
             user_tx,
             high_tx,
@@ -583,7 +606,9 @@ impl ActorSystem {
             Arc::clone(&self.inner.events),
             A::message_name,
             std::any::type_name::<A>(),
-        ));
+        );
+        inner.send_layers = crate::middleware::combine(&self.inner.send, &props.send);
+        let inner = Arc::new(inner);
         let actor_ref = ActorRef::<A>::from_inner(inner);
         {
             let mut reg = self.registry();
@@ -629,7 +654,8 @@ impl ActorSystem {
             };
             ctx.persistence = Some(crate::persistence::PersistState::new(id, store));
         }
-        let cell = Cell::new(props.producer, ctx, user_rx, high_rx, sys_rx, throughput);
+        let mut cell = Cell::new(props.producer, ctx, user_rx, high_rx, sys_rx, throughput);
+        cell.receive = crate::middleware::combine(&self.inner.receive, &props.receive);
         tokio::spawn(run(cell));
         Ok((actor_ref, sys_tx))
     }

@@ -775,6 +775,13 @@ impl<A: Actor> Hosted for HostedActor<A> {
                 }
                 Ok(None)
             }
+            // Send middleware of the actor refused it (and published the dead letter).
+            Err(crate::TellError::Refused(msg, rejection)) => {
+                if let Some(reply) = (self.stub.take_reply)(msg) {
+                    reply.fail(AskError::Rejected(rejection));
+                }
+                Ok(None)
+            }
         }
     }
 

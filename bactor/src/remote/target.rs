@@ -270,6 +270,9 @@ pub(crate) fn encode_failure(error: &AskError) -> Vec<u8> {
         AskError::Rejected(Rejection::NotServed { message, state }) => {
             (6, format!("{message}\0{state}"))
         }
+        AskError::Rejected(Rejection::Refused { message, reason }) => {
+            (8, format!("{message}\0{reason}"))
+        }
         AskError::Rejected(Rejection::StashFull { message, capacity }) => {
             (7, format!("{message}\0{capacity}"))
         }
@@ -288,6 +291,10 @@ pub(crate) fn decode_failure(bytes: &[u8], static_name: impl Fn(&str) -> &'stati
         Ok((6, text)) => {
             let (message, state) = two(&text);
             AskError::Rejected(Rejection::NotServed { message, state })
+        }
+        Ok((8, text)) => {
+            let (message, reason) = two(&text);
+            AskError::Rejected(Rejection::Refused { message, reason })
         }
         Ok((7, text)) => {
             let (message, capacity) = two(&text);
