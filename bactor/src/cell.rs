@@ -84,10 +84,11 @@ fn failure<T>(r: Result<Result<T, ActorError>, Box<dyn Any + Send>>) -> Result<T
 #[inline(never)]
 fn receive_before<A: Actor>(
     layers: &[Arc<dyn crate::middleware::ReceiveMiddleware>],
+    timed: bool,
     actor: Pid,
     name: &'static str,
     msg: &A::Msg,
-) -> Result<std::time::Instant, crate::Rejection> {
+) -> Result<Option<std::time::Instant>, crate::Rejection> {
     let incoming = crate::middleware::Incoming {
         actor,
         actor_type: std::any::type_name::<A>(),
@@ -95,7 +96,7 @@ fn receive_before<A: Actor>(
         msg,
     };
     match crate::middleware::before_all(layers, &incoming) {
-        None => Ok(std::time::Instant::now()),
+        None => Ok(timed.then(std::time::Instant::now)),
         Some(reason) => Err(crate::Rejection::Refused {
             message: name,
             reason,
@@ -111,14 +112,14 @@ fn receive_after<A: Actor>(
     actor: Pid,
     name: &'static str,
     outcome: &Result<(), ActorError>,
-    started: std::time::Instant,
+    started: Option<std::time::Instant>,
 ) {
     let handled = crate::middleware::Handled {
         actor,
         actor_type: std::any::type_name::<A>(),
         name,
         outcome: outcome.as_ref().map(|_| ()),
-        elapsed: started.elapsed(),
+        elapsed: started.map_or(Duration::ZERO, |s| s.elapsed()),
     };
     for layer in layers.iter().rev() {
         layer.after(&handled);
@@ -401,7 +402,7 @@ impl<A: Actor> Cell<A> {
                     let pid = self.ctx.pid();
                     let started = match &self.receive {
                         None => None,
-                        Some(layers) => match receive_before::<A>(layers, pid, name, &msg) {
+                        Some((layers, timed)) => match receive_before::<A>(layers, *timed, pid, name, &msg) {
                             Ok(started) => Some(started),
                             Err(rejection) => {
                                 self.ctx.system().events().dead_letter(pid, name);
@@ -418,7 +419,7 @@ impl<A: Actor> Cell<A> {
                         name
                     );
                     let outcome = failure(handled_msg.await);
-                    if let (Some(layers), Some(started)) = (&self.receive, started) {
+                    if let (Some((layers, _)), Some(started)) = (&self.receive, started) {
                         receive_after::<A>(layers, pid, name, &outcome, started);
                     }
                     if let Err(e) = outcome {
