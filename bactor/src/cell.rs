@@ -402,14 +402,16 @@ impl<A: Actor> Cell<A> {
                     let pid = self.ctx.pid();
                     let started = match &self.receive {
                         None => None,
-                        Some((layers, timed)) => match receive_before::<A>(layers, *timed, pid, name, &msg) {
-                            Ok(started) => Some(started),
-                            Err(rejection) => {
-                                self.ctx.system().events().dead_letter(pid, name);
-                                A::refuse(msg, crate::AskError::Rejected(rejection));
-                                continue;
+                        Some((layers, timed)) => {
+                            match receive_before::<A>(layers, *timed, pid, name, &msg) {
+                                Ok(started) => Some(started),
+                                Err(rejection) => {
+                                    self.ctx.system().events().dead_letter(pid, name);
+                                    A::refuse(msg, crate::AskError::Rejected(rejection));
+                                    continue;
+                                }
                             }
-                        },
+                        }
                     };
                     let handled_msg = traced!(
                         catch_unwind(actor.handle(msg, &mut self.ctx)),

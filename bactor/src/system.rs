@@ -655,8 +655,8 @@ impl ActorSystem {
             ctx.persistence = Some(crate::persistence::PersistState::new(id, store));
         }
         let mut cell = Cell::new(props.producer, ctx, user_rx, high_rx, sys_rx, throughput);
-        cell.receive = crate::middleware::combine(&self.inner.receive, &props.receive)
-            .map(|layers| {
+        cell.receive =
+            crate::middleware::combine(&self.inner.receive, &props.receive).map(|layers| {
                 let timed = layers.iter().any(|l| l.timed());
                 (layers, timed)
             });

@@ -1,0 +1,97 @@
+//! Middleware: a system-wide timing layer, an authorisation layer on one actor (it looks
+//! at the typed message), and a send layer that refuses oversized payments before they
+//! are queued.
+//!
+//! `cargo run --example middleware`
+
+use std::sync::Arc;
+
+use bactor::middleware::{Flow, Incoming, Outgoing, ReceiveMiddleware, SendMiddleware, Timing};
+use bactor::prelude::*;
+
+#[actor]
+#[derive(Default)]
+struct Ledger {
+    balance: i64,
+}
+
+#[actor]
+impl Ledger {
+    #[handler]
+    fn pay(&mut self, user: String, amount: i64) -> i64 {
+        println!("  {user} pays {amount}");
+        self.balance += amount;
+        self.balance
+    }
+
+    #[handler]
+    fn balance(&self) -> i64 {
+        self.balance
+    }
+}
+
+/// Only known users may pay.
+struct Known(Vec<&'static str>);
+
+impl ReceiveMiddleware for Known {
+    fn before(&self, msg: &Incoming<'_>) -> Flow {
+        match msg.message::<LedgerMsg>() {
+            Some(LedgerMsg::Pay { user, .. }) if !self.0.contains(&user.as_str()) => {
+                Flow::Refuse(format!("unknown user {user}"))
+            }
+            _ => Flow::Continue,
+        }
+    }
+}
+
+/// Payments over 1,000 never reach the mailbox.
+struct Limit;
+
+impl SendMiddleware for Limit {
+    fn before_send(&self, msg: &Outgoing<'_>) -> Flow {
+        match msg.message::<LedgerMsg>() {
+            Some(LedgerMsg::Pay { amount, .. }) if *amount > 1_000 => {
+                Flow::Refuse(format!("{amount} is over the limit"))
+            }
+            _ => Flow::Continue,
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let timing = Arc::new(Timing::default());
+    let system = ActorSystem::builder()
+        .receive_middleware(Arc::clone(&timing))
+        .build();
+    let ledger = system
+        .spawn_props(
+            Props::from_producer(Ledger::default)
+                .receive_middleware(Known(vec!["ada", "bob"]))
+                .send_middleware(Limit),
+        )
+        .await?;
+
+    println!("ada -> {:?}", ledger.pay("ada".into(), 50).await);
+    println!(
+        "eve -> {:?}",
+        ledger
+            .pay("eve".into(), 10)
+            .await
+            .map_err(|e| e.to_string())
+    );
+    println!(
+        "bob -> {:?}",
+        ledger
+            .pay("bob".into(), 5_000)
+            .await
+            .map_err(|e| e.to_string())
+    );
+    println!("balance -> {}", ledger.balance().await?);
+
+    for (message, took) in timing.take() {
+        println!("{message} took {took:?}");
+    }
+    system.shutdown().await;
+    Ok(())
+}
