@@ -409,8 +409,17 @@ impl<A: Actor> Context<A> {
     /// let system = ActorSystem::new();
     /// let f = system.spawn(Fetcher::default).await?;
     /// f.fetch(4).await?;
-    /// # for _ in 0..100 { if !f.got().await?.is_empty() { break } tokio::task::yield_now().await }
-    /// assert_eq!(f.got().await?, [40]);
+    /// // The piped result arrives as a message of its own, some time after `fetch`.
+    /// # tokio::time::timeout(std::time::Duration::from_secs(30), async {
+    /// let got = loop {
+    ///     let got = f.got().await?;
+    ///     if !got.is_empty() {
+    ///         break got;
+    ///     }
+    ///     tokio::task::yield_now().await;
+    /// };
+    /// assert_eq!(got, [40]);
+    /// # Ok::<_, AskError>(()) }).await??;
     /// # system.shutdown().await;
     /// # Ok(()) }
     /// ```

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use bactor::prelude::*;
 use bactor::router::{ConsistentHash, Random, RoundRobin, RouterError};
-use common::{dead_letter, no_hang, quiet_panics};
+use common::{dead_letter, eventually, no_hang, quiet_panics};
 
 #[actor]
 #[derive(Default)]
@@ -168,15 +168,10 @@ async fn a_pool_restarts_failing_routees_and_replaces_stopped_ones() {
     assert_eq!(pool.routees(), first, "a restart keeps the routee");
     // The second one stops: replaced.
     no_hang(pool.quit()).await.unwrap();
-    loop {
-        let now = pool.routees();
-        if !now.contains(&first[1]) {
-            assert_eq!(now.len(), 2);
-            assert!(now.contains(&first[0]));
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
+    eventually(|| !pool.routees().contains(&first[1])).await;
+    let now = pool.routees();
+    assert_eq!(now.len(), 2);
+    assert!(now.contains(&first[0]));
     let mut seen = HashSet::new();
     for n in 0..4 {
         seen.insert(who(&pool, n).await);
@@ -218,12 +213,7 @@ async fn a_group_drops_routees_that_stop() {
     assert_eq!(no_hang(group.resize(3)).await, Err(RouterError::NotAPool));
     b.stop();
     no_hang(b.stopped()).await;
-    loop {
-        if group.routees().is_empty() {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
+    eventually(|| group.routees().is_empty()).await;
     assert_eq!(no_hang(group.work(1)).await, Err(AskError::Dead));
     let d = dead_letter(&mut events).await;
     assert_eq!(
@@ -258,12 +248,8 @@ async fn a_pool_resizes_and_lists_its_routees() {
         assert_eq!(who(&pool, n).await, left[0]);
     }
     // The four removed ones finish what they had and stop.
-    loop {
-        if system.actor_count() == 2 {
-            break; // the router and its one routee
-        }
-        tokio::task::yield_now().await;
-    }
+    // The router and its one routee are left.
+    eventually(|| system.actor_count() == 2).await;
     // A stopped router answers management with an error.
     pool.router().stop();
     no_hang(pool.router().stopped()).await;

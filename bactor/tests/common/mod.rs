@@ -91,3 +91,14 @@ pub(crate) async fn dead_letter(events: &mut bactor::Subscription) -> bactor::De
         }
     }
 }
+
+/// Waits (yielding, bounded by [`HANG`]) until `done` holds.
+#[allow(dead_code)]
+pub(crate) async fn eventually(mut done: impl FnMut() -> bool) {
+    no_hang(async {
+        while !done() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+}
