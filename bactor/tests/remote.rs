@@ -260,6 +260,36 @@ async fn behaviours_across_nodes() {
     b.shutdown().await;
 }
 
+/// A group router on A over actors on B: routed asks cross the wire and come back.
+#[tokio::test]
+async fn a_router_over_remote_actors() {
+    let (a, b) = (node().await, node().await);
+    let mut accounts = Vec::new();
+    for _ in 0..2 {
+        accounts.push(
+            no_hang(a.spawn_remote::<Account>(b.address(), None))
+                .await
+                .unwrap(),
+        );
+    }
+    let group = a
+        .spawn_group(accounts.clone(), bactor::router::RoundRobin)
+        .await
+        .unwrap();
+    for _ in 0..6 {
+        no_hang(group.deposit(1)).await.unwrap();
+    }
+    for account in &accounts {
+        assert_eq!(
+            no_hang(account.balance()).await.unwrap(),
+            3,
+            "round-robin across B"
+        );
+    }
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_ref_sent_from_a_to_b_reaches_an_actor_on_c() {
     let (a, b, c) = (node().await, node().await, node().await);
