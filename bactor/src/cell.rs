@@ -406,8 +406,7 @@ impl<A: Actor> Cell<A> {
                             match receive_before::<A>(layers, *timed, pid, name, &msg) {
                                 Ok(started) => Some(started),
                                 Err(rejection) => {
-                                    self.ctx.system().events().dead_letter(pid, name);
-                                    A::refuse(msg, crate::AskError::Rejected(rejection));
+                                    self.ctx.refuse(msg, crate::AskError::Rejected(rejection));
                                     continue;
                                 }
                             }

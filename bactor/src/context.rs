@@ -468,10 +468,7 @@ impl<A: Actor> Context<A> {
                 message: A::message_name(&msg),
                 capacity: stash.capacity,
             };
-            self.system
-                .events()
-                .dead_letter(self.pid(), A::message_name(&msg));
-            A::refuse(msg, AskError::Rejected(rejection.clone()));
+            self.refuse(msg, AskError::Rejected(rejection.clone()));
             return Err(rejection);
         }
         stash.stashed.push_back(msg);
@@ -517,12 +514,11 @@ impl<A: Actor> Context<A> {
                 let _ = self.stash(msg);
             }
             Otherwise::Reject => {
-                self.system.events().dead_letter(self.pid(), name);
                 let rejection = Rejection::NotServed {
                     message: name,
                     state,
                 };
-                A::refuse(msg, AskError::Rejected(rejection));
+                self.refuse(msg, AskError::Rejected(rejection));
             }
             Otherwise::Drop => {
                 self.dropped += 1;
@@ -530,6 +526,14 @@ impl<A: Actor> Context<A> {
                 drop(msg);
             }
         }
+    }
+
+    /// A message this actor will not handle: its dead letter, and `error` to its asker.
+    pub(crate) fn refuse(&self, msg: A::Msg, error: AskError) {
+        self.system
+            .events()
+            .dead_letter(self.pid(), A::message_name(&msg));
+        A::refuse(msg, error);
     }
 
     /// Everything stashed or waiting to be replayed, oldest first (for the stop).

@@ -77,6 +77,12 @@ use crate::mailbox::Envelope;
 use crate::props::{Producer, Props};
 use crate::system::{ActorSystem, SystemMsg};
 
+/// A pool routee the router no longer routes to: it finishes what it has queued, then
+/// stops (the router does not wait for it).
+fn retire<A: Actor>(routee: ActorRef<A>) {
+    tokio::spawn(async move { routee.stop_gracefully().await });
+}
+
 /// How a router picks the routee of a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Routing {
@@ -209,10 +215,7 @@ impl<A: Actor> RouterActor<A> {
 
     /// Applies the management commands that are waiting.
     fn apply(&mut self, ctx: &mut Context<Self>) {
-        let commands: Vec<Command<A>> = self.shared.commands().drain(..).collect();
-        if commands.is_empty() {
-            return;
-        }
+        let commands = std::mem::take(&mut *self.shared.commands());
         for command in commands {
             match command {
                 Command::Sync(done) => {
@@ -242,9 +245,7 @@ impl<A: Actor> RouterActor<A> {
                         }
                         while self.routees.len() > n {
                             if let Some(r) = self.routees.pop() {
-                                // Finishes what it has queued, then stops.
-                                let inner = Arc::clone(&r.inner);
-                                tokio::spawn(async move { inner.push_graceful_stop().await });
+                                retire(r);
                             }
                         }
                         outcome
@@ -266,8 +267,7 @@ impl<A: Actor> RouterActor<A> {
         };
         let r = self.routees.remove(i);
         if self.is_pool() {
-            let inner = Arc::clone(&r.inner);
-            tokio::spawn(async move { inner.push_graceful_stop().await });
+            retire(r);
         } else {
             ctx.unwatch(&r);
         }
@@ -342,10 +342,7 @@ impl<A: Actor> Actor for RouterActor<A> {
         let mut msg = msg;
         loop {
             if self.routees.is_empty() {
-                ctx.system()
-                    .events()
-                    .dead_letter(ctx.pid(), A::message_name(&msg));
-                A::refuse(msg, AskError::Dead);
+                ctx.refuse(msg, AskError::Dead);
                 return Ok(());
             }
             let i = self.pick(&msg);
