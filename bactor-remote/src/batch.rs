@@ -116,6 +116,8 @@ pub struct Envelope {
     pub payload: Payload,
     /// Matches a reply to its ask; 0 for a tell.
     pub correlation: u64,
+    /// The message's headers, `(key, value)` (bactor's `Headers`); usually none.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Envelope {
@@ -133,6 +135,7 @@ impl Envelope {
             method: method.into(),
             payload: payload.into(),
             correlation: 0,
+            headers: Vec::new(),
         }
     }
 }
@@ -146,6 +149,7 @@ impl fmt::Debug for Envelope {
             .field("method", &self.method)
             .field("payload_len", &self.payload.len())
             .field("correlation", &self.correlation)
+            .field("headers", &self.headers)
             .finish()
     }
 }
@@ -213,7 +217,8 @@ pub struct BatchBuilder {
 const NEW_TARGET: u8 = 1 << 2;
 const HAS_SENDER: u8 = 1 << 3;
 const HAS_CORRELATION: u8 = 1 << 4;
-const KNOWN_FLAGS: u8 = 0b1_1111;
+const HAS_HEADERS: u8 = 1 << 5;
+const KNOWN_FLAGS: u8 = 0b11_1111;
 
 /// Bytes of a length-delimited field with a one-byte key holding `len` bytes.
 fn field(len: usize) -> usize {
@@ -313,6 +318,15 @@ impl BatchBuilder {
             flags |= HAS_CORRELATION;
             record += varint(envelope.correlation);
         }
+        if !envelope.headers.is_empty() {
+            flags |= HAS_HEADERS;
+            record += varint(envelope.headers.len() as u64)
+                + envelope
+                    .headers
+                    .iter()
+                    .map(|(k, v)| varint(k.len() as u64) + k.len() + varint(v.len() as u64) + v.len())
+                    .sum::<usize>();
+        }
         let payload = envelope.payload.len();
         record += varint(payload as u64) + payload;
         let grown = field(self.tables_len + tables + field(self.packed.len() + record));
@@ -360,6 +374,15 @@ impl BatchBuilder {
         }
         if envelope.correlation != 0 {
             put_varint(out, envelope.correlation);
+        }
+        if !envelope.headers.is_empty() {
+            put_varint(out, envelope.headers.len() as u64);
+            for (k, v) in &envelope.headers {
+                put_varint(out, k.len() as u64);
+                out.put_slice(k.as_bytes());
+                put_varint(out, v.len() as u64);
+                out.put_slice(v.as_bytes());
+            }
         }
         put_varint(out, payload as u64);
         out.put_slice(&envelope.payload);
@@ -486,6 +509,7 @@ pub fn unpack(batch: proto::Batch) -> Result<Vec<Envelope>, WireError> {
             method,
             payload: e.payload.into(),
             correlation: e.correlation,
+            headers: e.headers.into_iter().map(|h| (h.key, h.value)).collect(),
         });
     }
     unpack_packed(&batch.packed, &pids, &names, &mut out)?;
@@ -550,16 +574,12 @@ fn unpack_packed(
         } else {
             0
         };
-        let len = read_varint(packed, &mut at, n)?;
-        let left = packed.len() - at;
-        let len = usize::try_from(len)
-            .ok()
-            .filter(|l| *l <= left)
-            .ok_or_else(|| {
-                WireError::Malformed(format!(
-                    "envelope {n}: a payload of {len} bytes with {left} left"
-                ))
-            })?;
+        let headers = if flags & HAS_HEADERS != 0 {
+            read_headers(packed, &mut at, n)?
+        } else {
+            Vec::new()
+        };
+        let len = read_length(packed, &mut at, n, "a payload")?;
         let payload = Payload::slice_of(packed, at..at + len);
         at += len;
         out.push(Envelope {
@@ -569,9 +589,58 @@ fn unpack_packed(
             method: method.clone(),
             payload,
             correlation,
+            headers,
         });
     }
     Ok(())
+}
+
+/// A length at `*at` whose bytes are all there.
+fn read_length(packed: &[u8], at: &mut usize, n: usize, what: &str) -> Result<usize, WireError> {
+    let len = read_varint(packed, at, n)?;
+    let left = packed.len() - *at;
+    usize::try_from(len)
+        .ok()
+        .filter(|l| *l <= left)
+        .ok_or_else(|| {
+            WireError::Malformed(format!(
+                "envelope {n}: {what} of {len} bytes with {left} left"
+            ))
+        })
+}
+
+/// The headers of a record: a count, then each key and value as a length and UTF-8.
+fn read_headers(
+    packed: &[u8],
+    at: &mut usize,
+    n: usize,
+) -> Result<Vec<(String, String)>, WireError> {
+    let count = read_varint(packed, at, n)?;
+    // Each pair takes at least two bytes: a larger count cannot be honest.
+    let left = packed.len() - *at;
+    let count = usize::try_from(count)
+        .ok()
+        .filter(|c| *c <= left / 2)
+        .ok_or_else(|| {
+            WireError::Malformed(format!(
+                "envelope {n}: {count} headers in {left} bytes"
+            ))
+        })?;
+    let text = |at: &mut usize, what| -> Result<String, WireError> {
+        let len = read_length(packed, at, n, what)?;
+        let s = std::str::from_utf8(&packed[*at..*at + len]).map_err(|_| {
+            WireError::Malformed(format!("envelope {n}: {what} that is not UTF-8"))
+        })?;
+        *at += len;
+        Ok(s.to_owned())
+    };
+    let mut headers = Vec::with_capacity(count);
+    for _ in 0..count {
+        let key = text(at, "a header key")?;
+        let value = text(at, "a header value")?;
+        headers.push((key, value));
+    }
+    Ok(headers)
 }
 
 /// A varint at `*at`; at most ten bytes, all of them there.
@@ -616,6 +685,9 @@ mod tests {
             method: Name::from(format!("Kind{}::m{}", rng.u8(0..5), rng.u8(0..3))),
             payload: Payload::from((0..len).map(|_| rng.u8(..)).collect::<Vec<u8>>()),
             correlation: if rng.bool() { rng.u64(..) } else { 0 },
+            headers: (0..[0, 0, 1, 3][rng.usize(..4)])
+                .map(|i| (format!("k{i}"), "v".repeat(rng.usize(..200))))
+                .collect(),
         }
     }
 
@@ -759,6 +831,7 @@ mod tests {
             method,
             payload: Bytes::new(),
             correlation: 0,
+            headers: Vec::new(),
         };
         let batch = |e| proto::Batch {
             pids: vec![pid(1).into()],
@@ -836,10 +909,18 @@ mod tests {
         assert_eq!(&back[0].payload[..], &[7, 8]);
         assert_eq!((back[1].kind, back[1].correlation), (Kind::Ask, 150));
         assert_eq!(back[1].target, pid(1));
+        assert!(back[0].headers.is_empty());
+        // A tell with one header `k: vv` and an empty payload.
+        let headed = unpacked(&[NEW_TARGET | HAS_HEADERS, 0, 0, 1, 1, b'k', 2, b'v', b'v', 0]);
+        assert_eq!(headed.unwrap()[0].headers, [("k".into(), "vv".into())]);
         // Each way of being wrong is an error.
-        let cases: [&[u8]; 8] = [
+        let cases: [&[u8]; 12] = [
             &[0, 0],                                // no target before the first record
-            &[NEW_TARGET | 0x20, 0, 0, 0],          // unknown flag
+            &[NEW_TARGET | 0x40, 0, 0, 0],          // unknown flag
+            &[NEW_TARGET | HAS_HEADERS, 0, 0, 9, 1, b'k', 0, 0], // more headers than bytes
+            &[NEW_TARGET | HAS_HEADERS, 0, 0, 1, 5, b'k', 0, 0], // key longer than left
+            &[NEW_TARGET | HAS_HEADERS, 0, 0, 1, 1, 0xff, 0, 0], // key not UTF-8
+            &[NEW_TARGET | HAS_HEADERS, 0, 0, 1, 1, b'k'],       // value missing
             &[NEW_TARGET, 1, 0, 0],                 // target outside the table
             &[NEW_TARGET, 0, 3, 0],                 // method outside the table
             &[NEW_TARGET | HAS_SENDER, 0, 0, 9, 0], // sender outside the table

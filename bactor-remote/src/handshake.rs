@@ -44,7 +44,7 @@ use hmac::{KeyInit, Mac};
 use crate::proto;
 
 /// The protocol version this crate speaks.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// Bytes in a handshake nonce.
 pub const NONCE_BYTES: usize = 32;

@@ -68,6 +68,7 @@ fn random_frame(rng: &mut fastrand::Rng) -> Frame {
                     method: rng.u32(..4),
                     payload: random_bytes(rng, 64).into(),
                     correlation: rng.u64(..),
+                    headers: Vec::new(),
                 })
                 .collect(),
             // Random records: flags, indices, lengths and payloads, mostly wrong.

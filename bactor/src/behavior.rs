@@ -71,8 +71,9 @@ pub const DEFAULT_STASH_CAPACITY: usize = 1024;
 /// The messages an actor put aside ([`Context::stash`](crate::Context::stash)), and the
 /// ones taken out again to be handled before the mailbox.
 pub(crate) struct Stash<M> {
-    pub(crate) stashed: VecDeque<M>,
-    pub(crate) replay: VecDeque<M>,
+    /// Envelopes, for the headers the messages came with.
+    pub(crate) stashed: VecDeque<crate::mailbox::Envelope<M>>,
+    pub(crate) replay: VecDeque<crate::mailbox::Envelope<M>>,
     pub(crate) capacity: usize,
 }
 

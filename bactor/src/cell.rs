@@ -88,12 +88,14 @@ fn receive_before<A: Actor>(
     actor: Pid,
     name: &'static str,
     msg: &A::Msg,
+    headers: &crate::Headers,
 ) -> Result<Option<std::time::Instant>, crate::Rejection> {
     let incoming = crate::middleware::Incoming {
         actor,
         actor_type: std::any::type_name::<A>(),
         name,
         msg,
+        headers,
     };
     match crate::middleware::before_all(layers, &incoming) {
         None => Ok(timed.then(std::time::Instant::now)),
@@ -113,11 +115,13 @@ fn receive_after<A: Actor>(
     name: &'static str,
     outcome: &Result<(), ActorError>,
     started: Option<std::time::Instant>,
+    headers: &crate::Headers,
 ) {
     let handled = crate::middleware::Handled {
         actor,
         actor_type: std::any::type_name::<A>(),
         name,
+        headers,
         outcome: outcome.as_ref().map(|_| ()),
         elapsed: started.map_or(Duration::ZERO, |s| s.elapsed()),
     };
@@ -300,7 +304,7 @@ impl<A: Actor> Cell<A> {
                 continue;
             }
             // Messages taken out of the stash come before the mailbox: they arrived first.
-            let unstashed = self.ctx.next_unstashed().map(Envelope::Msg);
+            let unstashed = self.ctx.next_unstashed();
             if unstashed.is_none()
                 && self.high_batch.is_empty()
                 && let Some(high) = &mut self.high
@@ -386,59 +390,73 @@ impl<A: Actor> Cell<A> {
                 }
                 continue;
             };
-            match env {
-                Envelope::Msg(msg) => {
-                    handled += 1;
-                    if A::HAS_BEHAVIOR
-                        && let Admit::Not(otherwise) = actor.admit(&msg)
-                    {
-                        self.ctx.not_served(msg, otherwise, actor.state_name());
-                        continue;
-                    }
-                    // A change of state may serve what is stashed.
-                    let state_before =
-                        (A::HAS_BEHAVIOR && self.ctx.has_stashed()).then(|| actor.state_key());
-                    let name = A::message_name(&msg);
-                    let pid = self.ctx.pid();
-                    let started = match &self.receive {
-                        None => None,
-                        Some((layers, timed)) => {
-                            match receive_before::<A>(layers, *timed, pid, name, &msg) {
-                                Ok(started) => Some(started),
-                                Err(rejection) => {
-                                    self.ctx.refuse(msg, crate::AskError::Rejected(rejection));
-                                    continue;
-                                }
-                            }
-                        }
-                    };
-                    let handled_msg = traced!(
-                        catch_unwind(actor.handle(msg, &mut self.ctx)),
-                        "bactor.message",
-                        pid,
-                        std::any::type_name::<A>(),
-                        name
-                    );
-                    let outcome = failure(handled_msg.await);
-                    if let (Some((layers, _)), Some(started)) = (&self.receive, started) {
-                        receive_after::<A>(layers, pid, name, &outcome, started);
-                    }
-                    if let Err(e) = outcome {
-                        return Step::fail(e, Some(name));
-                    }
-                    if let Some(before) = state_before
-                        && actor.state_key() != before
-                    {
-                        self.ctx.unstash_all();
-                    }
-                    if let Some(e) = self.ctx.deferred_failure.take() {
-                        return Step::fail(e, Some(name));
-                    }
-                    if self.ctx.stop_requested {
-                        return Step::Stop(StopReason::Stopped);
-                    }
+            let msg = match env {
+                Envelope::Msg(msg) => msg,
+                Envelope::Headed(headed) => {
+                    let (msg, headers) = *headed;
+                    self.ctx.headers = headers;
+                    msg
                 }
                 Envelope::Stop => return Step::Stop(StopReason::Stopped),
+            };
+            handled += 1;
+            if A::HAS_BEHAVIOR
+                && let Admit::Not(otherwise) = actor.admit(&msg)
+            {
+                self.ctx.not_served(msg, otherwise, actor.state_name());
+                self.ctx.clear_headers();
+                continue;
+            }
+            // A change of state may serve what is stashed.
+            let state_before =
+                (A::HAS_BEHAVIOR && self.ctx.has_stashed()).then(|| actor.state_key());
+            let name = A::message_name(&msg);
+            let pid = self.ctx.pid();
+            let started = match &self.receive {
+                None => None,
+                Some((layers, timed)) => {
+                    match receive_before::<A>(
+                        layers,
+                        *timed,
+                        pid,
+                        name,
+                        &msg,
+                        &self.ctx.headers,
+                    ) {
+                        Ok(started) => Some(started),
+                        Err(rejection) => {
+                            self.ctx.refuse(msg, crate::AskError::Rejected(rejection));
+                            self.ctx.clear_headers();
+                            continue;
+                        }
+                    }
+                }
+            };
+            let handled_msg = traced!(
+                catch_unwind(actor.handle(msg, &mut self.ctx)),
+                "bactor.message",
+                pid,
+                std::any::type_name::<A>(),
+                name
+            );
+            let outcome = failure(handled_msg.await);
+            if let (Some((layers, _)), Some(started)) = (&self.receive, started) {
+                receive_after::<A>(layers, pid, name, &outcome, started, &self.ctx.headers);
+            }
+            self.ctx.clear_headers();
+            if let Err(e) = outcome {
+                return Step::fail(e, Some(name));
+            }
+            if let Some(before) = state_before
+                && actor.state_key() != before
+            {
+                self.ctx.unstash_all();
+            }
+            if let Some(e) = self.ctx.deferred_failure.take() {
+                return Step::fail(e, Some(name));
+            }
+            if self.ctx.stop_requested {
+                return Step::Stop(StopReason::Stopped);
             }
         }
     }
@@ -811,8 +829,8 @@ impl<A: Actor> Cell<A> {
         }
         let myself = self.ctx.myself().clone();
         // Stashed messages first: they arrived before anything still in the mailbox.
-        for msg in self.ctx.take_stash() {
-            myself.inner.dead_letter(&Envelope::Msg(msg));
+        for env in self.ctx.take_stash() {
+            myself.inner.dead_letter(&env);
         }
         // The batches are in reverse order; report in arrival order.
         for env in self.high_batch.drain(..).rev() {

@@ -88,6 +88,8 @@ pub struct Context<A: Actor> {
     /// Messages dropped because their handler did not serve the state (`otherwise = drop`).
     dropped: u64,
     pub(crate) receive_timeout: Option<Duration>,
+    /// The headers of the message being handled.
+    pub(crate) headers: crate::Headers,
     #[cfg(feature = "persist")]
     pub(crate) persistence: Option<crate::persistence::PersistState>,
 }
@@ -115,8 +117,68 @@ impl<A: Actor> Context<A> {
             stash: None,
             dropped: 0,
             receive_timeout: None,
+            headers: crate::Headers::new(),
             #[cfg(feature = "persist")]
             persistence: None,
+        }
+    }
+
+    /// The headers of the message being handled (none in hooks, and for messages sent
+    /// without). See [`Headers`](crate::Headers).
+    pub fn headers(&self) -> &crate::Headers {
+        &self.headers
+    }
+
+    /// `to`, with the headers of the message being handled: what is sent through it
+    /// carries them on, the way a trace id follows a request from actor to actor.
+    ///
+    /// ```
+    /// use bactor::prelude::*;
+    ///
+    /// #[actor]
+    /// #[derive(Default)]
+    /// struct Store;
+    ///
+    /// #[actor]
+    /// impl Store {
+    ///     #[handler]
+    ///     fn put(&self, ctx: &mut Context<Self>, key: String) -> String {
+    ///         format!("{key} stored for {}", ctx.headers().get("tenant").unwrap_or("nobody"))
+    ///     }
+    /// }
+    ///
+    /// #[actor]
+    /// struct Api {
+    ///     store: StoreRef,
+    /// }
+    ///
+    /// #[actor]
+    /// impl Api {
+    ///     #[handler]
+    ///     async fn save(&self, ctx: &mut Context<Self>, key: String) -> Result<String, AskError> {
+    ///         ctx.propagate(&self.store).put(key).await
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let system = ActorSystem::new();
+    /// let store = system.spawn(Store::default).await?;
+    /// let api = system.spawn(move || Api { store: store.clone() }).await?;
+    /// let acme = api.with_headers(Headers::new().with("tenant", "acme"));
+    /// assert_eq!(acme.save("k".into()).await??, "k stored for acme");
+    /// assert_eq!(api.save("k".into()).await??, "k stored for nobody");
+    /// # system.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn propagate<B: Actor>(&self, to: &ActorRef<B>) -> B::Ref {
+        to.with_headers(self.headers.clone())
+    }
+
+    /// Forgets the headers of the message just handled.
+    #[inline]
+    pub(crate) fn clear_headers(&mut self) {
+        if !self.headers.is_empty() {
+            self.headers = crate::Headers::new();
         }
     }
 
@@ -375,7 +437,9 @@ impl<A: Actor> Context<A> {
     ///
     /// The task is aborted when the actor stops or restarts (its result would belong to
     /// an instance that is gone), or when the returned handle is cancelled; `fut` is then
-    /// dropped where it was and nothing is sent.
+    /// dropped where it was and nothing is sent. The piped message carries the
+    /// [headers](Self::headers) of the message being handled when `pipe_to_self` was
+    /// called, so a trace id follows the work.
     ///
     /// ```
     /// use bactor::prelude::*;
@@ -432,7 +496,11 @@ impl<A: Actor> Context<A> {
         F: std::future::Future<Output = T> + Send + 'static,
         T: Send + 'static,
     {
-        let target = self.myself.clone();
+        // The piped message carries the headers of the message being handled.
+        let target = ActorRef::<A> {
+            inner: std::sync::Arc::clone(&self.myself.inner),
+            headers: self.headers.clone(),
+        };
         self.add_timer(tokio::spawn(async move {
             let out = fut.await;
             // A failed send means the actor stopped; `tell` publishes the dead letter.
@@ -471,7 +539,9 @@ impl<A: Actor> Context<A> {
             self.refuse(msg, AskError::Rejected(rejection.clone()));
             return Err(rejection);
         }
-        stash.stashed.push_back(msg);
+        stash
+            .stashed
+            .push_back(crate::mailbox::Envelope::new(msg, &self.headers));
         Ok(())
     }
 
@@ -496,7 +566,7 @@ impl<A: Actor> Context<A> {
 
     /// The next message taken out of the stash, if any.
     #[inline]
-    pub(crate) fn next_unstashed(&mut self) -> Option<A::Msg> {
+    pub(crate) fn next_unstashed(&mut self) -> Option<crate::mailbox::Envelope<A::Msg>> {
         self.stash.as_mut()?.replay.pop_front()
     }
 
@@ -537,7 +607,7 @@ impl<A: Actor> Context<A> {
     }
 
     /// Everything stashed or waiting to be replayed, oldest first (for the stop).
-    pub(crate) fn take_stash(&mut self) -> Vec<A::Msg> {
+    pub(crate) fn take_stash(&mut self) -> Vec<crate::mailbox::Envelope<A::Msg>> {
         match self.stash.take() {
             Some(mut s) => {
                 s.unstash_all();

@@ -9,6 +9,7 @@ mod cell;
 mod context;
 mod error;
 mod events;
+pub mod headers;
 mod mailbox;
 pub mod middleware;
 #[cfg(feature = "persist")]
@@ -31,6 +32,7 @@ pub use error::{
     ActorError, AskError, LookupError, Rejection, RemoteFailure, SpawnError, StopReason, TellError,
 };
 pub use events::{DeadLetter, EventStream, Subscription, SystemEvent};
+pub use headers::Headers;
 pub use mailbox::{DEFAULT_THROUGHPUT, MailboxConfig};
 #[cfg(feature = "persist")]
 pub use persistence::{PersistConfig, PersistError, Persistence, PersistentActor};
@@ -348,7 +350,7 @@ pub use bactor_macros::event;
 pub mod prelude {
     pub use crate::{
         Actor, ActorError, ActorRef, ActorSystem, AskError, Backoff, Context, Directive, FuncActor,
-        MailboxConfig, Pid, Props, ReplyTo, SpawnError, StopReason, SupervisorStrategy,
+        Headers, MailboxConfig, Pid, Props, ReplyTo, SpawnError, StopReason, SupervisorStrategy,
         SystemEvent, TellError, actor, handler, supervise,
     };
     #[cfg(feature = "persist")]

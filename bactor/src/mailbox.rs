@@ -60,8 +60,29 @@ pub const DEFAULT_THROUGHPUT: usize = 300;
 /// What travels on the user lane.
 pub(crate) enum Envelope<M> {
     Msg(M),
+    /// A message with headers: boxed, so that every other envelope stays as small as
+    /// its message.
+    Headed(Box<(M, crate::Headers)>),
     /// Graceful stop: handled in order, after everything queued before it.
     Stop,
+}
+
+impl<M> Envelope<M> {
+    /// `msg`, with `headers` if there are any.
+    #[inline]
+    pub(crate) fn new(msg: M, headers: &crate::Headers) -> Self {
+        if headers.is_empty() {
+            Envelope::Msg(msg)
+        } else {
+            Self::headed(msg, headers)
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn headed(msg: M, headers: &crate::Headers) -> Self {
+        Envelope::Headed(Box::new((msg, headers.clone())))
+    }
 }
 
 pub(crate) enum UserTx<M> {

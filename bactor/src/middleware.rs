@@ -87,9 +87,15 @@ pub struct Incoming<'a> {
     pub(crate) actor_type: &'static str,
     pub(crate) name: &'static str,
     pub(crate) msg: &'a (dyn Any + Send),
+    pub(crate) headers: &'a crate::Headers,
 }
 
 impl Incoming<'_> {
+    /// The message's headers (see [`Headers`](crate::Headers)).
+    pub fn headers(&self) -> &crate::Headers {
+        self.headers
+    }
+
     /// The actor that will handle it.
     pub fn actor(&self) -> Pid {
         self.actor
@@ -129,6 +135,8 @@ pub struct Handled<'a> {
     pub actor_type: &'static str,
     /// The message's name.
     pub name: &'static str,
+    /// The message's headers (see [`Headers`](crate::Headers)).
+    pub headers: &'a crate::Headers,
     /// How the handler ended: `Err` is a failure of the actor (a panic, or an error that
     /// goes to its supervisor), not an `Err` reply.
     pub outcome: Result<(), &'a ActorError>,
@@ -165,9 +173,15 @@ pub struct Outgoing<'a> {
     pub(crate) target: Pid,
     pub(crate) name: &'static str,
     pub(crate) msg: &'a (dyn Any + Send),
+    pub(crate) headers: &'a crate::Headers,
 }
 
 impl Outgoing<'_> {
+    /// The headers it is sent with (see [`Headers`](crate::Headers)).
+    pub fn headers(&self) -> &crate::Headers {
+        self.headers
+    }
+
     /// The actor it is for.
     pub fn target(&self) -> Pid {
         self.target

@@ -146,7 +146,7 @@ impl<'a, A: Actor, R, S> Request<'a, A, R, S> {
     /// Sends the message now without a reply slot, or hands it back in
     /// [`TellError::Full`] / [`TellError::Dead`].
     pub fn try_tell(self) -> Result<(), TellError<A::Msg>> {
-        self.target.inner.try_push(self.msg, self.high)
+        self.target.inner.try_push(self.msg, self.high, &self.target.headers)
     }
 
     /// Asks, giving up after `timeout` with [`AskError::Timeout`]. The time covers waiting
@@ -238,10 +238,10 @@ where
                 AskState::Start(target, mut msg, attach) => {
                     let (tx, rx) = oneshot::channel();
                     attach(&mut msg, ReplyTo::new(tx));
-                    match target.inner.try_push(msg, this.high) {
+                    match target.inner.try_push(msg, this.high, &target.headers) {
                         Ok(()) => this.state = AskState::Waiting(rx),
                         Err(TellError::Full(msg)) => {
-                            let push = target.inner.push_when_room(msg, this.high);
+                            let push = target.inner.push_when_room(msg, this.high, &target.headers);
                             this.state = AskState::Sending(push, rx);
                         }
                         // The send path published the dead letter; dropping the message
@@ -318,11 +318,11 @@ impl<A: Actor> Future for Tell<'_, A> {
         let this = self.get_mut();
         loop {
             match std::mem::replace(&mut this.state, TellState::Done) {
-                TellState::Start(target, msg) => match target.inner.try_push(msg, this.high) {
+                TellState::Start(target, msg) => match target.inner.try_push(msg, this.high, &target.headers) {
                     Ok(()) => return Poll::Ready(Ok(())),
                     Err(TellError::Full(msg)) => {
                         this.state =
-                            TellState::Sending(target.inner.push_when_room(msg, this.high));
+                            TellState::Sending(target.inner.push_when_room(msg, this.high, &target.headers));
                     }
                     Err(dead) => return Poll::Ready(Err(dead)),
                 },

@@ -347,7 +347,8 @@ impl<A: Actor> Actor for RouterActor<A> {
             }
             let i = self.pick(&msg);
             let lane = &self.routees[i].inner.user;
-            let refused = match lane.try_send(Envelope::Msg(msg)) {
+            // The message goes on with its headers.
+            let refused = match lane.try_send(Envelope::new(msg, ctx.headers())) {
                 Ok(()) => return Ok(()),
                 // A full routee slows the router down (and its senders with it).
                 Err(TellError::Full(env)) => match lane.send(env).await {
@@ -358,10 +359,11 @@ impl<A: Actor> Actor for RouterActor<A> {
                 Err(TellError::Dead(env) | TellError::Refused(env, _)) => env,
             };
             // The routee stopped (its notice is on the way): route to another.
-            let Envelope::Msg(back) = refused else {
-                return Ok(());
+            msg = match refused {
+                Envelope::Msg(back) => back,
+                Envelope::Headed(headed) => headed.0,
+                Envelope::Stop => return Ok(()),
             };
-            msg = back;
             self.lost(i, ctx)?;
         }
     }

@@ -143,6 +143,7 @@ async fn baseline() -> Duration {
             method: 0,
             payload: n.to_le_bytes().to_vec().into(),
             correlation: 0,
+            headers: Vec::new(),
         });
     }
     counter.done.notified().await;
@@ -203,6 +204,7 @@ async fn endpoint() -> Duration {
                 method: Name::from("Counter::add"),
                 payload: Payload::copy_from_slice(&n.to_le_bytes()),
                 correlation: 0,
+                headers: Vec::new(),
             })
         })
         .unwrap();

@@ -176,6 +176,7 @@ impl Remoting for Baseline {
                                 method: 0,
                                 payload: postcard::to_stdvec(&value).unwrap().into(),
                                 correlation: e.correlation,
+                                headers: Vec::new(),
                             });
                         }
                     }
@@ -311,6 +312,7 @@ fn envelope(kind: i32, n: u64, correlation: u64) -> proto::Envelope {
         method: 0,
         payload: postcard::to_stdvec(&n).unwrap().into(),
         correlation,
+        headers: Vec::new(),
     }
 }
 

@@ -707,6 +707,7 @@ pub(crate) trait Hosted: Send + Sync {
         codec: Codec,
         reply: &mut Option<ReplyChannel>,
         last: &mut Option<(Name, usize)>,
+        headers: Vec<(String, String)>,
     ) -> Result<Option<Wait>, CodecError>;
     /// A graceful stop in line with the messages before it.
     fn graceful_stop(&self) -> Option<Wait>;
@@ -738,6 +739,7 @@ impl<A: Actor> Hosted for HostedActor<A> {
         codec: Codec,
         reply: &mut Option<ReplyChannel>,
         last: &mut Option<(Name, usize)>,
+        headers: Vec<(String, String)>,
     ) -> Result<Option<Wait>, CodecError> {
         // A frame's envelopes share one name per method: the index found for the
         // previous one serves the next.
@@ -756,13 +758,18 @@ impl<A: Actor> Hosted for HostedActor<A> {
         };
         let (msg, high) = (self.stub.decode)(index, payload, codec, reply)?;
         let inner = &self.actor.inner;
-        match inner.try_push(msg, high) {
+        let headers = if headers.is_empty() {
+            crate::Headers::new()
+        } else {
+            crate::Headers::from_wire(headers)
+        };
+        match inner.try_push(msg, high, &headers) {
             Ok(()) => Ok(None),
             Err(crate::TellError::Full(msg)) => {
                 let inner = Arc::clone(inner);
                 let take_reply = self.stub.take_reply;
                 Ok(Some(Box::pin(async move {
-                    if let Err(msg) = inner.push(msg, high).await
+                    if let Err(msg) = inner.push(msg, high, &headers).await
                         && let Some(reply) = take_reply(msg)
                     {
                         reply.fail(AskError::Dead);
@@ -885,6 +892,7 @@ impl NodeShared {
             self.codec,
             &mut reply,
             &mut cache.method,
+            envelope.headers,
         );
         match delivered {
             Ok(wait) => wait,

@@ -375,8 +375,12 @@ impl<M> Lane<M> {
     fn wire(&self, env: Envelope<M>) -> Option<Wire> {
         let target = &self.target;
         let node = &target.node;
-        let msg = match env {
-            Envelope::Msg(msg) => msg,
+        let (msg, headers) = match env {
+            Envelope::Msg(msg) => (msg, Vec::new()),
+            Envelope::Headed(headed) => {
+                let (msg, headers) = *headed;
+                (msg, headers.to_wire())
+            }
             Envelope::Stop => {
                 let _span =
                     crate::trace::remote_send(target.pid, &target.address, || "$graceful_stop");
@@ -415,6 +419,7 @@ impl<M> Lane<M> {
             method,
             payload,
             correlation,
+            headers,
         })
     }
 
