@@ -1,6 +1,6 @@
 //! Middleware: a system-wide timing layer, an authorisation layer on one actor (it looks
-//! at the typed message), and a send layer that refuses oversized payments before they
-//! are queued.
+//! at the typed message), a send layer that refuses oversized payments before they are
+//! queued, and a trace id carried in message headers from a teller to the ledger.
 //!
 //! `cargo run --example middleware`
 
@@ -44,6 +44,37 @@ impl ReceiveMiddleware for Known {
     }
 }
 
+/// Takes payments at the counter and passes them, with their headers, to the ledger.
+#[actor]
+struct Teller {
+    ledger: LedgerRef,
+}
+
+#[actor]
+impl Teller {
+    #[handler]
+    async fn deposit(
+        &self,
+        ctx: &mut Context<Self>,
+        user: String,
+        amount: i64,
+    ) -> Result<i64, AskError> {
+        ctx.propagate(&self.ledger).pay(user, amount).await
+    }
+}
+
+/// Prints the trace id of every message that has one (system-wide).
+struct TraceLog;
+
+impl ReceiveMiddleware for TraceLog {
+    fn before(&self, msg: &Incoming<'_>) -> Flow {
+        if let Some(id) = msg.headers().get("trace-id") {
+            println!("  [trace {id}] {}", msg.name());
+        }
+        Flow::Continue
+    }
+}
+
 /// Payments over 1,000 never reach the mailbox.
 struct Limit;
 
@@ -63,6 +94,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let timing = Arc::new(Timing::default());
     let system = ActorSystem::builder()
         .receive_middleware(Arc::clone(&timing))
+        .receive_middleware(TraceLog)
         .build();
     let ledger = system
         .spawn_props(
@@ -88,6 +120,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|e| e.to_string())
     );
     println!("balance -> {}", ledger.balance().await?);
+
+    // A request with a trace id: the teller passes it on to the ledger.
+    let teller = system
+        .spawn(move || Teller {
+            ledger: ledger.clone(),
+        })
+        .await?;
+    let request = teller.with_headers(Headers::new().with("trace-id", "req-7"));
+    println!("deposit -> {:?}", request.deposit("ada".into(), 25).await?);
 
     for (message, took) in timing.take() {
         println!("{message} took {took:?}");

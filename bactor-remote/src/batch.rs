@@ -324,7 +324,9 @@ impl BatchBuilder {
                 + envelope
                     .headers
                     .iter()
-                    .map(|(k, v)| varint(k.len() as u64) + k.len() + varint(v.len() as u64) + v.len())
+                    .map(|(k, v)| {
+                        varint(k.len() as u64) + k.len() + varint(v.len() as u64) + v.len()
+                    })
                     .sum::<usize>();
         }
         let payload = envelope.payload.len();
@@ -622,15 +624,12 @@ fn read_headers(
         .ok()
         .filter(|c| *c <= left / 2)
         .ok_or_else(|| {
-            WireError::Malformed(format!(
-                "envelope {n}: {count} headers in {left} bytes"
-            ))
+            WireError::Malformed(format!("envelope {n}: {count} headers in {left} bytes"))
         })?;
     let text = |at: &mut usize, what| -> Result<String, WireError> {
         let len = read_length(packed, at, n, what)?;
-        let s = std::str::from_utf8(&packed[*at..*at + len]).map_err(|_| {
-            WireError::Malformed(format!("envelope {n}: {what} that is not UTF-8"))
-        })?;
+        let s = std::str::from_utf8(&packed[*at..*at + len])
+            .map_err(|_| WireError::Malformed(format!("envelope {n}: {what} that is not UTF-8")))?;
         *at += len;
         Ok(s.to_owned())
     };
@@ -915,17 +914,17 @@ mod tests {
         assert_eq!(headed.unwrap()[0].headers, [("k".into(), "vv".into())]);
         // Each way of being wrong is an error.
         let cases: [&[u8]; 12] = [
-            &[0, 0],                                // no target before the first record
-            &[NEW_TARGET | 0x40, 0, 0, 0],          // unknown flag
+            &[0, 0],                                             // no target before the first record
+            &[NEW_TARGET | 0x40, 0, 0, 0],                       // unknown flag
             &[NEW_TARGET | HAS_HEADERS, 0, 0, 9, 1, b'k', 0, 0], // more headers than bytes
             &[NEW_TARGET | HAS_HEADERS, 0, 0, 1, 5, b'k', 0, 0], // key longer than left
             &[NEW_TARGET | HAS_HEADERS, 0, 0, 1, 1, 0xff, 0, 0], // key not UTF-8
             &[NEW_TARGET | HAS_HEADERS, 0, 0, 1, 1, b'k'],       // value missing
-            &[NEW_TARGET, 1, 0, 0],                 // target outside the table
-            &[NEW_TARGET, 0, 3, 0],                 // method outside the table
-            &[NEW_TARGET | HAS_SENDER, 0, 0, 9, 0], // sender outside the table
-            &[NEW_TARGET, 0, 0, 5, 1, 2],           // payload longer than what is left
-            &[NEW_TARGET, 0, 0, 0xff],              // truncated varint
+            &[NEW_TARGET, 1, 0, 0],                              // target outside the table
+            &[NEW_TARGET, 0, 3, 0],                              // method outside the table
+            &[NEW_TARGET | HAS_SENDER, 0, 0, 9, 0],              // sender outside the table
+            &[NEW_TARGET, 0, 0, 5, 1, 2],                        // payload longer than what is left
+            &[NEW_TARGET, 0, 0, 0xff],                           // truncated varint
             &[
                 NEW_TARGET, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
             ],

@@ -415,14 +415,7 @@ impl<A: Actor> Cell<A> {
             let started = match &self.receive {
                 None => None,
                 Some((layers, timed)) => {
-                    match receive_before::<A>(
-                        layers,
-                        *timed,
-                        pid,
-                        name,
-                        &msg,
-                        &self.ctx.headers,
-                    ) {
+                    match receive_before::<A>(layers, *timed, pid, name, &msg, &self.ctx.headers) {
                         Ok(started) => Some(started),
                         Err(rejection) => {
                             self.ctx.refuse(msg, crate::AskError::Rejected(rejection));

@@ -165,8 +165,8 @@ impl<A: Actor> Context<A> {
     /// let store = system.spawn(Store::default).await?;
     /// let api = system.spawn(move || Api { store: store.clone() }).await?;
     /// let acme = api.with_headers(Headers::new().with("tenant", "acme"));
-    /// assert_eq!(acme.save("k".into()).await??, "k stored for acme");
-    /// assert_eq!(api.save("k".into()).await??, "k stored for nobody");
+    /// assert_eq!(acme.save("k".into()).await?, "k stored for acme");
+    /// assert_eq!(api.save("k".into()).await?, "k stored for nobody");
     /// # system.shutdown().await;
     /// # Ok(()) }
     /// ```

@@ -8,8 +8,8 @@
 //! message (measured in `benches/RESULTS.md`).
 //!
 //! A layer sees a message through [`Incoming`] / [`Outgoing`]: the actor, the message's
-//! name (`Type::handler`) and, typed, the message itself ([`Incoming::message`], a downcast
-//! to the actor's message enum). `before` may refuse a message ([`Flow::Refuse`]): it is
+//! name (`Type::handler`), its [`Headers`](crate::Headers) and, typed, the message itself
+//! ([`Incoming::message`], a downcast to the actor's message enum). `before` may refuse a message ([`Flow::Refuse`]): it is
 //! not handled (or not sent), a dead letter is published, and its asker gets
 //! [`Rejection::Refused`](crate::Rejection::Refused) with the reason.
 //!

@@ -146,7 +146,9 @@ impl<'a, A: Actor, R, S> Request<'a, A, R, S> {
     /// Sends the message now without a reply slot, or hands it back in
     /// [`TellError::Full`] / [`TellError::Dead`].
     pub fn try_tell(self) -> Result<(), TellError<A::Msg>> {
-        self.target.inner.try_push(self.msg, self.high, &self.target.headers)
+        self.target
+            .inner
+            .try_push(self.msg, self.high, &self.target.headers)
     }
 
     /// Asks, giving up after `timeout` with [`AskError::Timeout`]. The time covers waiting
@@ -318,14 +320,19 @@ impl<A: Actor> Future for Tell<'_, A> {
         let this = self.get_mut();
         loop {
             match std::mem::replace(&mut this.state, TellState::Done) {
-                TellState::Start(target, msg) => match target.inner.try_push(msg, this.high, &target.headers) {
-                    Ok(()) => return Poll::Ready(Ok(())),
-                    Err(TellError::Full(msg)) => {
-                        this.state =
-                            TellState::Sending(target.inner.push_when_room(msg, this.high, &target.headers));
+                TellState::Start(target, msg) => {
+                    match target.inner.try_push(msg, this.high, &target.headers) {
+                        Ok(()) => return Poll::Ready(Ok(())),
+                        Err(TellError::Full(msg)) => {
+                            this.state = TellState::Sending(target.inner.push_when_room(
+                                msg,
+                                this.high,
+                                &target.headers,
+                            ));
+                        }
+                        Err(dead) => return Poll::Ready(Err(dead)),
                     }
-                    Err(dead) => return Poll::Ready(Err(dead)),
-                },
+                }
                 TellState::Sending(mut push) => match push.as_mut().poll(cx) {
                     Poll::Pending => {
                         this.state = TellState::Sending(push);

@@ -61,6 +61,11 @@ impl Account {
     }
 
     #[handler]
+    fn header(&self, ctx: &mut Context<Self>, key: String) -> Option<String> {
+        ctx.headers().get(&key).map(str::to_owned)
+    }
+
+    #[handler]
     async fn nap(&self, ms: u64) {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
@@ -261,6 +266,99 @@ async fn behaviours_across_nodes() {
 }
 
 /// A group router on A over actors on B: routed asks cross the wire and come back.
+/// Headers cross the wire with their message (asks, tells, through a router on A over
+/// actors on B); messages without headers arrive without.
+#[tokio::test]
+async fn headers_cross_nodes() {
+    let (a, b) = (node().await, node().await);
+    let account = no_hang(a.spawn_remote::<Account>(b.address(), None))
+        .await
+        .unwrap();
+    let long = "é".repeat(5_000);
+    let headers = Headers::new()
+        .with("trace-id", "4bf92f35")
+        .with("empty", "")
+        .with("long", long.clone());
+    let traced = account.with_headers(headers);
+    assert_eq!(
+        no_hang(traced.header("trace-id".into()))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("4bf92f35")
+    );
+    assert_eq!(
+        no_hang(traced.header("empty".into()))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("")
+    );
+    assert_eq!(
+        no_hang(traced.header("long".into())).await.unwrap(),
+        Some(long)
+    );
+    assert_eq!(
+        no_hang(account.header("trace-id".into())).await.unwrap(),
+        None
+    );
+    // Mixed in one batch: each message keeps its own.
+    let asks: Vec<_> = (0..50)
+        .map(|i| {
+            let r = if i % 2 == 0 {
+                account.with_headers(Headers::new().with("n", i.to_string()))
+            } else {
+                account.clone()
+            };
+            async move { r.header("n".into()).await }
+        })
+        .collect();
+    for (i, got) in no_hang(futures_join(asks)).await.into_iter().enumerate() {
+        let want = (i % 2 == 0).then(|| i.to_string());
+        assert_eq!(got.unwrap(), want);
+    }
+    let group = a
+        .spawn_group(vec![account.clone()], bactor::router::RoundRobin)
+        .await
+        .unwrap();
+    let routed = group.with_headers(Headers::new().with("trace-id", "via-router"));
+    assert_eq!(
+        no_hang(routed.header("trace-id".into()))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("via-router")
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+/// Awaits every future, concurrently, in order.
+async fn futures_join<F: std::future::Future>(fs: Vec<F>) -> Vec<F::Output> {
+    let mut fs: Vec<_> = fs.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = fs.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, o) in fs.iter_mut().zip(out.iter_mut()) {
+            if o.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *o = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter()
+        .map(|o| o.expect("every future finished"))
+        .collect()
+}
+
 #[tokio::test]
 async fn a_router_over_remote_actors() {
     let (a, b) = (node().await, node().await);
