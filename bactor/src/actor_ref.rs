@@ -512,7 +512,7 @@ impl<A: Actor> ActorRef<A> {
     #[cfg(feature = "serde")]
     pub(crate) fn detached(pid: Pid, system: &crate::ActorSystem) -> Self {
         let (user, _) = crate::mailbox::user_lane(crate::MailboxConfig::Bounded(1));
-        let (sys, _) = tokio::sync::mpsc::unbounded_channel();
+        let (sys, _) = crate::syslane::sys_lane();
         let inner = RefInner::new(
             pid,
             user,

@@ -26,8 +26,6 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
-
 use crate::Pid;
 use crate::actor::Actor;
 use crate::behavior::Admit;
@@ -173,7 +171,7 @@ pub(crate) struct Cell<A: Actor> {
     user: UserRx<A::Msg>,
     /// The high-priority lane, for actors that have one.
     high: Option<UserRx<A::Msg>>,
-    sys: mpsc::UnboundedReceiver<SystemMsg>,
+    sys: crate::syslane::SysReceiver,
     throughput: usize,
     /// User messages taken from the lane, in reverse order (popped from the back).
     batch: Vec<Envelope<A::Msg>>,
@@ -199,7 +197,7 @@ impl<A: Actor> Cell<A> {
         ctx: Context<A>,
         user: UserRx<A::Msg>,
         high: Option<UserRx<A::Msg>>,
-        sys: mpsc::UnboundedReceiver<SystemMsg>,
+        sys: crate::syslane::SysReceiver,
         throughput: usize,
     ) -> Self {
         Cell {
@@ -233,21 +231,32 @@ impl<A: Actor> Cell<A> {
     }
 }
 
-pub(crate) async fn run<A: Actor>(mut cell: Cell<A>) {
-    let mut actor: Option<A> = None;
-    let mut step = cell.start(&mut actor).await;
-    let reason = loop {
-        step = match step {
-            Step::Serve => match actor.as_mut() {
-                Some(a) => cell.serve(a).await,
-                None => Step::Stop(StopReason::Stopped),
-            },
-            Step::Fail { error, message } => cell.supervise(error, message, actor.is_some()).await,
-            Step::Restart { delay, cause } => cell.restart(&mut actor, delay, cause).await,
-            Step::Stop(reason) => break reason,
+/// The actor's task. Not an `async fn`: that would copy `cell` from its argument into a
+/// local and keep both in the task; captured by the block, it is stored once.
+#[allow(clippy::manual_async_fn)]
+pub(crate) fn run<A: Actor>(mut cell: Cell<A>) -> impl Future<Output = ()> + Send {
+    async move {
+        let mut actor: Option<A> = None;
+        // Every step but serving is boxed: the task keeps only the serve loop's state
+        // inline, and an idle actor pays for nothing else.
+        let mut step = Box::pin(cell.start(&mut actor)).await;
+        let reason = loop {
+            step = match step {
+                Step::Serve => match actor.as_mut() {
+                    Some(a) => cell.serve(a).await,
+                    None => Step::Stop(StopReason::Stopped),
+                },
+                Step::Fail { error, message } => {
+                    Box::pin(cell.supervise(error, message, actor.is_some())).await
+                }
+                Step::Restart { delay, cause } => {
+                    Box::pin(cell.restart(&mut actor, delay, cause)).await
+                }
+                Step::Stop(reason) => break reason,
+            };
         };
-    };
-    cell.finish(actor, reason).await;
+        Box::pin(cell.finish(actor, reason)).await;
+    }
 }
 
 impl<A: Actor> Cell<A> {
@@ -282,7 +291,7 @@ impl<A: Actor> Cell<A> {
     /// The message loop. Returns when the actor fails, is told to restart, or stops.
     async fn serve(&mut self, actor: &mut A) -> Step {
         while let Some((pid, reason)) = self.deferred.pop_front() {
-            if let Err(e) = self.notify_terminated(actor, pid, &reason).await {
+            if let Err(e) = Box::pin(self.notify_terminated(actor, pid, &reason)).await {
                 return Step::fail(e, None);
             }
         }
@@ -290,8 +299,8 @@ impl<A: Actor> Cell<A> {
         loop {
             // The system lane is always served first.
             if !self.sys.is_empty() {
-                if let Ok(msg) = self.sys.try_recv()
-                    && let Some(step) = self.on_system(Some(&mut *actor), msg).await
+                if let Some(msg) = self.sys.try_recv()
+                    && let Some(step) = Box::pin(self.on_system(Some(&mut *actor), msg)).await
                 {
                     return step;
                 }
@@ -360,7 +369,7 @@ impl<A: Actor> Cell<A> {
                 .await;
                 match next {
                     Next::Sys(msg) => {
-                        if let Some(step) = self.on_system(Some(&mut *actor), msg).await {
+                        if let Some(step) = Box::pin(self.on_system(Some(&mut *actor), msg)).await {
                             return step;
                         }
                     }
@@ -375,7 +384,7 @@ impl<A: Actor> Cell<A> {
                             std::any::type_name::<A>(),
                             "on_receive_timeout"
                         );
-                        if let Err(e) = failure(hook.await) {
+                        if let Err(e) = failure(Box::pin(hook).await) {
                             return Step::fail(e, None);
                         }
                         if let Some(e) = self.ctx.deferred_failure.take() {
@@ -723,7 +732,7 @@ impl<A: Actor> Cell<A> {
         cause: Arc<ActorError>,
     ) -> Step {
         // System messages first: a stop already queued wins over the restart.
-        while let Ok(msg) = self.sys.try_recv() {
+        while let Some(msg) = self.sys.try_recv() {
             match msg {
                 SystemMsg::Decision(Decision::Restart { .. } | Decision::Resume) => {}
                 other => {
@@ -862,4 +871,22 @@ impl<A: Actor> Cell<A> {
         self.ctx.parent_link().child_terminated(pid, reason);
         myself.inner.mark_terminated();
     }
+}
+
+/// The sizes of an actor's parts, for `benches/src/memprobe.rs` (not public API).
+pub fn sizes<A: Actor>() -> Vec<(&'static str, usize)> {
+    use std::mem::size_of;
+    vec![
+        ("cell", size_of::<Cell<A>>()),
+        ("context", size_of::<Context<A>>()),
+        ("user_rx", size_of::<UserRx<A::Msg>>()),
+        ("watchers", size_of::<HashMap<Pid, Watcher>>()),
+        ("guardian_stats", size_of::<RestartStats>()),
+        ("producer", size_of::<Producer<A>>()),
+        ("receive", size_of::<crate::middleware::ReceiveLayers>()),
+        ("step", size_of::<Step>()),
+        ("envelope", size_of::<Envelope<A::Msg>>()),
+        ("system", size_of::<crate::ActorSystem>()),
+        ("sysmsg", size_of::<SystemMsg>()),
+    ]
 }

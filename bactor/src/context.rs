@@ -8,7 +8,6 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
 use crate::Pid;
@@ -22,7 +21,7 @@ use crate::system::{ActorSystem, Parent, SysTx, SystemMsg};
 
 pub(crate) struct Child {
     pub(crate) pid: Pid,
-    pub(crate) sys: mpsc::UnboundedSender<SystemMsg>,
+    pub(crate) sys: crate::syslane::SysSender,
     pub(crate) stats: RestartStats,
 }
 
@@ -71,7 +70,7 @@ pub(crate) struct Child {
 pub struct Context<A: Actor> {
     myself: ActorRef<A>,
     /// This actor's own system lane (its ref's `sys`, which is always local).
-    own_lane: mpsc::UnboundedSender<SystemMsg>,
+    own_lane: crate::syslane::SysSender,
     system: ActorSystem,
     parent: Parent,
     pub(crate) children: HashMap<u64, Child>,
@@ -98,7 +97,7 @@ impl<A: Actor> Context<A> {
     pub(crate) fn new(
         myself: ActorRef<A>,
         system: ActorSystem,
-        own_lane: mpsc::UnboundedSender<SystemMsg>,
+        own_lane: crate::syslane::SysSender,
         parent: Parent,
         strategy: SupervisorStrategy,
     ) -> Self {

@@ -21,6 +21,7 @@ pub mod remote;
 mod request;
 pub mod router;
 mod supervision;
+mod syslane;
 mod system;
 mod trace;
 
@@ -365,6 +366,7 @@ pub mod __private {
     pub use crate::actor::Actor;
     pub use crate::actor_ref::{ActorRef, ReplyTo};
     pub use crate::behavior::{Admit, Otherwise};
+    pub use crate::cell::sizes;
     pub use crate::context::Context;
     pub use crate::error::ActorError;
     pub use crate::error::{AskError, Rejection};

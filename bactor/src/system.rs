@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 
 use crate::Pid;
 use crate::actor::Actor;
@@ -58,7 +58,7 @@ pub(crate) enum SystemMsg {
 /// control lane to the node it lives on.
 #[derive(Clone)]
 pub(crate) enum SysTx {
-    Local(mpsc::UnboundedSender<SystemMsg>),
+    Local(crate::syslane::SysSender),
     #[cfg(feature = "remote")]
     Remote(Arc<crate::remote::Target>),
 }
@@ -92,7 +92,7 @@ pub(crate) enum Parent {
     Guardian,
     Actor {
         pid: Pid,
-        sys: mpsc::UnboundedSender<SystemMsg>,
+        sys: crate::syslane::SysSender,
     },
 }
 
@@ -114,7 +114,7 @@ impl Parent {
 
 struct Entry {
     name: Option<String>,
-    sys: mpsc::UnboundedSender<SystemMsg>,
+    sys: crate::syslane::SysSender,
     /// The `ActorRef<A>` of the actor, for typed lookups.
     typed: Box<dyn Any + Send + Sync>,
     type_name: &'static str,
@@ -578,7 +578,7 @@ impl ActorSystem {
         &self,
         props: Props<A>,
         parent: Parent,
-    ) -> Result<(ActorRef<A>, mpsc::UnboundedSender<SystemMsg>), SpawnError> {
+    ) -> Result<(ActorRef<A>, crate::syslane::SysSender), SpawnError> {
         let mailbox = props
             .mailbox
             .or_else(A::mailbox)
@@ -595,7 +595,7 @@ impl ActorSystem {
         } else {
             (None, None)
         };
-        let (sys_tx, sys_rx) = mpsc::unbounded_channel();
+        let (sys_tx, sys_rx) = crate::syslane::sys_lane();
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let pid = self.pid(id);
         let mut inner = RefInner::new(
@@ -715,7 +715,7 @@ impl ActorSystem {
     }
 
     /// The system lane of the live local actor with this pid.
-    pub(crate) fn system_lane(&self, pid: Pid) -> Option<mpsc::UnboundedSender<SystemMsg>> {
+    pub(crate) fn system_lane(&self, pid: Pid) -> Option<crate::syslane::SysSender> {
         self.local_entry(pid, |e| Some(e.sys.clone()))
     }
 

@@ -78,7 +78,8 @@ fn main() {
         for _ in 0..1000 {
             keep.push(system.spawn(Idle::default).await.unwrap());
         }
-        for _ in 0..10 {
+        // Until the warm-up actors have all started.
+        for _ in 0..5000 {
             tokio::task::yield_now().await;
         }
         RECORDING.store(true, Ordering::SeqCst);
@@ -107,11 +108,19 @@ fn main() {
             sizes.iter().sum::<usize>()
         );
         println!("live allocation sizes, largest first: {sizes:?}");
+        if std::env::var_os("MEMPROBE_ALL").is_some() {
+            let all: Vec<String> = log
+                .iter()
+                .map(|(p, s, a)| format!("{}{s}@{:x}", if *a { "+" } else { "-" }, p % 0x10000))
+                .collect();
+            println!("every event: {}", all.join(" "));
+        }
         println!(
             "size_of: IdleRef {}, IdleMsg {}",
             std::mem::size_of::<IdleRef>(),
             std::mem::size_of::<IdleMsg>()
         );
+        println!("sizes: {:?}", bactor::__private::sizes::<Idle>());
         drop(one);
         drop(keep);
         system.shutdown().await;

@@ -66,7 +66,11 @@ fn rss_bytes() -> f64 {
 async fn wait_for(counter: &AtomicUsize, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(120);
     while counter.load(Ordering::Acquire) < n {
-        assert!(Instant::now() < deadline, "only {} of {n} in 120 s", counter.load(Ordering::Acquire));
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {n} in 120 s",
+            counter.load(Ordering::Acquire)
+        );
         tokio::time::sleep(Duration::from_micros(200)).await;
     }
 }
@@ -103,7 +107,10 @@ async fn spawn_scenario<K>(
     let start = Instant::now();
     stop_all(keep).await;
     wait_for(&STOPPED, SPAWNS).await;
-    report.put("stop_us", start.elapsed().as_secs_f64() * 1e6 / SPAWNS as f64);
+    report.put(
+        "stop_us",
+        start.elapsed().as_secs_f64() * 1e6 / SPAWNS as f64,
+    );
 }
 
 mod raw {
@@ -373,10 +380,10 @@ mod ours {
 mod kameo_side {
     //! kameo 0.22: `#[derive(Actor)]`, `impl Message<T>`, `tell(..).await` / `ask(..).await`.
     use super::*;
+    use kameo::Actor;
     use kameo::actor::{ActorRef, Spawn, WeakActorRef};
     use kameo::error::{ActorStopReason, Infallible};
     use kameo::message::{Context, Message};
-    use kameo::Actor;
     use tokio::sync::oneshot;
 
     #[derive(Actor, Default)]
@@ -589,7 +596,11 @@ mod ractor_side {
         type State = PlayerState;
         type Arguments = ();
 
-        async fn pre_start(&self, _: ActorRef<Ball>, _: ()) -> Result<PlayerState, ActorProcessingErr> {
+        async fn pre_start(
+            &self,
+            _: ActorRef<Ball>,
+            _: (),
+        ) -> Result<PlayerState, ActorProcessingErr> {
             Ok(PlayerState::default())
         }
 
@@ -811,7 +822,7 @@ mod xtra_side {
                 let sink = xtra::spawn_tokio(Sink::default(), mailbox());
                 let start = Instant::now();
                 for n in 0..TELLS {
-                    let _ = sink.send(Add(n)).detach().await.unwrap();
+                    drop(sink.send(Add(n)).detach().await.unwrap());
                 }
                 assert_eq!(sum_when(&sink, sum_to(TELLS)).await, sum_to(TELLS));
                 report.put("secs", start.elapsed().as_secs_f64());
@@ -835,7 +846,7 @@ mod xtra_side {
                         let sink = sink.clone();
                         tokio::spawn(async move {
                             for n in 0..FAN_EACH {
-                                let _ = sink.send(Add(n)).detach().await.unwrap();
+                                drop(sink.send(Add(n)).detach().await.unwrap());
                             }
                         })
                     })
@@ -854,7 +865,7 @@ mod xtra_side {
                 a.send(Setup(b.clone(), Some(done))).await.unwrap();
                 b.send(Setup(a.clone(), None)).await.unwrap();
                 let start = Instant::now();
-                let _ = a.send(Ball(0)).detach().await.unwrap();
+                drop(a.send(Ball(0)).detach().await.unwrap());
                 assert_eq!(finished.await.unwrap(), HOPS);
                 report.put("secs", start.elapsed().as_secs_f64());
             }
@@ -1003,7 +1014,10 @@ mod actix_side {
                 for s in senders {
                     s.await.unwrap();
                 }
-                assert_eq!(sink.send(Sum).await.unwrap(), FAN_SENDERS * sum_to(FAN_EACH));
+                assert_eq!(
+                    sink.send(Sum).await.unwrap(),
+                    FAN_SENDERS * sum_to(FAN_EACH)
+                );
                 report.put("secs", start.elapsed().as_secs_f64());
             }
             "pingpong" => {
@@ -1120,8 +1134,10 @@ fn main() {
         })
         .collect();
     // (scenario, flavour, contender) -> key -> values
-    let mut results: std::collections::BTreeMap<(usize, usize), std::collections::HashMap<&str, Vec<f64>>> =
-        Default::default();
+    let mut results: std::collections::BTreeMap<
+        (usize, usize),
+        std::collections::HashMap<&str, Vec<f64>>,
+    > = Default::default();
     let started = Instant::now();
     for round in 0..repeats {
         for (ci, (scenario, flavour)) in cells.iter().enumerate() {
@@ -1155,7 +1171,11 @@ fn main() {
                 }
             }
         }
-        eprintln!("round {} of {repeats} done after {:.0?}", round + 1, started.elapsed());
+        eprintln!(
+            "round {} of {repeats} done after {:.0?}",
+            round + 1,
+            started.elapsed()
+        );
     }
     println!(
         "{} repeats, each in a fresh process; medians (min–max); ratio = raw tokio's median ÷ the contender's (higher is better; for memory, tokio's bytes ÷ the contender's)\n",
