@@ -17,8 +17,11 @@
 //! others on its thread. Before each message it checks the system lane. A message taken
 //! into a batch no longer counts against the bound.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context as TaskContext, Poll};
 
+use atomic_waker::AtomicWaker;
 use tokio::sync::mpsc;
 
 use crate::error::TellError;
@@ -85,29 +88,118 @@ impl<M> Envelope<M> {
     }
 }
 
+/// The sending half of a user lane.
 pub(crate) enum UserTx<M> {
-    Bounded(mpsc::Sender<Envelope<M>>),
-    Unbounded(mpsc::UnboundedSender<Envelope<M>>),
+    /// An actor on this node.
+    Local(LocalTx<M>),
     /// An actor on another node (feature `remote`): messages are encoded and queued for
     /// that node.
     #[cfg(feature = "remote")]
     Remote(std::sync::Arc<crate::remote::Lane<M>>),
 }
 
-pub(crate) enum UserRx<M> {
+/// A tokio channel, bounded or not.
+enum Tx<M> {
+    Bounded(mpsc::Sender<Envelope<M>>),
+    Unbounded(mpsc::UnboundedSender<Envelope<M>>),
+}
+
+enum Rx<M> {
     Bounded(mpsc::Receiver<Envelope<M>>),
     Unbounded(mpsc::UnboundedReceiver<Envelope<M>>),
 }
 
+/// A local lane's channel is made by its first send, not at spawn: most of its bytes (a
+/// 512-byte channel and a first block of 32 envelopes) are then never spent on an actor
+/// that is never sent anything. Until the actor's task takes the receiver, it waits here.
+struct Handoff<M> {
+    config: MailboxConfig,
+    /// The receiver closed before any channel was made: none will be. Set under `rx`.
+    closed: AtomicBool,
+    /// The actor's task, waiting for the channel to be made.
+    waker: AtomicWaker,
+    rx: Mutex<Option<Rx<M>>>,
+}
+
+impl<M> Handoff<M> {
+    fn rx(&self) -> MutexGuard<'_, Option<Rx<M>>> {
+        // Every update under the lock is one assignment: a panic cannot leave it torn.
+        self.rx.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The sending half of a lane on this node.
+pub(crate) struct LocalTx<M> {
+    tx: OnceLock<Tx<M>>,
+    handoff: Arc<Handoff<M>>,
+}
+
+/// The receiving half of a user lane (always local), owned by the actor's task.
+pub(crate) struct UserRx<M> {
+    rx: Option<Rx<M>>,
+    handoff: Arc<Handoff<M>>,
+}
+
 pub(crate) fn user_lane<M>(config: MailboxConfig) -> (UserTx<M>, UserRx<M>) {
-    match config {
-        MailboxConfig::Bounded(cap) => {
-            let (tx, rx) = mpsc::channel(cap.max(1));
-            (UserTx::Bounded(tx), UserRx::Bounded(rx))
+    let handoff = Arc::new(Handoff {
+        config,
+        closed: AtomicBool::new(false),
+        waker: AtomicWaker::new(),
+        rx: Mutex::new(None),
+    });
+    let tx = LocalTx {
+        tx: OnceLock::new(),
+        handoff: Arc::clone(&handoff),
+    };
+    (UserTx::Local(tx), UserRx { rx: None, handoff })
+}
+
+impl<M> LocalTx<M> {
+    /// The channel, made now if this is the first send; `None` when the receiver closed
+    /// before any was made.
+    #[inline]
+    fn tx(&self) -> Option<&Tx<M>> {
+        match self.tx.get() {
+            Some(tx) => Some(tx),
+            None => self.make(),
         }
-        MailboxConfig::Unbounded => {
-            let (tx, rx) = mpsc::unbounded_channel();
-            (UserTx::Unbounded(tx), UserRx::Unbounded(rx))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn make(&self) -> Option<&Tx<M>> {
+        let mut slot = self.handoff.rx();
+        if let Some(tx) = self.tx.get() {
+            return Some(tx);
+        }
+        if self.handoff.closed.load(Ordering::Relaxed) {
+            return None;
+        }
+        let (tx, rx) = match self.handoff.config {
+            MailboxConfig::Bounded(cap) => {
+                let (tx, rx) = mpsc::channel(cap.max(1));
+                (Tx::Bounded(tx), Rx::Bounded(rx))
+            }
+            MailboxConfig::Unbounded => {
+                let (tx, rx) = mpsc::unbounded_channel();
+                (Tx::Unbounded(tx), Rx::Unbounded(rx))
+            }
+        };
+        *slot = Some(rx);
+        // Under the lock: no other sender makes one meanwhile.
+        let tx = self.tx.get_or_init(|| tx);
+        drop(slot);
+        // The task takes the receiver; the message this send is about to push then
+        // wakes it through the channel, if it has not seen it already.
+        self.handoff.waker.wake();
+        Some(tx)
+    }
+
+    fn is_closed(&self) -> bool {
+        match self.tx.get() {
+            Some(Tx::Bounded(tx)) => tx.is_closed(),
+            Some(Tx::Unbounded(tx)) => tx.is_closed(),
+            None => self.handoff.closed.load(Ordering::Acquire),
         }
     }
 }
@@ -117,8 +209,11 @@ impl<M> UserTx<M> {
     #[inline]
     pub(crate) async fn send(&self, env: Envelope<M>) -> Result<(), Envelope<M>> {
         match self {
-            UserTx::Bounded(tx) => tx.send(env).await.map_err(|e| e.0),
-            UserTx::Unbounded(tx) => tx.send(env).map_err(|e| e.0),
+            UserTx::Local(local) => match local.tx() {
+                Some(Tx::Bounded(tx)) => tx.send(env).await.map_err(|e| e.0),
+                Some(Tx::Unbounded(tx)) => tx.send(env).map_err(|e| e.0),
+                None => Err(env),
+            },
             #[cfg(feature = "remote")]
             UserTx::Remote(lane) => lane.send(env).await,
         }
@@ -127,11 +222,14 @@ impl<M> UserTx<M> {
     #[inline]
     pub(crate) fn try_send(&self, env: Envelope<M>) -> Result<(), TellError<Envelope<M>>> {
         match self {
-            UserTx::Bounded(tx) => tx.try_send(env).map_err(|e| match e {
-                mpsc::error::TrySendError::Full(m) => TellError::Full(m),
-                mpsc::error::TrySendError::Closed(m) => TellError::Dead(m),
-            }),
-            UserTx::Unbounded(tx) => tx.send(env).map_err(|e| TellError::Dead(e.0)),
+            UserTx::Local(local) => match local.tx() {
+                Some(Tx::Bounded(tx)) => tx.try_send(env).map_err(|e| match e {
+                    mpsc::error::TrySendError::Full(m) => TellError::Full(m),
+                    mpsc::error::TrySendError::Closed(m) => TellError::Dead(m),
+                }),
+                Some(Tx::Unbounded(tx)) => tx.send(env).map_err(|e| TellError::Dead(e.0)),
+                None => Err(TellError::Dead(env)),
+            },
             #[cfg(feature = "remote")]
             UserTx::Remote(lane) => lane.try_send(env),
         }
@@ -139,15 +237,71 @@ impl<M> UserTx<M> {
 
     pub(crate) fn is_closed(&self) -> bool {
         match self {
-            UserTx::Bounded(tx) => tx.is_closed(),
-            UserTx::Unbounded(tx) => tx.is_closed(),
+            UserTx::Local(local) => local.is_closed(),
             #[cfg(feature = "remote")]
             UserTx::Remote(lane) => lane.is_closed(),
         }
     }
 }
 
+impl<M> Rx<M> {
+    fn poll_recv_many(
+        &mut self,
+        cx: &mut TaskContext<'_>,
+        buf: &mut Vec<Envelope<M>>,
+        limit: usize,
+    ) -> Poll<usize> {
+        match self {
+            Rx::Bounded(rx) => rx.poll_recv_many(cx, buf, limit),
+            Rx::Unbounded(rx) => rx.poll_recv_many(cx, buf, limit),
+        }
+    }
+
+    fn close(&mut self) {
+        match self {
+            Rx::Bounded(rx) => rx.close(),
+            Rx::Unbounded(rx) => rx.close(),
+        }
+    }
+
+    fn poll_recv(&mut self, cx: &mut TaskContext<'_>) -> Poll<Option<Envelope<M>>> {
+        match self {
+            Rx::Bounded(rx) => rx.poll_recv(cx),
+            Rx::Unbounded(rx) => rx.poll_recv(cx),
+        }
+    }
+
+    fn try_recv(&mut self) -> Option<Envelope<M>> {
+        match self {
+            Rx::Bounded(rx) => rx.try_recv().ok(),
+            Rx::Unbounded(rx) => rx.try_recv().ok(),
+        }
+    }
+}
+
 impl<M> UserRx<M> {
+    /// The channel's receiver, once a send has made it.
+    fn take(&mut self) -> Option<&mut Rx<M>> {
+        if self.rx.is_none() {
+            self.rx = self.handoff.rx().take();
+        }
+        self.rx.as_mut()
+    }
+
+    /// Until the first send: waits for it, or `true` when the lane is closed (and empty).
+    #[cold]
+    #[inline(never)]
+    fn poll_made(&mut self, cx: &mut TaskContext<'_>) -> Poll<bool> {
+        self.handoff.waker.register(cx.waker());
+        if self.take().is_some() {
+            return Poll::Ready(false);
+        }
+        if self.handoff.closed.load(Ordering::Acquire) {
+            return Poll::Ready(true);
+        }
+        Poll::Pending
+    }
+
     /// Takes up to `limit` messages into `buf`; `Ready(0)` means closed and empty.
     #[inline]
     pub(crate) fn poll_recv_many(
@@ -156,17 +310,34 @@ impl<M> UserRx<M> {
         buf: &mut Vec<Envelope<M>>,
         limit: usize,
     ) -> Poll<usize> {
-        match self {
-            UserRx::Bounded(rx) => rx.poll_recv_many(cx, buf, limit),
-            UserRx::Unbounded(rx) => rx.poll_recv_many(cx, buf, limit),
+        if let Some(rx) = &mut self.rx {
+            return rx.poll_recv_many(cx, buf, limit);
+        }
+        match self.poll_made(cx) {
+            Poll::Ready(false) => match &mut self.rx {
+                Some(rx) => rx.poll_recv_many(cx, buf, limit),
+                None => Poll::Ready(0),
+            },
+            Poll::Ready(true) => Poll::Ready(0),
+            Poll::Pending => Poll::Pending,
         }
     }
 
     /// Refuses new messages; queued ones can still be taken.
     pub(crate) fn close(&mut self) {
-        match self {
-            UserRx::Bounded(rx) => rx.close(),
-            UserRx::Unbounded(rx) => rx.close(),
+        {
+            let mut slot = self.handoff.rx();
+            if self.rx.is_none() {
+                self.rx = slot.take();
+            }
+            // Under the lock: a first send either made the channel (closed below) or
+            // will find the lane closed.
+            if self.rx.is_none() {
+                self.handoff.closed.store(true, Ordering::Release);
+            }
+        }
+        if let Some(rx) = &mut self.rx {
+            rx.close();
         }
     }
 
@@ -176,16 +347,31 @@ impl<M> UserRx<M> {
     ///
     /// [`close`]: UserRx::close
     pub(crate) async fn recv(&mut self) -> Option<Envelope<M>> {
-        match self {
-            UserRx::Bounded(rx) => rx.recv().await,
-            UserRx::Unbounded(rx) => rx.recv().await,
-        }
+        std::future::poll_fn(|cx| {
+            if self.rx.is_none() {
+                match self.poll_made(cx) {
+                    Poll::Ready(true) => return Poll::Ready(None),
+                    Poll::Ready(false) => {}
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+            match &mut self.rx {
+                Some(rx) => rx.poll_recv(cx),
+                None => Poll::Ready(None),
+            }
+        })
+        .await
     }
 
     pub(crate) fn try_recv(&mut self) -> Option<Envelope<M>> {
-        match self {
-            UserRx::Bounded(rx) => rx.try_recv().ok(),
-            UserRx::Unbounded(rx) => rx.try_recv().ok(),
-        }
+        self.take()?.try_recv()
+    }
+}
+
+impl<M> Drop for UserRx<M> {
+    /// Closes the lane: a channel whose receiver still waits in the handoff would
+    /// otherwise take messages nobody will ever handle.
+    fn drop(&mut self) {
+        self.close();
     }
 }
