@@ -219,8 +219,25 @@ impl<M> UserTx<M> {
         }
     }
 
+    /// Queues now, or hands the envelope back. The common case (a bounded local lane
+    /// whose channel exists) is inlined into the send path; the others are not, so that
+    /// it stays small.
     #[inline]
     pub(crate) fn try_send(&self, env: Envelope<M>) -> Result<(), TellError<Envelope<M>>> {
+        if let UserTx::Local(local) = self
+            && let Some(Tx::Bounded(tx)) = local.tx.get()
+        {
+            return tx.try_send(env).map_err(|e| match e {
+                mpsc::error::TrySendError::Full(m) => TellError::Full(m),
+                mpsc::error::TrySendError::Closed(m) => TellError::Dead(m),
+            });
+        }
+        self.try_send_other(env)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn try_send_other(&self, env: Envelope<M>) -> Result<(), TellError<Envelope<M>>> {
         match self {
             UserTx::Local(local) => match local.tx() {
                 Some(Tx::Bounded(tx)) => tx.try_send(env).map_err(|e| match e {
