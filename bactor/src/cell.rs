@@ -327,7 +327,7 @@ impl<A: Actor> Cell<A> {
             else {
                 let limit = BATCH.min(self.throughput);
                 // Idle from now: the receive timeout, if any, counts from here.
-                let idle = match self.ctx.receive_timeout {
+                let idle = match self.ctx.receive_timeout() {
                     Some(timeout) => {
                         let deadline = tokio::time::Instant::now() + timeout;
                         match &mut self.idle_timer {
@@ -387,7 +387,7 @@ impl<A: Actor> Cell<A> {
                         if let Err(e) = failure(Box::pin(hook).await) {
                             return Step::fail(e, None);
                         }
-                        if let Some(e) = self.ctx.deferred_failure.take() {
+                        if let Some(e) = self.ctx.take_deferred_failure() {
                             return Step::fail(e, None);
                         }
                         if self.ctx.stop_requested {
@@ -454,7 +454,7 @@ impl<A: Actor> Cell<A> {
             {
                 self.ctx.unstash_all();
             }
-            if let Some(e) = self.ctx.deferred_failure.take() {
+            if let Some(e) = self.ctx.take_deferred_failure() {
                 return Step::fail(e, Some(name));
             }
             if self.ctx.stop_requested {
@@ -482,9 +482,8 @@ impl<A: Actor> Cell<A> {
                 message,
             } => self.supervise_child(child, error, message),
             SystemMsg::ChildTerminated { child, reason } => {
-                self.ctx.children.remove(&child.id());
+                self.ctx.remove_child(child);
                 self.escalated.retain(|p| *p != child);
-                self.ctx.watching.remove(&child);
                 self.terminated_notice(actor, child, reason).await
             }
             SystemMsg::Watch { watcher, sys } => {
@@ -497,7 +496,7 @@ impl<A: Actor> Cell<A> {
             }
             SystemMsg::Terminated { pid, reason } => {
                 // Ignore notices for pids no longer watched (unwatched, or already told).
-                if !self.ctx.watching.remove(&pid) {
+                if !self.ctx.stop_watching(pid) {
                     return None;
                 }
                 self.terminated_notice(actor, pid, reason).await
@@ -607,7 +606,7 @@ impl<A: Actor> Cell<A> {
         match decision {
             Decision::Resume if has_instance => {
                 for child in std::mem::take(&mut self.escalated) {
-                    if let Some(c) = self.ctx.children.get(&child.id()) {
+                    if let Some(c) = self.ctx.child(child.id()) {
                         let _ = c.sys.send(SystemMsg::Decision(Decision::Resume));
                     }
                 }
@@ -632,10 +631,10 @@ impl<A: Actor> Cell<A> {
         error: Arc<ActorError>,
         message: Option<&'static str>,
     ) -> Option<Step> {
-        let strategy = self.ctx.strategy;
+        let strategy = self.ctx.strategy();
         let now = tokio::time::Instant::now();
         // A child that already stopped needs no decision.
-        let entry = self.ctx.children.get_mut(&child.id())?;
+        let entry = self.ctx.child_mut(child.id())?;
         let (directive, delay) = strategy.decide_with(&error, &mut entry.stats, now, |d| d);
         let entry_sys = entry.sys.clone();
         self.publish(SystemEvent::Supervisor(SupervisorEvent {
@@ -656,7 +655,7 @@ impl<A: Actor> Cell<A> {
                 let _ = entry_sys.send(SystemMsg::Decision(Decision::Resume));
             }
             Directive::Restart => {
-                for c in self.ctx.children.values() {
+                for c in self.ctx.child_list() {
                     if all || c.pid == child {
                         tell(
                             c,
@@ -669,7 +668,7 @@ impl<A: Actor> Cell<A> {
                 }
             }
             Directive::Stop => {
-                for c in self.ctx.children.values() {
+                for c in self.ctx.child_list() {
                     if c.pid == child {
                         tell(
                             c,
@@ -694,18 +693,17 @@ impl<A: Actor> Cell<A> {
     /// handled meanwhile; a stop request is remembered and returned.
     async fn stop_children(&mut self) -> Option<StopReason> {
         let mut stop = None;
-        for child in self.ctx.children.values() {
+        for child in self.ctx.child_list() {
             // An error means the child already stopped; its notice is on our lane.
             let _ = child.sys.send(SystemMsg::Stop);
         }
-        while !self.ctx.children.is_empty() {
+        while self.ctx.has_children() {
             let Some(msg) = self.sys.recv().await else {
                 break;
             };
             match msg {
                 SystemMsg::ChildTerminated { child, .. } => {
-                    self.ctx.children.remove(&child.id());
-                    self.ctx.watching.remove(&child);
+                    self.ctx.remove_child(child);
                 }
                 SystemMsg::Stop => stop = Some(StopReason::Stopped),
                 SystemMsg::Decision(Decision::Stop { cause }) => {
@@ -770,8 +768,7 @@ impl<A: Actor> Cell<A> {
         }
         self.ctx.cancel_timers();
         self.ctx.stop_requested = false;
-        self.ctx.deferred_failure = None;
-        self.ctx.receive_timeout = None;
+        self.ctx.reset_for_restart();
         // Stashed messages go back in front of the mailbox, for the new instance.
         self.ctx.unstash_all();
         // The old instance is dropped before the new one is made.

@@ -73,24 +73,34 @@ pub struct Context<A: Actor> {
     own_lane: crate::syslane::SysSender,
     system: ActorSystem,
     parent: Parent,
-    pub(crate) children: HashMap<u64, Child>,
-    pub(crate) strategy: SupervisorStrategy,
-    /// Pids this actor watches.
-    pub(crate) watching: HashSet<Pid>,
-    timers: Vec<AbortHandle>,
+    /// The strategy for this actor's children; `None` for the default. Boxed: most
+    /// actors have no children, and the strategy is 88 bytes.
+    strategy: Option<Box<SupervisorStrategy>>,
+    /// Children, watches, timers, the receive timeout: made at first use, so that an
+    /// actor using none of them does not carry their empty maps (120 bytes).
+    links: Option<Box<Links>>,
     pub(crate) stop_requested: bool,
     pub(crate) stopping: bool,
     /// A failure to report once the current handler returns (a failed persist).
-    pub(crate) deferred_failure: Option<crate::ActorError>,
+    pub(crate) deferred_failure: Option<Box<crate::ActorError>>,
     /// Made at the first stash: an actor that never stashes pays one word for it.
     pub(crate) stash: Option<Box<Stash<A::Msg>>>,
-    /// Messages dropped because their handler did not serve the state (`otherwise = drop`).
-    dropped: u64,
-    pub(crate) receive_timeout: Option<Duration>,
     /// The headers of the message being handled.
     pub(crate) headers: crate::Headers,
     #[cfg(feature = "persist")]
-    pub(crate) persistence: Option<crate::persistence::PersistState>,
+    pub(crate) persistence: Option<Box<crate::persistence::PersistState>>,
+}
+
+/// What an actor with children, watches, timers or a receive timeout keeps.
+#[derive(Default)]
+pub(crate) struct Links {
+    pub(crate) children: HashMap<u64, Child>,
+    /// Pids this actor watches.
+    pub(crate) watching: HashSet<Pid>,
+    timers: Vec<AbortHandle>,
+    /// Messages dropped because their handler did not serve the state (`otherwise = drop`).
+    dropped: u64,
+    receive_timeout: Option<Duration>,
 }
 
 impl<A: Actor> Context<A> {
@@ -99,23 +109,19 @@ impl<A: Actor> Context<A> {
         system: ActorSystem,
         own_lane: crate::syslane::SysSender,
         parent: Parent,
-        strategy: SupervisorStrategy,
+        strategy: Option<SupervisorStrategy>,
     ) -> Self {
         Context {
             myself,
             own_lane,
             system,
             parent,
-            children: HashMap::new(),
-            strategy,
-            watching: HashSet::new(),
-            timers: Vec::new(),
+            strategy: strategy.map(Box::new),
+            links: None,
             stop_requested: false,
             stopping: false,
             deferred_failure: None,
             stash: None,
-            dropped: 0,
-            receive_timeout: None,
             headers: crate::Headers::new(),
             #[cfg(feature = "persist")]
             persistence: None,
@@ -207,7 +213,7 @@ impl<A: Actor> Context<A> {
 
     /// The pids of the live children.
     pub fn children(&self) -> Vec<Pid> {
-        let mut pids: Vec<Pid> = self.children.values().map(|c| c.pid).collect();
+        let mut pids: Vec<Pid> = self.child_list().map(|c| c.pid).collect();
         pids.sort();
         pids
     }
@@ -283,7 +289,7 @@ impl<A: Actor> Context<A> {
             sys: self.own_lane.clone(),
         };
         let (child, sys) = self.system.spawn_with_parent(props, parent)?;
-        self.children.insert(
+        self.links_mut().children.insert(
             child.pid().id(),
             Child {
                 pid: child.pid(),
@@ -343,7 +349,7 @@ impl<A: Actor> Context<A> {
     {
         let target = target.as_ref();
         let pid = target.pid();
-        self.watching.insert(pid);
+        self.links_mut().watching.insert(pid);
         let watch = SystemMsg::Watch {
             watcher: self.pid(),
             sys: SysTx::Local(self.own_lane.clone()),
@@ -364,7 +370,7 @@ impl<A: Actor> Context<A> {
         B: Actor,
     {
         let target = target.as_ref();
-        if self.watching.remove(&target.pid()) {
+        if self.stop_watching(target.pid()) {
             // If it is gone, there is nothing to unwatch.
             let _ = target.inner.sys.send(SystemMsg::Unwatch {
                 watcher: self.pid(),
@@ -375,19 +381,19 @@ impl<A: Actor> Context<A> {
     /// Fails this actor once the current handler returns (its supervisor then decides),
     /// while the handler still replies normally.
     pub fn fail_after_handler(&mut self, error: crate::ActorError) {
-        self.deferred_failure.get_or_insert(error);
+        self.deferred_failure.get_or_insert_with(|| Box::new(error));
     }
 
     /// The persistence id of a persistent actor.
     #[cfg(feature = "persist")]
     pub fn persistence_id(&self) -> Option<&str> {
-        self.persistence.as_ref().map(|p| p.id.as_str())
+        self.persistence.as_deref().map(|p| p.id.as_str())
     }
 
     /// The sequence number of the last event persisted or recovered (0 before any).
     #[cfg(feature = "persist")]
     pub fn last_sequence_nr(&self) -> u64 {
-        self.persistence.as_ref().map_or(0, |p| p.sequence_nr())
+        self.persistence.as_deref().map_or(0, |p| p.sequence_nr())
     }
 
     /// Stops this actor once the current message (or hook) is done. Queued messages become
@@ -560,7 +566,7 @@ impl<A: Actor> Context<A> {
     /// How many messages this actor dropped because their handler did not serve its
     /// state (`otherwise = drop`), since it was spawned.
     pub fn dropped(&self) -> u64 {
-        self.dropped
+        self.links.as_ref().map_or(0, |l| l.dropped)
     }
 
     /// The next message taken out of the stash, if any.
@@ -590,7 +596,7 @@ impl<A: Actor> Context<A> {
                 self.refuse(msg, AskError::Rejected(rejection));
             }
             Otherwise::Drop => {
-                self.dropped += 1;
+                self.links_mut().dropped += 1;
                 self.system.events().dead_letter(self.pid(), name);
                 drop(msg);
             }
@@ -656,30 +662,90 @@ impl<A: Actor> Context<A> {
     /// # Ok(()) }
     /// ```
     pub fn set_receive_timeout(&mut self, timeout: Duration) {
-        self.receive_timeout = Some(timeout);
+        self.links_mut().receive_timeout = Some(timeout);
     }
 
     /// Cancels the receive timeout.
     pub fn cancel_receive_timeout(&mut self) {
-        self.receive_timeout = None;
+        if let Some(links) = &mut self.links {
+            links.receive_timeout = None;
+        }
     }
 
     /// The receive timeout in force, if any.
+    #[inline]
     pub fn receive_timeout(&self) -> Option<Duration> {
-        self.receive_timeout
+        self.links.as_ref()?.receive_timeout
     }
 
     fn add_timer(&mut self, task: tokio::task::JoinHandle<()>) -> TimerHandle {
-        self.timers.retain(|t| !t.is_finished());
+        let timers = &mut self.links_mut().timers;
+        timers.retain(|t| !t.is_finished());
         let handle = task.abort_handle();
-        self.timers.push(handle.clone());
+        timers.push(handle.clone());
         TimerHandle { handle }
     }
 
     pub(crate) fn cancel_timers(&mut self) {
-        for t in self.timers.drain(..) {
-            t.abort();
+        if let Some(links) = &mut self.links {
+            for t in links.timers.drain(..) {
+                t.abort();
+            }
         }
+    }
+
+    pub(crate) fn links_mut(&mut self) -> &mut Links {
+        self.links.get_or_insert_with(Default::default)
+    }
+
+    /// The live children.
+    pub(crate) fn child_list(&self) -> impl Iterator<Item = &Child> {
+        self.links.iter().flat_map(|l| l.children.values())
+    }
+
+    pub(crate) fn has_children(&self) -> bool {
+        self.links.as_ref().is_some_and(|l| !l.children.is_empty())
+    }
+
+    pub(crate) fn child(&self, id: u64) -> Option<&Child> {
+        self.links.as_ref()?.children.get(&id)
+    }
+
+    pub(crate) fn child_mut(&mut self, id: u64) -> Option<&mut Child> {
+        self.links.as_mut()?.children.get_mut(&id)
+    }
+
+    /// Forgets a child that has stopped (and any watch of it).
+    pub(crate) fn remove_child(&mut self, pid: Pid) {
+        if let Some(links) = &mut self.links {
+            links.children.remove(&pid.id());
+            links.watching.remove(&pid);
+        }
+    }
+
+    /// Forgets a watch; `false` if `pid` was not watched.
+    pub(crate) fn stop_watching(&mut self, pid: Pid) -> bool {
+        self.links.as_mut().is_some_and(|l| l.watching.remove(&pid))
+    }
+
+    /// The strategy for this actor's children.
+    pub(crate) fn strategy(&self) -> SupervisorStrategy {
+        self.strategy.as_deref().copied().unwrap_or_default()
+    }
+
+    /// The failure a handler left for after it returned ([`fail_after_handler`], a failed
+    /// persist).
+    ///
+    /// [`fail_after_handler`]: Context::fail_after_handler
+    #[inline]
+    pub(crate) fn take_deferred_failure(&mut self) -> Option<crate::ActorError> {
+        self.deferred_failure.take().map(|e| *e)
+    }
+
+    /// After a restart: no failure left over, no receive timeout.
+    pub(crate) fn reset_for_restart(&mut self) {
+        self.deferred_failure = None;
+        self.cancel_receive_timeout();
     }
 }
 
@@ -687,7 +753,7 @@ impl<A: Actor> fmt::Debug for Context<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Context")
             .field("pid", &self.pid())
-            .field("children", &self.children.len())
+            .field("children", &self.child_list().count())
             .finish_non_exhaustive()
     }
 }

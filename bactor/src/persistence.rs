@@ -285,7 +285,7 @@ async fn write<A: PersistentActor>(
     events: Vec<A::Event>,
 ) -> Result<(), PersistError> {
     let pid = ctx.pid();
-    let Some(st) = ctx.persistence.as_mut() else {
+    let Some(st) = ctx.persistence.as_deref_mut() else {
         return Err(PersistError::NotPersistent);
     };
     let mut rows = Vec::with_capacity(events.len());
@@ -361,7 +361,7 @@ pub async fn recover<A: PersistentActor>(
     actor: &mut A,
     ctx: &mut Context<A>,
 ) -> Result<(), ActorError> {
-    let Some(st) = ctx.persistence.as_mut() else {
+    let Some(st) = ctx.persistence.as_deref_mut() else {
         return Ok(());
     };
     st.seq = 0;

@@ -634,10 +634,7 @@ impl ActorSystem {
                 },
             );
         }
-        let strategy = props
-            .supervisor
-            .or_else(A::supervisor_strategy)
-            .unwrap_or_default();
+        let strategy = props.supervisor.or_else(A::supervisor_strategy);
         #[cfg_attr(not(feature = "persist"), allow(unused_mut))]
         let mut ctx = Context::new(
             actor_ref.clone(),
@@ -652,7 +649,7 @@ impl ActorSystem {
                 self.unregister(pid);
                 return Err(SpawnError::NoEventStore);
             };
-            ctx.persistence = Some(crate::persistence::PersistState::new(id, store));
+            ctx.persistence = Some(Box::new(crate::persistence::PersistState::new(id, store)));
         }
         let mut cell = Cell::new(props.producer, ctx, user_rx, high_rx, sys_rx, throughput);
         cell.receive =
