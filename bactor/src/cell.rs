@@ -165,6 +165,19 @@ struct Watcher {
     sys: SysTx,
 }
 
+/// What few actors need: made at first use.
+#[derive(Default)]
+struct Rare {
+    /// By full pid: watchers on other nodes may share an id with local ones.
+    watchers: HashMap<Pid, Watcher>,
+    /// Failure history when the guardian supervises this actor (top-level actors).
+    guardian_stats: RestartStats,
+    /// Terminated notices that arrived while the actor could not run hooks.
+    deferred: VecDeque<(Pid, StopReason)>,
+    /// Children whose failure this actor escalated; resumed if this actor is resumed.
+    escalated: Vec<Pid>,
+}
+
 pub(crate) struct Cell<A: Actor> {
     producer: Producer<A>,
     ctx: Context<A>,
@@ -177,14 +190,9 @@ pub(crate) struct Cell<A: Actor> {
     batch: Vec<Envelope<A::Msg>>,
     /// The same for the high-priority lane; served first.
     high_batch: Vec<Envelope<A::Msg>>,
-    /// By full pid: watchers on other nodes may share an id with local ones.
-    watchers: HashMap<Pid, Watcher>,
-    /// Failure history when the guardian supervises this actor (top-level actors).
-    guardian_stats: RestartStats,
-    /// Terminated notices that arrived while the actor could not run hooks.
-    deferred: VecDeque<(Pid, StopReason)>,
-    /// Children whose failure this actor escalated; resumed if this actor is resumed.
-    escalated: Vec<Pid>,
+    /// Watchers, deferred notices, escalations: made at first use (152 bytes that most
+    /// actors never need).
+    rare: Option<Box<Rare>>,
     /// The receive timeout's timer, made the first time one is set.
     idle_timer: Option<Pin<Box<tokio::time::Sleep>>>,
     /// Receive middleware, outermost first; `None` when there is none.
@@ -209,10 +217,7 @@ impl<A: Actor> Cell<A> {
             throughput,
             batch: Vec::new(),
             high_batch: Vec::new(),
-            watchers: HashMap::new(),
-            guardian_stats: RestartStats::default(),
-            deferred: VecDeque::new(),
-            escalated: Vec::new(),
+            rare: None,
             idle_timer: None,
             receive: None,
         }
@@ -220,6 +225,22 @@ impl<A: Actor> Cell<A> {
 
     fn pid(&self) -> Pid {
         self.ctx.pid()
+    }
+
+    fn rare_mut(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Default::default)
+    }
+
+    fn watch_me(&mut self, watcher: Pid, sys: SysTx) {
+        self.rare_mut()
+            .watchers
+            .insert(watcher, Watcher { pid: watcher, sys });
+    }
+
+    fn unwatch_me(&mut self, watcher: Pid) {
+        if let Some(rare) = &mut self.rare {
+            rare.watchers.remove(&watcher);
+        }
     }
 
     fn publish(&self, event: SystemEvent) {
@@ -290,7 +311,7 @@ impl<A: Actor> Cell<A> {
 
     /// The message loop. Returns when the actor fails, is told to restart, or stops.
     async fn serve(&mut self, actor: &mut A) -> Step {
-        while let Some((pid, reason)) = self.deferred.pop_front() {
+        while let Some((pid, reason)) = self.rare.as_mut().and_then(|r| r.deferred.pop_front()) {
             if let Err(e) = Box::pin(self.notify_terminated(actor, pid, &reason)).await {
                 return Step::fail(e, None);
             }
@@ -483,15 +504,17 @@ impl<A: Actor> Cell<A> {
             } => self.supervise_child(child, error, message),
             SystemMsg::ChildTerminated { child, reason } => {
                 self.ctx.remove_child(child);
-                self.escalated.retain(|p| *p != child);
+                if let Some(rare) = &mut self.rare {
+                    rare.escalated.retain(|p| *p != child);
+                }
                 self.terminated_notice(actor, child, reason).await
             }
             SystemMsg::Watch { watcher, sys } => {
-                self.watchers.insert(watcher, Watcher { pid: watcher, sys });
+                self.watch_me(watcher, sys);
                 None
             }
             SystemMsg::Unwatch { watcher } => {
-                self.watchers.remove(&watcher);
+                self.unwatch_me(watcher);
                 None
             }
             SystemMsg::Terminated { pid, reason } => {
@@ -525,7 +548,7 @@ impl<A: Actor> Cell<A> {
                 .err()
                 .map(|e| Step::fail(e, None)),
             None => {
-                self.deferred.push_back((pid, reason));
+                self.rare_mut().deferred.push_back((pid, reason));
                 None
             }
         }
@@ -555,9 +578,11 @@ impl<A: Actor> Cell<A> {
                 let now = tokio::time::Instant::now();
                 // The guardian has no parent to escalate to: Escalate means Restart.
                 let (directive, delay) =
-                    strategy.decide_with(&error, &mut self.guardian_stats, now, |d| match d {
-                        Directive::Escalate => Directive::Restart,
-                        d => d,
+                    strategy.decide_with(&error, &mut self.rare_mut().guardian_stats, now, |d| {
+                        match d {
+                            Directive::Escalate => Directive::Restart,
+                            d => d,
+                        }
                     });
                 self.publish(SystemEvent::Supervisor(SupervisorEvent {
                     supervisor: None,
@@ -605,7 +630,8 @@ impl<A: Actor> Cell<A> {
         };
         match decision {
             Decision::Resume if has_instance => {
-                for child in std::mem::take(&mut self.escalated) {
+                let escalated = self.rare.as_mut().map(|r| std::mem::take(&mut r.escalated));
+                for child in escalated.unwrap_or_default() {
                     if let Some(c) = self.ctx.child(child.id()) {
                         let _ = c.sys.send(SystemMsg::Decision(Decision::Resume));
                     }
@@ -682,7 +708,7 @@ impl<A: Actor> Cell<A> {
                 }
             }
             Directive::Escalate => {
-                self.escalated.push(child);
+                self.rare_mut().escalated.push(child);
                 return Some(Step::fail(ActorError::escalated(child, error), None));
             }
         }
@@ -717,7 +743,9 @@ impl<A: Actor> Cell<A> {
                 }
             }
         }
-        self.escalated.clear();
+        if let Some(rare) = &mut self.rare {
+            rare.escalated.clear();
+        }
         stop
     }
 
@@ -817,12 +845,8 @@ impl<A: Actor> Cell<A> {
         self.sys.close();
         while let Some(msg) = self.sys.recv().await {
             match msg {
-                SystemMsg::Watch { watcher, sys } => {
-                    self.watchers.insert(watcher, Watcher { pid: watcher, sys });
-                }
-                SystemMsg::Unwatch { watcher } => {
-                    self.watchers.remove(&watcher);
-                }
+                SystemMsg::Watch { watcher, sys } => self.watch_me(watcher, sys),
+                SystemMsg::Unwatch { watcher } => self.unwatch_me(watcher),
                 _ => {}
             }
         }
@@ -856,7 +880,8 @@ impl<A: Actor> Cell<A> {
         });
         self.ctx.system().unregister(pid);
         let parent = self.ctx.parent_link().pid();
-        for w in self.watchers.values() {
+        let watchers = self.rare.take().map(|r| r.watchers).unwrap_or_default();
+        for w in watchers.values() {
             if Some(w.pid) != parent {
                 // A watcher that is gone needs no notice.
                 let _ = w.sys.send(SystemMsg::Terminated {
@@ -877,8 +902,7 @@ pub fn sizes<A: Actor>() -> Vec<(&'static str, usize)> {
         ("cell", size_of::<Cell<A>>()),
         ("context", size_of::<Context<A>>()),
         ("user_rx", size_of::<UserRx<A::Msg>>()),
-        ("watchers", size_of::<HashMap<Pid, Watcher>>()),
-        ("guardian_stats", size_of::<RestartStats>()),
+        ("rare", size_of::<Rare>()),
         ("producer", size_of::<Producer<A>>()),
         ("receive", size_of::<crate::middleware::ReceiveLayers>()),
         ("step", size_of::<Step>()),
