@@ -152,7 +152,9 @@ impl Step {
 }
 
 enum Next {
-    Sys(SystemMsg),
+    /// A system message is waiting (taken at the top of the loop: the task does not keep
+    /// one across an await).
+    Sys,
     User,
     High,
     Closed,
@@ -366,8 +368,8 @@ impl<A: Actor> Cell<A> {
                 let (high, high_batch) = (&mut self.high, &mut self.high_batch);
                 let mut idle = idle;
                 let next = poll_fn(|cx| {
-                    if let Poll::Ready(Some(msg)) = sys.poll_recv(cx) {
-                        return Poll::Ready(Next::Sys(msg));
+                    if sys.poll_ready(cx).is_ready() {
+                        return Poll::Ready(Next::Sys);
                     }
                     if let Some(high) = high
                         && let Poll::Ready(n) = high.poll_recv_many(cx, high_batch, limit)
@@ -389,11 +391,7 @@ impl<A: Actor> Cell<A> {
                 })
                 .await;
                 match next {
-                    Next::Sys(msg) => {
-                        if let Some(step) = Box::pin(self.on_system(Some(&mut *actor), msg)).await {
-                            return step;
-                        }
-                    }
+                    Next::Sys => {}
                     Next::User => self.batch.reverse(),
                     Next::High => self.high_batch.reverse(),
                     Next::Idle => {
@@ -442,7 +440,7 @@ impl<A: Actor> Cell<A> {
                 (A::HAS_BEHAVIOR && self.ctx.has_stashed()).then(|| actor.state_key());
             let name = A::message_name(&msg);
             let pid = self.ctx.pid();
-            let started = match &self.receive {
+            let started = match self.receive.as_deref() {
                 None => None,
                 Some((layers, timed)) => {
                     match receive_before::<A>(layers, *timed, pid, name, &msg, &self.ctx.headers) {
@@ -463,7 +461,7 @@ impl<A: Actor> Cell<A> {
                 name
             );
             let outcome = failure(handled_msg.await);
-            if let (Some((layers, _)), Some(started)) = (&self.receive, started) {
+            if let (Some((layers, _)), Some(started)) = (self.receive.as_deref(), started) {
                 receive_after::<A>(layers, pid, name, &outcome, started, &self.ctx.headers);
             }
             self.ctx.clear_headers();

@@ -237,8 +237,8 @@ impl<T: ?Sized> fmt::Debug for LayerList<T> {
 }
 
 /// The receive layers of one actor, outermost first, and whether any is timed; `None`
-/// when it has none.
-pub(crate) type ReceiveLayers = Option<(Arc<[Arc<dyn ReceiveMiddleware>]>, bool)>;
+/// when it has none (boxed: one word in every actor's task).
+pub(crate) type ReceiveLayers = Option<Box<(Arc<[Arc<dyn ReceiveMiddleware>]>, bool)>>;
 /// The send layers of one actor, outermost first; `None` when it has none.
 pub(crate) type SendLayers = Option<Arc<[Arc<dyn SendMiddleware>]>>;
 

@@ -106,6 +106,19 @@ impl SysReceiver {
         Poll::Pending
     }
 
+    /// Ready once a message is queued (it stays queued).
+    pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.is_empty() {
+            return Poll::Ready(());
+        }
+        self.0.waker.register(cx.waker());
+        if self.is_empty() {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    }
+
     /// The next message; `None` once the lane is closed and empty.
     pub(crate) async fn recv(&mut self) -> Option<SystemMsg> {
         std::future::poll_fn(|cx| self.poll_recv(cx)).await

@@ -115,8 +115,8 @@ impl Parent {
 struct Entry {
     name: Option<String>,
     sys: crate::syslane::SysSender,
-    /// The `ActorRef<A>` of the actor, for typed lookups.
-    typed: Box<dyn Any + Send + Sync>,
+    /// The actor's `Arc<RefInner<A::Msg>>`, for typed lookups (no allocation of its own).
+    typed: Arc<dyn Any + Send + Sync>,
     type_name: &'static str,
     top_level: bool,
     /// How messages from other nodes reach it (feature `remote`, `#[actor(remote)]`).
@@ -626,7 +626,7 @@ impl ActorSystem {
                 Entry {
                     name: props.name.clone(),
                     sys: sys_tx.clone(),
-                    typed: Box::new(actor_ref.clone()),
+                    typed: Arc::clone(&actor_ref.inner) as Arc<dyn Any + Send + Sync>,
                     type_name: std::any::type_name::<A>(),
                     top_level: matches!(parent, Parent::Guardian),
                     #[cfg(feature = "remote")]
@@ -655,7 +655,7 @@ impl ActorSystem {
         cell.receive =
             crate::middleware::combine(&self.inner.receive, &props.receive).map(|layers| {
                 let timed = layers.iter().any(|l| l.timed());
-                (layers, timed)
+                Box::new((layers, timed))
             });
         tokio::spawn(run(cell));
         Ok((actor_ref, sys_tx))
@@ -758,13 +758,17 @@ pub(crate) fn deserialization_system() -> Option<ActorSystem> {
 }
 
 fn typed_ref<A: Actor>(entry: &Entry, key: &str) -> Result<ActorRef<A>, LookupError> {
-    entry
-        .typed
-        .downcast_ref::<ActorRef<A>>()
-        .cloned()
-        .ok_or_else(|| LookupError::WrongType {
-            name: key.to_owned(),
-            expected: std::any::type_name::<A>(),
-            found: entry.type_name,
-        })
+    let wrong = || LookupError::WrongType {
+        name: key.to_owned(),
+        expected: std::any::type_name::<A>(),
+        found: entry.type_name,
+    };
+    // The type's name tells actors apart; the downcast, their message types.
+    if entry.type_name != std::any::type_name::<A>() {
+        return Err(wrong());
+    }
+    Arc::clone(&entry.typed)
+        .downcast::<crate::actor_ref::RefInner<A::Msg>>()
+        .map(ActorRef::from_inner)
+        .map_err(|_| wrong())
 }
