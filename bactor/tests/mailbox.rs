@@ -671,3 +671,126 @@ async fn every_send_to_a_dead_actor_is_one_dead_letter_and_hands_the_message_bac
     assert_eq!(*r.done.lock().await, vec![1]);
     no_hang(r.system.shutdown()).await;
 }
+
+/// Counts what it handles, and the most messages it ever saw queued at once (through the
+/// lane's own bound, from the outside: `try_tell` never succeeds beyond it).
+#[actor(mailbox = 4)]
+#[derive(Default)]
+struct Tally {
+    seen: u64,
+}
+
+#[actor]
+impl Tally {
+    #[handler]
+    async fn add(&mut self) {
+        self.seen += 1;
+        // Give waiting senders every chance to pile up.
+        tokio::task::yield_now().await;
+    }
+
+    #[handler]
+    fn seen(&self) -> u64 {
+        self.seen
+    }
+}
+
+/// Many senders on two threads against a mailbox of 4: every `tell` waits for room and
+/// lands (none lost, none refused), and `try_tell` is refused at the bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_bounded_mailbox_under_many_waiting_senders_loses_nothing() {
+    let system = ActorSystem::new();
+    let tally = system.spawn(Tally::default).await.unwrap();
+    let senders: Vec<_> = (0..16)
+        .map(|_| {
+            let tally = tally.clone();
+            tokio::spawn(async move {
+                for _ in 0..2_000 {
+                    tally.add().tell().await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for s in senders {
+        no_hang(s).await.unwrap();
+    }
+    assert_eq!(no_hang(tally.seen()).await.unwrap(), 32_000);
+    no_hang(system.shutdown()).await;
+}
+
+/// With its handler held up, a mailbox of 4 takes exactly 4 more messages.
+#[actor(mailbox = 4)]
+struct Held {
+    started: mpsc::UnboundedSender<()>,
+    open: watch::Receiver<bool>,
+}
+
+#[actor]
+impl Held {
+    #[handler]
+    async fn wait(&mut self) {
+        let _ = self.started.send(());
+        let _ = self.open.wait_for(|o| *o).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bound_is_exact() {
+    let system = ActorSystem::new();
+    let (started_tx, mut started) = mpsc::unbounded_channel();
+    let (gate, open) = watch::channel(false);
+    let held = system
+        .spawn(move || Held {
+            started: started_tx.clone(),
+            open: open.clone(),
+        })
+        .await
+        .unwrap();
+    held.wait().tell().await.unwrap();
+    no_hang(started.recv()).await.unwrap(); // taken out of the mailbox, being handled
+    let mut accepted = 0;
+    loop {
+        match held.wait().try_tell() {
+            Ok(()) => accepted += 1,
+            Err(TellError::Full(_)) => break,
+            Err(other) => panic!("expected Full, got {other:?}"),
+        }
+        assert!(accepted <= 4, "the bound never refused");
+    }
+    assert_eq!(accepted, 4);
+    gate.send(true).unwrap();
+    for _ in 0..4 {
+        no_hang(started.recv()).await.unwrap();
+    }
+    no_hang(system.shutdown()).await;
+}
+
+/// Senders waiting for room in a full mailbox get the message back when the actor stops
+/// (they never hang), and a stopped actor's lane refuses at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn senders_waiting_for_room_hear_of_the_stop() {
+    let mut r = no_hang(rig()).await;
+    no_hang(r.worker.work(1).tell()).await.unwrap();
+    assert_eq!(no_hang(r.started.recv()).await, Some(1));
+    r.worker.work(2).try_tell().unwrap();
+    r.worker.work(3).try_tell().unwrap(); // full
+    let waiting: Vec<_> = (10..14)
+        .map(|n| {
+            let w = r.worker.clone();
+            tokio::spawn(async move { w.work(n).tell().await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    r.worker.stop();
+    r.gate.send(true).unwrap();
+    for w in waiting {
+        // Either it got in before the stop (and became a dead letter) or it is refused.
+        let _ = no_hang(w).await.unwrap();
+    }
+    no_hang(r.worker.stopped()).await;
+    assert!(matches!(
+        r.worker.work(99).try_tell(),
+        Err(TellError::Dead(_))
+    ));
+    no_hang(r.system.shutdown()).await;
+}
