@@ -167,6 +167,13 @@ struct Watcher {
     sys: SysTx,
 }
 
+/// The high-priority lane of an actor that has one.
+struct High<M> {
+    rx: UserRx<M>,
+    /// Messages taken from it, in reverse order; served before the user lane's.
+    batch: Vec<Envelope<M>>,
+}
+
 /// What few actors need: made at first use.
 #[derive(Default)]
 struct Rare {
@@ -184,14 +191,13 @@ pub(crate) struct Cell<A: Actor> {
     producer: Producer<A>,
     ctx: Context<A>,
     user: UserRx<A::Msg>,
-    /// The high-priority lane, for actors that have one.
-    high: Option<UserRx<A::Msg>>,
+    /// The high-priority lane and its batch, for actors that have one (boxed: most
+    /// actors do not, and it is 48 bytes of every task).
+    high: Option<Box<High<A::Msg>>>,
     sys: crate::syslane::SysReceiver,
     throughput: usize,
     /// User messages taken from the lane, in reverse order (popped from the back).
     batch: Vec<Envelope<A::Msg>>,
-    /// The same for the high-priority lane; served first.
-    high_batch: Vec<Envelope<A::Msg>>,
     /// Watchers, deferred notices, escalations: made at first use (152 bytes that most
     /// actors never need).
     rare: Option<Box<Rare>>,
@@ -214,11 +220,15 @@ impl<A: Actor> Cell<A> {
             producer,
             ctx,
             user,
-            high,
+            high: high.map(|rx| {
+                Box::new(High {
+                    rx,
+                    batch: Vec::new(),
+                })
+            }),
             sys,
             throughput,
             batch: Vec::new(),
-            high_batch: Vec::new(),
             rare: None,
             idle_timer: None,
             receive: None,
@@ -338,14 +348,14 @@ impl<A: Actor> Cell<A> {
             // Messages taken out of the stash come before the mailbox: they arrived first.
             let unstashed = self.ctx.next_unstashed();
             if unstashed.is_none()
-                && self.high_batch.is_empty()
                 && let Some(high) = &mut self.high
-                && let Some(env) = high.try_recv()
+                && high.batch.is_empty()
+                && let Some(env) = high.rx.try_recv()
             {
-                self.high_batch.push(env);
+                high.batch.push(env);
             }
             let Some(env) = unstashed
-                .or_else(|| self.high_batch.pop())
+                .or_else(|| self.high.as_mut().and_then(|h| h.batch.pop()))
                 .or_else(|| self.batch.pop())
             else {
                 let limit = BATCH.min(self.throughput);
@@ -365,14 +375,14 @@ impl<A: Actor> Cell<A> {
                     None => None,
                 };
                 let (sys, user, batch) = (&mut self.sys, &mut self.user, &mut self.batch);
-                let (high, high_batch) = (&mut self.high, &mut self.high_batch);
+                let high = &mut self.high;
                 let mut idle = idle;
                 let next = poll_fn(|cx| {
                     if sys.poll_ready(cx).is_ready() {
                         return Poll::Ready(Next::Sys);
                     }
                     if let Some(high) = high
-                        && let Poll::Ready(n) = high.poll_recv_many(cx, high_batch, limit)
+                        && let Poll::Ready(n) = high.rx.poll_recv_many(cx, &mut high.batch, limit)
                         && n > 0
                     {
                         return Poll::Ready(Next::High);
@@ -393,7 +403,11 @@ impl<A: Actor> Cell<A> {
                 match next {
                     Next::Sys => {}
                     Next::User => self.batch.reverse(),
-                    Next::High => self.high_batch.reverse(),
+                    Next::High => {
+                        if let Some(high) = &mut self.high {
+                            high.batch.reverse();
+                        }
+                    }
                     Next::Idle => {
                         let pid = self.ctx.pid();
                         let hook = traced!(
@@ -823,7 +837,7 @@ impl<A: Actor> Cell<A> {
         self.ctx.stopping = true;
         self.user.close();
         if let Some(high) = &mut self.high {
-            high.close();
+            high.rx.close();
         }
         // A stop request arriving now changes nothing: we are stopping.
         let _ = self.stop_children().await;
@@ -854,13 +868,15 @@ impl<A: Actor> Cell<A> {
             myself.inner.dead_letter(&env);
         }
         // The batches are in reverse order; report in arrival order.
-        for env in self.high_batch.drain(..).rev() {
-            myself.inner.dead_letter(&env);
+        if let Some(high) = &mut self.high {
+            for env in high.batch.drain(..).rev() {
+                myself.inner.dead_letter(&env);
+            }
         }
         // Closed above: `recv` also takes a message whose send was admitted before the
         // close, so none is lost without a dead letter (and its asker without an answer).
         if let Some(high) = &mut self.high {
-            while let Some(env) = high.recv().await {
+            while let Some(env) = high.rx.recv().await {
                 myself.inner.dead_letter(&env);
             }
         }
