@@ -153,6 +153,22 @@ struct Registry {
     names: HashMap<String, u64>,
 }
 
+impl Registry {
+    /// Maps never shrink by themselves: after a million actors have come and gone, the
+    /// registry would keep a million slots. Halved once under a quarter full, so a
+    /// population that shrinks gives its memory back, and one that comes and goes around a
+    /// size does not rehash on every stop.
+    fn shrink_when_sparse(&mut self) {
+        const FLOOR: usize = 1024;
+        if self.actors.capacity() > FLOOR && self.actors.len() < self.actors.capacity() / 4 {
+            self.actors.shrink_to(self.actors.len() * 2);
+        }
+        if self.names.capacity() > FLOOR && self.names.len() < self.names.capacity() / 4 {
+            self.names.shrink_to(self.names.len() * 2);
+        }
+    }
+}
+
 struct SystemInner {
     node: u64,
     incarnation: u64,
@@ -670,6 +686,7 @@ impl ActorSystem {
             {
                 reg.names.remove(&name);
             }
+            reg.shrink_when_sparse();
             reg.actors.is_empty()
         };
         if empty {
@@ -771,4 +788,60 @@ fn typed_ref<A: Actor>(entry: &Entry, key: &str) -> Result<ActorRef<A>, LookupEr
         .downcast::<crate::actor_ref::RefInner<A::Msg>>()
         .map(ActorRef::from_inner)
         .map_err(|_| wrong())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[crate::actor(crate = crate)]
+    #[derive(Default)]
+    struct Idle;
+
+    #[crate::actor(crate = crate)]
+    impl Idle {
+        #[handler]
+        fn noop(&self) {}
+    }
+
+    fn capacity(system: &ActorSystem) -> usize {
+        system.registry().actors.capacity()
+    }
+
+    /// The registry gives its memory back once the actors that filled it are gone.
+    #[tokio::test]
+    async fn the_registry_shrinks_after_a_mass_stop() {
+        let system = ActorSystem::new();
+        let mut refs = Vec::new();
+        for _ in 0..50_000 {
+            refs.push(system.spawn(Idle::default).await.unwrap());
+        }
+        let full = capacity(&system);
+        assert!(full >= 50_000, "{full}");
+        for r in &refs {
+            r.stop();
+        }
+        for r in &refs {
+            r.stopped().await;
+        }
+        drop(refs);
+        let after = capacity(&system);
+        assert!(
+            after <= 2048,
+            "still {after} slots for no actor (was {full})"
+        );
+        // And it grows again as needed.
+        let again: Vec<_> = futures_spawn(&system, 3_000).await;
+        assert_eq!(system.registry().actors.len(), 3_000);
+        drop(again);
+        system.shutdown().await;
+    }
+
+    async fn futures_spawn(system: &ActorSystem, n: usize) -> Vec<IdleRef> {
+        let mut v = Vec::with_capacity(n);
+        for _ in 0..n {
+            v.push(system.spawn(Idle::default).await.unwrap());
+        }
+        v
+    }
 }
