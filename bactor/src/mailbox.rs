@@ -12,6 +12,9 @@
 //!
 //! Messages from one sender to one actor are processed in the order they were sent.
 //!
+//! Neither lane allocates before its first message: an actor that is never sent anything
+//! costs its task and its ref (about 1.3 KB resident in all, `benches/RESULTS.md`).
+//!
 //! The actor takes user messages from its lane in batches of up to `throughput` (default
 //! 300) and yields to the scheduler after each batch, so one busy actor cannot starve the
 //! others on its thread. Before each message it checks the system lane. A message taken
