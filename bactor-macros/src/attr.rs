@@ -17,6 +17,7 @@ pub(crate) mod kw {
     syn::custom_keyword!(result);
     syn::custom_keyword!(high);
     syn::custom_keyword!(normal);
+    syn::custom_keyword!(low);
     syn::custom_keyword!(stash);
     syn::custom_keyword!(reject);
     syn::custom_keyword!(drop);
@@ -89,6 +90,10 @@ pub(crate) enum Target {
 pub(crate) enum MailboxArg {
     Bounded(LitInt),
     Unbounded,
+    /// `mailbox = MyMailbox`: a type implementing `Mailbox`, made with `Default`.
+    Type(Box<syn::Type>),
+    /// `mailbox = MyMailbox::new(8)`: an expression evaluated at each spawn.
+    Expr(Box<syn::Expr>),
 }
 
 #[derive(Default)]
@@ -286,26 +291,47 @@ impl ActorArgs {
 }
 
 fn parse_mailbox(input: ParseStream<'_>, cx: &mut Ctxt) -> syn::Result<MailboxValue> {
-    let lookahead = input.lookahead1();
-    if lookahead.peek(LitInt) {
+    if input.peek(LitInt) {
         let lit: LitInt = input.parse()?;
-        Ok(MailboxValue(
+        return Ok(MailboxValue(
             positive(lit, "mailbox", cx).map(MailboxArg::Bounded),
-        ))
-    } else if lookahead.peek(kw::unbounded) {
+        ));
+    }
+    if input.peek(kw::unbounded) && ends_value(&input.fork(), |v| v.parse::<kw::unbounded>()) {
         input.parse::<kw::unbounded>()?;
-        Ok(MailboxValue(Some(MailboxArg::Unbounded)))
-    } else if lookahead.peek(kw::bounded) {
+        return Ok(MailboxValue(Some(MailboxArg::Unbounded)));
+    }
+    if input.peek(kw::bounded) && input.peek2(syn::token::Paren) {
         input.parse::<kw::bounded>()?;
         let content;
         syn::parenthesized!(content in input);
         let lit: LitInt = content.parse()?;
-        Ok(MailboxValue(
+        return Ok(MailboxValue(
             positive(lit, "mailbox", cx).map(MailboxArg::Bounded),
-        ))
-    } else {
-        Err(lookahead.error())
+        ));
     }
+    if input.peek(syn::Lit) {
+        return Err(input.error(MAILBOX_FORMS));
+    }
+    // A type alone (`MyMailbox`, `Newest<ChatMsg>`), or else an expression.
+    if ends_value(&input.fork(), |v| v.parse::<syn::Type>()) {
+        let ty: syn::Type = input.parse()?;
+        return Ok(MailboxValue(Some(MailboxArg::Type(Box::new(ty)))));
+    }
+    match input.parse::<syn::Expr>() {
+        Ok(expr) => Ok(MailboxValue(Some(MailboxArg::Expr(Box::new(expr))))),
+        Err(e) => Err(syn::Error::new(e.span(), MAILBOX_FORMS)),
+    }
+}
+
+const MAILBOX_FORMS: &str = "expected `mailbox = 64`, `mailbox = bounded(64)`, `mailbox = unbounded`, `mailbox = MyMailbox` (a type implementing `bactor::Mailbox`, made with `Default`) or `mailbox = MyMailbox::new(..)` (an expression)";
+
+/// Whether `parse` takes the whole value: up to the next `,` or the end.
+fn ends_value<T>(
+    fork: ParseStream<'_>,
+    parse: impl FnOnce(ParseStream<'_>) -> syn::Result<T>,
+) -> bool {
+    parse(fork).is_ok() && (fork.is_empty() || fork.peek(Token![,]))
 }
 
 /// How a handler's return value reaches the asker.
@@ -321,8 +347,9 @@ pub(crate) struct HandlerArgs {
     pub(crate) reply: ReplyKind,
     /// `#[handler(fail_on_error)]`: an `Err` is a failure of the actor.
     pub(crate) fail_on_error: Option<proc_macro2::Span>,
-    /// `#[handler(priority = high)]`: sent on the high-priority lane.
-    pub(crate) high_priority: bool,
+    /// `#[handler(priority = high | normal | low)]`: the level of its messages, by the
+    /// name of the `Priority` variant.
+    pub(crate) priority: Option<&'static str>,
     /// `#[handler(when = Open | Ajar(..))]`: the state variants the handler serves.
     pub(crate) when: Option<When>,
     /// `#[handler(otherwise = ..)]`, with the key's span.
@@ -404,7 +431,7 @@ impl HandlerArgs {
         let mut out = HandlerArgs {
             reply: ReplyKind::Auto,
             fail_on_error: None,
-            high_priority: false,
+            priority: None,
             when: None,
             otherwise: None,
             route_key: None,
@@ -415,7 +442,7 @@ impl HandlerArgs {
         if let syn::Meta::NameValue(nv) = &attr.meta {
             cx.error_spanned_by(
                 nv,
-                "expected `#[handler]` or `#[handler(reply = plain | result, fail_on_error, priority = high, when = State, otherwise = stash | reject | drop)]`",
+                "expected `#[handler]` or `#[handler(reply = plain | result, fail_on_error, priority = high | normal | low, when = State, otherwise = stash | reject | drop)]`",
             );
             return out;
         }
@@ -441,18 +468,21 @@ impl HandlerArgs {
                 }
                 Ok(())
             } else if meta.path.is_ident("priority") {
-                // #[handler(priority = high)] / #[handler(priority = normal)]
+                // #[handler(priority = high | normal | low)]
                 let value = meta.value()?;
                 let lookahead = value.lookahead1();
-                if lookahead.peek(kw::high) {
+                out.priority = Some(if lookahead.peek(kw::high) {
                     value.parse::<kw::high>()?;
-                    out.high_priority = true;
+                    "High"
                 } else if lookahead.peek(kw::normal) {
                     value.parse::<kw::normal>()?;
-                    out.high_priority = false;
+                    "Normal"
+                } else if lookahead.peek(kw::low) {
+                    value.parse::<kw::low>()?;
+                    "Low"
                 } else {
                     return Err(lookahead.error());
-                }
+                });
                 Ok(())
             } else if meta.path.is_ident("when") {
                 // #[handler(when = Open | Ajar(..))]

@@ -11,7 +11,7 @@ use std::future::Future;
 use crate::context::Context;
 use crate::error::ActorError;
 use crate::error::StopReason;
-use crate::mailbox::MailboxConfig;
+use crate::mailbox::{Mailbox, MailboxConfig, Priority};
 use crate::supervision::SupervisorStrategy;
 use crate::{ActorRef, Pid};
 
@@ -150,16 +150,29 @@ pub trait Actor: Send + Sized + 'static {
         None
     }
 
-    /// The mailbox for actors of this type; `None` takes the system's default.
-    /// `#[actor(mailbox = ..)]` sets it.
+    /// The mailbox size for actors of this type; `None` takes the system's default.
+    /// `#[actor(mailbox = 64)]` / `#[actor(mailbox = unbounded)]` sets it.
     fn mailbox() -> Option<MailboxConfig> {
         None
     }
 
-    /// Whether actors of this type get a high-priority lane (served before the ordinary
-    /// user lane). `#[actor]` says yes when a handler is `#[handler(priority = high)]`.
-    fn priority_lane() -> bool {
+    /// A queue of your own for each actor of this type (see [`Mailbox`]); `None` takes
+    /// the built-in kind. `#[actor(mailbox = MyMailbox)]` sets it.
+    fn custom_mailbox() -> Option<Box<dyn Mailbox<Self::Msg>>> {
+        None
+    }
+
+    /// Whether actors of this type get a [`PriorityMailbox`](crate::mailbox::PriorityMailbox)
+    /// (unless they have a custom one). `#[actor]` says yes when a handler declares
+    /// `#[handler(priority = high)]` or `low`.
+    fn has_priorities() -> bool {
         false
+    }
+
+    /// The [`Priority`] of a message; `#[actor]` generates it from the handlers'
+    /// `#[handler(priority = ..)]`.
+    fn message_priority(_msg: &Self::Msg) -> Priority {
+        Priority::Normal
     }
 
     /// Messages per turn for actors of this type; `None` takes the system's default.

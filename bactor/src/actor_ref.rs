@@ -29,7 +29,7 @@ use crate::Pid;
 use crate::actor::Actor;
 use crate::error::{AskError, TellError};
 use crate::events::EventStream;
-use crate::mailbox::{Envelope, UserTx};
+use crate::mailbox::{Letter, Priority, UserTx};
 use crate::request::{Tell, TellState};
 use crate::system::{SysTx, SystemMsg};
 
@@ -37,8 +37,6 @@ use crate::system::{SysTx, SystemMsg};
 pub(crate) struct RefInner<M> {
     pub(crate) pid: Pid,
     pub(crate) user: UserTx<M>,
-    /// The high-priority lane, for actors with `#[handler(priority = high)]` handlers.
-    pub(crate) high: Option<UserTx<M>>,
     pub(crate) sys: SysTx,
     pub(crate) events: Arc<EventStream>,
     pub(crate) name_of: fn(&M) -> &'static str,
@@ -53,7 +51,6 @@ impl<M> RefInner<M> {
     pub(crate) fn new(
         pid: Pid,
         user: UserTx<M>,
-        high: Option<UserTx<M>>,
         sys: SysTx,
         events: Arc<EventStream>,
         name_of: fn(&M) -> &'static str,
@@ -62,7 +59,6 @@ impl<M> RefInner<M> {
         RefInner {
             pid,
             user,
-            high,
             sys,
             events,
             name_of,
@@ -70,15 +66,6 @@ impl<M> RefInner<M> {
             send_layers: None,
             terminated: AtomicBool::new(false),
             on_terminated: Notify::new(),
-        }
-    }
-
-    /// The lane a message goes to: the high-priority one when asked for and present.
-    #[inline]
-    pub(crate) fn lane(&self, high: bool) -> &UserTx<M> {
-        match &self.high {
-            Some(h) if high => h,
-            _ => &self.user,
         }
     }
 
@@ -93,14 +80,14 @@ impl<M> RefInner<M> {
     pub(crate) fn try_push(
         &self,
         msg: M,
-        high: bool,
+        priority: Option<Priority>,
         headers: &crate::Headers,
     ) -> Result<(), TellError<M>>
     where
         M: Send + 'static,
     {
         if !headers.is_empty() {
-            return self.try_push_headed(msg, high, headers);
+            return self.try_push_headed(msg, priority, headers);
         }
         if let Some(layers) = &self.send_layers
             && let Some(rejection) = self.refused_by(layers, &msg, headers)
@@ -109,7 +96,7 @@ impl<M> RefInner<M> {
         }
         // Built as a constant variant: a message without headers costs what it did
         // before there were headers (measured: choosing the variant here cost 2 ns).
-        match self.lane(high).try_send(Envelope::Msg(msg)) {
+        match self.user.try_send(Letter::Msg(msg), priority) {
             Ok(()) => Ok(()),
             Err(refused) => Err(self.refused(refused)),
         }
@@ -121,7 +108,7 @@ impl<M> RefInner<M> {
     fn try_push_headed(
         &self,
         msg: M,
-        high: bool,
+        priority: Option<Priority>,
         headers: &crate::Headers,
     ) -> Result<(), TellError<M>>
     where
@@ -132,7 +119,7 @@ impl<M> RefInner<M> {
         {
             return Err(TellError::Refused(msg, rejection));
         }
-        match self.lane(high).try_send(Envelope::new(msg, headers)) {
+        match self.user.try_send(Letter::new(msg, headers), priority) {
             Ok(()) => Ok(()),
             Err(refused) => Err(self.refused(refused)),
         }
@@ -176,26 +163,31 @@ impl<M> RefInner<M> {
     pub(crate) fn push_when_room<'a>(
         &'a self,
         msg: M,
-        high: bool,
+        priority: Option<Priority>,
         headers: &'a crate::Headers,
     ) -> PushWhenRoom<'a, M>
     where
         M: Send + 'static,
     {
-        Box::pin(self.push(msg, high, headers))
+        Box::pin(self.push(msg, priority, headers))
     }
 
     /// [`try_push`](RefInner::try_push), then waiting for room if the lane is full.
-    pub(crate) async fn push(&self, msg: M, high: bool, headers: &crate::Headers) -> Result<(), M>
+    pub(crate) async fn push(
+        &self,
+        msg: M,
+        priority: Option<Priority>,
+        headers: &crate::Headers,
+    ) -> Result<(), M>
     where
         M: Send + 'static,
     {
-        match self.try_push(msg, high, headers) {
+        match self.try_push(msg, priority, headers) {
             Ok(()) => Ok(()),
             Err(TellError::Dead(msg) | TellError::Refused(msg, _)) => Err(msg),
             Err(TellError::Full(msg)) => self
-                .lane(high)
-                .send(Envelope::new(msg, headers))
+                .user
+                .send(Letter::new(msg, headers), priority)
                 .await
                 .map_err(|env| self.undeliverable(env)),
         }
@@ -203,13 +195,16 @@ impl<M> RefInner<M> {
 
     /// Queues a graceful stop behind everything already on the user lane. `false` when the
     /// actor is already stopping or gone.
-    pub(crate) async fn push_graceful_stop(&self) -> bool {
-        self.user.send(Envelope::Stop).await.is_ok()
+    pub(crate) async fn push_graceful_stop(&self) -> bool
+    where
+        M: 'static,
+    {
+        self.user.send(Letter::Stop, None).await.is_ok()
     }
 
     #[cold]
     #[inline(never)]
-    fn refused(&self, refused: TellError<Envelope<M>>) -> TellError<M> {
+    fn refused(&self, refused: TellError<Letter<M>>) -> TellError<M> {
         match refused {
             TellError::Full(env) => TellError::Full(into_msg(env)),
             TellError::Dead(env) => TellError::Dead(self.undeliverable(env)),
@@ -219,17 +214,17 @@ impl<M> RefInner<M> {
 
     /// Publishes the dead letter of a message that cannot be delivered, and hands it back.
     #[cold]
-    fn undeliverable(&self, env: Envelope<M>) -> M {
+    fn undeliverable(&self, env: Letter<M>) -> M {
         self.dead_letter(&env);
         into_msg(env)
     }
 
     /// Publishes a dead letter for an envelope that could not be delivered.
-    pub(crate) fn dead_letter(&self, env: &Envelope<M>) {
+    pub(crate) fn dead_letter(&self, env: &Letter<M>) {
         let name = match env {
-            Envelope::Msg(m) => (self.name_of)(m),
-            Envelope::Headed(b) => (self.name_of)(&b.0),
-            Envelope::Stop => "graceful stop",
+            Letter::Msg(m) => (self.name_of)(m),
+            Letter::Headed(b) => (self.name_of)(&b.0),
+            Letter::Stop => "graceful stop",
         };
         self.events.dead_letter(self.pid, name);
     }
@@ -314,7 +309,7 @@ impl<A: Actor> ActorRef<A> {
     pub fn tell(&self, msg: A::Msg) -> Tell<'_, A> {
         Tell {
             state: TellState::Start(self, msg),
-            high: false,
+            priority: None,
         }
     }
 
@@ -322,7 +317,7 @@ impl<A: Actor> ActorRef<A> {
     /// has no room (or [`TellError::Dead`] when the actor is not running).
     #[inline]
     pub fn try_tell(&self, msg: A::Msg) -> Result<(), TellError<A::Msg>> {
-        self.inner.try_push(msg, false, &self.headers)
+        self.inner.try_push(msg, None, &self.headers)
     }
 
     /// Sends the message built by `make` around a fresh reply slot and waits for the reply.
@@ -333,7 +328,7 @@ impl<A: Actor> ActorRef<A> {
         let (tx, rx) = oneshot::channel();
         if self
             .inner
-            .push(make(ReplyTo::new(tx)), false, &self.headers)
+            .push(make(ReplyTo::new(tx)), None, &self.headers)
             .await
             .is_err()
         {
@@ -417,14 +412,14 @@ impl<A: Actor> ActorRef<A> {
 pub(crate) type PushWhenRoom<'a, M> = Pin<Box<dyn Future<Output = Result<(), M>> + Send + 'a>>;
 
 /// The message of an envelope that the send path itself built around it. The send path
-/// only ever builds `Envelope::Msg`; a graceful stop travels through
+/// only ever builds `Letter::Msg`; a graceful stop travels through
 /// `push_graceful_stop`, which never hands its envelope back, so `Stop` cannot come back
 /// here.
-fn into_msg<M>(env: Envelope<M>) -> M {
+fn into_msg<M>(env: Letter<M>) -> M {
     match env {
-        Envelope::Msg(m) => m,
-        Envelope::Headed(b) => b.0,
-        Envelope::Stop => unreachable!("the send path never builds a graceful stop"),
+        Letter::Msg(m) => m,
+        Letter::Headed(b) => b.0,
+        Letter::Stop => unreachable!("the send path never builds a graceful stop"),
     }
 }
 
@@ -523,12 +518,11 @@ impl<A: Actor> ActorRef<A> {
     /// A ref to no live actor: every send fails as it would for a stopped one.
     #[cfg(feature = "serde")]
     pub(crate) fn detached(pid: Pid, system: &crate::ActorSystem) -> Self {
-        let (user, _) = crate::mailbox::user_lane(crate::MailboxConfig::Bounded(1));
+        let (user, _) = crate::mailbox::channel_lane(crate::MailboxConfig::Bounded(1));
         let (sys, _) = crate::syslane::sys_lane();
         let inner = RefInner::new(
             pid,
             user,
-            None,
             SysTx::Local(sys),
             Arc::clone(system.events_arc()),
             A::message_name,

@@ -72,8 +72,8 @@ pub const DEFAULT_STASH_CAPACITY: usize = 1024;
 /// ones taken out again to be handled before the mailbox.
 pub(crate) struct Stash<M> {
     /// Envelopes, for the headers the messages came with.
-    pub(crate) stashed: VecDeque<crate::mailbox::Envelope<M>>,
-    pub(crate) replay: VecDeque<crate::mailbox::Envelope<M>>,
+    pub(crate) stashed: VecDeque<crate::mailbox::Letter<M>>,
+    pub(crate) replay: VecDeque<crate::mailbox::Letter<M>>,
     pub(crate) capacity: usize,
 }
 

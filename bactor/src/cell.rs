@@ -32,7 +32,7 @@ use crate::behavior::Admit;
 use crate::context::Context;
 use crate::error::{ActorError, StopReason};
 use crate::events::SystemEvent;
-use crate::mailbox::{Envelope, UserRx};
+use crate::mailbox::{Letter, UserRx};
 use crate::props::Producer;
 use crate::supervision::{Directive, RestartStats, Strategy, SupervisorEvent};
 use crate::system::{Decision, Parent, SysTx, SystemMsg};
@@ -156,7 +156,6 @@ enum Next {
     /// one across an await).
     Sys,
     User,
-    High,
     Closed,
     /// No user message for the receive timeout.
     Idle,
@@ -165,13 +164,6 @@ enum Next {
 struct Watcher {
     pid: Pid,
     sys: SysTx,
-}
-
-/// The high-priority lane of an actor that has one.
-struct High<M> {
-    rx: UserRx<M>,
-    /// Messages taken from it, in reverse order; served before the user lane's.
-    batch: Vec<Envelope<M>>,
 }
 
 /// What few actors need: made at first use.
@@ -191,13 +183,10 @@ pub(crate) struct Cell<A: Actor> {
     producer: Producer<A>,
     ctx: Context<A>,
     user: UserRx<A::Msg>,
-    /// The high-priority lane and its batch, for actors that have one (boxed: most
-    /// actors do not, and it is 48 bytes of every task).
-    high: Option<Box<High<A::Msg>>>,
     sys: crate::syslane::SysReceiver,
     throughput: usize,
     /// User messages taken from the lane, in reverse order (popped from the back).
-    batch: Vec<Envelope<A::Msg>>,
+    batch: Vec<Letter<A::Msg>>,
     /// Watchers, deferred notices, escalations: made at first use (152 bytes that most
     /// actors never need).
     rare: Option<Box<Rare>>,
@@ -212,7 +201,6 @@ impl<A: Actor> Cell<A> {
         producer: Producer<A>,
         ctx: Context<A>,
         user: UserRx<A::Msg>,
-        high: Option<UserRx<A::Msg>>,
         sys: crate::syslane::SysReceiver,
         throughput: usize,
     ) -> Self {
@@ -220,12 +208,6 @@ impl<A: Actor> Cell<A> {
             producer,
             ctx,
             user,
-            high: high.map(|rx| {
-                Box::new(High {
-                    rx,
-                    batch: Vec::new(),
-                })
-            }),
             sys,
             throughput,
             batch: Vec::new(),
@@ -346,18 +328,7 @@ impl<A: Actor> Cell<A> {
                 continue;
             }
             // Messages taken out of the stash come before the mailbox: they arrived first.
-            let unstashed = self.ctx.next_unstashed();
-            if unstashed.is_none()
-                && let Some(high) = &mut self.high
-                && high.batch.is_empty()
-                && let Some(env) = high.rx.try_recv()
-            {
-                high.batch.push(env);
-            }
-            let Some(env) = unstashed
-                .or_else(|| self.high.as_mut().and_then(|h| h.batch.pop()))
-                .or_else(|| self.batch.pop())
-            else {
+            let Some(env) = self.ctx.next_unstashed().or_else(|| self.batch.pop()) else {
                 let limit = BATCH.min(self.throughput);
                 // Idle from now: the receive timeout, if any, counts from here.
                 let idle = match self.ctx.receive_timeout() {
@@ -375,17 +346,10 @@ impl<A: Actor> Cell<A> {
                     None => None,
                 };
                 let (sys, user, batch) = (&mut self.sys, &mut self.user, &mut self.batch);
-                let high = &mut self.high;
                 let mut idle = idle;
                 let next = poll_fn(|cx| {
                     if sys.poll_ready(cx).is_ready() {
                         return Poll::Ready(Next::Sys);
-                    }
-                    if let Some(high) = high
-                        && let Poll::Ready(n) = high.rx.poll_recv_many(cx, &mut high.batch, limit)
-                        && n > 0
-                    {
-                        return Poll::Ready(Next::High);
                     }
                     match user.poll_recv_many(cx, batch, limit) {
                         Poll::Ready(0) => return Poll::Ready(Next::Closed),
@@ -403,11 +367,6 @@ impl<A: Actor> Cell<A> {
                 match next {
                     Next::Sys => {}
                     Next::User => self.batch.reverse(),
-                    Next::High => {
-                        if let Some(high) = &mut self.high {
-                            high.batch.reverse();
-                        }
-                    }
                     Next::Idle => {
                         let pid = self.ctx.pid();
                         let hook = traced!(
@@ -433,13 +392,13 @@ impl<A: Actor> Cell<A> {
                 continue;
             };
             let msg = match env {
-                Envelope::Msg(msg) => msg,
-                Envelope::Headed(headed) => {
+                Letter::Msg(msg) => msg,
+                Letter::Headed(headed) => {
                     let (msg, headers) = *headed;
                     self.ctx.headers = headers;
                     msg
                 }
-                Envelope::Stop => return Step::Stop(StopReason::Stopped),
+                Letter::Stop => return Step::Stop(StopReason::Stopped),
             };
             handled += 1;
             if A::HAS_BEHAVIOR
@@ -836,9 +795,6 @@ impl<A: Actor> Cell<A> {
     async fn finish(mut self, actor: Option<A>, mut reason: StopReason) {
         self.ctx.stopping = true;
         self.user.close();
-        if let Some(high) = &mut self.high {
-            high.rx.close();
-        }
         // A stop request arriving now changes nothing: we are stopping.
         let _ = self.stop_children().await;
         self.ctx.cancel_timers();
@@ -867,22 +823,12 @@ impl<A: Actor> Cell<A> {
         for env in self.ctx.take_stash() {
             myself.inner.dead_letter(&env);
         }
-        // The batches are in reverse order; report in arrival order.
-        if let Some(high) = &mut self.high {
-            for env in high.batch.drain(..).rev() {
-                myself.inner.dead_letter(&env);
-            }
-        }
-        // Closed above: `recv` also takes a message whose send was admitted before the
-        // close, so none is lost without a dead letter (and its asker without an answer).
-        if let Some(high) = &mut self.high {
-            while let Some(env) = high.rx.recv().await {
-                myself.inner.dead_letter(&env);
-            }
-        }
+        // The batch is in reverse order; report in arrival order.
         for env in self.batch.drain(..).rev() {
             myself.inner.dead_letter(&env);
         }
+        // Closed above: `recv` also takes a message whose send was admitted before the
+        // close, so none is lost without a dead letter (and its asker without an answer).
         while let Some(env) = self.user.recv().await {
             myself.inner.dead_letter(&env);
         }
@@ -920,7 +866,7 @@ pub fn sizes<A: Actor>() -> Vec<(&'static str, usize)> {
         ("producer", size_of::<Producer<A>>()),
         ("receive", size_of::<crate::middleware::ReceiveLayers>()),
         ("step", size_of::<Step>()),
-        ("envelope", size_of::<Envelope<A::Msg>>()),
+        ("envelope", size_of::<Letter<A::Msg>>()),
         ("system", size_of::<crate::ActorSystem>()),
         ("sysmsg", size_of::<SystemMsg>()),
     ]

@@ -546,7 +546,7 @@ impl<A: Actor> Context<A> {
         }
         stash
             .stashed
-            .push_back(crate::mailbox::Envelope::new(msg, &self.headers));
+            .push_back(crate::mailbox::Letter::new(msg, &self.headers));
         Ok(())
     }
 
@@ -571,7 +571,7 @@ impl<A: Actor> Context<A> {
 
     /// The next message taken out of the stash, if any.
     #[inline]
-    pub(crate) fn next_unstashed(&mut self) -> Option<crate::mailbox::Envelope<A::Msg>> {
+    pub(crate) fn next_unstashed(&mut self) -> Option<crate::mailbox::Letter<A::Msg>> {
         self.stash.as_mut()?.replay.pop_front()
     }
 
@@ -612,7 +612,7 @@ impl<A: Actor> Context<A> {
     }
 
     /// Everything stashed or waiting to be replayed, oldest first (for the stop).
-    pub(crate) fn take_stash(&mut self) -> Vec<crate::mailbox::Envelope<A::Msg>> {
+    pub(crate) fn take_stash(&mut self) -> Vec<crate::mailbox::Letter<A::Msg>> {
         match self.stash.take() {
             Some(mut s) => {
                 s.unstash_all();

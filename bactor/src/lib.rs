@@ -10,7 +10,7 @@ mod context;
 mod error;
 mod events;
 pub mod headers;
-mod mailbox;
+pub mod mailbox;
 pub mod middleware;
 #[cfg(feature = "persist")]
 mod persistence;
@@ -34,7 +34,7 @@ pub use error::{
 };
 pub use events::{DeadLetter, EventStream, Subscription, SystemEvent};
 pub use headers::Headers;
-pub use mailbox::{DEFAULT_THROUGHPUT, MailboxConfig};
+pub use mailbox::{DEFAULT_THROUGHPUT, Mailbox, MailboxConfig, Priority};
 #[cfg(feature = "persist")]
 pub use persistence::{PersistConfig, PersistError, Persistence, PersistentActor};
 pub use pid::Pid;
@@ -370,7 +370,7 @@ pub mod __private {
     pub use crate::context::Context;
     pub use crate::error::ActorError;
     pub use crate::error::{AskError, Rejection};
-    pub use crate::mailbox::MailboxConfig;
+    pub use crate::mailbox::{Mailbox, MailboxConfig, Priority};
     pub use crate::request::{Fallible, Plain, Request};
     pub use crate::supervision::{Backoff, Directive, SupervisorStrategy};
     pub use core::time::Duration;
@@ -488,8 +488,15 @@ pub mod __private {
         note = "write `#[actor]` above `struct {Self}` (it also generates the typed ref)"
     )]
     pub trait ActorOptions {
-        /// `#[actor(mailbox = ..)]`.
+        /// `#[actor(mailbox = 64)]` / `#[actor(mailbox = unbounded)]`.
         fn mailbox() -> Option<MailboxConfig> {
+            None
+        }
+        /// `#[actor(mailbox = MyMailbox)]` / `#[actor(mailbox = MyMailbox::new(..))]`.
+        fn custom_mailbox() -> Option<Box<dyn Mailbox<<Self as Actor>::Msg>>>
+        where
+            Self: Actor,
+        {
             None
         }
         /// `#[actor(throughput = ..)]`.
@@ -504,6 +511,13 @@ pub mod __private {
         fn stash_capacity() -> Option<usize> {
             None
         }
+    }
+
+    /// `queue`, boxed as the mailbox of actors whose messages are `M`: spanned on the
+    /// user's `#[actor(mailbox = ..)]`, so a value that is not one is reported there.
+    #[inline]
+    pub fn boxed_mailbox<M, Q: Mailbox<M>>(queue: Q) -> Box<dyn Mailbox<M>> {
+        Box::new(queue)
     }
 
     /// The state of an actor whose struct has no `#[actor(state = field)]`: `when` finds

@@ -60,6 +60,7 @@ pub(crate) type Producer<A> = Arc<dyn Fn() -> A + Send + Sync>;
 pub struct Props<A: Actor> {
     pub(crate) producer: Producer<A>,
     pub(crate) mailbox: Option<MailboxConfig>,
+    pub(crate) make_mailbox: Option<crate::mailbox::MakeMailbox<A::Msg>>,
     pub(crate) throughput: Option<usize>,
     pub(crate) name: Option<String>,
     pub(crate) supervisor: Option<SupervisorStrategy>,
@@ -74,6 +75,7 @@ impl<A: Actor> Props<A> {
         Props {
             producer: Arc::new(producer),
             mailbox: None,
+            make_mailbox: None,
             throughput: None,
             name: None,
             supervisor: None,
@@ -83,9 +85,46 @@ impl<A: Actor> Props<A> {
         }
     }
 
-    /// Overrides the mailbox chosen by the actor type and the system.
+    /// Overrides the mailbox chosen by the actor type and the system with the bounded or
+    /// unbounded kind (the priority kind, for an actor with prioritized handlers).
     pub fn mailbox(mut self, mailbox: MailboxConfig) -> Self {
         self.mailbox = Some(mailbox);
+        self.make_mailbox = None;
+        self
+    }
+
+    /// Overrides the mailbox chosen by the actor type and the system with a queue of your
+    /// own, made by `make` for each actor spawned from these props (see
+    /// [`Mailbox`](crate::Mailbox)).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use bactor::mailbox::PriorityMailbox;
+    /// use bactor::prelude::*;
+    ///
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let system = ActorSystem::new();
+    /// let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    /// let props = Props::from_fn(move |n: u32| {
+    ///     let tx = tx.clone();
+    ///     async move {
+    ///         let _ = tx.send(n);
+    ///     }
+    /// })
+    /// .mailbox_with(|| PriorityMailbox::new(MailboxConfig::Bounded(8)));
+    /// let echo = system.spawn_props(props).await?;
+    /// echo.tell(1).await?;
+    /// assert_eq!(rx.recv().await, Some(1));
+    /// # system.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn mailbox_with<Q>(mut self, make: impl Fn() -> Q + Send + Sync + 'static) -> Self
+    where
+        Q: crate::Mailbox<A::Msg>,
+    {
+        self.make_mailbox = Some(Arc::new(move || Box::new(make()) as Box<_>));
+        self.mailbox = None;
         self
     }
 
@@ -140,6 +179,7 @@ impl<A: Actor> Props<A> {
         Props {
             producer,
             mailbox: None,
+            make_mailbox: None,
             throughput: None,
             name: None,
             supervisor: None,
@@ -155,6 +195,7 @@ impl<A: Actor> Clone for Props<A> {
         Props {
             producer: Arc::clone(&self.producer),
             mailbox: self.mailbox,
+            make_mailbox: self.make_mailbox.clone(),
             throughput: self.throughput,
             name: self.name.clone(),
             supervisor: self.supervisor,
@@ -170,6 +211,7 @@ impl<A: Actor> fmt::Debug for Props<A> {
         f.debug_struct("Props")
             .field("actor", &std::any::type_name::<A>())
             .field("mailbox", &self.mailbox)
+            .field("custom_mailbox", &self.make_mailbox.is_some())
             .field("throughput", &self.throughput)
             .field("name", &self.name)
             .field("supervisor", &self.supervisor)

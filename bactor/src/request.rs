@@ -25,6 +25,7 @@ use tokio::time::Sleep;
 use crate::actor::Actor;
 use crate::actor_ref::{ActorRef, PushWhenRoom, Reply, ReplyTo};
 use crate::error::{AskError, TellError};
+use crate::mailbox::Priority;
 
 /// How the reply of an ask is handed to the asker.
 ///
@@ -108,7 +109,7 @@ pub struct Request<'a, A: Actor, R, S = Plain> {
     target: &'a ActorRef<A>,
     msg: A::Msg,
     attach: fn(&mut A::Msg, ReplyTo<R>),
-    high: bool,
+    priority: Option<Priority>,
     shape: PhantomData<fn() -> S>,
 }
 
@@ -121,17 +122,24 @@ impl<'a, A: Actor, R, S> Request<'a, A, R, S> {
             target,
             msg,
             attach,
-            high: false,
+            priority: None,
             shape: PhantomData,
         }
     }
 
-    /// Sends the request on the actor's high-priority lane, served before its ordinary
-    /// messages (after system messages). Actors get that lane when one of their handlers
-    /// is `#[handler(priority = high)]`; for other actors this changes nothing.
-    pub fn high_priority(mut self) -> Self {
-        self.high = true;
+    /// Sends the request at this [`Priority`] instead of its handler's. Only mailboxes
+    /// that order by priority heed it: the priority kind, which actors get when one of
+    /// their handlers declares `#[handler(priority = ..)]`, and custom ones that read
+    /// it; for other actors this changes nothing.
+    pub fn priority(mut self, priority: Priority) -> Self {
+        self.priority = Some(priority);
         self
+    }
+
+    /// [`priority`](Request::priority)`(Priority::High)`: served before the actor's other
+    /// user messages (after system messages).
+    pub fn high_priority(self) -> Self {
+        self.priority(Priority::High)
     }
 
     /// Sends the message without a reply slot, waiting for room in a full bounded mailbox.
@@ -139,7 +147,7 @@ impl<'a, A: Actor, R, S> Request<'a, A, R, S> {
     pub fn tell(self) -> Tell<'a, A> {
         Tell {
             state: TellState::Start(self.target, self.msg),
-            high: self.high,
+            priority: self.priority,
         }
     }
 
@@ -148,7 +156,7 @@ impl<'a, A: Actor, R, S> Request<'a, A, R, S> {
     pub fn try_tell(self) -> Result<(), TellError<A::Msg>> {
         self.target
             .inner
-            .try_push(self.msg, self.high, &self.target.headers)
+            .try_push(self.msg, self.priority, &self.target.headers)
     }
 
     /// Asks, giving up after `timeout` with [`AskError::Timeout`]. The time covers waiting
@@ -188,7 +196,7 @@ where
     fn into_future(self) -> Self::IntoFuture {
         Ask {
             state: AskState::Start(self.target, self.msg, self.attach),
-            high: self.high,
+            priority: self.priority,
             shape: PhantomData,
         }
     }
@@ -206,7 +214,7 @@ enum AskState<'a, A: Actor, R> {
 #[must_use = "futures do nothing unless polled"]
 pub struct Ask<'a, A: Actor, R, S> {
     state: AskState<'a, A, R>,
-    high: bool,
+    priority: Option<Priority>,
     shape: PhantomData<fn() -> S>,
 }
 
@@ -240,10 +248,13 @@ where
                 AskState::Start(target, mut msg, attach) => {
                     let (tx, rx) = oneshot::channel();
                     attach(&mut msg, ReplyTo::new(tx));
-                    match target.inner.try_push(msg, this.high, &target.headers) {
+                    match target.inner.try_push(msg, this.priority, &target.headers) {
                         Ok(()) => this.state = AskState::Waiting(rx),
                         Err(TellError::Full(msg)) => {
-                            let push = target.inner.push_when_room(msg, this.high, &target.headers);
+                            let push =
+                                target
+                                    .inner
+                                    .push_when_room(msg, this.priority, &target.headers);
                             this.state = AskState::Sending(push, rx);
                         }
                         // The send path published the dead letter; dropping the message
@@ -290,7 +301,7 @@ where
 #[must_use = "futures do nothing unless polled"]
 pub struct Tell<'a, A: Actor> {
     pub(crate) state: TellState<'a, A>,
-    pub(crate) high: bool,
+    pub(crate) priority: Option<Priority>,
 }
 
 pub(crate) enum TellState<'a, A: Actor> {
@@ -321,12 +332,12 @@ impl<A: Actor> Future for Tell<'_, A> {
         loop {
             match std::mem::replace(&mut this.state, TellState::Done) {
                 TellState::Start(target, msg) => {
-                    match target.inner.try_push(msg, this.high, &target.headers) {
+                    match target.inner.try_push(msg, this.priority, &target.headers) {
                         Ok(()) => return Poll::Ready(Ok(())),
                         Err(TellError::Full(msg)) => {
                             this.state = TellState::Sending(target.inner.push_when_room(
                                 msg,
-                                this.high,
+                                this.priority,
                                 &target.headers,
                             ));
                         }

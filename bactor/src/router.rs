@@ -17,8 +17,8 @@
 //! by a closure from each routee's ref, so messages need not be `Clone`, and it offers
 //! tells only: a broadcast ask (which routee's reply would it be?) does not compile.
 //!
-//! Messages of `#[handler(priority = high)]` handlers go through the router's ordinary
-//! lane. A message to a routee that has just stopped is routed to another; with no
+//! Messages of `#[handler(priority = ..)]` handlers wait in the router's mailbox in
+//! arrival order; each routee's priority mailbox then orders what reaches it. A message to a routee that has just stopped is routed to another; with no
 //! routee left it is a dead letter and its asker gets [`AskError::Dead`]. Management
 //! calls return once the router has applied them, or [`RouterError::Stopped`]. Should the
 //! router itself fail and restart, a pool starts over with fresh routees and a group with
@@ -73,7 +73,7 @@ use crate::actor::Actor;
 use crate::actor_ref::ActorRef;
 use crate::context::Context;
 use crate::error::{ActorError, AskError, SpawnError, StopReason, TellError};
-use crate::mailbox::Envelope;
+use crate::mailbox::Letter;
 use crate::props::{Producer, Props};
 use crate::system::{ActorSystem, SystemMsg};
 
@@ -348,10 +348,10 @@ impl<A: Actor> Actor for RouterActor<A> {
             let i = self.pick(&msg);
             let lane = &self.routees[i].inner.user;
             // The message goes on with its headers.
-            let refused = match lane.try_send(Envelope::new(msg, ctx.headers())) {
+            let refused = match lane.try_send(Letter::new(msg, ctx.headers()), None) {
                 Ok(()) => return Ok(()),
                 // A full routee slows the router down (and its senders with it).
-                Err(TellError::Full(env)) => match lane.send(env).await {
+                Err(TellError::Full(env)) => match lane.send(env, None).await {
                     Ok(()) => return Ok(()),
                     Err(env) => env,
                 },
@@ -360,9 +360,9 @@ impl<A: Actor> Actor for RouterActor<A> {
             };
             // The routee stopped (its notice is on the way): route to another.
             msg = match refused {
-                Envelope::Msg(back) => back,
-                Envelope::Headed(headed) => headed.0,
-                Envelope::Stop => return Ok(()),
+                Letter::Msg(back) => back,
+                Letter::Headed(headed) => headed.0,
+                Letter::Stop => return Ok(()),
             };
             self.lost(i, ctx)?;
         }

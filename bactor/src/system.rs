@@ -26,7 +26,10 @@ use crate::cell::{Cell, run};
 use crate::context::Context;
 use crate::error::{ActorError, LookupError, SpawnError, StopReason};
 use crate::events::EventStream;
-use crate::mailbox::{DEFAULT_THROUGHPUT, MailboxConfig, user_lane};
+use crate::mailbox::{
+    DEFAULT_THROUGHPUT, DeadLetters, MailboxConfig, PriorityMailbox, UserRx, UserTx, channel_lane,
+    queue_lane,
+};
 use crate::props::{FnActor, Props};
 use crate::supervision::SupervisorStrategy;
 
@@ -589,35 +592,50 @@ impl ActorSystem {
         Pid::new(self.inner.node, id, self.inner.incarnation)
     }
 
+    /// The user lane of a new actor. The props' choice comes first, then the type's, then
+    /// the system's: a custom [`Mailbox`](crate::Mailbox), else the priority kind for an
+    /// actor with prioritized handlers, else a channel.
+    fn user_lane<A: Actor>(&self, props: &Props<A>, pid: Pid) -> (UserTx<A::Msg>, UserRx<A::Msg>) {
+        let custom = match (&props.make_mailbox, props.mailbox) {
+            (Some(make), _) => Some(make()),
+            (None, Some(_)) => None,
+            (None, None) => A::custom_mailbox(),
+        };
+        let config = props
+            .mailbox
+            .or_else(A::mailbox)
+            .unwrap_or(self.inner.mailbox);
+        let queue = match custom {
+            Some(queue) => queue,
+            None if A::has_priorities() => Box::new(PriorityMailbox::new(config)),
+            None => return channel_lane(config),
+        };
+        let dead = DeadLetters {
+            events: Arc::clone(&self.inner.events),
+            pid,
+            name_of: A::message_name,
+        };
+        queue_lane(queue, A::message_priority, dead)
+    }
+
     /// Registers and starts an actor. Returns its raw ref and its system-lane sender.
     pub(crate) fn spawn_with_parent<A: Actor>(
         &self,
         props: Props<A>,
         parent: Parent,
     ) -> Result<(ActorRef<A>, crate::syslane::SysSender), SpawnError> {
-        let mailbox = props
-            .mailbox
-            .or_else(A::mailbox)
-            .unwrap_or(self.inner.mailbox);
         let throughput = props
             .throughput
             .or_else(A::throughput)
             .unwrap_or(self.inner.throughput)
             .max(1);
-        let (user_tx, user_rx) = user_lane(mailbox);
-        let (high_tx, high_rx) = if A::priority_lane() {
-            let (tx, rx) = user_lane(mailbox);
-            (Some(tx), Some(rx))
-        } else {
-            (None, None)
-        };
-        let (sys_tx, sys_rx) = crate::syslane::sys_lane();
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let pid = self.pid(id);
+        let (user_tx, user_rx) = self.user_lane(&props, pid);
+        let (sys_tx, sys_rx) = crate::syslane::sys_lane();
         let mut inner = RefInner::new(
             pid,
             user_tx,
-            high_tx,
             SysTx::Local(sys_tx.clone()),
             Arc::clone(&self.inner.events),
             A::message_name,
@@ -667,7 +685,7 @@ impl ActorSystem {
             };
             ctx.persistence = Some(Box::new(crate::persistence::PersistState::new(id, store)));
         }
-        let mut cell = Cell::new(props.producer, ctx, user_rx, high_rx, sys_rx, throughput);
+        let mut cell = Cell::new(props.producer, ctx, user_rx, sys_rx, throughput);
         cell.receive =
             crate::middleware::combine(&self.inner.receive, &props.receive).map(|layers| {
                 let timed = layers.iter().any(|l| l.timed());

@@ -195,13 +195,29 @@ pub(crate) fn expand_impl(m: &ActorImpl<'_>, stub_only: bool) -> TokenStream {
         }
     });
 
-    let priority_lane = handlers.iter().any(|h| h.high_priority).then(|| {
-        quote! {
-            fn priority_lane() -> bool {
-                true
+    // Any level other than normal gives the actor a priority mailbox.
+    let priorities = handlers
+        .iter()
+        .any(|h| h.priority.is_some_and(|p| p != "Normal"))
+        .then(|| {
+            let arms = handlers.iter().filter_map(|h| {
+                let level = format_ident!("{}", h.priority?);
+                let variant = &h.variant;
+                Some(quote!(#msg::#variant { .. } => #krate::__private::Priority::#level,))
+            });
+            quote! {
+                fn has_priorities() -> bool {
+                    true
+                }
+                #[allow(unreachable_patterns)]
+                fn message_priority(__bactor_msg: &Self::Msg) -> #krate::__private::Priority {
+                    match *__bactor_msg {
+                        #(#arms)*
+                        _ => #krate::__private::Priority::Normal,
+                    }
+                }
             }
-        }
-    });
+        });
 
     let (remote_stub, remote_items) = expand_remote(m, handlers, &phantom_arm);
     let behavior = expand_behavior(m, handlers);
@@ -303,6 +319,12 @@ pub(crate) fn expand_impl(m: &ActorImpl<'_>, stub_only: bool) -> TokenStream {
                 <Self as #krate::__private::ActorOptions>::mailbox()
             }
 
+            fn custom_mailbox() -> ::core::option::Option<
+                ::std::boxed::Box<dyn #krate::__private::Mailbox<Self::Msg>>,
+            > {
+                <Self as #krate::__private::ActorOptions>::custom_mailbox()
+            }
+
             fn throughput() -> ::core::option::Option<usize> {
                 <Self as #krate::__private::ActorOptions>::throughput()
             }
@@ -311,7 +333,7 @@ pub(crate) fn expand_impl(m: &ActorImpl<'_>, stub_only: bool) -> TokenStream {
                 <Self as #krate::__private::ActorOptions>::stash_capacity()
             }
 
-            #priority_lane
+            #priorities
             #remote_stub
             #behavior
             #refuse
@@ -475,13 +497,12 @@ fn expand_remote(
         let names: Vec<_> = h.args().map(|(n, _)| n).collect();
         let tys: Vec<_> = h.args().map(|(_, ty)| ty).collect();
         let reply = &h.reply;
-        let high = h.high_priority;
         quote! {
             #i => {
                 #[allow(unused_imports)]
                 use #r::{NotSerdeOwned as _, ViaSerdeOwned as _};
                 let (#(#names,)*) = (&#r::Probe::<(#(#tys,)*)>::new()).decode(__bactor_codec, __bactor_payload)?;
-                ::core::result::Result::Ok((
+                ::core::result::Result::Ok(
                     #msg::#variant {
                         #(#names,)*
                         __bactor_reply: ::core::option::Option::map(
@@ -489,8 +510,7 @@ fn expand_remote(
                             |__bactor_channel| (&#r::Probe::<#reply>::new()).reply_to(__bactor_channel),
                         ),
                     },
-                    #high,
-                ))
+                )
             }
         }
     });
@@ -555,7 +575,6 @@ fn expand_ref_method(m: &ActorImpl<'_>, h: &Handler) -> TokenStream {
     let reply = &h.reply;
     let args: Vec<_> = h.args().map(|(n, ty)| quote!(#n: #ty)).collect();
     let names: Vec<_> = h.args().map(|(n, _)| n).collect();
-    let priority = h.high_priority.then(|| quote!(.high_priority()));
     let shape = if h.fallible {
         quote!(#krate::__private::Fallible)
     } else {
@@ -575,7 +594,6 @@ fn expand_ref_method(m: &ActorImpl<'_>, h: &Handler) -> TokenStream {
                     }
                 },
             )
-            #priority
         }
     }
 }

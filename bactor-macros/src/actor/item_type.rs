@@ -1,7 +1,8 @@
 //! `#[actor]` on a struct or enum: the `{Name}Ref` newtype and the `ActorOptions` impl.
 
 use proc_macro2::TokenStream;
-use quote::{ToTokens, format_ident, quote};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::{GenericParam, Item};
 
 use crate::attr::{ActorArgs, MailboxArg};
@@ -210,14 +211,38 @@ fn expand_ref(
          untyped sends."
     );
     let mailbox = args.mailbox.as_ref().map(|m| {
-        let value = match m {
-            MailboxArg::Bounded(n) => quote!(#krate::__private::MailboxConfig::Bounded(#n)),
-            MailboxArg::Unbounded => quote!(#krate::__private::MailboxConfig::Unbounded),
-        };
-        quote! {
-            fn mailbox() -> ::core::option::Option<#krate::__private::MailboxConfig> {
-                ::core::option::Option::Some(#value)
+        let config = |value: TokenStream| {
+            quote! {
+                fn mailbox() -> ::core::option::Option<#krate::__private::MailboxConfig> {
+                    ::core::option::Option::Some(#value)
+                }
             }
+        };
+        // Spanned on the user's type or expression: a value that is not a mailbox for
+        // this actor's messages is reported there.
+        let custom = |make: TokenStream| {
+            quote! {
+                fn custom_mailbox() -> ::core::option::Option<
+                    ::std::boxed::Box<dyn #krate::__private::Mailbox<<Self as #krate::__private::Actor>::Msg>>,
+                >
+                where
+                    Self: #krate::__private::Actor,
+                {
+                    ::core::option::Option::Some(#make)
+                }
+            }
+        };
+        match m {
+            MailboxArg::Bounded(n) => config(quote!(#krate::__private::MailboxConfig::Bounded(#n))),
+            MailboxArg::Unbounded => config(quote!(#krate::__private::MailboxConfig::Unbounded)),
+            MailboxArg::Type(ty) => custom(quote_spanned! {ty.span()=>
+                #krate::__private::boxed_mailbox::<<Self as #krate::__private::Actor>::Msg, #ty>(
+                    <#ty as ::core::default::Default>::default(),
+                )
+            }),
+            MailboxArg::Expr(expr) => custom(quote_spanned! {expr.span()=>
+                #krate::__private::boxed_mailbox::<<Self as #krate::__private::Actor>::Msg, _>(#expr)
+            }),
         }
     });
     let throughput = args.throughput.as_ref().map(|n| {

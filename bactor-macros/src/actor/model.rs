@@ -48,8 +48,8 @@ pub(crate) struct Handler {
     pub(crate) fallible: bool,
     /// `#[handler(fail_on_error)]`: an `Err` fails the actor instead of replying.
     pub(crate) fail_on_error: bool,
-    /// `#[handler(priority = high)]`.
-    pub(crate) high_priority: bool,
+    /// `#[handler(priority = ..)]`: the `Priority` variant of its messages.
+    pub(crate) priority: Option<&'static str>,
     /// `#[handler(when = ..)]`: the state variants it serves (every one without it).
     pub(crate) when: Option<When>,
     /// `#[handler(otherwise = ..)]`.
@@ -445,7 +445,7 @@ fn parse_handler(
     }
     Some(Handler {
         fail_on_error: args.fail_on_error.is_some(),
-        high_priority: args.high_priority,
+        priority: args.priority,
         when: args.when.take(),
         otherwise: args.otherwise.map(|(o, _)| o),
         route_key,

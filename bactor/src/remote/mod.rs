@@ -98,11 +98,9 @@ pub struct RemoteStub<A: Actor> {
     /// Takes the reply slot out of a message that was queued for the wire.
     pub take_reply: fn(A::Msg) -> Option<Box<dyn PendingReply>>,
     /// Builds the message of the method with this index from its payload; `reply` is the
-    /// reply channel of an ask. Also says whether the handler is high priority.
-    /// The reply channel is taken only when the message is built.
+    /// reply channel of an ask. The reply channel is taken only when the message is built.
     #[allow(clippy::type_complexity)]
-    pub decode:
-        fn(usize, &[u8], Codec, &mut Option<ReplyChannel>) -> Result<(A::Msg, bool), CodecError>,
+    pub decode: fn(usize, &[u8], Codec, &mut Option<ReplyChannel>) -> Result<A::Msg, CodecError>,
 }
 
 impl<A: Actor> Clone for RemoteStub<A> {

@@ -577,7 +577,6 @@ impl NodeShared {
         let inner = RefInner::new(
             pid,
             UserTx::Remote(Arc::new(lane)),
-            None,
             SysTx::Remote(target),
             Arc::clone(system.events_arc()),
             A::message_name,
@@ -756,20 +755,20 @@ impl<A: Actor> Hosted for HostedActor<A> {
                 index
             }
         };
-        let (msg, high) = (self.stub.decode)(index, payload, codec, reply)?;
+        let msg = (self.stub.decode)(index, payload, codec, reply)?;
         let inner = &self.actor.inner;
         let headers = if headers.is_empty() {
             crate::Headers::new()
         } else {
             crate::Headers::from_wire(headers)
         };
-        match inner.try_push(msg, high, &headers) {
+        match inner.try_push(msg, None, &headers) {
             Ok(()) => Ok(None),
             Err(crate::TellError::Full(msg)) => {
                 let inner = Arc::clone(inner);
                 let take_reply = self.stub.take_reply;
                 Ok(Some(Box::pin(async move {
-                    if let Err(msg) = inner.push(msg, high, &headers).await
+                    if let Err(msg) = inner.push(msg, None, &headers).await
                         && let Some(reply) = take_reply(msg)
                     {
                         reply.fail(AskError::Dead);

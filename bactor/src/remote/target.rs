@@ -15,7 +15,7 @@ use super::node::{NodeShared, system_method};
 use crate::Pid;
 use crate::actor_ref::ReplyTo;
 use crate::error::{AskError, Rejection, RemoteFailure, StopReason, TellError};
-use crate::mailbox::Envelope;
+use crate::mailbox::Letter;
 use crate::system::{SysTx, SystemMsg};
 
 /// One pid on another node, shared by every ref to it on this node.
@@ -335,7 +335,7 @@ impl<M> Lane<M> {
     /// is full, `Dead` when the actor or its node is known to be gone. Never inlined: the
     /// local send path it sits next to (`UserTx::try_send`) stays small.
     #[inline(never)]
-    pub(crate) fn try_send(&self, env: Envelope<M>) -> Result<(), TellError<Envelope<M>>> {
+    pub(crate) fn try_send(&self, env: Letter<M>) -> Result<(), TellError<Letter<M>>> {
         if self.target.is_dead() {
             return Err(TellError::Dead(env));
         }
@@ -358,7 +358,7 @@ impl<M> Lane<M> {
     /// Waits for room in the node's queue, then encodes and queues; hands the message
     /// back when the actor or its node is known to be gone.
     #[inline(never)]
-    pub(crate) async fn send(&self, env: Envelope<M>) -> Result<(), Envelope<M>> {
+    pub(crate) async fn send(&self, env: Letter<M>) -> Result<(), Letter<M>> {
         if self.target.is_dead() {
             return Err(env);
         }
@@ -372,16 +372,16 @@ impl<M> Lane<M> {
 
     /// The wire envelope of `env`; `None` (after the dead letter and the asker's error)
     /// when it cannot be encoded.
-    fn wire(&self, env: Envelope<M>) -> Option<Wire> {
+    fn wire(&self, env: Letter<M>) -> Option<Wire> {
         let target = &self.target;
         let node = &target.node;
         let (msg, headers) = match env {
-            Envelope::Msg(msg) => (msg, Vec::new()),
-            Envelope::Headed(headed) => {
+            Letter::Msg(msg) => (msg, Vec::new()),
+            Letter::Headed(headed) => {
                 let (msg, headers) = *headed;
                 (msg, headers.to_wire())
             }
-            Envelope::Stop => {
+            Letter::Stop => {
                 let _span =
                     crate::trace::remote_send(target.pid, &target.address, || "$graceful_stop");
                 return Some(system_envelope(
