@@ -481,7 +481,9 @@ impl HandlerArgs {
                     value.parse::<kw::low>()?;
                     "Low"
                 } else {
-                    return Err(lookahead.error());
+                    return Err(value.error(
+                        "expected `priority = high`, `priority = normal` or `priority = low`",
+                    ));
                 });
                 Ok(())
             } else if meta.path.is_ident("when") {

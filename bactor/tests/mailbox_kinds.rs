@@ -97,7 +97,10 @@ async fn levels_are_served_highest_first_each_in_arrival_order() {
     a.chore(8).high_priority().try_tell().unwrap();
     let mut last = a.alarm(4).into_future();
     assert!(poll_once(&mut last).is_pending());
-    assert!(h.order.lock().unwrap().is_empty(), "the actor is still held");
+    assert!(
+        h.order.lock().unwrap().is_empty(),
+        "the actor is still held"
+    );
     h.gate.send(true).unwrap();
     assert_eq!(no_hang(last).await, Ok(4));
     no_hang(a.task(0)).await.unwrap();
@@ -204,7 +207,12 @@ impl LifoUser {
 /// A `LifoUser` blocked on its first message, with `props` applied.
 async fn lifo(
     props: impl FnOnce(Props<LifoUser>) -> Props<LifoUser>,
-) -> (ActorSystem, LifoUserRef, watch::Sender<bool>, Arc<Mutex<Vec<u32>>>) {
+) -> (
+    ActorSystem,
+    LifoUserRef,
+    watch::Sender<bool>,
+    Arc<Mutex<Vec<u32>>>,
+) {
     let system = ActorSystem::new();
     let (gate, gate_rx) = watch::channel(false);
     let (started_tx, mut started) = mpsc::unbounded_channel();
