@@ -328,7 +328,14 @@ impl<A: Actor> Cell<A> {
                 continue;
             }
             // Messages taken out of the stash come before the mailbox: they arrived first.
-            let Some(env) = self.ctx.next_unstashed().or_else(|| self.batch.pop()) else {
+            // A `Mailbox` lane hands out one message at a time, taken here while it has
+            // one rather than through a poll.
+            let Some(env) = self
+                .ctx
+                .next_unstashed()
+                .or_else(|| self.batch.pop())
+                .or_else(|| self.user.try_pop())
+            else {
                 let limit = BATCH.min(self.throughput);
                 // Idle from now: the receive timeout, if any, counts from here.
                 let idle = match self.ctx.receive_timeout() {

@@ -134,14 +134,15 @@ impl<M> ChannelTx<M> {
         }
     }
 
-    /// The common case (a bounded lane whose channel exists) is inlined into the send
-    /// path; the others are not, so that it stays small.
+    /// The common case (a channel that exists) is inlined into the send path; the first
+    /// send, which makes it, is not.
     #[inline]
     pub(crate) fn try_send(&self, letter: Letter<M>) -> Result<(), TellError<Letter<M>>> {
-        if let Some(Tx::Bounded(tx)) = self.tx.get() {
-            return tx.try_send(letter).map_err(full_or_dead);
+        match self.tx.get() {
+            Some(Tx::Bounded(tx)) => tx.try_send(letter).map_err(full_or_dead),
+            Some(Tx::Unbounded(tx)) => tx.send(letter).map_err(|e| TellError::Dead(e.0)),
+            None => self.try_send_other(letter),
         }
-        self.try_send_other(letter)
     }
 
     #[cold]

@@ -476,6 +476,16 @@ impl<M: 'static> UserRx<M> {
         }
     }
 
+    /// The next letter of a [`Mailbox`] lane, without waiting; always `None` for a
+    /// channel, whose letters come in batches through `poll_recv_many`.
+    #[inline]
+    pub(crate) fn try_pop(&mut self) -> Option<Letter<M>> {
+        match self {
+            UserRx::Channel(_) => None,
+            UserRx::Queue(lane) => lane.try_next().flatten(),
+        }
+    }
+
     /// Messages waiting.
     #[allow(dead_code)]
     pub(crate) fn len(&self) -> usize {

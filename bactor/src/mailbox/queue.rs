@@ -38,7 +38,7 @@ pub(crate) struct QueueLane<M> {
     state: AtomicUsize,
     /// The actor's task, when it waits for a message.
     waker: AtomicWaker,
-    /// Senders waiting for room, and where they wait.
+    /// Senders that found the queue full since the last wake-up, and where they wait.
     waiting: AtomicUsize,
     room: Notify,
 }
@@ -141,7 +141,7 @@ impl<M: 'static> QueueLane<M> {
             // Counted before the offer, and the notification taken before it too: a pop
             // after the offer failed either sees this sender waiting, or happened before
             // the offer, which then found the room.
-            let _waiting = Waiting::new(&self.waiting);
+            self.waiting.fetch_add(1, Ordering::SeqCst);
             let room = self.room.notified();
             match self.offer(env) {
                 Ok(()) => return Ok(()),
@@ -182,8 +182,11 @@ impl<M: 'static> QueueLane<M> {
         let env = self.queue.pop()?;
         // Pairs with the waiting senders' count: either they see the room this pop made,
         // or this sees them.
+        // Once per wave of waiting senders, not once per pop: a woken sender that finds
+        // the queue full again counts itself again. (A send dropped while it waited
+        // leaves its count behind: one wake-up for nobody, later.)
         fence(Ordering::SeqCst);
-        if self.waiting.load(Ordering::Relaxed) > 0 {
+        if self.waiting.load(Ordering::Relaxed) > 0 && self.waiting.swap(0, Ordering::SeqCst) > 0 {
             self.room.notify_waiters();
         }
         Some(env.into_letter())
@@ -203,7 +206,8 @@ impl<M: 'static> QueueLane<M> {
         }
     }
 
-    fn try_next(&self) -> Option<Option<Letter<M>>> {
+    /// `Some(next)` when there is an answer without waiting.
+    pub(crate) fn try_next(&self) -> Option<Option<Letter<M>>> {
         if let Some(letter) = self.pop() {
             return Some(Some(letter));
         }
@@ -237,23 +241,6 @@ impl<M> QueueLane<M> {
     pub(crate) fn close(&self) {
         self.state.fetch_or(CLOSED, Ordering::AcqRel);
         self.room.notify_waiters();
-    }
-}
-
-/// One sender waiting for room, counted while it waits (and uncounted if its send is
-/// dropped meanwhile).
-struct Waiting<'a>(&'a AtomicUsize);
-
-impl<'a> Waiting<'a> {
-    fn new(count: &'a AtomicUsize) -> Self {
-        count.fetch_add(1, Ordering::SeqCst);
-        Waiting(count)
-    }
-}
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
