@@ -67,7 +67,9 @@ pub use system::{ActorSystem, ActorSystemBuilder};
 ///
 /// On the type:
 /// - `mailbox = 64` / `mailbox = bounded(64)` / `mailbox = unbounded`: the user lane
-///   (default: bounded, 1024, or the system's default).
+///   (default: bounded, 1024, or the system's default). `mailbox = MyMailbox` (a type
+///   implementing [`Mailbox`], made with `Default`) or `mailbox = MyMailbox::new(8)` (an
+///   expression, evaluated at each spawn): a queue of your own (see [`mailbox`]).
 /// - `throughput = 100`: messages per turn before the actor yields (default 300).
 /// - `state = field`: the field holding the actor's state enum, which
 ///   `#[handler(when = ..)]` looks at (see [`behavior`]).
@@ -86,9 +88,9 @@ pub use system::{ActorSystem, ActorSystemBuilder};
 /// `Result<T, AskError>`, or `Result<T, AskError<E>>` for a handler returning
 /// `Result<T, E>` (its `Err(e)` arrives as [`AskError::Handler`]). `#[handler(reply = plain)]`
 /// keeps a `Result` as a plain value; `#[handler(reply = result)]` treats an alias such as
-/// `io::Result<T>` as fallible. `#[handler(priority = high)]` sends the handler's messages
-/// on a high-priority lane, served before the ordinary user lane (system messages still
-/// come first); `#[handler(fail_on_error)]` makes an `Err` a failure of the actor (see
+/// `io::Result<T>` as fallible. `#[handler(priority = high)]` (or `low`) gives the handler's
+/// messages that [`Priority`] and the actor a [`PriorityMailbox`](mailbox::PriorityMailbox),
+/// which serves higher levels first (system messages still come first); `#[handler(fail_on_error)]` makes an `Err` a failure of the actor (see
 /// supervision) instead of a reply. `#[handler(when = Open | Ajar(..) | Closed { .. })]`
 /// serves only those variants of the actor's state (a name for a unit variant, `(..)` for
 /// a tuple variant, `{ .. }` for a struct variant), and `otherwise = ..` overrides the

@@ -4,7 +4,6 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{Envelope, Mailbox, MailboxConfig, Priority, Push};
 
@@ -32,9 +31,13 @@ use super::{Envelope, Mailbox, MailboxConfig, Priority, Push};
 /// ```
 pub struct PriorityMailbox<M> {
     capacity: Option<usize>,
-    len: AtomicUsize,
+    levels: Mutex<Levels<M>>,
+}
+
+struct Levels<M> {
     /// By level, lowest first. No queue allocates before its first message.
-    levels: Mutex<[VecDeque<Envelope<M>>; Priority::LEVELS]>,
+    queues: [VecDeque<Envelope<M>>; Priority::LEVELS],
+    len: usize,
 }
 
 impl<M> PriorityMailbox<M> {
@@ -45,12 +48,14 @@ impl<M> PriorityMailbox<M> {
                 MailboxConfig::Bounded(n) => Some(n.max(1)),
                 MailboxConfig::Unbounded => None,
             },
-            len: AtomicUsize::new(0),
-            levels: Mutex::new(Default::default()),
+            levels: Mutex::new(Levels {
+                queues: Default::default(),
+                len: 0,
+            }),
         }
     }
 
-    fn levels(&self) -> std::sync::MutexGuard<'_, [VecDeque<Envelope<M>>; Priority::LEVELS]> {
+    fn levels(&self) -> std::sync::MutexGuard<'_, Levels<M>> {
         // Each update under the lock is one push or pop: a panic cannot leave it torn.
         self.levels.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -59,24 +64,27 @@ impl<M> PriorityMailbox<M> {
 impl<M: Send + 'static> Mailbox<M> for PriorityMailbox<M> {
     fn push(&self, envelope: Envelope<M>) -> Push<M> {
         let mut levels = self.levels();
-        let len = self.len.load(Ordering::Relaxed);
-        if self.capacity.is_some_and(|cap| len >= cap) {
+        if self.capacity.is_some_and(|cap| levels.len >= cap) {
             return Push::Full(envelope);
         }
-        levels[envelope.priority() as usize].push_back(envelope);
-        self.len.store(len + 1, Ordering::Relaxed);
+        levels.queues[envelope.priority() as usize].push_back(envelope);
+        levels.len += 1;
         Push::Queued
     }
 
     fn pop(&self) -> Option<Envelope<M>> {
         let mut levels = self.levels();
-        let env = levels.iter_mut().rev().find_map(VecDeque::pop_front)?;
-        self.len.fetch_sub(1, Ordering::Relaxed);
+        let env = levels
+            .queues
+            .iter_mut()
+            .rev()
+            .find_map(VecDeque::pop_front)?;
+        levels.len -= 1;
         Some(env)
     }
 
     fn len(&self) -> usize {
-        self.len.load(Ordering::Relaxed)
+        self.levels().len
     }
 }
 
@@ -84,7 +92,7 @@ impl<M> fmt::Debug for PriorityMailbox<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PriorityMailbox")
             .field("capacity", &self.capacity)
-            .field("len", &self.len.load(Ordering::Relaxed))
+            .field("len", &self.levels().len)
             .finish_non_exhaustive()
     }
 }
