@@ -166,7 +166,8 @@ fn main() {
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!("{cpu}, {cores} cores; 1,000,000 tells, one sender, median of {TRIALS} trials\n");
-    let flavours: [(&str, fn() -> tokio::runtime::Runtime); 2] = [
+    type MakeRuntime = fn() -> tokio::runtime::Runtime;
+    let flavours: [(&str, MakeRuntime); 2] = [
         ("current_thread", || {
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
