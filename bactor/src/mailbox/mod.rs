@@ -9,7 +9,7 @@
 //!   actor's *mailbox kind*:
 //!   - **bounded** (the default, [`MailboxConfig::Bounded`], 1,024 messages): on a full
 //!     lane `tell` waits for room (back-pressure) and `try_tell` hands the message back in
-//!     [`TellError::Full`](crate::TellError::Full). Nothing is dropped silently;
+//!     [`TellError::Full`]. Nothing is dropped silently;
 //!   - **unbounded** ([`MailboxConfig::Unbounded`]): `tell` never waits;
 //!   - **priority** ([`PriorityMailbox`]): chosen for every actor with a
 //!     `#[handler(priority = high | normal | low)]`, its size taken from the bounded or
