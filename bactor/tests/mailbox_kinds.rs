@@ -435,3 +435,59 @@ async fn a_priority_mailbox_can_be_chosen_for_any_actor() {
     }
     no_hang(system.shutdown()).await;
 }
+
+/// A queue that panics in `push` on 66 and in `pop` once it holds 99.
+#[derive(Default)]
+struct Brittle(Mutex<VecDeque<Envelope<BrittleUserMsg>>>);
+
+impl Mailbox<BrittleUserMsg> for Brittle {
+    fn push(&self, envelope: Envelope<BrittleUserMsg>) -> Push<BrittleUserMsg> {
+        if let BrittleUserMsg::Take { n: 66, .. } = envelope.message() {
+            panic!("brittle push");
+        }
+        self.0.lock().unwrap().push_back(envelope);
+        Push::Queued
+    }
+
+    fn pop(&self) -> Option<Envelope<BrittleUserMsg>> {
+        let next = self.0.lock().unwrap().pop_front()?;
+        if let BrittleUserMsg::Take { n: 99, .. } = next.message() {
+            panic!("brittle pop");
+        }
+        Some(next)
+    }
+
+    fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+}
+
+#[actor(mailbox = Brittle)]
+#[derive(Default)]
+struct BrittleUser;
+
+#[actor]
+impl BrittleUser {
+    #[handler]
+    fn take(&mut self, n: u32) -> u32 {
+        n
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_queue_reaches_its_caller_or_stops_the_actor_never_a_hang() {
+    let _quiet = common::quiet_panics("brittle");
+    let system = ActorSystem::new();
+    let actor = no_hang(system.spawn(BrittleUser::default)).await.unwrap();
+    // A panic in `push` unwinds into the sender, and leaves the lane usable.
+    let a = actor.clone();
+    let pushed = tokio::spawn(async move { a.take(66).tell().await });
+    assert!(no_hang(pushed).await.unwrap_err().is_panic());
+    assert_eq!(no_hang(actor.take(1)).await, Ok(1));
+    // A panic in `pop` closes the lane and the actor stops; the message's asker hears
+    // that it failed (its reply slot went down with the panic).
+    assert_eq!(no_hang(actor.take(99)).await, Err(AskError::Failed));
+    no_hang(actor.stopped()).await;
+    assert!(!actor.is_alive());
+    no_hang(system.shutdown()).await;
+}

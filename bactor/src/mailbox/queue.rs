@@ -101,14 +101,15 @@ impl<M: 'static> QueueLane<M> {
 
     fn offer(&self, env: Envelope<M>) -> Result<(), TellError<Envelope<M>>> {
         let before = self.state.fetch_add(PUSHING, Ordering::Acquire);
+        let landed = Landed(self);
         if before & CLOSED != 0 {
-            self.state.fetch_sub(PUSHING, Ordering::Release);
-            // The actor may be draining and waiting for the pushes in flight to land.
-            self.waker.wake();
+            drop(landed);
             return Err(TellError::Dead(env));
         }
+        // Uncounted when it returns, and when it panics too: the actor's last drain waits
+        // for the pushes in flight, and must not wait for one that unwound.
         let pushed = self.queue.push(env);
-        self.state.fetch_sub(PUSHING, Ordering::Release);
+        drop(landed);
         match pushed {
             Push::Queued => {
                 self.waker.wake();
@@ -179,7 +180,14 @@ impl<M: 'static> QueueLane<M> {
     }
 
     fn pop(&self) -> Option<Letter<M>> {
-        let env = self.queue.pop()?;
+        let popped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.queue.pop()));
+        let Ok(env) = popped else {
+            // A queue that panics is in no state to be trusted with more messages: the
+            // lane closes, and the actor stops as if its mailbox had.
+            self.close();
+            return None;
+        };
+        let env = env?;
         // Pairs with the waiting senders' count: either they see the room this pop made,
         // or this sees them.
         // Once per wave of waiting senders, not once per pop: a woken sender that finds
@@ -241,6 +249,17 @@ impl<M> QueueLane<M> {
     pub(crate) fn close(&self) {
         self.state.fetch_or(CLOSED, Ordering::AcqRel);
         self.room.notify_waiters();
+    }
+}
+
+/// A push in flight: uncounted on drop (the actor may be waiting for it to land).
+struct Landed<'a, M>(&'a QueueLane<M>);
+
+impl<M> Drop for Landed<'_, M> {
+    fn drop(&mut self) {
+        if self.0.state.fetch_sub(PUSHING, Ordering::AcqRel) & CLOSED != 0 {
+            self.0.waker.wake();
+        }
     }
 }
 
