@@ -256,18 +256,20 @@ pub(crate) fn run<A: Actor>(mut cell: Cell<A>) -> impl Future<Output = ()> + Sen
         // inline, and an idle actor pays for nothing else.
         let mut step = Box::pin(cell.start(&mut actor)).await;
         let reason = loop {
-            step = match step {
-                Step::Serve => match actor.as_mut() {
-                    Some(a) => cell.serve(a).await,
-                    None => Step::Stop(StopReason::Stopped),
-                },
-                Step::Fail { error, message } => {
-                    Box::pin(cell.supervise(error, message, actor.is_some())).await
+            // Everything but serving is boxed, until the actor serves again or stops.
+            match step {
+                // Moved out and dropped here, so that no step is kept across the serve
+                // loop (and no box is made just to say "serve").
+                serve @ Step::Serve => drop(serve),
+                other => {
+                    if let Err(reason) = Box::pin(cell.advance(&mut actor, other)).await {
+                        break reason;
+                    }
                 }
-                Step::Restart { delay, cause } => {
-                    Box::pin(cell.restart(&mut actor, delay, cause)).await
-                }
-                Step::Stop(reason) => break reason,
+            }
+            step = match actor.as_mut() {
+                Some(a) => cell.serve(a).await,
+                None => Step::Stop(StopReason::Stopped),
             };
         };
         Box::pin(cell.finish(actor, reason)).await;
@@ -301,6 +303,21 @@ impl<A: Actor> Cell<A> {
             type_name: std::any::type_name::<A>(),
         });
         Step::Serve
+    }
+
+    /// Takes `step` and the ones it leads to (supervision, restarts) until the actor is
+    /// to serve (`Ok`) or stop (`Err` with the reason).
+    async fn advance(&mut self, actor: &mut Option<A>, mut step: Step) -> Result<(), StopReason> {
+        loop {
+            step = match step {
+                Step::Serve => return Ok(()),
+                Step::Fail { error, message } => {
+                    self.supervise(error, message, actor.is_some()).await
+                }
+                Step::Restart { delay, cause } => self.restart(actor, delay, cause).await,
+                Step::Stop(reason) => return Err(reason),
+            };
+        }
     }
 
     /// The message loop. Returns when the actor fails, is told to restart, or stops.
@@ -398,50 +415,65 @@ impl<A: Actor> Cell<A> {
                 }
                 continue;
             };
-            let msg = match env {
-                Letter::Msg(msg) => msg,
-                Letter::Headed(headed) => {
-                    let (msg, headers) = *headed;
-                    self.ctx.headers = headers;
-                    msg
+            // In a block, so that what is only needed before the handler runs (the letter,
+            // the message's place, the pid) is not kept in the task while it runs: the
+            // serve loop's state is part of every actor's task.
+            let (handled_msg, name, state_before, started) = {
+                let msg = match env {
+                    Letter::Msg(msg) => msg,
+                    Letter::Headed(headed) => {
+                        let (msg, headers) = *headed;
+                        self.ctx.headers = headers;
+                        msg
+                    }
+                    Letter::Stop => return Step::Stop(StopReason::Stopped),
+                };
+                handled += 1;
+                if A::HAS_BEHAVIOR
+                    && let Admit::Not(otherwise) = actor.admit(&msg)
+                {
+                    self.ctx.not_served(msg, otherwise, actor.state_name());
+                    self.ctx.clear_headers();
+                    continue;
                 }
-                Letter::Stop => return Step::Stop(StopReason::Stopped),
-            };
-            handled += 1;
-            if A::HAS_BEHAVIOR
-                && let Admit::Not(otherwise) = actor.admit(&msg)
-            {
-                self.ctx.not_served(msg, otherwise, actor.state_name());
-                self.ctx.clear_headers();
-                continue;
-            }
-            // A change of state may serve what is stashed.
-            let state_before =
-                (A::HAS_BEHAVIOR && self.ctx.has_stashed()).then(|| actor.state_key());
-            let name = A::message_name(&msg);
-            let pid = self.ctx.pid();
-            let started = match self.receive.as_deref() {
-                None => None,
-                Some((layers, timed)) => {
-                    match receive_before::<A>(layers, *timed, pid, name, &msg, &self.ctx.headers) {
-                        Ok(started) => Some(started),
-                        Err(rejection) => {
-                            self.ctx.refuse(msg, crate::AskError::Rejected(rejection));
-                            self.ctx.clear_headers();
-                            continue;
+                // A change of state may serve what is stashed.
+                let state_before =
+                    (A::HAS_BEHAVIOR && self.ctx.has_stashed()).then(|| actor.state_key());
+                let name = A::message_name(&msg);
+                let started = match self.receive.as_deref() {
+                    None => None,
+                    Some((layers, timed)) => {
+                        let pid = self.ctx.pid();
+                        match receive_before::<A>(
+                            layers,
+                            *timed,
+                            pid,
+                            name,
+                            &msg,
+                            &self.ctx.headers,
+                        ) {
+                            Ok(started) => Some(started),
+                            Err(rejection) => {
+                                self.ctx.refuse(msg, crate::AskError::Rejected(rejection));
+                                self.ctx.clear_headers();
+                                continue;
+                            }
                         }
                     }
-                }
+                };
+                let pid = self.ctx.pid();
+                let handled_msg = traced!(
+                    catch_unwind(actor.handle(msg, &mut self.ctx)),
+                    "bactor.message",
+                    pid,
+                    std::any::type_name::<A>(),
+                    name
+                );
+                (handled_msg, name, state_before, started)
             };
-            let handled_msg = traced!(
-                catch_unwind(actor.handle(msg, &mut self.ctx)),
-                "bactor.message",
-                pid,
-                std::any::type_name::<A>(),
-                name
-            );
             let outcome = failure(handled_msg.await);
             if let (Some((layers, _)), Some(started)) = (self.receive.as_deref(), started) {
+                let pid = self.ctx.pid();
                 receive_after::<A>(layers, pid, name, &outcome, started, &self.ctx.headers);
             }
             self.ctx.clear_headers();

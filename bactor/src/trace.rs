@@ -16,7 +16,10 @@ macro_rules! traced {
         );
         #[cfg(not(feature = "tracing"))]
         let fut = {
-            let _ = (&$pid, $actor, $what);
+            // Not borrowed: a borrowed local stays in an async fn's state to its scope's
+            // end, and this one is in every actor's task.
+            let _ = ($actor, $what);
+            let _ = $pid;
             $fut
         };
         fut
