@@ -184,7 +184,6 @@ pub(crate) struct Cell<A: Actor> {
     ctx: Context<A>,
     user: UserRx<A::Msg>,
     sys: crate::syslane::SysReceiver,
-    throughput: usize,
     /// User messages taken from the lane, in reverse order (popped from the back).
     batch: Vec<Letter<A::Msg>>,
     /// Watchers, deferred notices, escalations: made at first use (152 bytes that most
@@ -202,14 +201,12 @@ impl<A: Actor> Cell<A> {
         ctx: Context<A>,
         user: UserRx<A::Msg>,
         sys: crate::syslane::SysReceiver,
-        throughput: usize,
     ) -> Self {
         Cell {
             producer,
             ctx,
             user,
             sys,
-            throughput,
             batch: Vec::new(),
             rare: None,
             idle_timer: None,
@@ -279,7 +276,7 @@ pub(crate) fn run<A: Actor>(mut cell: Cell<A>) -> impl Future<Output = ()> + Sen
 impl<A: Actor> Cell<A> {
     /// Makes the first instance and runs `pre_start`.
     async fn start(&mut self, actor: &mut Option<A>) -> Step {
-        let a = match std::panic::catch_unwind(AssertUnwindSafe(|| (self.producer)())) {
+        let a = match std::panic::catch_unwind(AssertUnwindSafe(|| self.producer.make())) {
             Ok(a) => actor.insert(a),
             Err(panic) => return Step::fail(ActorError::from_panic(panic), None),
         };
@@ -338,7 +335,7 @@ impl<A: Actor> Cell<A> {
                 }
                 continue;
             }
-            if handled >= self.throughput {
+            if handled >= self.ctx.throughput as usize {
                 // End of this turn: let the other tasks on this thread run.
                 handled = 0;
                 tokio::task::yield_now().await;
@@ -353,7 +350,7 @@ impl<A: Actor> Cell<A> {
                 .or_else(|| self.batch.pop())
                 .or_else(|| self.user.try_pop())
             else {
-                let limit = BATCH.min(self.throughput);
+                let limit = BATCH.min(self.ctx.throughput as usize);
                 // Idle from now: the receive timeout, if any, counts from here.
                 let idle = match self.ctx.receive_timeout() {
                     Some(timeout) => {
@@ -811,7 +808,7 @@ impl<A: Actor> Cell<A> {
         self.ctx.unstash_all();
         // The old instance is dropped before the new one is made.
         *actor = None;
-        let fresh = match std::panic::catch_unwind(AssertUnwindSafe(|| (self.producer)())) {
+        let fresh = match std::panic::catch_unwind(AssertUnwindSafe(|| self.producer.make())) {
             Ok(a) => actor.insert(a),
             Err(panic) => return Step::fail(ActorError::from_panic(panic), None),
         };

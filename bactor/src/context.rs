@@ -81,6 +81,8 @@ pub struct Context<A: Actor> {
     links: Option<Box<Links>>,
     pub(crate) stop_requested: bool,
     pub(crate) stopping: bool,
+    /// Messages per turn (the serve loop's; here, where it fits in padding).
+    pub(crate) throughput: u32,
     /// A failure to report once the current handler returns (a failed persist).
     pub(crate) deferred_failure: Option<Box<crate::ActorError>>,
     /// Made at the first stash: an actor that never stashes pays one word for it.
@@ -120,6 +122,7 @@ impl<A: Actor> Context<A> {
             links: None,
             stop_requested: false,
             stopping: false,
+            throughput: crate::mailbox::DEFAULT_THROUGHPUT as u32,
             deferred_failure: None,
             stash: None,
             headers: crate::Headers::new(),

@@ -24,7 +24,46 @@ use crate::error::ActorError;
 use crate::mailbox::MailboxConfig;
 use crate::supervision::SupervisorStrategy;
 
-pub(crate) type Producer<A> = Arc<dyn Fn() -> A + Send + Sync>;
+type MakeActor<A> = dyn Fn() -> A + Send + Sync;
+
+/// What makes an actor's instances (at start and at each restart); cheap to clone.
+pub(crate) struct Producer<A: 'static>(ProducerKind<A>);
+
+enum ProducerKind<A: 'static> {
+    /// A producer with no state and nothing to drop (a function, a closure that captures
+    /// nothing): nothing to allocate or count, which saves an allocation per spawn.
+    Stateless(&'static MakeActor<A>),
+    Shared(Arc<MakeActor<A>>),
+}
+
+impl<A: 'static> Producer<A> {
+    pub(crate) fn new<F: Fn() -> A + Send + Sync + 'static>(make: F) -> Self {
+        Producer(if size_of::<F>() == 0 && !std::mem::needs_drop::<F>() {
+            // A box of a zero-sized value allocates nothing, and a value with nothing
+            // to drop loses nothing by never being dropped.
+            ProducerKind::Stateless(Box::leak(Box::new(make)))
+        } else {
+            ProducerKind::Shared(Arc::new(make))
+        })
+    }
+
+    /// A new instance.
+    pub(crate) fn make(&self) -> A {
+        match &self.0 {
+            ProducerKind::Stateless(make) => make(),
+            ProducerKind::Shared(make) => make(),
+        }
+    }
+}
+
+impl<A: 'static> Clone for Producer<A> {
+    fn clone(&self) -> Self {
+        Producer(match &self.0 {
+            ProducerKind::Stateless(make) => ProducerKind::Stateless(*make),
+            ProducerKind::Shared(make) => ProducerKind::Shared(Arc::clone(make)),
+        })
+    }
+}
 
 /// How to create an actor: its producer and per-spawn settings.
 ///
@@ -73,7 +112,7 @@ impl<A: Actor> Props<A> {
     /// Props whose producer is `producer` (the "producer" pattern).
     pub fn from_producer(producer: impl Fn() -> A + Send + Sync + 'static) -> Self {
         Props {
-            producer: Arc::new(producer),
+            producer: Producer::new(producer),
             mailbox: None,
             make_mailbox: None,
             throughput: None,
@@ -193,7 +232,7 @@ impl<A: Actor> Props<A> {
 impl<A: Actor> Clone for Props<A> {
     fn clone(&self) -> Self {
         Props {
-            producer: Arc::clone(&self.producer),
+            producer: self.producer.clone(),
             mailbox: self.mailbox,
             make_mailbox: self.make_mailbox.clone(),
             throughput: self.throughput,

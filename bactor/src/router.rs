@@ -651,7 +651,7 @@ impl ActorSystem {
             | 1;
         let producer: Producer<RouterActor<A>> = {
             let shared = Arc::clone(&shared);
-            Arc::new(move || RouterActor {
+            Producer::new(move || RouterActor {
                 routing,
                 source: Arc::clone(&source),
                 routees: Vec::new(),

@@ -115,16 +115,37 @@ impl Parent {
     }
 }
 
+/// One live actor. Kept small: the registry has a slot per actor, and empty slots
+/// besides (48 bytes, down from 88 with its type's name and remote entry point inline).
 struct Entry {
-    name: Option<String>,
-    sys: crate::syslane::SysSender,
-    /// The actor's `Arc<RefInner<A::Msg>>`, for typed lookups (no allocation of its own).
-    typed: Arc<dyn Any + Send + Sync>,
-    type_name: &'static str,
+    /// The actor's `Arc<RefInner<A::Msg>>`: typed lookups, its type's name, its system
+    /// lane (no allocation of its own).
+    typed: Arc<dyn Registered>,
+    /// Registered under a name too (kept in `Registry::name_of`).
+    named: bool,
     top_level: bool,
-    /// How messages from other nodes reach it (feature `remote`, `#[actor(remote)]`).
-    #[cfg(feature = "remote")]
-    hosted: Option<Arc<dyn crate::remote::node::Hosted>>,
+}
+
+/// What the registry asks of an actor's shared ref state, whatever its message type.
+pub(crate) trait Registered: Any + Send + Sync {
+    /// `std::any::type_name` of the actor.
+    fn type_name(&self) -> &'static str;
+    /// Its system lane (registered actors are local: they always have one).
+    fn system_lane(&self) -> Option<&crate::syslane::SysSender>;
+}
+
+impl<M: Send + 'static> Registered for crate::actor_ref::RefInner<M> {
+    fn type_name(&self) -> &'static str {
+        self.type_name
+    }
+
+    fn system_lane(&self) -> Option<&crate::syslane::SysSender> {
+        match &self.sys {
+            SysTx::Local(sys) => Some(sys),
+            #[cfg(feature = "remote")]
+            SysTx::Remote(_) => None,
+        }
+    }
 }
 
 /// Hashes actor ids (sequential numbers) with one multiplication: ids are not chosen by
@@ -154,6 +175,12 @@ impl std::hash::Hasher for IdHasher {
 struct Registry {
     actors: HashMap<u64, Entry, BuildHasherDefault<IdHasher>>,
     names: HashMap<String, u64>,
+    /// The names of named actors, by id.
+    name_of: HashMap<u64, String, BuildHasherDefault<IdHasher>>,
+    /// How messages from other nodes reach the actors that have a remote stub (feature
+    /// `remote`, `#[actor(remote)]`): beside the entries, which most actors need alone.
+    #[cfg(feature = "remote")]
+    hosted: HashMap<u64, Arc<dyn crate::remote::node::Hosted>, BuildHasherDefault<IdHasher>>,
 }
 
 impl Registry {
@@ -168,6 +195,11 @@ impl Registry {
         }
         if self.names.capacity() > FLOOR && self.names.len() < self.names.capacity() / 4 {
             self.names.shrink_to(self.names.len() * 2);
+            self.name_of.shrink_to(self.name_of.len() * 2);
+        }
+        #[cfg(feature = "remote")]
+        if self.hosted.capacity() > FLOOR && self.hosted.len() < self.hosted.capacity() / 4 {
+            self.hosted.shrink_to(self.hosted.len() * 2);
         }
     }
 }
@@ -558,7 +590,7 @@ impl ActorSystem {
             reg.actors
                 .values()
                 .filter(|e| e.top_level)
-                .map(|e| e.sys.clone())
+                .filter_map(|e| e.typed.system_lane().cloned())
                 .collect()
         };
         for sys in tops {
@@ -655,21 +687,23 @@ impl ActorSystem {
                 }
                 reg.names.insert(name.clone(), id);
             }
+            if let Some(name) = &props.name {
+                reg.name_of.insert(id, name.clone());
+            }
             reg.actors.insert(
                 id,
                 Entry {
-                    name: props.name.clone(),
-                    sys: sys_tx.clone(),
-                    typed: Arc::clone(&actor_ref.inner) as Arc<dyn Any + Send + Sync>,
-                    type_name: std::any::type_name::<A>(),
+                    typed: Arc::clone(&actor_ref.inner) as Arc<dyn Registered>,
+                    named: props.name.is_some(),
                     top_level: matches!(parent, Parent::Guardian),
-                    #[cfg(feature = "remote")]
-                    hosted: crate::remote::node::hosted(&actor_ref),
                 },
             );
+            #[cfg(feature = "remote")]
+            if let Some(hosted) = crate::remote::node::hosted(&actor_ref) {
+                reg.hosted.insert(id, hosted);
+            }
         }
         let strategy = props.supervisor.or_else(A::supervisor_strategy);
-        #[cfg_attr(not(feature = "persist"), allow(unused_mut))]
         let mut ctx = Context::new(
             actor_ref.clone(),
             self.clone(),
@@ -685,7 +719,8 @@ impl ActorSystem {
             };
             ctx.persistence = Some(Box::new(crate::persistence::PersistState::new(id, store)));
         }
-        let mut cell = Cell::new(props.producer, ctx, user_rx, sys_rx, throughput);
+        ctx.throughput = u32::try_from(throughput).unwrap_or(u32::MAX);
+        let mut cell = Cell::new(props.producer, ctx, user_rx, sys_rx);
         cell.receive =
             crate::middleware::combine(&self.inner.receive, &props.receive).map(|layers| {
                 let timed = layers.iter().any(|l| l.timed());
@@ -700,10 +735,13 @@ impl ActorSystem {
         let empty = {
             let mut reg = self.registry();
             if let Some(entry) = reg.actors.remove(&pid.id())
-                && let Some(name) = entry.name
+                && entry.named
+                && let Some(name) = reg.name_of.remove(&pid.id())
             {
                 reg.names.remove(&name);
             }
+            #[cfg(feature = "remote")]
+            reg.hosted.remove(&pid.id());
             reg.shrink_when_sparse();
             reg.actors.is_empty()
         };
@@ -743,12 +781,15 @@ impl ActorSystem {
 
     /// The remote entry point of the live local actor with this pid.
     pub(crate) fn hosted(&self, pid: Pid) -> Option<Arc<dyn crate::remote::node::Hosted>> {
-        self.local_entry(pid, |e| e.hosted.clone())
+        if pid.node() != self.inner.node || pid.incarnation() != self.inner.incarnation {
+            return None;
+        }
+        self.registry().hosted.get(&pid.id()).cloned()
     }
 
     /// The system lane of the live local actor with this pid.
     pub(crate) fn system_lane(&self, pid: Pid) -> Option<crate::syslane::SysSender> {
-        self.local_entry(pid, |e| Some(e.sys.clone()))
+        self.local_entry(pid, |e| e.typed.system_lane().cloned())
     }
 
     /// The pid and remote entry point of the live actor with this name.
@@ -758,8 +799,8 @@ impl ActorSystem {
     ) -> Option<(Pid, Option<Arc<dyn crate::remote::node::Hosted>>)> {
         let reg = self.registry();
         let id = *reg.names.get(name)?;
-        let entry = reg.actors.get(&id)?;
-        Some((self.pid(id), entry.hosted.clone()))
+        reg.actors.get(&id)?;
+        Some((self.pid(id), reg.hosted.get(&id).cloned()))
     }
 
     /// Spawns a top-level actor now (for a spawn asked by another node).
@@ -793,16 +834,17 @@ pub(crate) fn deserialization_system() -> Option<ActorSystem> {
 }
 
 fn typed_ref<A: Actor>(entry: &Entry, key: &str) -> Result<ActorRef<A>, LookupError> {
+    let found = entry.typed.type_name();
     let wrong = || LookupError::WrongType {
         name: key.to_owned(),
         expected: std::any::type_name::<A>(),
-        found: entry.type_name,
+        found,
     };
     // The type's name tells actors apart; the downcast, their message types.
-    if entry.type_name != std::any::type_name::<A>() {
+    if found != std::any::type_name::<A>() {
         return Err(wrong());
     }
-    Arc::clone(&entry.typed)
+    (Arc::clone(&entry.typed) as Arc<dyn Any + Send + Sync>)
         .downcast::<crate::actor_ref::RefInner<A::Msg>>()
         .map(ActorRef::from_inner)
         .map_err(|_| wrong())
