@@ -518,7 +518,7 @@ impl<A: Actor> ActorRef<A> {
     /// A ref to no live actor: every send fails as it would for a stopped one.
     #[cfg(feature = "serde")]
     pub(crate) fn detached(pid: Pid, system: &crate::ActorSystem) -> Self {
-        let (user, _) = crate::mailbox::channel_lane(crate::MailboxConfig::Bounded(1));
+        let user = crate::mailbox::channel_lane(crate::MailboxConfig::Bounded(1));
         let (sys, _) = crate::syslane::sys_lane();
         let inner = RefInner::new(
             pid,
@@ -529,7 +529,10 @@ impl<A: Actor> ActorRef<A> {
             std::any::type_name::<A>(),
         );
         inner.mark_terminated();
-        ActorRef::from_inner(Arc::new(inner))
+        let inner = Arc::new(inner);
+        // Its receiver, dropped at once, closes the lane: every send fails as dead.
+        drop(crate::mailbox::UserRx::channel(Arc::clone(&inner)));
+        ActorRef::from_inner(inner)
     }
 }
 

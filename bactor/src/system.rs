@@ -627,7 +627,13 @@ impl ActorSystem {
     /// The user lane of a new actor. The props' choice comes first, then the type's, then
     /// the system's: a custom [`Mailbox`](crate::Mailbox), else the priority kind for an
     /// actor with prioritized handlers, else a channel.
-    fn user_lane<A: Actor>(&self, props: &Props<A>, pid: Pid) -> (UserTx<A::Msg>, UserRx<A::Msg>) {
+    /// `None` for the receiver of a channel: it is made from the ref state, which holds
+    /// the channel's hand-off ([`UserRx::channel`]).
+    fn user_lane<A: Actor>(
+        &self,
+        props: &Props<A>,
+        pid: Pid,
+    ) -> (UserTx<A::Msg>, Option<UserRx<A::Msg>>) {
         let custom = match (&props.make_mailbox, props.mailbox) {
             (Some(make), _) => Some(make()),
             (None, Some(_)) => None,
@@ -640,14 +646,15 @@ impl ActorSystem {
         let queue = match custom {
             Some(queue) => queue,
             None if A::has_priorities() => Box::new(PriorityMailbox::new(config)),
-            None => return channel_lane(config),
+            None => return (channel_lane(config), None),
         };
         let dead = DeadLetters {
             events: Arc::clone(&self.inner.events),
             pid,
             name_of: A::message_name,
         };
-        queue_lane(queue, A::message_priority, dead)
+        let (tx, rx) = queue_lane(queue, A::message_priority, dead);
+        (tx, Some(rx))
     }
 
     /// Registers and starts an actor. Returns its raw ref and its system-lane sender.
@@ -675,6 +682,7 @@ impl ActorSystem {
         );
         inner.send_layers = crate::middleware::combine(&self.inner.send, &props.send);
         let inner = Arc::new(inner);
+        let user_rx = user_rx.unwrap_or_else(|| UserRx::channel(Arc::clone(&inner)));
         let actor_ref = ActorRef::<A>::from_inner(inner);
         {
             let mut reg = self.registry();

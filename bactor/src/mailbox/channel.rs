@@ -10,7 +10,8 @@ use std::task::{Context as TaskContext, Poll};
 use atomic_waker::AtomicWaker;
 use tokio::sync::mpsc;
 
-use super::{Letter, MailboxConfig};
+use super::{Letter, MailboxConfig, UserTx};
+use crate::actor_ref::RefInner;
 use crate::error::TellError;
 
 /// A tokio channel, bounded or not.
@@ -26,9 +27,11 @@ enum Rx<M> {
 
 /// A lane's channel is made by its first send, not at spawn: most of its bytes (a
 /// 512-byte channel and a first block of 32 letters) are then never spent on an actor
-/// that is never sent anything. Until the actor's task takes the receiver, it waits here.
+/// that is never sent anything. Until the actor's task takes the receiver, it waits here,
+/// inside the actor's shared ref state (no allocation of its own).
 struct Handoff<M> {
-    config: MailboxConfig,
+    /// The bound; 0 for none.
+    capacity: u32,
     /// The receiver closed before any channel was made: none will be. Set under `rx`.
     closed: AtomicBool,
     /// The actor's task, waiting for the channel to be made.
@@ -43,30 +46,35 @@ impl<M> Handoff<M> {
     }
 }
 
-/// The sending half of a channel lane.
+/// The sending half of a channel lane, inside the actor's [`RefInner`].
 pub(crate) struct ChannelTx<M> {
     tx: OnceLock<Tx<M>>,
-    handoff: Arc<Handoff<M>>,
+    handoff: Handoff<M>,
 }
 
-/// The receiving half of a channel lane, owned by the actor's task.
+/// The receiving half of a channel lane, owned by the actor's task; it reaches the
+/// hand-off through the actor's ref state.
 pub(crate) struct ChannelRx<M> {
     rx: Option<Rx<M>>,
-    handoff: Arc<Handoff<M>>,
+    owner: Arc<RefInner<M>>,
 }
 
-pub(crate) fn lane<M>(config: MailboxConfig) -> (ChannelTx<M>, ChannelRx<M>) {
-    let handoff = Arc::new(Handoff {
-        config,
-        closed: AtomicBool::new(false),
-        waker: AtomicWaker::new(),
-        rx: Mutex::new(None),
-    });
-    let tx = ChannelTx {
-        tx: OnceLock::new(),
-        handoff: Arc::clone(&handoff),
+/// The sending half of a new lane: its receiver is made from the ref state that holds it
+/// ([`ChannelRx::new`]).
+pub(crate) fn sender<M>(config: MailboxConfig) -> ChannelTx<M> {
+    let capacity = match config {
+        MailboxConfig::Bounded(n) => u32::try_from(n.max(1)).unwrap_or(u32::MAX),
+        MailboxConfig::Unbounded => 0,
     };
-    (tx, ChannelRx { rx: None, handoff })
+    ChannelTx {
+        tx: OnceLock::new(),
+        handoff: Handoff {
+            capacity,
+            closed: AtomicBool::new(false),
+            waker: AtomicWaker::new(),
+            rx: Mutex::new(None),
+        },
+    }
 }
 
 fn full_or_dead<M>(e: mpsc::error::TrySendError<Letter<M>>) -> TellError<Letter<M>> {
@@ -97,14 +105,14 @@ impl<M> ChannelTx<M> {
         if self.handoff.closed.load(Ordering::Relaxed) {
             return None;
         }
-        let (tx, rx) = match self.handoff.config {
-            MailboxConfig::Bounded(cap) => {
-                let (tx, rx) = mpsc::channel(cap.max(1));
-                (Tx::Bounded(tx), Rx::Bounded(rx))
-            }
-            MailboxConfig::Unbounded => {
+        let (tx, rx) = match self.handoff.capacity {
+            0 => {
                 let (tx, rx) = mpsc::unbounded_channel();
                 (Tx::Unbounded(tx), Rx::Unbounded(rx))
+            }
+            cap => {
+                let (tx, rx) = mpsc::channel(cap as usize);
+                (Tx::Bounded(tx), Rx::Bounded(rx))
             }
         };
         *slot = Some(rx);
@@ -192,10 +200,23 @@ impl<M> Rx<M> {
 }
 
 impl<M> ChannelRx<M> {
+    /// The receiver of the channel lane held by `owner` (whose user lane is a
+    /// [`ChannelTx`]; any other leaves this receiver closed from the start).
+    pub(crate) fn new(owner: Arc<RefInner<M>>) -> Self {
+        ChannelRx { rx: None, owner }
+    }
+
+    fn handoff(&self) -> Option<&Handoff<M>> {
+        match &self.owner.user {
+            UserTx::Channel(tx) => Some(&tx.handoff),
+            _ => None,
+        }
+    }
+
     /// The channel's receiver, once a send has made it.
     fn take(&mut self) -> Option<&mut Rx<M>> {
         if self.rx.is_none() {
-            self.rx = self.handoff.rx().take();
+            self.rx = self.handoff().and_then(|h| h.rx().take());
         }
         self.rx.as_mut()
     }
@@ -204,14 +225,17 @@ impl<M> ChannelRx<M> {
     #[cold]
     #[inline(never)]
     fn poll_made(&mut self, cx: &mut TaskContext<'_>) -> Poll<bool> {
-        self.handoff.waker.register(cx.waker());
+        let Some(handoff) = self.handoff() else {
+            return Poll::Ready(true);
+        };
+        handoff.waker.register(cx.waker());
         if self.take().is_some() {
             return Poll::Ready(false);
         }
-        if self.handoff.closed.load(Ordering::Acquire) {
-            return Poll::Ready(true);
+        match self.handoff() {
+            Some(handoff) if !handoff.closed.load(Ordering::Acquire) => Poll::Pending,
+            _ => Poll::Ready(true),
         }
-        Poll::Pending
     }
 
     /// Messages waiting.
@@ -242,15 +266,16 @@ impl<M> ChannelRx<M> {
 
     /// Refuses new messages; queued ones can still be taken.
     pub(crate) fn close(&mut self) {
-        {
-            let mut slot = self.handoff.rx();
+        if let UserTx::Channel(tx) = &self.owner.user {
+            let handoff = &tx.handoff;
+            let mut slot = handoff.rx();
             if self.rx.is_none() {
                 self.rx = slot.take();
             }
             // Under the lock: a first send either made the channel (closed below) or
             // will find the lane closed.
             if self.rx.is_none() {
-                self.handoff.closed.store(true, Ordering::Release);
+                handoff.closed.store(true, Ordering::Release);
             }
         }
         if let Some(rx) = &mut self.rx {

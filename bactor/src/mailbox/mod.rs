@@ -383,10 +383,10 @@ pub(crate) enum UserRx<M> {
     Queue(Arc<queue::QueueLane<M>>),
 }
 
-/// A bounded or unbounded lane.
-pub(crate) fn channel_lane<M>(config: MailboxConfig) -> (UserTx<M>, UserRx<M>) {
-    let (tx, rx) = channel::lane(config);
-    (UserTx::Channel(tx), UserRx::Channel(rx))
+/// The sending half of a bounded or unbounded lane; the receiving half is made from the
+/// ref state that holds it, with [`UserRx::channel`].
+pub(crate) fn channel_lane<M>(config: MailboxConfig) -> UserTx<M> {
+    UserTx::Channel(channel::sender(config))
 }
 
 /// A lane around `queue`; `priority_of` gives each message its level.
@@ -509,6 +509,11 @@ impl<M: 'static> UserRx<M> {
 }
 
 impl<M> UserRx<M> {
+    /// The receiving half of the channel lane in `owner`.
+    pub(crate) fn channel(owner: Arc<crate::actor_ref::RefInner<M>>) -> Self {
+        UserRx::Channel(channel::ChannelRx::new(owner))
+    }
+
     /// Refuses new messages; queued ones can still be taken.
     pub(crate) fn close(&mut self) {
         match self {
