@@ -39,7 +39,7 @@
 //! yours).
 //!
 //! No lane allocates before its first message: an actor that is never sent anything costs
-//! its task and its ref (about 1.3 KB resident in all, `benches/RESULTS.md`).
+//! its task and its ref (under 1 KB resident in all, `benches/RESULTS.md`).
 //!
 //! From a channel the actor takes user messages in batches of up to `throughput` (default
 //! 300) and yields to the scheduler after each batch, so one busy actor cannot starve the
