@@ -40,8 +40,8 @@ pub use persistence::{PersistConfig, PersistError, Persistence, PersistentActor}
 pub use pid::Pid;
 
 /// The event stores (feature `persist`): [`persist::SqliteStore`] (the embedded default),
-/// [`persist::PostgresStore`], [`persist::MemoryStore`], and the traits a backend
-/// implements. Re-exported from `bactor-persist`.
+/// `persist::PostgresStore` (feature `postgres`), [`persist::MemoryStore`], and the traits
+/// a backend implements. Re-exported from `bactor-persist`.
 #[cfg(feature = "persist")]
 pub mod persist {
     pub use bactor_persist::*;

@@ -359,9 +359,8 @@ impl ActorSystemBuilder {
     }
 
     /// The event store of persistent actors (feature `persist`): a
-    /// [`SqliteStore`](crate::persist::SqliteStore), a
-    /// [`PostgresStore`](crate::persist::PostgresStore), a
-    /// [`MemoryStore`](crate::persist::MemoryStore), or any
+    /// [`SqliteStore`](crate::persist::SqliteStore), a `PostgresStore` (feature
+    /// `postgres`), a [`MemoryStore`](crate::persist::MemoryStore), or any
     /// `Journal + SnapshotStore`.
     #[cfg(feature = "persist")]
     pub fn persistence<S>(mut self, store: S) -> Self
