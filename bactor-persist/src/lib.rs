@@ -200,10 +200,42 @@ pub enum StoreError {
     Closed,
 }
 
+/// What kind of [`StoreError`] an error is: comparable, for tests and for matching
+/// without the details.
+///
+/// # Example
+///
+/// ```
+/// use bactor_persist::{StoreError, StoreErrorKind};
+///
+/// let e = StoreError::Conflict { persistence_id: "acct-1".into(), expected: 3, actual: 4 };
+/// assert_eq!(e.kind(), StoreErrorKind::Conflict);
+/// assert_eq!(StoreError::Closed.kind(), StoreErrorKind::Closed);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StoreErrorKind {
+    /// [`StoreError::Conflict`].
+    Conflict,
+    /// [`StoreError::Backend`].
+    Backend,
+    /// [`StoreError::Closed`].
+    Closed,
+}
+
 impl StoreError {
     /// `true` for [`StoreError::Conflict`].
     pub fn is_conflict(&self) -> bool {
         matches!(self, StoreError::Conflict { .. })
+    }
+
+    /// The kind of error, without its details.
+    pub fn kind(&self) -> StoreErrorKind {
+        match self {
+            StoreError::Conflict { .. } => StoreErrorKind::Conflict,
+            StoreError::Backend(_) => StoreErrorKind::Backend,
+            StoreError::Closed => StoreErrorKind::Closed,
+        }
     }
 
     #[cfg(any(feature = "sqlite", feature = "postgres"))]

@@ -36,7 +36,9 @@ pub use events::{DeadLetter, EventStream, Subscription, SystemEvent};
 pub use headers::Headers;
 pub use mailbox::{DEFAULT_THROUGHPUT, Mailbox, MailboxConfig, Priority};
 #[cfg(feature = "persist")]
-pub use persistence::{PersistConfig, PersistError, Persistence, PersistentActor};
+pub use persistence::{
+    PersistConfig, PersistError, PersistErrorKind, Persistence, PersistentActor,
+};
 pub use pid::Pid;
 
 /// The event stores (feature `persist`): [`persist::SqliteStore`] (the embedded default),

@@ -98,10 +98,46 @@ pub enum PersistError {
     NotPersistent,
 }
 
+/// What kind of [`PersistError`] an error is: comparable, for tests and for matching
+/// without the details.
+///
+/// # Example
+///
+/// ```
+/// use bactor::persist::{StoreError, StoreErrorKind};
+/// use bactor::{PersistError, PersistErrorKind};
+///
+/// assert_eq!(PersistError::NotPersistent.kind(), PersistErrorKind::NotPersistent);
+/// let closed = PersistError::Store(StoreError::Closed);
+/// assert_eq!(closed.kind(), PersistErrorKind::Store(StoreErrorKind::Closed));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PersistErrorKind {
+    /// [`PersistError::Store`], with the store error's kind.
+    Store(bactor_persist::StoreErrorKind),
+    /// [`PersistError::Encode`].
+    Encode,
+    /// [`PersistError::Decode`].
+    Decode,
+    /// [`PersistError::NotPersistent`].
+    NotPersistent,
+}
+
 impl PersistError {
     /// `true` when another writer got to the journal first.
     pub fn is_conflict(&self) -> bool {
         matches!(self, PersistError::Store(e) if e.is_conflict())
+    }
+
+    /// The kind of error, without its details.
+    pub fn kind(&self) -> PersistErrorKind {
+        match self {
+            PersistError::Store(e) => PersistErrorKind::Store(e.kind()),
+            PersistError::Encode(_) => PersistErrorKind::Encode,
+            PersistError::Decode { .. } => PersistErrorKind::Decode,
+            PersistError::NotPersistent => PersistErrorKind::NotPersistent,
+        }
     }
 }
 
