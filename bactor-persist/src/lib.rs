@@ -13,11 +13,12 @@
 //! Events and snapshots are JSON text with a *manifest* (the type name of what was stored),
 //! kept as `TEXT` on SQLite and `JSONB` on Postgres, so operators can read them.
 //!
-//! Backends: [`MemoryStore`] (tests), [`SqliteStore`] (the embedded default, a file or
-//! in-memory) and [`PostgresStore`]. The SQL backends create their schema with embedded
-//! migrations and batch concurrent appends from many writers into one transaction per
-//! flush (group commit). All three pass the same conformance suite, [`tck`], modelled on
-//! Akka's persistence TCK.
+//! Backends: [`MemoryStore`] (tests), `SqliteStore` (feature `sqlite`, the default: the
+//! embedded store, a file or in-memory) and `PostgresStore` (feature `postgres`). The SQL
+//! backends create their schema with embedded migrations and batch concurrent appends from
+//! many writers into one transaction per flush (group commit). All three pass the same
+//! conformance suite, the module `tck` (feature `tck`, for testing a backend of your own),
+//! modelled on Akka's persistence TCK.
 
 #![warn(missing_docs)]
 
@@ -38,7 +39,9 @@ mod postgres;
 mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "tck")]
 pub mod tck;
+#[cfg(feature = "tck")]
 #[doc(hidden)]
 pub mod testing;
 

@@ -55,7 +55,9 @@ impl MemoryStore {
         self.entities.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Replaces the payload of a stored event (to test how readers handle corruption).
+    /// Replaces the payload of a stored event (to test how readers handle corruption;
+    /// feature `tck`).
+    #[cfg(feature = "tck")]
     #[doc(hidden)]
     pub fn corrupt(&self, persistence_id: &str, sequence_nr: u64, payload: &str) {
         if let Some(e) = self
