@@ -167,6 +167,56 @@ pub(crate) struct EventDef {
     pub(crate) variant: Ident,
     pub(crate) docs: Vec<Attribute>,
     pub(crate) args: Vec<(Ident, Type)>,
+    /// The `#[serde(..)]` attributes of each argument, for its field in the event enum.
+    pub(crate) serde_attrs: Vec<Vec<Attribute>>,
+    /// `#[event(name = "..")]`: the stored name (manifest and JSON tag) instead of
+    /// `Type::Variant`, so that renaming the method does not orphan stored events.
+    pub(crate) name: Option<syn::LitStr>,
+}
+
+/// `true` for a `#[serde(..)]` attribute (passed from an `#[event]` argument to its field).
+pub(crate) fn is_serde_attr(attr: &Attribute) -> bool {
+    attr.path().is_ident("serde")
+}
+
+/// `#[event]` or `#[event(name = "..")]`.
+fn parse_event_args(attr: &Attribute, cx: &mut Ctxt) -> Option<Option<syn::LitStr>> {
+    let syn::Meta::List(list) = &attr.meta else {
+        if let syn::Meta::NameValue(nv) = &attr.meta {
+            cx.error_spanned_by(nv, "expected `#[event]` or `#[event(name = \"...\")]`");
+            return None;
+        }
+        return Some(None);
+    };
+    let mut name = None;
+    let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident("name") {
+            if name.is_some() {
+                return Err(meta.error("duplicate `name`: give the event one stored name"));
+            }
+            let value = meta.value()?;
+            let lit: syn::LitStr = value.parse().map_err(|e| {
+                syn::Error::new(
+                    e.span(),
+                    "expected `name = \"...\"`: the event's stored name, a string",
+                )
+            })?;
+            if lit.value().trim().is_empty() {
+                return Err(syn::Error::new(lit.span(), "`name` must not be empty"));
+            }
+            name = Some(lit);
+            Ok(())
+        } else {
+            Err(meta.error("unknown key: expected `#[event]` or `#[event(name = \"...\")]`"))
+        }
+    });
+    match syn::parse::Parser::parse2(parser, list.tokens.clone()) {
+        Ok(()) => Some(name),
+        Err(e) => {
+            cx.push(e);
+            None
+        }
+    }
 }
 
 pub(crate) fn parse_event(f: &ImplItemFn, attr: &Attribute, cx: &mut Ctxt) -> Option<EventDef> {
@@ -177,14 +227,13 @@ pub(crate) fn parse_event(f: &ImplItemFn, attr: &Attribute, cx: &mut Ctxt) -> Op
     }
     let sig = &f.sig;
     let name = sig.ident.to_string();
-    let mut ok = true;
+    let event_name = parse_event_args(attr, cx);
+    let mut ok = event_name.is_some();
+    let event_name = event_name.flatten();
     let mut fail = |cx: &mut Ctxt, tokens: &dyn quote::ToTokens, msg: &str| {
         ok = false;
         cx.error_spanned_by(tokens, msg);
     };
-    if !matches!(attr.meta, syn::Meta::Path(_)) {
-        fail(cx, attr, "`#[event]` takes no arguments");
-    }
     if let Some(a) = &sig.asyncness {
         fail(
             cx,
@@ -222,6 +271,7 @@ pub(crate) fn parse_event(f: &ImplItemFn, attr: &Attribute, cx: &mut Ctxt) -> Op
         );
     }
     let mut args = Vec::new();
+    let mut serde_attrs = Vec::new();
     for (i, input) in sig.inputs.iter().enumerate() {
         let FnArg::Typed(pt) = input else { continue };
         if super_context(&pt.ty) {
@@ -258,6 +308,13 @@ pub(crate) fn parse_event(f: &ImplItemFn, attr: &Attribute, cx: &mut Ctxt) -> Op
             _ => Ident::new(&format!("arg{i}"), Span::call_site()),
         };
         args.push((field, (*pt.ty).clone()));
+        serde_attrs.push(
+            pt.attrs
+                .iter()
+                .filter(|a| is_serde_attr(a))
+                .cloned()
+                .collect(),
+        );
     }
     if !ok {
         return None;
@@ -273,6 +330,8 @@ pub(crate) fn parse_event(f: &ImplItemFn, attr: &Attribute, cx: &mut Ctxt) -> Op
             .cloned()
             .collect(),
         args,
+        serde_attrs,
+        name: event_name,
     })
 }
 

@@ -263,8 +263,12 @@ pub trait PersistentActor: Actor {
     /// Applies one event to the state (the matching `#[event]` method).
     fn apply_event(&mut self, event: Self::Event);
 
-    /// The manifest stored with an event: `Type::Variant`.
+    /// The manifest stored with an event: `Type::Variant`, or its `#[event(name = ..)]`.
     fn event_manifest(event: &Self::Event) -> &'static str;
+
+    /// The manifest stored with a snapshot: the actor type's name as written (`Account`),
+    /// stable across module moves and compiler versions (unlike `std::any::type_name`).
+    fn snapshot_manifest() -> &'static str;
 
     /// Snapshot settings.
     fn persist_config() -> PersistConfig {
@@ -373,7 +377,7 @@ async fn snapshot<A: PersistentActor>(
         persistence_id: st.id.clone(),
         sequence_nr: st.seq,
         created_at: bactor_persist::now_millis(),
-        manifest: std::any::type_name::<A>().to_owned(),
+        manifest: A::snapshot_manifest().to_owned(),
         payload,
     };
     st.store.snapshots.save(record).await?;

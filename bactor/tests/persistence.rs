@@ -473,3 +473,72 @@ async fn long_histories_recover_in_pages() {
     assert_eq!(no_hang(again.add(0)).await.unwrap(), 2_502);
     no_hang(system.shutdown()).await;
 }
+
+/// The newer version of a wallet: its deposits gained a `note`, and carry a stored name of
+/// their own.
+#[actor]
+#[persistent(snapshot_every = 2)]
+#[derive(Default, Serialize, Deserialize)]
+struct Wallet {
+    balance: u64,
+    notes: Vec<String>,
+}
+
+#[actor]
+impl Wallet {
+    #[handler]
+    async fn deposit(
+        &mut self,
+        ctx: &mut Context<Self>,
+        amount: u64,
+        note: String,
+    ) -> Result<u64, PersistError> {
+        self.persist(ctx, WalletEvent::Deposited { amount, note })
+            .await?;
+        Ok(self.balance)
+    }
+
+    #[handler]
+    fn state(&self) -> (u64, Vec<String>) {
+        (self.balance, self.notes.clone())
+    }
+
+    /// Events written before `note` existed decode with an empty one.
+    #[event(name = "wallet.deposited")]
+    fn deposited(&mut self, amount: u64, #[serde(default)] note: String) {
+        self.balance += amount;
+        self.notes.push(note);
+    }
+}
+
+#[tokio::test]
+async fn an_old_journal_is_recovered_by_the_new_version_of_the_actor() {
+    let store = MemoryStore::new();
+    // What the first version wrote: the same stored name, no `note` yet.
+    let old =
+        bactor::persist::NewEvent::new("wallet.deposited", r#"{"wallet.deposited":{"amount":5}}"#);
+    no_hang(store.append("wallet-1", 0, vec![old]))
+        .await
+        .unwrap();
+    let system = no_hang(system_with(store.clone())).await;
+    let w = no_hang(system.spawn_persistent("wallet-1", Wallet::default))
+        .await
+        .unwrap();
+    assert_eq!(no_hang(w.state()).await.unwrap(), (5, vec![String::new()]));
+    assert_eq!(no_hang(w.deposit(7, "rent".into())).await.unwrap(), 12);
+    // The new event is stored under the explicit name, as its manifest and its JSON tag.
+    let events = no_hang(store.replay("wallet-1", 1, 2, 10)).await.unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[1].manifest, "wallet.deposited");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&events[1].payload).unwrap(),
+        serde_json::json!({"wallet.deposited": {"amount": 7, "note": "rent"}})
+    );
+    // snapshot_every = 2: a snapshot at 2, whose manifest is the type's name as written.
+    let snap = no_hang(store.load("wallet-1", SnapshotCriteria::latest()))
+        .await
+        .unwrap()
+        .expect("a snapshot at 2");
+    assert_eq!((snap.sequence_nr, snap.manifest.as_str()), (2, "Wallet"));
+    no_hang(system.shutdown()).await;
+}

@@ -115,9 +115,19 @@ fn stand_in(imp: &syn::ItemImpl, args: &ActorArgs) -> TokenStream {
     }
 }
 
-/// Removes `#[handler]` and `#[event]` attributes, which only `#[actor]` understands.
+/// Removes `#[handler]` and `#[event]` attributes, which only `#[actor]` understands, and
+/// the `#[serde(..)]` attributes of `#[event]` arguments (they go to the event's fields).
 fn strip_helpers(imp: &mut syn::ItemImpl) {
     for item in &mut imp.items {
+        if let syn::ImplItem::Fn(f) = item
+            && f.attrs.iter().any(crate::persistent::is_event_attr)
+        {
+            for input in &mut f.sig.inputs {
+                if let syn::FnArg::Typed(pt) = input {
+                    pt.attrs.retain(|a| !crate::persistent::is_serde_attr(a));
+                }
+            }
+        }
         let attrs = match item {
             syn::ImplItem::Fn(f) => &mut f.attrs,
             syn::ImplItem::Const(c) => &mut c.attrs,
