@@ -15,6 +15,8 @@ pub(crate) const FEATURE_MSG: &str =
 pub(crate) struct PersistentArgs {
     snapshot_every: Option<(Span, u64)>,
     keep_snapshots: Option<u64>,
+    /// `bad_snapshot = older | fail`: the `BadSnapshot` variant.
+    bad_snapshot: Option<&'static str>,
 }
 
 /// `true` for `#[persistent(..)]` and `#[bactor::persistent(..)]`.
@@ -52,16 +54,18 @@ impl PersistentArgs {
         let mut out = PersistentArgs {
             snapshot_every: None,
             keep_snapshots: None,
+            bad_snapshot: None,
         };
         if !ENABLED {
             cx.error_spanned_by(attr, format!("`#[persistent]` {FEATURE_MSG}"));
             return out;
         }
         let mut keep_key = None;
+        let mut bad_key = None;
         match &attr.meta {
             syn::Meta::Path(_) => {}
             syn::Meta::NameValue(nv) => {
-                cx.error_spanned_by(nv, "expected `#[persistent]` or `#[persistent(snapshot_every = N, keep_snapshots = K)]`");
+                cx.error_spanned_by(nv, "expected `#[persistent]` or `#[persistent(snapshot_every = N, keep_snapshots = K, bad_snapshot = older | fail)]`");
             }
             syn::Meta::List(_) => {
                 let mut keys = crate::attr::Keys::default();
@@ -83,11 +87,26 @@ impl PersistentArgs {
                             out.keep_snapshots = positive(&lit, "keep_snapshots", cx);
                             keep_key = Some(meta.path.clone());
                         }
+                        // #[persistent(bad_snapshot = fail)]
+                        "bad_snapshot" => {
+                            let value: Ident = meta.value()?.parse().map_err(|e| {
+                                syn::Error::new(e.span(), "expected `bad_snapshot = older` or `bad_snapshot = fail`")
+                            })?;
+                            out.bad_snapshot = match value.to_string().as_str() {
+                                "older" => Some("Older"),
+                                "fail" => Some("Fail"),
+                                _ => {
+                                    cx.error_spanned_by(&value, "expected `bad_snapshot = older` or `bad_snapshot = fail`");
+                                    None
+                                }
+                            };
+                            bad_key = Some(meta.path.clone());
+                        }
                         _ => {
                             let shown = quote::ToTokens::to_token_stream(&meta.path).to_string();
                             cx.error_spanned_by(
                                 &meta.path,
-                                format!("unknown `#[persistent]` argument `{shown}`; expected one of: `snapshot_every`, `keep_snapshots`"),
+                                format!("unknown `#[persistent]` argument `{shown}`; expected one of: `snapshot_every`, `keep_snapshots`, `bad_snapshot`"),
                             );
                             if meta.input.peek(syn::Token![=]) {
                                 meta.value()?.parse::<syn::Expr>()?;
@@ -103,6 +122,9 @@ impl PersistentArgs {
         }
         if let (Some(key), None) = (&keep_key, &out.snapshot_every) {
             cx.error_spanned_by(key, "`keep_snapshots` needs `snapshot_every`: without snapshots there is nothing to keep");
+        }
+        if let (Some(key), None) = (&bad_key, &out.snapshot_every) {
+            cx.error_spanned_by(key, "`bad_snapshot` needs `snapshot_every`: without snapshots there is none to fall back from");
         }
         out
     }
@@ -122,6 +144,7 @@ impl PersistentArgs {
         };
         let every = opt(self.snapshot_every.map(|(_, n)| n));
         let keep = opt(self.keep_snapshots);
+        let bad = Ident::new(self.bad_snapshot.unwrap_or("Older"), Span::call_site());
         let snapshots = self.snapshot_every.map(|_| {
             // These compile whether or not the state is serializable (see
             // `SnapshotCodec`): the one error for a state that is not comes from the
@@ -153,7 +176,11 @@ impl PersistentArgs {
             impl #impl_generics #p::PersistOptions for #ty #where_clause {
                 fn config() -> #p::PersistConfig {
                     #assertion
-                    #p::PersistConfig { snapshot_every: #every, keep_snapshots: #keep }
+                    #p::PersistConfig {
+                        snapshot_every: #every,
+                        keep_snapshots: #keep,
+                        bad_snapshot: #p::BadSnapshot::#bad,
+                    }
                 }
                 #snapshots
             }

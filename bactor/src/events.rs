@@ -76,6 +76,17 @@ pub enum SystemEvent {
         /// Why.
         error: String,
     },
+    /// A persistent actor's snapshot no longer decodes (its state's type changed) and
+    /// recovery went on without it, from an older snapshot or the start of the journal
+    /// (`#[persistent(bad_snapshot = older)]`, the default).
+    SnapshotSkipped {
+        /// Its pid.
+        pid: Pid,
+        /// The snapshot's sequence number.
+        sequence_nr: u64,
+        /// Why it did not decode.
+        error: String,
+    },
     /// The actor was restarted: a fresh instance runs behind the same pid.
     ActorRestarted {
         /// Its pid.

@@ -37,7 +37,7 @@ pub use headers::Headers;
 pub use mailbox::{DEFAULT_THROUGHPUT, Mailbox, MailboxConfig, Priority};
 #[cfg(feature = "persist")]
 pub use persistence::{
-    PersistConfig, PersistError, PersistErrorKind, Persistence, PersistentActor,
+    BadSnapshot, PersistConfig, PersistError, PersistErrorKind, Persistence, PersistentActor,
 };
 pub use pid::Pid;
 
@@ -325,10 +325,15 @@ pub use bactor_macros::supervise;
 ///   then be `Serialize + Deserialize`); recovery starts from the newest one.
 /// - `keep_snapshots = 2`: keep the 2 newest snapshots, delete older ones (needs
 ///   `snapshot_every`).
+/// - `bad_snapshot = older` (the default) or `fail`: what recovery does with a snapshot
+///   that no longer decodes (see [`BadSnapshot`]).
 ///
 /// The impl block's `#[event]` methods (`fn deposited(&mut self, amount: u64)`) generate the
 /// `{Name}Event` enum (serde, externally tagged JSON) and the glue that applies events when
-/// they are persisted and when they are replayed.
+/// they are persisted and when they are replayed. `#[event(name = "account.deposited")]`
+/// gives an event a stored name (manifest and JSON tag) that survives renaming the method,
+/// and `#[serde(..)]` attributes on an event's arguments go to its fields
+/// (`#[serde(default)] note: String` for a field added later).
 ///
 /// ```compile_fail,E0277
 /// use bactor::prelude::*;
@@ -618,8 +623,8 @@ pub mod __private {
 
     #[cfg(feature = "persist")]
     pub use crate::persistence::{
-        NoSnapshot, PersistConfig, PersistOptions, PersistentActor, SerdeSnapshot, SnapshotCodec,
-        Snapshottable, recover,
+        BadSnapshot, NoSnapshot, PersistConfig, PersistOptions, PersistentActor, SerdeSnapshot,
+        SnapshotCodec, Snapshottable, recover,
     };
     #[cfg(feature = "persist")]
     pub use serde_json;

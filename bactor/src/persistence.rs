@@ -185,13 +185,39 @@ impl From<StoreError> for PersistError {
 }
 
 /// Snapshot settings of a persistent actor type: `#[persistent(snapshot_every = N,
-/// keep_snapshots = K)]`.
+/// keep_snapshots = K, bad_snapshot = older | fail)]`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PersistConfig {
     /// Save a snapshot after this many events (none when `None`).
     pub snapshot_every: Option<u64>,
     /// Keep this many newest snapshots and delete older ones (all when `None`).
     pub keep_snapshots: Option<u64>,
+    /// What recovery does with a snapshot that no longer decodes.
+    pub bad_snapshot: BadSnapshot,
+}
+
+/// What recovery does with a snapshot that no longer decodes (the state's type changed
+/// since it was written): `#[persistent(bad_snapshot = older)]` (the default) or
+/// `#[persistent(bad_snapshot = fail)]`.
+///
+/// # Example
+///
+/// ```
+/// use bactor::{BadSnapshot, PersistConfig};
+///
+/// assert_eq!(PersistConfig::default().bad_snapshot, BadSnapshot::Older);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BadSnapshot {
+    /// Skip it (publishing [`SystemEvent::SnapshotSkipped`](crate::SystemEvent)) and
+    /// recover from the newest older snapshot that decodes, or from the start of the
+    /// journal: the events are the truth, a snapshot only a shortcut. If events the
+    /// fallback needs were deleted, recovery fails with the snapshot's decode error.
+    #[default]
+    Older,
+    /// Fail recovery with [`PersistError::Decode`]: the actor fails under supervision.
+    Fail,
 }
 
 /// The journal and snapshot store a system's persistent actors use. Set with
@@ -401,30 +427,55 @@ pub async fn recover<A: PersistentActor>(
     actor: &mut A,
     ctx: &mut Context<A>,
 ) -> Result<(), ActorError> {
+    let (system, pid) = (ctx.system().clone(), ctx.pid());
     let Some(st) = ctx.persistence.as_deref_mut() else {
         return Ok(());
     };
     st.seq = 0;
     st.since_snapshot = 0;
-    if A::persist_config().snapshot_every.is_some()
+    let config = A::persist_config();
+    // The decode error of the first snapshot skipped, if any: recovery then needs every
+    // event after the snapshot it starts from (or from the start).
+    let mut skipped: Option<PersistError> = None;
+    let mut criteria = SnapshotCriteria::latest();
+    while config.snapshot_every.is_some()
         && let Some(snap) = st
             .store
             .snapshots
-            .load(&st.id, SnapshotCriteria::latest())
+            .load(&st.id, criteria)
             .await
             .map_err(PersistError::from)?
     {
-        let decoded = A::restore_state(&snap.payload).map(|r| {
-            r.map_err(|e| PersistError::Decode {
-                persistence_id: st.id.clone(),
-                sequence_nr: snap.sequence_nr,
-                manifest: snap.manifest.clone(),
-                error: Arc::new(e),
-            })
-        });
-        if let Some(state) = decoded {
-            *actor = state?;
-            st.seq = snap.sequence_nr;
+        match A::restore_state(&snap.payload) {
+            None => break,
+            Some(Ok(state)) => {
+                *actor = state;
+                st.seq = snap.sequence_nr;
+                break;
+            }
+            Some(Err(e)) => {
+                let error = PersistError::Decode {
+                    persistence_id: st.id.clone(),
+                    sequence_nr: snap.sequence_nr,
+                    manifest: snap.manifest.clone(),
+                    error: Arc::new(e),
+                };
+                if config.bad_snapshot == BadSnapshot::Fail {
+                    return Err(error.into());
+                }
+                system
+                    .events()
+                    .publish(crate::SystemEvent::SnapshotSkipped {
+                        pid,
+                        sequence_nr: snap.sequence_nr,
+                        error: error.to_string(),
+                    });
+                skipped.get_or_insert(error);
+                let Some(below) = snap.sequence_nr.checked_sub(1) else {
+                    break;
+                };
+                criteria = criteria.max_sequence_nr(below);
+            }
         }
     }
     loop {
@@ -458,6 +509,13 @@ pub async fn recover<A: PersistentActor>(
             continue;
         }
         for record in page {
+            // Falling back needs the events after where it started: deleted ones leave a
+            // gap, and the state would silently miss them.
+            if record.sequence_nr != st.seq + 1
+                && let Some(error) = skipped.take()
+            {
+                return Err(error.into());
+            }
             let event: A::Event =
                 serde_json::from_str(&record.payload).map_err(|e| PersistError::Decode {
                     persistence_id: st.id.clone(),

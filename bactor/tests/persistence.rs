@@ -4,6 +4,7 @@
 
 use bactor::persist::{Journal, MemoryStore, SnapshotCriteria, SnapshotStore, SqliteStore};
 use bactor::prelude::*;
+use bactor::{PersistErrorKind, SystemEvent};
 use serde::{Deserialize, Serialize};
 
 mod common;
@@ -338,27 +339,55 @@ async fn persisting_needs_a_persistence_id_and_a_store() {
     assert_eq!(bare.actor_count(), 0);
 }
 
-#[tokio::test]
-async fn a_corrupt_snapshot_fails_recovery_with_a_typed_error() {
-    let store = MemoryStore::new();
-    let system = no_hang(system_with(store.clone())).await;
-    let a = no_hang(system.spawn_persistent("bad-snapshot", Account::default))
+/// Four deposits of 1 into `id` (a snapshot at 3), then that snapshot made undecodable.
+async fn four_deposits_and_a_broken_snapshot(system: &ActorSystem, store: &MemoryStore, id: &str) {
+    let a = no_hang(system.spawn_persistent(id, Account::default))
         .await
         .unwrap();
     for _ in 0..4 {
         no_hang(a.deposit(1)).await.unwrap();
     }
     no_hang(stop(&a)).await;
-    // The newest snapshot (at 3) no longer decodes as an `Account`.
-    let mut snap = no_hang(store.load("bad-snapshot", SnapshotCriteria::latest()))
+    let mut snap = no_hang(store.load(id, SnapshotCriteria::latest()))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(snap.sequence_nr, 3);
     snap.payload = r#"{"balance":"lots"}"#.to_owned();
     no_hang(store.save(snap)).await.unwrap();
-    let mut events = system.events().subscribe();
+}
+
+#[tokio::test]
+async fn a_snapshot_that_no_longer_decodes_is_skipped_and_the_journal_replayed() {
+    let store = MemoryStore::new();
+    let system = no_hang(system_with(store.clone())).await;
+    four_deposits_and_a_broken_snapshot(&system, &store, "bad-snapshot").await;
+    let mut skipped = system
+        .events()
+        .subscribe_filtered(|e| matches!(e, SystemEvent::SnapshotSkipped { .. }));
     let b = no_hang(system.spawn_persistent("bad-snapshot", Account::default))
+        .await
+        .unwrap();
+    // The default, `bad_snapshot = older`: no older snapshot, so the whole journal.
+    assert_eq!(no_hang(b.balance()).await.unwrap(), (4, 4));
+    match no_hang(skipped.recv()).await {
+        Some(SystemEvent::SnapshotSkipped {
+            pid, sequence_nr, ..
+        }) => assert_eq!((pid, sequence_nr), (b.pid(), 3)),
+        other => panic!("expected SnapshotSkipped, got {other:?}"),
+    }
+    no_hang(system.shutdown()).await;
+}
+
+#[tokio::test]
+async fn falling_back_fails_with_the_snapshot_error_when_the_events_it_needs_were_deleted() {
+    let store = MemoryStore::new();
+    let system = no_hang(system_with(store.clone())).await;
+    four_deposits_and_a_broken_snapshot(&system, &store, "trimmed-bad").await;
+    // Events up to the snapshot are gone: only the snapshot knew them.
+    no_hang(store.delete_to("trimmed-bad", 3)).await.unwrap();
+    let mut events = system.events().subscribe();
+    let b = no_hang(system.spawn_persistent("trimmed-bad", Account::default))
         .await
         .unwrap();
     let reason = decision(&mut events, b.pid()).await.reason;
@@ -367,11 +396,72 @@ async fn a_corrupt_snapshot_fails_recovery_with_a_typed_error() {
             persistence_id,
             sequence_nr,
             ..
-        }) => assert_eq!((persistence_id.as_str(), *sequence_nr), ("bad-snapshot", 3)),
+        }) => assert_eq!((persistence_id.as_str(), *sequence_nr), ("trimmed-bad", 3)),
+        _ => panic!("expected the snapshot's decode error, got {reason}"),
+    }
+    // Never a state missing what the deleted events did: past the restart limit it
+    // stops, and asks fail instead of answering.
+    no_hang(b.stopped()).await;
+    assert_eq!(no_hang(b.balance()).await, Err(AskError::Dead));
+    no_hang(system.shutdown()).await;
+}
+
+/// An account that refuses to recover past a snapshot it cannot read.
+#[actor]
+#[persistent(snapshot_every = 3, bad_snapshot = fail)]
+#[derive(Default, Serialize, Deserialize)]
+struct Strict {
+    balance: u64,
+}
+
+#[actor]
+impl Strict {
+    #[handler]
+    async fn deposit(&mut self, ctx: &mut Context<Self>, amount: u64) -> Result<u64, PersistError> {
+        self.persist(ctx, StrictEvent::Deposited { amount }).await?;
+        Ok(self.balance)
+    }
+
+    #[handler]
+    fn balance(&self) -> u64 {
+        self.balance
+    }
+
+    #[event]
+    fn deposited(&mut self, amount: u64) {
+        self.balance += amount;
+    }
+}
+
+#[tokio::test]
+async fn with_bad_snapshot_fail_a_snapshot_that_no_longer_decodes_fails_recovery() {
+    let store = MemoryStore::new();
+    let system = no_hang(system_with(store.clone())).await;
+    let a = no_hang(system.spawn_persistent("strict", Strict::default))
+        .await
+        .unwrap();
+    for _ in 0..4 {
+        no_hang(a.deposit(1)).await.unwrap();
+    }
+    a.stop();
+    no_hang(a.stopped()).await;
+    let mut snap = no_hang(store.load("strict", SnapshotCriteria::latest()))
+        .await
+        .unwrap()
+        .unwrap();
+    snap.payload = r#"{"balance":"lots"}"#.to_owned();
+    no_hang(store.save(snap)).await.unwrap();
+    let mut events = system.events().subscribe();
+    let b = no_hang(system.spawn_persistent("strict", Strict::default))
+        .await
+        .unwrap();
+    let reason = decision(&mut events, b.pid()).await.reason;
+    match reason.downcast_ref::<PersistError>() {
+        Some(e @ PersistError::Decode { sequence_nr, .. }) => {
+            assert_eq!((e.kind(), *sequence_nr), (PersistErrorKind::Decode, 3));
+        }
         _ => panic!("expected a decode error, got {reason}"),
     }
-    // Never a state built on a broken snapshot: past the restart limit it stops, and
-    // asks fail instead of answering.
     no_hang(b.stopped()).await;
     assert_eq!(no_hang(b.balance()).await, Err(AskError::Dead));
     no_hang(system.shutdown()).await;
