@@ -17,6 +17,8 @@ pub(crate) struct PersistentArgs {
     keep_snapshots: Option<u64>,
     /// `bad_snapshot = older | fail`: the `BadSnapshot` variant.
     bad_snapshot: Option<&'static str>,
+    /// `upcast = path`: the upcaster function.
+    upcast: Option<syn::Path>,
 }
 
 /// `true` for `#[persistent(..)]` and `#[bactor::persistent(..)]`.
@@ -55,6 +57,7 @@ impl PersistentArgs {
             snapshot_every: None,
             keep_snapshots: None,
             bad_snapshot: None,
+            upcast: None,
         };
         if !ENABLED {
             cx.error_spanned_by(attr, format!("`#[persistent]` {FEATURE_MSG}"));
@@ -65,7 +68,7 @@ impl PersistentArgs {
         match &attr.meta {
             syn::Meta::Path(_) => {}
             syn::Meta::NameValue(nv) => {
-                cx.error_spanned_by(nv, "expected `#[persistent]` or `#[persistent(snapshot_every = N, keep_snapshots = K, bad_snapshot = older | fail)]`");
+                cx.error_spanned_by(nv, "expected `#[persistent]` or `#[persistent(snapshot_every = N, keep_snapshots = K, bad_snapshot = older | fail, upcast = path)]`");
             }
             syn::Meta::List(_) => {
                 let mut keys = crate::attr::Keys::default();
@@ -102,11 +105,18 @@ impl PersistentArgs {
                             };
                             bad_key = Some(meta.path.clone());
                         }
+                        // #[persistent(upcast = upgrade_events)]
+                        "upcast" => {
+                            let path: syn::Path = meta.value()?.parse().map_err(|e| {
+                                syn::Error::new(e.span(), "expected `upcast = path::to::function`: a `fn(&str, serde_json::Value) -> serde_json::Value`")
+                            })?;
+                            out.upcast = Some(path);
+                        }
                         _ => {
                             let shown = quote::ToTokens::to_token_stream(&meta.path).to_string();
                             cx.error_spanned_by(
                                 &meta.path,
-                                format!("unknown `#[persistent]` argument `{shown}`; expected one of: `snapshot_every`, `keep_snapshots`, `bad_snapshot`"),
+                                format!("unknown `#[persistent]` argument `{shown}`; expected one of: `snapshot_every`, `keep_snapshots`, `bad_snapshot`, `upcast`"),
                             );
                             if meta.input.peek(syn::Token![=]) {
                                 meta.value()?.parse::<syn::Expr>()?;
@@ -162,6 +172,15 @@ impl PersistentArgs {
                 }
             }
         });
+        // Spanned on the path: a function of another shape is reported there.
+        let upcast = self.upcast.as_ref().map(|path| {
+            let f = quote_spanned!(syn::spanned::Spanned::span(path)=> #p::upcaster(#path));
+            quote! {
+                fn upcaster() -> ::core::option::Option<#p::Upcaster> {
+                    ::core::option::Option::Some(#f)
+                }
+            }
+        });
         // Spanned on `snapshot_every`, so a state that cannot be serialized is reported
         // there, once.
         let assertion = self.snapshot_every.map(|(span, _)| {
@@ -183,6 +202,7 @@ impl PersistentArgs {
                     }
                 }
                 #snapshots
+                #upcast
             }
         }
     }

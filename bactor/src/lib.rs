@@ -38,6 +38,7 @@ pub use mailbox::{DEFAULT_THROUGHPUT, Mailbox, MailboxConfig, Priority};
 #[cfg(feature = "persist")]
 pub use persistence::{
     BadSnapshot, PersistConfig, PersistError, PersistErrorKind, Persistence, PersistentActor,
+    Upcaster,
 };
 pub use pid::Pid;
 
@@ -327,6 +328,8 @@ pub use bactor_macros::supervise;
 ///   `snapshot_every`).
 /// - `bad_snapshot = older` (the default) or `fail`: what recovery does with a snapshot
 ///   that no longer decodes (see [`BadSnapshot`]).
+/// - `upcast = path::to::function`: an [`Upcaster`] that turns events written by older
+///   versions into current ones before they are decoded.
 ///
 /// The impl block's `#[event]` methods (`fn deposited(&mut self, amount: u64)`) generate the
 /// `{Name}Event` enum (serde, externally tagged JSON) and the glue that applies events when
@@ -522,6 +525,14 @@ pub mod __private {
         }
     }
 
+    /// The function of `#[persistent(upcast = path)]`, checked to be an [`Upcaster`]
+    /// where the user wrote it.
+    #[cfg(feature = "persist")]
+    #[inline]
+    pub fn upcaster(f: Upcaster) -> Upcaster {
+        f
+    }
+
     /// `queue`, boxed as the mailbox of actors whose messages are `M`: spanned on the
     /// user's `#[actor(mailbox = ..)]`, so a value that is not one is reported there.
     #[inline]
@@ -624,7 +635,7 @@ pub mod __private {
     #[cfg(feature = "persist")]
     pub use crate::persistence::{
         BadSnapshot, NoSnapshot, PersistConfig, PersistOptions, PersistentActor, SerdeSnapshot,
-        SnapshotCodec, Snapshottable, recover,
+        SnapshotCodec, Snapshottable, Upcaster, recover,
     };
     #[cfg(feature = "persist")]
     pub use serde_json;

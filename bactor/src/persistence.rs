@@ -311,6 +311,12 @@ pub trait PersistentActor: Actor {
         None
     }
 
+    /// What turns events written by older versions into current ones (see [`Upcaster`]);
+    /// `#[persistent(upcast = path)]` sets it.
+    fn upcaster() -> Option<Upcaster> {
+        None
+    }
+
     /// Stores `event`, then applies it. On failure the state is unchanged, the error is
     /// returned, and the actor fails once the current handler returns.
     fn persist(
@@ -434,6 +440,7 @@ pub async fn recover<A: PersistentActor>(
     st.seq = 0;
     st.since_snapshot = 0;
     let config = A::persist_config();
+    let upcaster = A::upcaster();
     // The decode error of the first snapshot skipped, if any: recovery then needs every
     // event after the snapshot it starts from (or from the start).
     let mut skipped: Option<PersistError> = None;
@@ -516,13 +523,17 @@ pub async fn recover<A: PersistentActor>(
             {
                 return Err(error.into());
             }
-            let event: A::Event =
-                serde_json::from_str(&record.payload).map_err(|e| PersistError::Decode {
-                    persistence_id: st.id.clone(),
-                    sequence_nr: record.sequence_nr,
-                    manifest: record.manifest.clone(),
-                    error: Arc::new(e),
-                })?;
+            let decoded = match upcaster {
+                None => serde_json::from_str(&record.payload),
+                Some(upcast) => serde_json::from_str(&record.payload)
+                    .and_then(|json| serde_json::from_value(upcast(&record.manifest, json))),
+            };
+            let event: A::Event = decoded.map_err(|e| PersistError::Decode {
+                persistence_id: st.id.clone(),
+                sequence_nr: record.sequence_nr,
+                manifest: record.manifest.clone(),
+                error: Arc::new(e),
+            })?;
             actor.apply_event(event);
             st.seq = record.sequence_nr;
             st.since_snapshot += 1;
@@ -550,7 +561,39 @@ pub trait PersistOptions: Sized {
     fn restore_state(_payload: &str) -> Option<Result<Self, serde_json::Error>> {
         None
     }
+    /// `upcast = path`.
+    fn upcaster() -> Option<Upcaster> {
+        None
+    }
 }
+
+/// Turns a stored event written by an older version of an actor into the JSON of its
+/// current `{Name}Event`, before it is decoded: given the event's manifest and JSON, it
+/// returns the JSON to decode (Akka's event adapters, reading side). Set with
+/// `#[persistent(upcast = my_upcaster)]`; it runs for every replayed event, so return
+/// current events unchanged.
+///
+/// # Example
+///
+/// ```
+/// use bactor::Upcaster;
+/// use serde_json::{Value, json};
+///
+/// /// Version 1 stored `Deposited { cents }`; version 2 stores `Deposited { amount, note }`.
+/// fn upcast(manifest: &str, event: Value) -> Value {
+///     match (manifest, &event["Deposited"]["cents"]) {
+///         ("Account::Deposited", Value::Number(cents)) => {
+///             json!({ "Deposited": { "amount": cents.as_u64().unwrap_or(0) / 100, "note": "" } })
+///         }
+///         _ => event,
+///     }
+/// }
+///
+/// let upcaster: Upcaster = upcast;
+/// let old = json!({ "Deposited": { "cents": 500 } });
+/// assert_eq!(upcaster("Account::Deposited", old), json!({ "Deposited": { "amount": 5, "note": "" } }));
+/// ```
+pub type Upcaster = fn(&str, serde_json::Value) -> serde_json::Value;
 
 /// Checks that a persistent actor with snapshots can be serialized. `#[persistent]`
 /// asserts it once, spanned on `snapshot_every`; the blanket impl is not recommended so

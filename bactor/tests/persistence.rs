@@ -632,3 +632,76 @@ async fn an_old_journal_is_recovered_by_the_new_version_of_the_actor() {
     assert_eq!((snap.sequence_nr, snap.manifest.as_str()), (2, "Wallet"));
     no_hang(system.shutdown()).await;
 }
+
+/// Version 1 of `Ledger` stored `Deposited { cents }`; version 2 stores dollars and a note.
+fn upgrade_ledger(manifest: &str, event: serde_json::Value) -> serde_json::Value {
+    match (manifest, event["Deposited"]["cents"].as_u64()) {
+        ("Ledger::Deposited", Some(cents)) => {
+            serde_json::json!({ "Deposited": { "amount": cents / 100, "note": "v1" } })
+        }
+        _ => event,
+    }
+}
+
+#[actor]
+#[persistent(upcast = upgrade_ledger)]
+#[derive(Default)]
+struct Ledger {
+    balance: u64,
+    notes: Vec<String>,
+}
+
+#[actor]
+impl Ledger {
+    #[handler]
+    async fn deposit(
+        &mut self,
+        ctx: &mut Context<Self>,
+        amount: u64,
+        note: String,
+    ) -> Result<u64, PersistError> {
+        self.persist(ctx, LedgerEvent::Deposited { amount, note })
+            .await?;
+        Ok(self.balance)
+    }
+
+    #[handler]
+    fn state(&self) -> (u64, Vec<String>) {
+        (self.balance, self.notes.clone())
+    }
+
+    #[event]
+    fn deposited(&mut self, amount: u64, note: String) {
+        self.balance += amount;
+        self.notes.push(note);
+    }
+}
+
+#[tokio::test]
+async fn an_upcaster_turns_old_events_into_current_ones_during_recovery() {
+    let store = MemoryStore::new();
+    let v1 = bactor::persist::NewEvent::new("Ledger::Deposited", r#"{"Deposited":{"cents":500}}"#);
+    no_hang(store.append("ledger-1", 0, vec![v1]))
+        .await
+        .unwrap();
+    let system = no_hang(system_with(store.clone())).await;
+    let l = no_hang(system.spawn_persistent("ledger-1", Ledger::default))
+        .await
+        .unwrap();
+    assert_eq!(
+        no_hang(l.state()).await.unwrap(),
+        (5, vec!["v1".to_owned()])
+    );
+    // Current events pass through it unchanged.
+    assert_eq!(no_hang(l.deposit(2, "v2".into())).await.unwrap(), 7);
+    l.stop();
+    no_hang(l.stopped()).await;
+    let again = no_hang(system.spawn_persistent("ledger-1", Ledger::default))
+        .await
+        .unwrap();
+    assert_eq!(
+        no_hang(again.state()).await.unwrap(),
+        (7, vec!["v1".to_owned(), "v2".to_owned()])
+    );
+    no_hang(system.shutdown()).await;
+}

@@ -449,6 +449,10 @@ fn expand_events(m: &ActorImpl<'_>, stub_only: bool) -> TokenStream {
             fn restore_state(payload: &str) -> ::core::option::Option<::core::result::Result<Self, #p::serde_json::Error>> {
                 <Self as #p::PersistOptions>::restore_state(payload)
             }
+
+            fn upcaster() -> ::core::option::Option<#p::Upcaster> {
+                <Self as #p::PersistOptions>::upcaster()
+            }
         }
     }
 }
