@@ -76,6 +76,20 @@ pub enum SystemEvent {
         /// Why.
         error: String,
     },
+    /// A persistent actor recovered its state (at start and at every restart), before its
+    /// first message.
+    Recovered {
+        /// Its pid.
+        pid: Pid,
+        /// Its persistence id.
+        persistence_id: String,
+        /// The sequence number of the snapshot it started from, if any.
+        snapshot: Option<u64>,
+        /// How many events it replayed after that.
+        events: u64,
+        /// How long recovery took.
+        duration: std::time::Duration,
+    },
     /// A persistent actor's snapshot no longer decodes (its state's type changed) and
     /// recovery went on without it, from an older snapshot or the start of the journal
     /// (`#[persistent(bad_snapshot = older)]`, the default).

@@ -38,7 +38,7 @@ pub use mailbox::{DEFAULT_THROUGHPUT, Mailbox, MailboxConfig, Priority};
 #[cfg(feature = "persist")]
 pub use persistence::{
     BadSnapshot, PersistConfig, PersistError, PersistErrorKind, Persistence, PersistentActor,
-    Upcaster,
+    RecoveryError, Upcaster,
 };
 pub use pid::Pid;
 

@@ -98,6 +98,49 @@ pub enum PersistError {
     NotPersistent,
 }
 
+/// Why [`ActorSystem::spawn_recovered`](crate::ActorSystem::spawn_recovered) returned no
+/// actor.
+///
+/// # Example
+///
+/// ```
+/// use bactor::{PersistError, RecoveryError};
+///
+/// let e = RecoveryError::Failed(PersistError::NotPersistent);
+/// assert_eq!(e.to_string(), "recovery failed: actor was not spawned with a persistence id");
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum RecoveryError {
+    /// The actor could not be spawned.
+    Spawn(crate::SpawnError),
+    /// Recovery failed; the actor was stopped.
+    Failed(PersistError),
+    /// The actor stopped before its recovery finished (it failed before recovering, and
+    /// its supervisor stopped it).
+    Stopped,
+}
+
+impl fmt::Display for RecoveryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecoveryError::Spawn(e) => write!(f, "cannot spawn: {e}"),
+            RecoveryError::Failed(e) => write!(f, "recovery failed: {e}"),
+            RecoveryError::Stopped => f.write_str("the actor stopped before it recovered"),
+        }
+    }
+}
+
+impl std::error::Error for RecoveryError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RecoveryError::Spawn(e) => Some(e),
+            RecoveryError::Failed(e) => Some(e),
+            RecoveryError::Stopped => None,
+        }
+    }
+}
+
 /// What kind of [`PersistError`] an error is: comparable, for tests and for matching
 /// without the details.
 ///
@@ -259,7 +302,16 @@ pub(crate) struct PersistState {
     /// The highest sequence number this incarnation has seen (its expected on append).
     seq: u64,
     since_snapshot: u64,
+    /// Who waits for the first recovery's outcome ([`ActorSystem::spawn_recovered`]).
+    ///
+    /// [`ActorSystem::spawn_recovered`]: crate::ActorSystem::spawn_recovered
+    pub(crate) on_recovered: Option<RecoveryNotice>,
 }
+
+/// Where the outcome of an actor's first recovery goes (shared, so that `Props` stays
+/// `Clone`; taken once).
+pub(crate) type RecoveryNotice =
+    Arc<std::sync::Mutex<Option<tokio::sync::oneshot::Sender<Result<(), PersistError>>>>>;
 
 impl PersistState {
     pub(crate) fn new(id: String, store: Persistence) -> Self {
@@ -268,6 +320,7 @@ impl PersistState {
             store,
             seq: 0,
             since_snapshot: 0,
+            on_recovered: None,
         }
     }
 
@@ -427,16 +480,55 @@ async fn snapshot<A: PersistentActor>(
 const REPLAY_PAGE: u64 = 1000;
 
 /// Recovery: the newest snapshot, then the later events through `apply_event`. Runs before
-/// `pre_start` and before `post_restart`.
+/// `pre_start` and before `post_restart`. Publishes [`SystemEvent::Recovered`] when done,
+/// and tells a [`spawn_recovered`](crate::ActorSystem::spawn_recovered) waiting for it.
+///
+/// [`SystemEvent::Recovered`]: crate::SystemEvent::Recovered
 #[doc(hidden)]
 pub async fn recover<A: PersistentActor>(
     actor: &mut A,
     ctx: &mut Context<A>,
 ) -> Result<(), ActorError> {
-    let (system, pid) = (ctx.system().clone(), ctx.pid());
-    let Some(st) = ctx.persistence.as_deref_mut() else {
+    if ctx.persistence.is_none() {
         return Ok(());
+    }
+    let (system, pid) = (ctx.system().clone(), ctx.pid());
+    let started = std::time::Instant::now();
+    let outcome = replay(actor, ctx, &system, pid).await;
+    let Some(st) = ctx.persistence.as_deref_mut() else {
+        return outcome.map(|_| ()).map_err(ActorError::from);
     };
+    if let Ok((snapshot, events)) = outcome {
+        system.events().publish(crate::SystemEvent::Recovered {
+            pid,
+            persistence_id: st.id.clone(),
+            snapshot,
+            events,
+            duration: started.elapsed(),
+        });
+    }
+    if let Some(tx) = st
+        .on_recovered
+        .take()
+        .and_then(|notice| notice.lock().unwrap_or_else(|p| p.into_inner()).take())
+    {
+        let _ = tx.send(outcome.as_ref().map(|_| ()).map_err(Clone::clone));
+    }
+    outcome.map(|_| ()).map_err(ActorError::from)
+}
+
+/// The snapshot used (its sequence number) and the events replayed after it.
+async fn replay<A: PersistentActor>(
+    actor: &mut A,
+    ctx: &mut Context<A>,
+    system: &crate::ActorSystem,
+    pid: crate::Pid,
+) -> Result<(Option<u64>, u64), PersistError> {
+    let Some(st) = ctx.persistence.as_deref_mut() else {
+        return Ok((None, 0));
+    };
+    let mut snapshot_used = None;
+    let mut replayed = 0u64;
     st.seq = 0;
     st.since_snapshot = 0;
     let config = A::persist_config();
@@ -458,6 +550,7 @@ pub async fn recover<A: PersistentActor>(
             Some(Ok(state)) => {
                 *actor = state;
                 st.seq = snap.sequence_nr;
+                snapshot_used = Some(snap.sequence_nr);
                 break;
             }
             Some(Err(e)) => {
@@ -468,7 +561,7 @@ pub async fn recover<A: PersistentActor>(
                     error: Arc::new(e),
                 };
                 if config.bad_snapshot == BadSnapshot::Fail {
-                    return Err(error.into());
+                    return Err(error);
                 }
                 system
                     .events()
@@ -521,7 +614,7 @@ pub async fn recover<A: PersistentActor>(
             if record.sequence_nr != st.seq + 1
                 && let Some(error) = skipped.take()
             {
-                return Err(error.into());
+                return Err(error);
             }
             let decoded = match upcaster {
                 None => serde_json::from_str(&record.payload),
@@ -537,9 +630,10 @@ pub async fn recover<A: PersistentActor>(
             actor.apply_event(event);
             st.seq = record.sequence_nr;
             st.since_snapshot += 1;
+            replayed += 1;
         }
     }
-    Ok(())
+    Ok((snapshot_used, replayed))
 }
 
 /// Settings from `#[persistent(...)]` on the struct, read by the `PersistentActor` impl that

@@ -104,6 +104,8 @@ pub struct Props<A: Actor> {
     pub(crate) name: Option<String>,
     pub(crate) supervisor: Option<SupervisorStrategy>,
     pub(crate) persistence_id: Option<String>,
+    #[cfg(feature = "persist")]
+    pub(crate) on_recovered: Option<crate::persistence::RecoveryNotice>,
     pub(crate) receive: Vec<Arc<dyn crate::middleware::ReceiveMiddleware>>,
     pub(crate) send: Vec<Arc<dyn crate::middleware::SendMiddleware>>,
 }
@@ -119,6 +121,8 @@ impl<A: Actor> Props<A> {
             name: None,
             supervisor: None,
             persistence_id: None,
+            #[cfg(feature = "persist")]
+            on_recovered: None,
             receive: Vec::new(),
             send: Vec::new(),
         }
@@ -223,6 +227,8 @@ impl<A: Actor> Props<A> {
             name: None,
             supervisor: None,
             persistence_id: None,
+            #[cfg(feature = "persist")]
+            on_recovered: None,
             receive: Vec::new(),
             send: Vec::new(),
         }
@@ -239,6 +245,8 @@ impl<A: Actor> Clone for Props<A> {
             name: self.name.clone(),
             supervisor: self.supervisor,
             persistence_id: self.persistence_id.clone(),
+            #[cfg(feature = "persist")]
+            on_recovered: self.on_recovered.clone(),
             receive: self.receive.clone(),
             send: self.send.clone(),
         }

@@ -506,6 +506,74 @@ impl ActorSystem {
             .await
     }
 
+    /// Spawns a top-level persistent actor and waits until it has recovered (feature
+    /// `persist`): `Ok` once its state is rebuilt from the store, before its first message;
+    /// or the typed error of a failed recovery (which journal, which sequence number, what
+    /// failed), after stopping the actor, instead of a ref to an actor that keeps
+    /// restarting. The wait is bounded by the store's own timeouts.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[cfg(feature = "persist")] mod demo {
+    /// use bactor::persist::MemoryStore;
+    /// use bactor::prelude::*;
+    ///
+    /// #[actor]
+    /// #[persistent]
+    /// #[derive(Default)]
+    /// pub struct Tally {
+    ///     total: u64,
+    /// }
+    ///
+    /// #[actor]
+    /// impl Tally {
+    ///     #[handler]
+    ///     fn total(&self) -> u64 {
+    ///         self.total
+    ///     }
+    ///
+    ///     #[event]
+    ///     fn added(&mut self, n: u64) {
+    ///         self.total += n;
+    ///     }
+    /// }
+    ///
+    /// pub async fn run() {
+    ///     let system = ActorSystem::builder().persistence(MemoryStore::new()).build();
+    ///     let tally = system.spawn_recovered("tally", Tally::default).await.unwrap();
+    ///     assert_eq!(tally.total().await, Ok(0));
+    ///     system.shutdown().await;
+    /// }
+    /// # }
+    /// # #[cfg(feature = "persist")]
+    /// # #[tokio::main] async fn main() { demo::run().await }
+    /// # #[cfg(not(feature = "persist"))]
+    /// # fn main() {}
+    /// ```
+    #[cfg(feature = "persist")]
+    pub async fn spawn_recovered<A: crate::PersistentActor>(
+        &self,
+        persistence_id: impl Into<String>,
+        producer: impl Fn() -> A + Send + Sync + 'static,
+    ) -> Result<A::Ref, crate::RecoveryError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let mut props = Props::from_producer(producer).persistence_id(persistence_id);
+        props.on_recovered = Some(Arc::new(Mutex::new(Some(tx))));
+        let (actor, _) = self
+            .spawn_with_parent(props, Parent::Guardian)
+            .map_err(crate::RecoveryError::Spawn)?;
+        let failed = match rx.await {
+            Ok(Ok(())) => return Ok(actor.typed()),
+            Ok(Err(e)) => crate::RecoveryError::Failed(e),
+            // Gone before any recovery finished (it failed to start and was stopped).
+            Err(_) => crate::RecoveryError::Stopped,
+        };
+        actor.stop();
+        actor.stopped().await;
+        Err(failed)
+    }
+
     /// Finds a live actor by name.
     pub fn lookup<A: Actor>(&self, name: &str) -> Result<A::Ref, LookupError> {
         let reg = self.registry();
@@ -724,7 +792,9 @@ impl ActorSystem {
                 self.unregister(pid);
                 return Err(SpawnError::NoEventStore);
             };
-            ctx.persistence = Some(Box::new(crate::persistence::PersistState::new(id, store)));
+            let mut state = crate::persistence::PersistState::new(id, store);
+            state.on_recovered = props.on_recovered.clone();
+            ctx.persistence = Some(Box::new(state));
         }
         ctx.throughput = u32::try_from(throughput).unwrap_or(u32::MAX);
         let mut cell = Cell::new(props.producer, ctx, user_rx, sys_rx);

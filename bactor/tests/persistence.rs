@@ -4,7 +4,7 @@
 
 use bactor::persist::{Journal, MemoryStore, SnapshotCriteria, SnapshotStore, SqliteStore};
 use bactor::prelude::*;
-use bactor::{PersistErrorKind, SystemEvent};
+use bactor::{PersistErrorKind, RecoveryError, SystemEvent};
 use serde::{Deserialize, Serialize};
 
 mod common;
@@ -703,5 +703,73 @@ async fn an_upcaster_turns_old_events_into_current_ones_during_recovery() {
         no_hang(again.state()).await.unwrap(),
         (7, vec!["v1".to_owned(), "v2".to_owned()])
     );
+    no_hang(system.shutdown()).await;
+}
+
+#[tokio::test]
+async fn spawn_recovered_returns_the_actor_once_recovered_and_recovery_is_published() {
+    let store = MemoryStore::new();
+    let system = no_hang(system_with(store.clone())).await;
+    let a = no_hang(system.spawn_persistent("recovered", Account::default))
+        .await
+        .unwrap();
+    for _ in 0..4 {
+        no_hang(a.deposit(1)).await.unwrap();
+    }
+    no_hang(stop(&a)).await;
+    let mut recovered = system
+        .events()
+        .subscribe_filtered(|e| matches!(e, SystemEvent::Recovered { .. }));
+    let b = no_hang(system.spawn_recovered("recovered", Account::default))
+        .await
+        .unwrap();
+    assert_eq!(no_hang(b.balance()).await.unwrap(), (4, 4));
+    match no_hang(recovered.recv()).await {
+        Some(SystemEvent::Recovered {
+            pid,
+            persistence_id,
+            snapshot,
+            events,
+            ..
+        }) => assert_eq!(
+            (pid, persistence_id.as_str(), snapshot, events),
+            (b.pid(), "recovered", Some(3), 1)
+        ),
+        other => panic!("expected Recovered, got {other:?}"),
+    }
+    no_hang(system.shutdown()).await;
+}
+
+#[tokio::test]
+async fn spawn_recovered_returns_the_typed_error_and_leaves_no_actor_restarting() {
+    let store = MemoryStore::new();
+    let system = no_hang(system_with(store.clone())).await;
+    let a = no_hang(system.spawn_persistent("strict-2", Strict::default))
+        .await
+        .unwrap();
+    for _ in 0..4 {
+        no_hang(a.deposit(1)).await.unwrap();
+    }
+    a.stop();
+    no_hang(a.stopped()).await;
+    let mut snap = no_hang(store.load("strict-2", SnapshotCriteria::latest()))
+        .await
+        .unwrap()
+        .unwrap();
+    snap.payload = r#"{"balance":"lots"}"#.to_owned();
+    no_hang(store.save(snap)).await.unwrap();
+    match no_hang(system.spawn_recovered("strict-2", Strict::default)).await {
+        Err(RecoveryError::Failed(PersistError::Decode {
+            persistence_id,
+            sequence_nr,
+            ..
+        })) => assert_eq!((persistence_id.as_str(), sequence_nr), ("strict-2", 3)),
+        other => panic!(
+            "expected the decode error, got {:?}",
+            other.map(|r| r.pid())
+        ),
+    }
+    // Stopped, not restarting: nothing of it is left.
+    assert_eq!(system.actor_count(), 0);
     no_hang(system.shutdown()).await;
 }
