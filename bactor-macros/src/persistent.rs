@@ -19,6 +19,8 @@ pub(crate) struct PersistentArgs {
     bad_snapshot: Option<&'static str>,
     /// `upcast = path`: the upcaster function.
     upcast: Option<syn::Path>,
+    /// `on_conflict = stop | restart`: the `OnConflict` variant.
+    on_conflict: Option<&'static str>,
 }
 
 /// `true` for `#[persistent(..)]` and `#[bactor::persistent(..)]`.
@@ -58,6 +60,7 @@ impl PersistentArgs {
             keep_snapshots: None,
             bad_snapshot: None,
             upcast: None,
+            on_conflict: None,
         };
         if !ENABLED {
             cx.error_spanned_by(attr, format!("`#[persistent]` {FEATURE_MSG}"));
@@ -68,7 +71,7 @@ impl PersistentArgs {
         match &attr.meta {
             syn::Meta::Path(_) => {}
             syn::Meta::NameValue(nv) => {
-                cx.error_spanned_by(nv, "expected `#[persistent]` or `#[persistent(snapshot_every = N, keep_snapshots = K, bad_snapshot = older | fail, upcast = path)]`");
+                cx.error_spanned_by(nv, "expected `#[persistent]` or `#[persistent(snapshot_every = N, keep_snapshots = K, bad_snapshot = older | fail, on_conflict = stop | restart, upcast = path)]`");
             }
             syn::Meta::List(_) => {
                 let mut keys = crate::attr::Keys::default();
@@ -105,6 +108,20 @@ impl PersistentArgs {
                             };
                             bad_key = Some(meta.path.clone());
                         }
+                        // #[persistent(on_conflict = restart)]
+                        "on_conflict" => {
+                            let value: Ident = meta.value()?.parse().map_err(|e| {
+                                syn::Error::new(e.span(), "expected `on_conflict = stop` or `on_conflict = restart`")
+                            })?;
+                            out.on_conflict = match value.to_string().as_str() {
+                                "stop" => Some("Stop"),
+                                "restart" => Some("Restart"),
+                                _ => {
+                                    cx.error_spanned_by(&value, "expected `on_conflict = stop` or `on_conflict = restart`");
+                                    None
+                                }
+                            };
+                        }
                         // #[persistent(upcast = upgrade_events)]
                         "upcast" => {
                             let path: syn::Path = meta.value()?.parse().map_err(|e| {
@@ -116,7 +133,7 @@ impl PersistentArgs {
                             let shown = quote::ToTokens::to_token_stream(&meta.path).to_string();
                             cx.error_spanned_by(
                                 &meta.path,
-                                format!("unknown `#[persistent]` argument `{shown}`; expected one of: `snapshot_every`, `keep_snapshots`, `bad_snapshot`, `upcast`"),
+                                format!("unknown `#[persistent]` argument `{shown}`; expected one of: `snapshot_every`, `keep_snapshots`, `bad_snapshot`, `on_conflict`, `upcast`"),
                             );
                             if meta.input.peek(syn::Token![=]) {
                                 meta.value()?.parse::<syn::Expr>()?;
@@ -155,6 +172,7 @@ impl PersistentArgs {
         let every = opt(self.snapshot_every.map(|(_, n)| n));
         let keep = opt(self.keep_snapshots);
         let bad = Ident::new(self.bad_snapshot.unwrap_or("Older"), Span::call_site());
+        let conflict = Ident::new(self.on_conflict.unwrap_or("Stop"), Span::call_site());
         let snapshots = self.snapshot_every.map(|_| {
             // These compile whether or not the state is serializable (see
             // `SnapshotCodec`): the one error for a state that is not comes from the
@@ -199,6 +217,7 @@ impl PersistentArgs {
                         snapshot_every: #every,
                         keep_snapshots: #keep,
                         bad_snapshot: #p::BadSnapshot::#bad,
+                        on_conflict: #p::OnConflict::#conflict,
                     }
                 }
                 #snapshots

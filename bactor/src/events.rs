@@ -76,6 +76,18 @@ pub enum SystemEvent {
         /// Why.
         error: String,
     },
+    /// A persistent actor's write met a conflict: another live incarnation of its
+    /// persistence id wrote first. It stops or fails, as its `on_conflict` says.
+    PersistConflict {
+        /// Its pid.
+        pid: Pid,
+        /// The journal.
+        persistence_id: String,
+        /// The highest sequence number it expected.
+        expected: u64,
+        /// The highest one found.
+        actual: u64,
+    },
     /// A persistent actor recovered its state (at start and at every restart), before its
     /// first message.
     Recovered {

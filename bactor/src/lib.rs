@@ -37,8 +37,8 @@ pub use headers::Headers;
 pub use mailbox::{DEFAULT_THROUGHPUT, Mailbox, MailboxConfig, Priority};
 #[cfg(feature = "persist")]
 pub use persistence::{
-    BadSnapshot, PersistConfig, PersistError, PersistErrorKind, Persistence, PersistentActor,
-    RecoveryError, Upcaster,
+    BadSnapshot, OnConflict, PersistConfig, PersistError, PersistErrorKind, Persistence,
+    PersistentActor, RecoveryError, Upcaster,
 };
 pub use pid::Pid;
 
@@ -328,6 +328,8 @@ pub use bactor_macros::supervise;
 ///   `snapshot_every`).
 /// - `bad_snapshot = older` (the default) or `fail`: what recovery does with a snapshot
 ///   that no longer decodes (see [`BadSnapshot`]).
+/// - `on_conflict = stop` (the default) or `restart`: what the actor does when another
+///   live incarnation wrote to its journal first (see [`OnConflict`]).
 /// - `upcast = path::to::function`: an [`Upcaster`] that turns events written by older
 ///   versions into current ones before they are decoded.
 ///
@@ -634,8 +636,8 @@ pub mod __private {
 
     #[cfg(feature = "persist")]
     pub use crate::persistence::{
-        BadSnapshot, NoSnapshot, PersistConfig, PersistOptions, PersistentActor, SerdeSnapshot,
-        SnapshotCodec, Snapshottable, Upcaster, recover,
+        BadSnapshot, NoSnapshot, OnConflict, PersistConfig, PersistOptions, PersistentActor,
+        SerdeSnapshot, SnapshotCodec, Snapshottable, Upcaster, recover,
     };
     #[cfg(feature = "persist")]
     pub use serde_json;

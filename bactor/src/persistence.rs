@@ -237,6 +237,34 @@ pub struct PersistConfig {
     pub keep_snapshots: Option<u64>,
     /// What recovery does with a snapshot that no longer decodes.
     pub bad_snapshot: BadSnapshot,
+    /// What an actor does when another writer got to its journal first.
+    pub on_conflict: OnConflict,
+}
+
+/// What a persistent actor does when a write meets a conflict, that is, when another live
+/// incarnation of the same persistence id wrote first: `#[persistent(on_conflict = stop)]`
+/// (the default) or `#[persistent(on_conflict = restart)]`.
+///
+/// Either way the write returns the conflict (`PersistError::Store`, `is_conflict()`), its
+/// event is not applied, and [`SystemEvent::PersistConflict`](crate::SystemEvent) says so.
+///
+/// # Example
+///
+/// ```
+/// use bactor::{OnConflict, PersistConfig};
+///
+/// assert_eq!(PersistConfig::default().on_conflict, OnConflict::Stop);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OnConflict {
+    /// Stop once the handler returns: the other incarnation owns the id, and fighting it
+    /// (reload, write, conflict, again) helps nobody.
+    #[default]
+    Stop,
+    /// Fail, so that the supervisor decides (by default a restart, which reloads the
+    /// journal and carries on from there). For a writer that is expected to win later.
+    Restart,
 }
 
 /// What recovery does with a snapshot that no longer decodes (the state's type changed
@@ -397,6 +425,25 @@ async fn persist_all<A: PersistentActor>(
 ) -> Result<(), PersistError> {
     let result = write(actor, ctx, events).await;
     if let Err(e) = &result {
+        if let PersistError::Store(StoreError::Conflict {
+            persistence_id,
+            expected,
+            actual,
+        }) = e
+        {
+            ctx.system()
+                .events()
+                .publish(crate::SystemEvent::PersistConflict {
+                    pid: ctx.pid(),
+                    persistence_id: persistence_id.clone(),
+                    expected: *expected,
+                    actual: *actual,
+                });
+            if A::persist_config().on_conflict == OnConflict::Stop {
+                ctx.stop();
+                return result;
+            }
+        }
         // The actor's view of its journal can no longer be trusted: fail it after the
         // handler, so its supervisor decides (a restart recovers the truth).
         ctx.fail_after_handler(ActorError::from(e.clone()));

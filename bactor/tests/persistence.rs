@@ -250,7 +250,9 @@ async fn two_live_incarnations_never_interleave() {
     // Two systems (think: two processes) share one journal.
     let one = no_hang(system_with(store.clone())).await;
     let two = no_hang(system_with(store.clone())).await;
-    let mut events = two.events().subscribe();
+    let mut conflicts = two
+        .events()
+        .subscribe_filtered(|e| matches!(e, SystemEvent::PersistConflict { .. }));
     let a = no_hang(one.spawn_persistent("shared", Account::default))
         .await
         .unwrap();
@@ -265,9 +267,22 @@ async fn two_live_incarnations_never_interleave() {
         Err(AskError::Handler(e)) => assert!(e.is_conflict(), "{e}"),
         other => panic!("expected a conflict, got {other:?}"),
     }
-    // ...and b failed, so its supervisor restarted it and it recovered a's event.
-    restarted(&mut events, b.pid()).await;
-    assert_eq!(no_hang(b.balance()).await.unwrap(), (1, 1));
+    // ...the event stream says so, and b (`on_conflict = stop`, the default) stops
+    // rather than fight a for the journal.
+    match no_hang(conflicts.recv()).await {
+        Some(SystemEvent::PersistConflict {
+            pid,
+            persistence_id,
+            expected,
+            actual,
+        }) => assert_eq!(
+            (pid, persistence_id.as_str(), expected, actual),
+            (b.pid(), "shared", 0, 1)
+        ),
+        other => panic!("expected PersistConflict, got {other:?}"),
+    }
+    no_hang(b.stopped()).await;
+    assert_eq!(no_hang(a.balance()).await.unwrap(), (1, 1));
     let history = no_hang(store.replay("shared", 1, u64::MAX, u64::MAX))
         .await
         .unwrap();
@@ -408,7 +423,7 @@ async fn falling_back_fails_with_the_snapshot_error_when_the_events_it_needs_wer
 
 /// An account that refuses to recover past a snapshot it cannot read.
 #[actor]
-#[persistent(snapshot_every = 3, bad_snapshot = fail)]
+#[persistent(snapshot_every = 3, bad_snapshot = fail, on_conflict = restart)]
 #[derive(Default, Serialize, Deserialize)]
 struct Strict {
     balance: u64,
@@ -772,4 +787,31 @@ async fn spawn_recovered_returns_the_typed_error_and_leaves_no_actor_restarting(
     // Stopped, not restarting: nothing of it is left.
     assert_eq!(system.actor_count(), 0);
     no_hang(system.shutdown()).await;
+}
+
+#[tokio::test]
+async fn with_on_conflict_restart_the_loser_restarts_and_carries_on_from_the_journal() {
+    let store = MemoryStore::new();
+    let one = no_hang(system_with(store.clone())).await;
+    let two = no_hang(system_with(store.clone())).await;
+    let mut events = two.events().subscribe();
+    let a = no_hang(one.spawn_persistent("contested", Strict::default))
+        .await
+        .unwrap();
+    let b = no_hang(two.spawn_persistent("contested", Strict::default))
+        .await
+        .unwrap();
+    no_hang(a.balance()).await.unwrap();
+    no_hang(b.balance()).await.unwrap();
+    assert_eq!(no_hang(a.deposit(1)).await.unwrap(), 1);
+    match no_hang(b.deposit(100)).await {
+        Err(AskError::Handler(e)) => assert!(e.is_conflict(), "{e}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    // b failed, its supervisor restarted it, and it recovered a's event.
+    restarted(&mut events, b.pid()).await;
+    assert_eq!(no_hang(b.balance()).await.unwrap(), 1);
+    assert_eq!(no_hang(b.deposit(2)).await.unwrap(), 3);
+    no_hang(one.shutdown()).await;
+    no_hang(two.shutdown()).await;
 }
