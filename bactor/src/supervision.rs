@@ -289,12 +289,35 @@ impl SupervisorStrategy {
         }
         let delay = self
             .backoff
+            .or_else(|| store_failure_backoff(error))
             .map_or(Duration::ZERO, |b| b.delay(stats.consecutive));
         // The quiet period that resets the backoff counts from the restart, not from the
         // failure: a long backoff wait is not itself quiet time.
         stats.last = Some(now + delay);
         (directive, delay)
     }
+}
+
+/// The backoff of a restart after an event store failed (a lost connection, a store that
+/// is down), when the strategy has none: restarting at once would only run recovery into
+/// the same outage, as fast as the store can refuse it. 100 ms doubling to 10 s, ± 20 %.
+/// A strategy with its own backoff (`#[supervise(backoff(..))]`, or the system's) decides
+/// instead.
+#[cfg(feature = "persist")]
+fn store_failure_backoff(error: &ActorError) -> Option<Backoff> {
+    use bactor_persist::StoreErrorKind;
+    let kind = error.downcast_ref::<crate::PersistError>()?.kind();
+    match kind {
+        crate::PersistErrorKind::Store(StoreErrorKind::Backend | StoreErrorKind::Closed) => Some(
+            Backoff::exponential(Duration::from_millis(100), Duration::from_secs(10)).jitter(0.2),
+        ),
+        _ => None,
+    }
+}
+
+#[cfg(not(feature = "persist"))]
+fn store_failure_backoff(_: &ActorError) -> Option<Backoff> {
+    None
 }
 
 /// The failure history of one child, kept by its supervisor.

@@ -815,3 +815,136 @@ async fn with_on_conflict_restart_the_loser_restarts_and_carries_on_from_the_jou
     no_hang(one.shutdown()).await;
     no_hang(two.shutdown()).await;
 }
+
+/// A store that can be taken down: every operation then fails as a lost database would.
+#[derive(Clone, Default)]
+struct Flaky {
+    inner: MemoryStore,
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Flaky {
+    fn check(&self) -> Result<(), bactor::persist::StoreError> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(bactor::persist::StoreError::Backend(std::sync::Arc::new(
+                std::io::Error::other("the database is down"),
+            )));
+        }
+        Ok(())
+    }
+}
+
+type Fut<'a, T> = bactor::persist::BoxFuture<'a, Result<T, bactor::persist::StoreError>>;
+
+impl Journal for Flaky {
+    fn append<'a>(
+        &'a self,
+        id: &'a str,
+        expected: u64,
+        events: Vec<bactor::persist::NewEvent>,
+    ) -> Fut<'a, u64> {
+        Box::pin(async move {
+            self.check()?;
+            self.inner.append(id, expected, events).await
+        })
+    }
+
+    fn replay<'a>(
+        &'a self,
+        id: &'a str,
+        from: u64,
+        to: u64,
+        max: u64,
+    ) -> Fut<'a, Vec<bactor::persist::EventRecord>> {
+        Box::pin(async move {
+            self.check()?;
+            self.inner.replay(id, from, to, max).await
+        })
+    }
+
+    fn highest_sequence_nr<'a>(&'a self, id: &'a str) -> Fut<'a, u64> {
+        Box::pin(async move {
+            self.check()?;
+            self.inner.highest_sequence_nr(id).await
+        })
+    }
+
+    fn delete_to<'a>(&'a self, id: &'a str, to: u64) -> Fut<'a, ()> {
+        Box::pin(async move {
+            self.check()?;
+            self.inner.delete_to(id, to).await
+        })
+    }
+}
+
+impl SnapshotStore for Flaky {
+    fn save<'a>(&'a self, snapshot: bactor::persist::SnapshotRecord) -> Fut<'a, ()> {
+        Box::pin(async move {
+            self.check()?;
+            self.inner.save(snapshot).await
+        })
+    }
+
+    fn load<'a>(
+        &'a self,
+        id: &'a str,
+        criteria: SnapshotCriteria,
+    ) -> Fut<'a, Option<bactor::persist::SnapshotRecord>> {
+        Box::pin(async move {
+            self.check()?;
+            self.inner.load(id, criteria).await
+        })
+    }
+
+    fn delete<'a>(&'a self, id: &'a str, sequence_nr: u64) -> Fut<'a, ()> {
+        Box::pin(async move {
+            self.check()?;
+            SnapshotStore::delete(&self.inner, id, sequence_nr).await
+        })
+    }
+
+    fn delete_matching<'a>(&'a self, id: &'a str, criteria: SnapshotCriteria) -> Fut<'a, ()> {
+        Box::pin(async move {
+            self.check()?;
+            self.inner.delete_matching(id, criteria).await
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn restarts_after_a_store_failure_back_off_and_the_ref_works_after_the_outage() {
+    let store = Flaky::default();
+    let system = no_hang(system_with(store.clone())).await;
+    let a = no_hang(system.spawn_persistent("outage", Account::default))
+        .await
+        .unwrap();
+    assert_eq!(no_hang(a.deposit(1)).await.unwrap(), 1);
+    let mut events = system.events().subscribe();
+    store.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    match no_hang(a.deposit(2)).await {
+        Err(AskError::Handler(e)) => assert_eq!(
+            e.kind(),
+            PersistErrorKind::Store(bactor::persist::StoreErrorKind::Backend)
+        ),
+        other => panic!("expected the store's error, got {other:?}"),
+    }
+    // The write failed, and each recovery during the outage fails too: the restarts wait
+    // 100 ms, 200 ms, 400 ms (± 20 %), not zero, though the strategy has no backoff.
+    let mut delays = Vec::new();
+    while delays.len() < 3 {
+        let d = decision(&mut events, a.pid()).await;
+        assert_eq!(d.directive, Directive::Restart);
+        delays.push(d.delay);
+    }
+    for (delay, base) in delays.iter().zip([100u64, 200, 400]) {
+        let (lo, hi) = (base * 8 / 10, base * 12 / 10);
+        assert!(
+            (lo..=hi).contains(&(delay.as_millis() as u64)),
+            "{delays:?}"
+        );
+    }
+    // The store comes back: the same ref works, and nothing acknowledged was lost.
+    store.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(no_hang(a.deposit(3)).await.unwrap(), 4);
+    no_hang(system.shutdown()).await;
+}
