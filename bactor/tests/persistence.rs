@@ -943,8 +943,13 @@ async fn restarts_after_a_store_failure_back_off_and_the_ref_works_after_the_out
             "{delays:?}"
         );
     }
+    // Messages sent during the outage wait in the mailbox; an asker bounds its own wait.
+    // (A message already queued is still handled once the store is back: only its reply
+    // is dropped, as for every ask that times out.)
+    let waited = no_hang(a.deposit(5).timeout(std::time::Duration::from_millis(50))).await;
+    assert!(matches!(waited, Err(AskError::Timeout)), "{waited:?}");
     // The store comes back: the same ref works, and nothing acknowledged was lost.
     store.down.store(false, std::sync::atomic::Ordering::SeqCst);
-    assert_eq!(no_hang(a.deposit(3)).await.unwrap(), 4);
+    assert_eq!(no_hang(a.deposit(3)).await.unwrap(), 9);
     no_hang(system.shutdown()).await;
 }
