@@ -71,9 +71,16 @@ impl PostgresStore {
     /// Connects to `url` (`postgres://user:password@host:port/database`) and applies the
     /// migrations.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with_timeout(url, Duration::from_secs(10)).await
+    }
+
+    /// [`connect`](PostgresStore::connect), with how long an operation waits for a
+    /// connection (10 s by default) before it fails: while the database is down, this is
+    /// how soon writes and recoveries report it.
+    pub async fn connect_with_timeout(url: &str, timeout: Duration) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(8)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(timeout)
             // A ping on every checkout cost up to 30 % of throughput; a dead connection
             // surfaces as an error on use instead.
             .test_before_acquire(false)

@@ -328,6 +328,108 @@ fn throwaway_server() -> Result<String, String> {
     Ok(url(PORT))
 }
 
+/// A Postgres server of one test's own, which it may stop and start (to test outages)
+/// without disturbing the tests sharing the throwaway server. Stopped and removed on drop.
+#[derive(Debug)]
+pub struct PrivateServer {
+    bin: PathBuf,
+    base: PathBuf,
+    root: bool,
+}
+
+impl PrivateServer {
+    /// Starts a fresh server for the test named `name`, or returns `None` after reporting
+    /// the skip (see [`skip`]) when the local installation has no `initdb`.
+    pub fn start_new(name: &str) -> Option<PrivateServer> {
+        let Some(bin) = initdb() else {
+            skip(
+                "PostgreSQL",
+                "no /usr/lib/postgresql/*/bin/initdb to start a server of its own",
+            );
+            return None;
+        };
+        let root = is_root();
+        let base = std::env::temp_dir().join(format!("bactor-pg-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let server = PrivateServer { bin, base, root };
+        let made = std::fs::create_dir_all(&server.base)
+            .map_err(|e| e.to_string())
+            .and_then(|()| server.chown())
+            .and_then(|()| {
+                run(
+                    &server.bin.join("initdb"),
+                    &["-D", &server.data(), "-A", "trust", "-U", "postgres"],
+                    root,
+                )
+            })
+            .and_then(|()| server.start());
+        match made {
+            Ok(()) => Some(server),
+            Err(e) => {
+                skip(
+                    "PostgreSQL",
+                    &format!("cannot start a server of its own: {e}"),
+                );
+                None
+            }
+        }
+    }
+
+    fn chown(&self) -> Result<(), String> {
+        if !self.root {
+            return Ok(());
+        }
+        let ok = Command::new("chown")
+            .args(["postgres:postgres", &self.base.to_string_lossy()])
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(())
+            .ok_or_else(|| "cannot hand the data directory to the `postgres` user".into())
+    }
+
+    fn data(&self) -> String {
+        self.base.join("data").to_string_lossy().into_owned()
+    }
+
+    /// The admin URL (the `postgres` database, over the server's own socket).
+    pub fn url(&self) -> String {
+        format!(
+            "postgres://postgres@localhost:{PORT}/postgres?host={}",
+            self.base.display()
+        )
+    }
+
+    /// Starts the server (again), waiting until it takes connections.
+    pub fn start(&self) -> Result<(), String> {
+        let opts = format!(
+            "-p {PORT} -k {} -c listen_addresses='' -c fsync=off",
+            self.base.display()
+        );
+        let log = self.base.join("log").to_string_lossy().into_owned();
+        run(
+            &self.bin.join("pg_ctl"),
+            &["start", "-w", "-D", &self.data(), "-l", &log, "-o", &opts],
+            self.root,
+        )
+    }
+
+    /// Stops the server the way a crash would (`pg_ctl stop -m immediate`).
+    pub fn stop_immediate(&self) -> Result<(), String> {
+        run(
+            &self.bin.join("pg_ctl"),
+            &["stop", "-w", "-m", "immediate", "-D", &self.data()],
+            self.root,
+        )
+    }
+}
+
+impl Drop for PrivateServer {
+    fn drop(&mut self) {
+        let _ = self.stop_immediate();
+        let _ = std::fs::remove_dir_all(&self.base);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -953,3 +953,53 @@ async fn restarts_after_a_store_failure_back_off_and_the_ref_works_after_the_out
     assert_eq!(no_hang(a.deposit(3)).await.unwrap(), 9);
     no_hang(system.shutdown()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_postgres_stopped_mid_run_errors_in_time_and_the_ref_works_after_restart() {
+    use std::time::{Duration, Instant};
+    let Some(server) = bactor::persist::testing::PrivateServer::start_new("outage") else {
+        return;
+    };
+    let store = no_hang(bactor::persist::PostgresStore::connect_with_timeout(
+        &server.url(),
+        Duration::from_secs(1),
+    ))
+    .await
+    .unwrap();
+    let system = no_hang(system_with(store)).await;
+    let a = no_hang(system.spawn_persistent("pg-outage", Account::default))
+        .await
+        .unwrap();
+    assert_eq!(no_hang(a.deposit(1)).await.unwrap(), 1);
+    server.stop_immediate().unwrap();
+    // A write during the outage fails within the store's deadline (1 s here), no panic.
+    let started = Instant::now();
+    match no_hang(a.deposit(2)).await {
+        Err(AskError::Handler(e)) => assert_eq!(
+            e.kind(),
+            PersistErrorKind::Store(bactor::persist::StoreErrorKind::Backend),
+            "{e}"
+        ),
+        other => panic!("expected the store's error, got {other:?}"),
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    server.start().unwrap();
+    // The same ref works once the database is back (its restarts back off meanwhile),
+    // and the acknowledged deposit is still there.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let balance = loop {
+        match a.deposit(3).timeout(Duration::from_secs(5)).await {
+            Ok(balance) => break balance,
+            Err(e) => assert!(Instant::now() < deadline, "not back after 60 s: {e:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // Deposits of 3 that timed out may have landed too: the first acknowledged one is
+    // there, and every deposit counted is a 3.
+    assert!(balance >= 4 && (balance - 1) % 3 == 0, "{balance}");
+    no_hang(system.shutdown()).await;
+}
