@@ -363,6 +363,11 @@ async fn four_deposits_and_a_broken_snapshot(system: &ActorSystem, store: &Memor
         no_hang(a.deposit(1)).await.unwrap();
     }
     no_hang(stop(&a)).await;
+    break_newest_snapshot(store, id).await;
+}
+
+/// Makes the newest snapshot of `id` (at 3) undecodable as either account type.
+async fn break_newest_snapshot(store: &MemoryStore, id: &str) {
     let mut snap = no_hang(store.load(id, SnapshotCriteria::latest()))
         .await
         .unwrap()
@@ -370,6 +375,24 @@ async fn four_deposits_and_a_broken_snapshot(system: &ActorSystem, store: &Memor
     assert_eq!(snap.sequence_nr, 3);
     snap.payload = r#"{"balance":"lots"}"#.to_owned();
     no_hang(store.save(snap)).await.unwrap();
+}
+
+/// Four deposits of 1 into a `Strict` account `id` (a snapshot at 3), then that snapshot
+/// made undecodable.
+async fn four_strict_deposits_and_a_broken_snapshot(
+    system: &ActorSystem,
+    store: &MemoryStore,
+    id: &str,
+) {
+    let a = no_hang(system.spawn_persistent(id, Strict::default))
+        .await
+        .unwrap();
+    for _ in 0..4 {
+        no_hang(a.deposit(1)).await.unwrap();
+    }
+    a.stop();
+    no_hang(a.stopped()).await;
+    break_newest_snapshot(store, id).await;
 }
 
 #[tokio::test]
@@ -452,20 +475,7 @@ impl Strict {
 async fn with_bad_snapshot_fail_a_snapshot_that_no_longer_decodes_fails_recovery() {
     let store = MemoryStore::new();
     let system = no_hang(system_with(store.clone())).await;
-    let a = no_hang(system.spawn_persistent("strict", Strict::default))
-        .await
-        .unwrap();
-    for _ in 0..4 {
-        no_hang(a.deposit(1)).await.unwrap();
-    }
-    a.stop();
-    no_hang(a.stopped()).await;
-    let mut snap = no_hang(store.load("strict", SnapshotCriteria::latest()))
-        .await
-        .unwrap()
-        .unwrap();
-    snap.payload = r#"{"balance":"lots"}"#.to_owned();
-    no_hang(store.save(snap)).await.unwrap();
+    four_strict_deposits_and_a_broken_snapshot(&system, &store, "strict").await;
     let mut events = system.events().subscribe();
     let b = no_hang(system.spawn_persistent("strict", Strict::default))
         .await
@@ -759,20 +769,7 @@ async fn spawn_recovered_returns_the_actor_once_recovered_and_recovery_is_publis
 async fn spawn_recovered_returns_the_typed_error_and_leaves_no_actor_restarting() {
     let store = MemoryStore::new();
     let system = no_hang(system_with(store.clone())).await;
-    let a = no_hang(system.spawn_persistent("strict-2", Strict::default))
-        .await
-        .unwrap();
-    for _ in 0..4 {
-        no_hang(a.deposit(1)).await.unwrap();
-    }
-    a.stop();
-    no_hang(a.stopped()).await;
-    let mut snap = no_hang(store.load("strict-2", SnapshotCriteria::latest()))
-        .await
-        .unwrap()
-        .unwrap();
-    snap.payload = r#"{"balance":"lots"}"#.to_owned();
-    no_hang(store.save(snap)).await.unwrap();
+    four_strict_deposits_and_a_broken_snapshot(&system, &store, "strict-2").await;
     match no_hang(system.spawn_recovered("strict-2", Strict::default)).await {
         Err(RecoveryError::Failed(PersistError::Decode {
             persistence_id,
