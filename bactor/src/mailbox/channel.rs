@@ -165,13 +165,6 @@ impl<M> ChannelTx<M> {
 }
 
 impl<M> Rx<M> {
-    fn len(&self) -> usize {
-        match self {
-            Rx::Bounded(rx) => rx.len(),
-            Rx::Unbounded(rx) => rx.len(),
-        }
-    }
-
     fn poll_recv_many(
         &mut self,
         cx: &mut TaskContext<'_>,
@@ -236,11 +229,6 @@ impl<M> ChannelRx<M> {
             Some(handoff) if !handoff.closed.load(Ordering::Acquire) => Poll::Pending,
             _ => Poll::Ready(true),
         }
-    }
-
-    /// Messages waiting.
-    pub(crate) fn len(&self) -> usize {
-        self.rx.as_ref().map_or(0, Rx::len)
     }
 
     /// Takes up to `limit` letters into `buf`; `Ready(0)` means closed and empty.

@@ -486,15 +486,6 @@ impl<M: 'static> UserRx<M> {
         }
     }
 
-    /// Messages waiting.
-    #[allow(dead_code)]
-    pub(crate) fn len(&self) -> usize {
-        match self {
-            UserRx::Channel(rx) => rx.len(),
-            UserRx::Queue(lane) => lane.len(),
-        }
-    }
-
     /// The next letter; `None` once the lane is closed and empty. After [`close`], this
     /// also waits for a send that was admitted before the close but had not yet landed.
     ///

@@ -60,10 +60,6 @@ impl<M: 'static> QueueLane<M> {
         }
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.queue.len()
-    }
-
     /// The envelope of a message letter; `None` for a graceful stop, which is not queued.
     fn envelope(&self, letter: Letter<M>, priority: Option<Priority>) -> Option<Envelope<M>> {
         let (message, headers) = match letter {
