@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! Procedural macros of [bactor](https://docs.rs/bactor): `#[actor]` and `#[handler]`.
 //!
 //! Use them through the `bactor` crate (`use bactor::prelude::*;`), never directly: the

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! The event store behind bactor's persistence (the `persist` feature of `bactor`).
 //!
 //! This crate knows nothing about actors. It stores, per *persistence id*:

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! The wire layer behind bactor's remoting (the `remote` feature of `bactor`).
 //!
 //! This crate moves bytes between nodes and knows nothing of actors (DESIGN §1): bactor's

@@ -38,10 +38,6 @@ use crate::supervision::{Directive, RestartStats, Strategy, SupervisorEvent};
 use crate::system::{Decision, Parent, SysTx, SystemMsg};
 use crate::trace::{self, traced};
 
-/// The most user messages taken from the lane at once. Small enough that a full mailbox
-/// still pushes back promptly, large enough to amortise waking up.
-const BATCH: usize = 64;
-
 pin_project_lite::pin_project! {
     /// Runs a future, turning a panic inside `poll` into an error.
     pub(crate) struct CatchUnwind<F> {
@@ -184,7 +180,8 @@ pub(crate) struct Cell<A: Actor> {
     ctx: Context<A>,
     user: UserRx<A::Msg>,
     sys: crate::syslane::SysReceiver,
-    /// User messages taken from the lane, in reverse order (popped from the back).
+    /// A message a `Mailbox` lane handed out when the actor was woken (a channel lane
+    /// keeps its messages until `try_pop`).
     batch: Vec<Letter<A::Msg>>,
     /// Watchers, deferred notices, escalations: made at first use (152 bytes that most
     /// actors never need).
@@ -342,15 +339,14 @@ impl<A: Actor> Cell<A> {
                 continue;
             }
             // Messages taken out of the stash come before the mailbox: they arrived first.
-            // A `Mailbox` lane hands out one message at a time, taken here while it has
-            // one rather than through a poll.
+            // The lane's messages are taken one at a time while it has one, without a
+            // poll.
             let Some(env) = self
                 .ctx
                 .next_unstashed()
                 .or_else(|| self.batch.pop())
                 .or_else(|| self.user.try_pop())
             else {
-                let limit = BATCH.min(self.ctx.throughput as usize);
                 // Idle from now: the receive timeout, if any, counts from here.
                 let idle = match self.ctx.receive_timeout() {
                     Some(timeout) => {
@@ -372,9 +368,9 @@ impl<A: Actor> Cell<A> {
                     if sys.poll_ready(cx).is_ready() {
                         return Poll::Ready(Next::Sys);
                     }
-                    match user.poll_recv_many(cx, batch, limit) {
-                        Poll::Ready(0) => return Poll::Ready(Next::Closed),
-                        Poll::Ready(_) => return Poll::Ready(Next::User),
+                    match user.poll_next(cx, batch) {
+                        Poll::Ready(false) => return Poll::Ready(Next::Closed),
+                        Poll::Ready(true) => return Poll::Ready(Next::User),
                         Poll::Pending => {}
                     }
                     if let Some(timer) = &mut idle
@@ -387,7 +383,7 @@ impl<A: Actor> Cell<A> {
                 .await;
                 match next {
                     Next::Sys => {}
-                    Next::User => self.batch.reverse(),
+                    Next::User => {}
                     Next::Idle => {
                         let pid = self.ctx.pid();
                         let hook = traced!(
@@ -859,8 +855,7 @@ impl<A: Actor> Cell<A> {
         for env in self.ctx.take_stash() {
             myself.inner.dead_letter(&env);
         }
-        // The batch is in reverse order; report in arrival order.
-        for env in self.batch.drain(..).rev() {
+        for env in self.batch.drain(..) {
             myself.inner.dead_letter(&env);
         }
         // Closed above: `recv` also takes a message whose send was admitted before the

@@ -61,6 +61,37 @@ impl<M: Send + 'static> Mailbox<M> for Fifo<M> {
     }
 }
 
+/// A lock-free segmented queue with the bound counted beside it.
+struct Seg<M> {
+    cap: usize,
+    len: std::sync::atomic::AtomicUsize,
+    queue: crossbeam_queue::SegQueue<Envelope<M>>,
+}
+
+impl<M: Send + 'static> Mailbox<M> for Seg<M> {
+    fn push(&self, envelope: Envelope<M>) -> Push<M> {
+        use std::sync::atomic::Ordering;
+        if self.len.fetch_add(1, Ordering::Relaxed) >= self.cap {
+            self.len.fetch_sub(1, Ordering::Relaxed);
+            return Push::Full(envelope);
+        }
+        self.queue.push(envelope);
+        Push::Queued
+    }
+
+    fn pop(&self) -> Option<Envelope<M>> {
+        let e = self.queue.pop();
+        if e.is_some() {
+            self.len.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        e
+    }
+
+    fn len(&self) -> usize {
+        self.len.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Kind {
     Tokio,
@@ -68,15 +99,17 @@ enum Kind {
     Unbounded,
     Priority,
     Custom,
+    Seg,
 }
 
 impl Kind {
-    const ALL: [Kind; 5] = [
+    const ALL: [Kind; 6] = [
         Kind::Tokio,
         Kind::Bounded,
         Kind::Unbounded,
         Kind::Priority,
         Kind::Custom,
+        Kind::Seg,
     ];
 
     fn name(self) -> &'static str {
@@ -86,6 +119,7 @@ impl Kind {
             Kind::Unbounded => "unbounded",
             Kind::Priority => "priority, bounded 1,024",
             Kind::Custom => "custom `Mutex<VecDeque>`, bounded 1,024",
+            Kind::Seg => "custom `SegQueue`, bounded 1,024",
         }
     }
 
@@ -100,6 +134,11 @@ impl Kind {
             Kind::Custom => props.mailbox_with(|| Fifo {
                 cap: 1024,
                 queue: Mutex::new(VecDeque::new()),
+            }),
+            Kind::Seg => props.mailbox_with(|| Seg {
+                cap: 1024,
+                len: Default::default(),
+                queue: crossbeam_queue::SegQueue::new(),
             }),
         }
     }

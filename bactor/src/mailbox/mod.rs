@@ -90,6 +90,7 @@
 //! `examples/custom_mailbox.rs` runs a dropping-oldest and a per-key coalescing mailbox
 //! inside actors.
 
+mod chan;
 mod channel;
 mod priority;
 mod queue;
@@ -455,33 +456,31 @@ impl<M: 'static> UserTx<M> {
 }
 
 impl<M: 'static> UserRx<M> {
-    /// Takes up to `limit` letters into `buf` (one, from a [`Mailbox`]); `Ready(0)` means
-    /// closed and empty.
+    /// `Ready(true)` when a letter can be taken: from [`try_pop`](UserRx::try_pop), or
+    /// (from a [`Mailbox`]) pushed into `buf`; `Ready(false)` means closed and empty.
     #[inline]
-    pub(crate) fn poll_recv_many(
+    pub(crate) fn poll_next(
         &mut self,
         cx: &mut TaskContext<'_>,
         buf: &mut Vec<Letter<M>>,
-        limit: usize,
-    ) -> Poll<usize> {
+    ) -> Poll<bool> {
         match self {
-            UserRx::Channel(rx) => rx.poll_recv_many(cx, buf, limit),
+            UserRx::Channel(rx) => rx.poll_ready(cx),
             UserRx::Queue(lane) => lane.poll_recv(cx).map(|next| match next {
                 Some(letter) => {
                     buf.push(letter);
-                    1
+                    true
                 }
-                None => 0,
+                None => false,
             }),
         }
     }
 
-    /// The next letter of a [`Mailbox`] lane, without waiting; always `None` for a
-    /// channel, whose letters come in batches through `poll_recv_many`.
+    /// The next letter, without waiting.
     #[inline]
     pub(crate) fn try_pop(&mut self) -> Option<Letter<M>> {
         match self {
-            UserRx::Channel(_) => None,
+            UserRx::Channel(rx) => rx.try_pop(),
             UserRx::Queue(lane) => lane.try_next().flatten(),
         }
     }

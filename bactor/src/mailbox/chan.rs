@@ -1,0 +1,814 @@
+//! The queue behind the bounded and unbounded lanes: many senders, one receiver, the
+//! messages in blocks of 32 slots. It replaces tokio's channel there, for what an actor's
+//! mailbox does most: a tell, and an actor that takes its next message.
+//!
+//! # Costs
+//!
+//! - A push is one compare-and-swap on one word (`state`): it checks that the lane is
+//!   open and has room, claims the next slot, and learns whether the receiver sleeps. The
+//!   message is then written into its slot, which a plain store marks ready. The receiver
+//!   is woken only when it sleeps; a busy receiver costs a sender nothing more.
+//! - A pop reads the next slot when it is ready: no read-modify-write. A bounded lane
+//!   publishes how far the receiver has read (`head`) with a store, and looks (a load)
+//!   whether a sender waits for room.
+//! - Going to sleep is one read-modify-write (`SLEEPING` into `state`) after the waker is
+//!   registered.
+//! - A block of 32 slots is allocated when the first message reaches it (none before the
+//!   first push: an idle actor has none), and given back when the receiver has left it;
+//!   one is kept spare, so a steady stream allocates nothing.
+//!
+//! # Safety: who may touch a block
+//!
+//! `tail_block` points at the block of the oldest slot a sender may still be writing; a
+//! sender walks from it to the block of its slot. It moves past a block only when every
+//! slot of that block is written, so every sender still writing has a slot at or after
+//! it. A sender may have loaded `tail_block` just before it moved on, and still be
+//! walking from the old block: such a sender claimed its slot before that load, so its
+//! position is below the tail read right after the move (`released`). A block is
+//! therefore freed (or kept spare) only once the receiver has read past `released`: by
+//! then every sender that could have seen it has written its slot and left.
+//!
+//! The receiver's cursor is only touched by the one receiver (the caller of
+//! [`Chan::claim_receiver`], until it releases it), or by `Drop`, which has the channel
+//! to itself: every push in progress holds a reference to it.
+//!
+//! A claimed slot is always written: nothing between the claim and the write can fail
+//! (allocation failure aborts), so the receiver, which waits for the slot at its head,
+//! never waits for nothing.
+
+#![allow(unsafe_code)]
+
+use std::cell::UnsafeCell;
+use std::mem::MaybeUninit;
+use std::ptr;
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64};
+use std::task::{Context, Poll};
+
+use atomic_waker::AtomicWaker;
+use tokio::sync::Notify;
+
+/// Slots per block.
+const BLOCK: usize = 32;
+/// No push is admitted any more.
+const CLOSED: u64 = 1;
+/// The receiver waits for a push: the next one wakes it.
+const SLEEPING: u64 = 2;
+/// A sender waits for room: the next pop wakes it.
+const WAITERS: u64 = 4;
+/// One claimed slot: the tail position counts above the flags.
+const ONE: u64 = 8;
+/// The capacity of an unbounded lane.
+const UNBOUNDED: u64 = u64::MAX;
+
+struct Block<T> {
+    /// The position of its first slot. Written only while nobody else can reach it.
+    start: u64,
+    next: AtomicPtr<Block<T>>,
+    /// 0 while `tail_block` may point here; then 1 + the tail position read just after
+    /// `tail_block` moved on.
+    released: AtomicU64,
+    ready: [AtomicBool; BLOCK],
+    slots: [UnsafeCell<MaybeUninit<T>>; BLOCK],
+}
+
+impl<T> Block<T> {
+    fn alloc(start: u64) -> *mut Block<T> {
+        Box::into_raw(Box::new(Block {
+            start,
+            next: AtomicPtr::new(ptr::null_mut()),
+            released: AtomicU64::new(0),
+            ready: [const { AtomicBool::new(false) }; BLOCK],
+            slots: [const { UnsafeCell::new(MaybeUninit::uninit()) }; BLOCK],
+        }))
+    }
+
+    fn is_written(&self) -> bool {
+        self.ready.iter().all(|r| r.load(Acquire))
+    }
+
+    fn end(&self) -> u64 {
+        self.start + BLOCK as u64
+    }
+}
+
+/// The receiver's place.
+struct Cursor<T> {
+    /// The next position to read.
+    head: u64,
+    /// The block of `head`; null until the first block is found.
+    block: *mut Block<T>,
+    /// The oldest block not yet given back.
+    oldest: *mut Block<T>,
+}
+
+/// The right to receive from one [`Chan`]: there is at most one per lane.
+#[derive(Debug)]
+pub(crate) struct RxClaim {
+    /// The lane's address (it does not move: it lives in the actor's shared state).
+    chan: usize,
+}
+
+/// Why a push was refused; the message comes back.
+pub(crate) enum Refused<T> {
+    Full(T),
+    Closed(T),
+}
+
+/// A many-senders, one-receiver queue, bounded or not.
+pub(crate) struct Chan<T> {
+    /// The tail position (slots claimed so far) above `CLOSED | SLEEPING | WAITERS`.
+    state: AtomicU64,
+    /// The receiver's head, published for the bound (bounded lanes only).
+    head: AtomicU64,
+    capacity: u64,
+    /// See the module docs; null until the first push.
+    tail_block: AtomicPtr<Block<T>>,
+    /// The first block, for the receiver to find (then it follows `next`).
+    first: AtomicPtr<Block<T>>,
+    /// A block given back, for the next one needed.
+    spare: AtomicPtr<Block<T>>,
+    cursor: UnsafeCell<Cursor<T>>,
+    /// A receiver has claimed the lane.
+    received: AtomicBool,
+    waker: AtomicWaker,
+    /// Senders waiting for room.
+    room: Notify,
+}
+
+// SAFETY: messages move from senders to the receiver (`T: Send`); the cursor is only
+// touched by the one receiver, the slots by their one writer and then the receiver.
+unsafe impl<T: Send> Send for Chan<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for Chan<T> {}
+
+impl<T> Chan<T> {
+    /// A lane holding at most `capacity` messages, or any number with `None`. Allocates
+    /// nothing until the first push.
+    pub(crate) fn new(capacity: Option<usize>) -> Self {
+        Chan {
+            state: AtomicU64::new(0),
+            head: AtomicU64::new(0),
+            capacity: capacity.map_or(UNBOUNDED, |n| n.max(1) as u64),
+            tail_block: AtomicPtr::new(ptr::null_mut()),
+            first: AtomicPtr::new(ptr::null_mut()),
+            spare: AtomicPtr::new(ptr::null_mut()),
+            cursor: UnsafeCell::new(Cursor {
+                head: 0,
+                block: ptr::null_mut(),
+                oldest: ptr::null_mut(),
+            }),
+            received: AtomicBool::new(false),
+            waker: AtomicWaker::new(),
+            room: Notify::new(),
+        }
+    }
+
+    fn bounded(&self) -> bool {
+        self.capacity != UNBOUNDED
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.state.load(Acquire) & CLOSED != 0
+    }
+
+    /// Refuses pushes from now on; queued messages can still be taken. Senders waiting
+    /// for room hear it at once.
+    pub(crate) fn close(&self) {
+        self.state.fetch_or(CLOSED, SeqCst);
+        self.room.notify_waiters();
+    }
+
+    /// Queues `value` now, or hands it back.
+    #[inline]
+    pub(crate) fn try_push(&self, value: T) -> Result<(), Refused<T>> {
+        let mut state = self.state.load(Relaxed);
+        loop {
+            if state & CLOSED != 0 {
+                return Err(Refused::Closed(value));
+            }
+            let tail = state / ONE;
+            if self.bounded() && tail.saturating_sub(self.head.load(SeqCst)) >= self.capacity {
+                return Err(Refused::Full(value));
+            }
+            match self.state.compare_exchange_weak(
+                state,
+                (state + ONE) & !SLEEPING,
+                SeqCst,
+                Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(now) => state = now,
+            }
+        }
+        let position = state / ONE;
+        // SAFETY: the slot at `position` is this sender's alone (claimed above), and its
+        // block stays allocated until the receiver has read it (module docs).
+        unsafe {
+            let block = self.block_for(position);
+            let i = (position - (*block).start) as usize;
+            (*(*block).slots[i].get()).write(value);
+            (*block).ready[i].store(true, Release);
+        }
+        if state & SLEEPING != 0 {
+            self.waker.wake();
+        }
+        Ok(())
+    }
+
+    /// Queues `value`, waiting for room while the lane is full; hands it back once the
+    /// lane is closed.
+    pub(crate) async fn push(&self, mut value: T) -> Result<(), T> {
+        loop {
+            match self.try_push(value) {
+                Ok(()) => return Ok(()),
+                Err(Refused::Closed(back)) => return Err(back),
+                Err(Refused::Full(back)) => value = back,
+            }
+            // Listening before saying so, and trying once more after: a pop either sees
+            // `WAITERS` and wakes this, or happened before and left the room found here.
+            let room = self.room.notified();
+            let mut room = std::pin::pin!(room);
+            room.as_mut().enable();
+            self.state.fetch_or(WAITERS, SeqCst);
+            match self.try_push(value) {
+                Ok(()) => return Ok(()),
+                Err(Refused::Closed(back)) => return Err(back),
+                Err(Refused::Full(back)) => value = back,
+            }
+            room.await;
+        }
+    }
+
+    /// The block holding `position`, walking (and growing the list) from `tail_block`.
+    ///
+    /// # Safety
+    /// `position` was claimed by the caller and is not written yet.
+    unsafe fn block_for(&self, position: u64) -> *mut Block<T> {
+        let mut block = self.tail_block.load(SeqCst);
+        if block.is_null() {
+            // SAFETY: as for this function.
+            block = unsafe { self.first_block() };
+        }
+        // Whether `block` is still where `tail_block` points, so that moving it on is
+        // worth trying.
+        let mut at_tail = true;
+        loop {
+            // SAFETY: `block` is `tail_block` or after it, loaded after this sender
+            // claimed its slot: it is not given back before that slot is read.
+            let b = unsafe { &*block };
+            if position < b.end() {
+                return block;
+            }
+            let mut next = b.next.load(Acquire);
+            if next.is_null() {
+                // SAFETY: as above.
+                next = unsafe { self.grow(block) };
+            }
+            if at_tail {
+                at_tail = b.is_written()
+                    && self
+                        .tail_block
+                        .compare_exchange(block, next, SeqCst, SeqCst)
+                        .is_ok();
+                if at_tail {
+                    // Every sender that loaded `block` from `tail_block` claimed its slot
+                    // before this load: below `tail`.
+                    let tail = self.state.load(SeqCst) / ONE;
+                    b.released.store(tail + 1, Release);
+                }
+            }
+            block = next;
+        }
+    }
+
+    /// Installs the first block.
+    ///
+    /// # Safety
+    /// As [`block_for`](Chan::block_for).
+    #[cold]
+    unsafe fn first_block(&self) -> *mut Block<T> {
+        let new = self.take_block(0);
+        match self
+            .tail_block
+            .compare_exchange(ptr::null_mut(), new, SeqCst, SeqCst)
+        {
+            Ok(_) => {
+                self.first.store(new, Release);
+                new
+            }
+            Err(current) => {
+                // SAFETY: `new` was never published.
+                unsafe { self.give_back(new) };
+                current
+            }
+        }
+    }
+
+    /// The block after `block`, made now.
+    ///
+    /// # Safety
+    /// `block` is reachable (see [`block_for`](Chan::block_for)).
+    #[cold]
+    unsafe fn grow(&self, block: *mut Block<T>) -> *mut Block<T> {
+        // SAFETY: reachable, per the caller.
+        let b = unsafe { &*block };
+        let new = self.take_block(b.end());
+        match b
+            .next
+            .compare_exchange(ptr::null_mut(), new, AcqRel, Acquire)
+        {
+            Ok(_) => new,
+            Err(next) => {
+                // SAFETY: `new` was never published.
+                unsafe { self.give_back(new) };
+                next
+            }
+        }
+    }
+
+    /// The spare block, or a new one, starting at `start`: the caller's alone until it
+    /// publishes it.
+    fn take_block(&self, start: u64) -> *mut Block<T> {
+        let spare = self.spare.swap(ptr::null_mut(), Acquire);
+        if spare.is_null() {
+            return Block::alloc(start);
+        }
+        // SAFETY: the spare block was taken out of `spare`: nobody else has it.
+        unsafe { (*spare).start = start };
+        spare
+    }
+
+    /// Keeps `block` spare (emptied), or frees it.
+    ///
+    /// # Safety
+    /// Nobody else can reach `block`, and its slots hold no message.
+    unsafe fn give_back(&self, block: *mut Block<T>) {
+        {
+            // SAFETY: the caller's alone.
+            let b = unsafe { &*block };
+            b.next.store(ptr::null_mut(), Relaxed);
+            b.released.store(0, Relaxed);
+            for ready in &b.ready {
+                ready.store(false, Relaxed);
+            }
+        }
+        if self
+            .spare
+            .compare_exchange(ptr::null_mut(), block, Release, Relaxed)
+            .is_err()
+        {
+            // SAFETY: allocated by `Block::alloc`, and the caller's alone.
+            drop(unsafe { Box::from_raw(block) });
+        }
+    }
+
+    /// Makes the caller the lane's one receiver; `None` while there is one already.
+    /// [`release_receiver`](Chan::release_receiver) ends it.
+    pub(crate) fn claim_receiver(&self) -> Option<RxClaim> {
+        match self.received.swap(true, Acquire) {
+            false => Some(RxClaim {
+                chan: self as *const Self as usize,
+            }),
+            true => None,
+        }
+    }
+
+    /// Ends a claim of [`claim_receiver`](Chan::claim_receiver) on this lane.
+    pub(crate) fn release_receiver(&self, claim: RxClaim) {
+        if self.holds(&claim) {
+            self.received.store(false, Release);
+        }
+    }
+
+    /// Whether `claim` was made on this lane (it holds the receiver's place then).
+    #[inline]
+    fn holds(&self, claim: &RxClaim) -> bool {
+        claim.chan == self as *const Self as usize
+    }
+
+    #[cold]
+    fn wake_senders(&self) {
+        self.state.fetch_and(!WAITERS, SeqCst);
+        self.room.notify_waiters();
+    }
+
+    /// The slot at the receiver's head, when its message is there.
+    ///
+    /// # Safety
+    /// The caller holds the claim of [`claim_receiver`](Chan::claim_receiver).
+    #[inline]
+    unsafe fn head_slot(&self) -> Option<(&Block<T>, usize)> {
+        // SAFETY: the one receiver, per the caller.
+        let cursor = unsafe { &mut *self.cursor.get() };
+        if cursor.block.is_null() {
+            let first = self.first.load(Acquire);
+            if first.is_null() {
+                return None;
+            }
+            cursor.block = first;
+            cursor.oldest = first;
+        }
+        // SAFETY: the cursor's block is not given back while the cursor is in it.
+        let mut block = unsafe { &*cursor.block };
+        if cursor.head == block.end() {
+            let next = block.next.load(Acquire);
+            if next.is_null() {
+                return None;
+            }
+            cursor.block = next;
+            // SAFETY: as above.
+            block = unsafe { &*next };
+            self.give_back_read(cursor);
+        }
+        let i = (cursor.head - block.start) as usize;
+        block.ready[i].load(Acquire).then_some((block, i))
+    }
+
+    /// The next message, if one is there.
+    #[inline]
+    pub(crate) fn try_pop(&self, claim: &mut RxClaim) -> Option<T> {
+        if !self.holds(claim) {
+            return None;
+        }
+        // SAFETY: the claim: this is the one receiver.
+        unsafe { self.pop() }
+    }
+
+    /// `Ready(true)` when a message can be taken, `Ready(false)` once the lane is closed
+    /// and empty; otherwise the task is woken by the next push.
+    pub(crate) fn poll_ready(&self, claim: &mut RxClaim, cx: &mut Context<'_>) -> Poll<bool> {
+        if !self.holds(claim) {
+            return Poll::Ready(false);
+        }
+        // SAFETY: the claim: this is the one receiver.
+        unsafe { self.ready(cx) }
+    }
+
+    /// The next message; `Ready(None)` once the lane is closed and empty.
+    pub(crate) fn poll_recv(&self, claim: &mut RxClaim, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        match self.poll_ready(claim, cx) {
+            // SAFETY: the claim (checked by `poll_ready`).
+            Poll::Ready(true) => Poll::Ready(unsafe { self.pop() }),
+            Poll::Ready(false) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// # Safety
+    /// As [`head_slot`](Chan::head_slot).
+    #[inline]
+    unsafe fn pop(&self) -> Option<T> {
+        // SAFETY: per the caller.
+        let (block, i) = unsafe { self.head_slot() }?;
+        // SAFETY: written (ready) and not read before: the head moves past it now.
+        let value = unsafe { (*block.slots[i].get()).assume_init_read() };
+        // SAFETY: the one receiver, per the caller.
+        let cursor = unsafe { &mut *self.cursor.get() };
+        cursor.head += 1;
+        if self.bounded() {
+            self.head.store(cursor.head, Release);
+            // A sender that found the lane full between the store and this load is seen
+            // at the next pop, or when the receiver goes to sleep.
+            if self.state.load(Relaxed) & WAITERS != 0 {
+                self.wake_senders();
+            }
+        }
+        Some(value)
+    }
+
+    /// # Safety
+    /// As [`head_slot`](Chan::head_slot).
+    unsafe fn ready(&self, cx: &mut Context<'_>) -> Poll<bool> {
+        // SAFETY: per the caller.
+        if unsafe { self.head_slot() }.is_some() {
+            return Poll::Ready(true);
+        }
+        self.waker.register(cx.waker());
+        let state = self.state.fetch_or(SLEEPING, SeqCst);
+        if state & WAITERS != 0 {
+            self.wake_senders();
+        }
+        // SAFETY: per the caller.
+        let head = unsafe { (*self.cursor.get()).head };
+        if state / ONE != head {
+            // A push since the first look: landed, or landing on another thread.
+            // SAFETY: per the caller.
+            if unsafe { self.head_slot() }.is_some() {
+                self.state.fetch_and(!SLEEPING, Relaxed);
+                return Poll::Ready(true);
+            }
+            // Its sender is between its claim and its write; it will not wake this (it
+            // claimed before `SLEEPING`): look again soon.
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        if state & CLOSED != 0 {
+            return Poll::Ready(false);
+        }
+        Poll::Pending
+    }
+
+    /// Gives back the blocks the receiver has left whose last possible writer is done.
+    fn give_back_read(&self, cursor: &mut Cursor<T>) {
+        while cursor.oldest != cursor.block {
+            // SAFETY: not given back yet, and before the cursor's block.
+            let oldest = unsafe { &*cursor.oldest };
+            let released = oldest.released.load(Acquire);
+            if released == 0 || released - 1 > cursor.head {
+                return;
+            }
+            let next = oldest.next.load(Acquire);
+            // SAFETY: every slot was read, and no sender can reach it (module docs).
+            unsafe { self.give_back(cursor.oldest) };
+            cursor.oldest = next;
+        }
+    }
+}
+
+impl<T> Drop for Chan<T> {
+    fn drop(&mut self) {
+        let tail = *self.state.get_mut() / ONE;
+        let cursor = self.cursor.get_mut();
+        let (mut head, mut block, oldest) = if cursor.block.is_null() {
+            let first = *self.first.get_mut();
+            (0, first, first)
+        } else {
+            (cursor.head, cursor.block, cursor.oldest)
+        };
+        // The messages nobody took. Every claimed slot is written by now: a push in
+        // progress would hold a reference to the channel.
+        while head < tail && !block.is_null() {
+            // SAFETY: this has the channel to itself.
+            let b = unsafe { &*block };
+            if head == b.end() {
+                block = b.next.load(Relaxed);
+                continue;
+            }
+            let i = (head - b.start) as usize;
+            if b.ready[i].load(Relaxed) {
+                // SAFETY: written and never read.
+                unsafe { (*b.slots[i].get()).assume_init_drop() };
+            }
+            head += 1;
+        }
+        let mut block = oldest;
+        while !block.is_null() {
+            // SAFETY: allocated by `Block::alloc`, reachable from nothing else now.
+            let b = unsafe { Box::from_raw(block) };
+            block = b.next.load(Relaxed);
+        }
+        let spare = *self.spare.get_mut();
+        if !spare.is_null() {
+            // SAFETY: as above.
+            drop(unsafe { Box::from_raw(spare) });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::{Chan, Refused, RxClaim};
+
+    fn pop_all<T>(chan: &Chan<T>, claim: &mut RxClaim) -> Vec<T> {
+        std::iter::from_fn(|| chan.try_pop(claim)).collect()
+    }
+
+    #[test]
+    fn order_is_kept_across_many_blocks() {
+        let chan = Chan::new(None);
+        let mut claim = chan.claim_receiver().unwrap();
+        assert!(chan.try_pop(&mut claim).is_none());
+        for round in 0..5u64 {
+            for i in 0..1_000u64 {
+                assert!(chan.try_push(round * 1_000 + i).is_ok());
+            }
+            let got = pop_all(&chan, &mut claim);
+            assert_eq!(
+                got,
+                (round * 1_000..(round + 1) * 1_000).collect::<Vec<_>>()
+            );
+        }
+        chan.release_receiver(claim);
+    }
+
+    #[test]
+    fn a_bounded_lane_refuses_when_full_and_takes_again_after_a_pop() {
+        let chan = Chan::new(Some(3));
+        let mut claim = chan.claim_receiver().unwrap();
+        for i in 0..3 {
+            assert!(chan.try_push(i).is_ok());
+        }
+        assert!(matches!(chan.try_push(3), Err(Refused::Full(3))));
+        assert_eq!(chan.try_pop(&mut claim), Some(0));
+        assert!(chan.try_push(3).is_ok());
+        assert!(matches!(chan.try_push(4), Err(Refused::Full(4))));
+        assert_eq!(pop_all(&chan, &mut claim), vec![1, 2, 3]);
+        chan.release_receiver(claim);
+    }
+
+    #[test]
+    fn one_receiver_at_a_time_and_a_foreign_claim_takes_nothing() {
+        let a = Chan::new(None);
+        let b: Chan<u32> = Chan::new(None);
+        let claim = a.claim_receiver().unwrap();
+        assert!(a.claim_receiver().is_none());
+        let mut other = b.claim_receiver().unwrap();
+        assert!(a.try_push(1).is_ok());
+        assert_eq!(a.try_pop(&mut other), None);
+        // Releasing with another lane's claim does not free this one.
+        b.release_receiver(other);
+        assert!(a.claim_receiver().is_none());
+        a.release_receiver(claim);
+        let mut again = a.claim_receiver().unwrap();
+        assert_eq!(a.try_pop(&mut again), Some(1));
+    }
+
+    #[tokio::test]
+    async fn a_closed_lane_refuses_pushes_and_still_hands_out_what_it_holds() {
+        let chan = Chan::new(Some(8));
+        let mut claim = chan.claim_receiver().unwrap();
+        for i in 0..5 {
+            assert!(chan.try_push(i).is_ok());
+        }
+        chan.close();
+        assert!(chan.is_closed());
+        assert!(matches!(chan.try_push(9), Err(Refused::Closed(9))));
+        assert_eq!(chan.push(10).await, Err(10));
+        let mut got = Vec::new();
+        while let Some(v) = poll_fn(|cx| chan.poll_recv(&mut claim, cx)).await {
+            got.push(v);
+        }
+        assert_eq!(got, vec![0, 1, 2, 3, 4]);
+    }
+
+    /// Counts its drops.
+    struct Tracked(Arc<AtomicUsize>);
+
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn dropping_the_lane_drops_every_message_left_once() {
+        for (sent, taken) in [(0, 0), (1, 0), (40, 7), (100, 64), (64, 64), (33, 32)] {
+            let drops = Arc::new(AtomicUsize::new(0));
+            let chan = Chan::new(None);
+            let mut claim = chan.claim_receiver().unwrap();
+            for _ in 0..sent {
+                assert!(chan.try_push(Tracked(Arc::clone(&drops))).is_ok());
+            }
+            for _ in 0..taken {
+                drop(chan.try_pop(&mut claim).unwrap());
+            }
+            assert_eq!(drops.load(Ordering::Relaxed), taken);
+            chan.release_receiver(claim);
+            drop(chan);
+            assert_eq!(
+                drops.load(Ordering::Relaxed),
+                sent,
+                "{sent} sent, {taken} taken"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sleeping_receiver_is_woken_by_a_push() {
+        let chan = Arc::new(Chan::new(Some(4)));
+        let mut claim = chan.claim_receiver().unwrap();
+        let sender = Arc::clone(&chan);
+        let push = tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            assert!(sender.try_push(7u32).is_ok());
+        });
+        let got = poll_fn(|cx| chan.poll_recv(&mut claim, cx)).await;
+        assert_eq!(got, Some(7));
+        push.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_sender_waiting_for_room_goes_on_after_a_pop() {
+        let chan = Arc::new(Chan::new(Some(1)));
+        let mut claim = chan.claim_receiver().unwrap();
+        assert!(chan.try_push(0u32).is_ok());
+        let sender = Arc::clone(&chan);
+        let waiting = tokio::spawn(async move { sender.push(1).await });
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(!waiting.is_finished(), "the lane is full: the push waits");
+        assert_eq!(chan.try_pop(&mut claim), Some(0));
+        assert_eq!(waiting.await.unwrap(), Ok(()));
+        assert_eq!(chan.try_pop(&mut claim), Some(1));
+    }
+
+    #[tokio::test]
+    async fn closing_wakes_the_senders_waiting_for_room() {
+        let chan = Arc::new(Chan::new(Some(1)));
+        let _claim = chan.claim_receiver().unwrap();
+        assert!(chan.try_push(0u32).is_ok());
+        let sender = Arc::clone(&chan);
+        let waiting = tokio::spawn(async move { sender.push(1).await });
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        chan.close();
+        assert_eq!(waiting.await.unwrap(), Err(1));
+    }
+
+    /// Senders on several threads into one receiver on another: every message arrives
+    /// once, each sender's in its order; with a bound, senders wait for room; with a close
+    /// part-way, every message is either received or handed back.
+    fn stress(capacity: Option<usize>, close_after: Option<usize>) {
+        const SENDERS: u64 = 4;
+        const EACH: u64 = 50_000;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let chan = Arc::new(Chan::new(capacity));
+            let mut claim = chan.claim_receiver().unwrap();
+            let senders: Vec<_> = (0..SENDERS)
+                .map(|s| {
+                    let chan = Arc::clone(&chan);
+                    tokio::spawn(async move {
+                        let mut refused = 0u64;
+                        for i in 0..EACH {
+                            let sent = if i % 3 == 0 {
+                                chan.push((s, i)).await.is_ok()
+                            } else {
+                                let mut v = (s, i);
+                                loop {
+                                    match chan.try_push(v) {
+                                        Ok(()) => break true,
+                                        Err(Refused::Closed(_)) => break false,
+                                        Err(Refused::Full(back)) => {
+                                            v = back;
+                                            tokio::task::yield_now().await;
+                                        }
+                                    }
+                                }
+                            };
+                            if !sent {
+                                refused += 1;
+                            }
+                        }
+                        refused
+                    })
+                })
+                .collect();
+            let receiver = tokio::spawn(async move {
+                let mut next = [0u64; SENDERS as usize];
+                let mut received = 0usize;
+                loop {
+                    if close_after == Some(received) {
+                        chan.close();
+                    }
+                    let Some((s, i)) = poll_fn(|cx| chan.poll_recv(&mut claim, cx)).await else {
+                        break;
+                    };
+                    assert_eq!(i, next[s as usize], "sender {s}'s messages in order");
+                    next[s as usize] += 1;
+                    received += 1;
+                    if close_after.is_none() && received as u64 == SENDERS * EACH {
+                        break;
+                    }
+                }
+                received as u64
+            });
+            let received = receiver.await.unwrap();
+            let mut refused = 0;
+            for sender in senders {
+                refused += sender.await.unwrap();
+            }
+            assert_eq!(received + refused, SENDERS * EACH);
+            if close_after.is_none() {
+                assert_eq!(refused, 0);
+            }
+        });
+    }
+
+    #[test]
+    fn stress_unbounded() {
+        stress(None, None);
+    }
+
+    #[test]
+    fn stress_bounded() {
+        stress(Some(16), None);
+    }
+
+    #[test]
+    fn stress_bounded_by_one() {
+        stress(Some(1), None);
+    }
+
+    #[test]
+    fn stress_closed_part_way() {
+        stress(Some(64), Some(70_000));
+        stress(None, Some(1_000));
+    }
+}
