@@ -24,7 +24,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::oneshot;
 
 use crate::Pid;
 use crate::actor::Actor;
@@ -44,8 +44,8 @@ pub(crate) struct RefInner<M> {
     pub(crate) type_name: &'static str,
     /// Send middleware of the actor: run before every push; `None` when it has none.
     pub(crate) send_layers: crate::middleware::SendLayers,
+    /// Waited for through the user lane's notifier ([`UserTx::notify`]).
     terminated: AtomicBool,
-    on_terminated: Notify,
 }
 
 impl<M> RefInner<M> {
@@ -66,7 +66,6 @@ impl<M> RefInner<M> {
             type_name,
             send_layers: None,
             terminated: AtomicBool::new(false),
-            on_terminated: Notify::new(),
         }
     }
 
@@ -232,7 +231,9 @@ impl<M> RefInner<M> {
 
     pub(crate) fn mark_terminated(&self) {
         self.terminated.store(true, Ordering::Release);
-        self.on_terminated.notify_waiters();
+        if let Some(notify) = self.user.notify() {
+            notify.notify_waiters();
+        }
     }
 
     pub(crate) async fn terminated(&self) {
@@ -240,9 +241,12 @@ impl<M> RefInner<M> {
         if let UserTx::Remote(lane) = &self.user {
             return lane.target.terminated().await;
         }
+        let Some(notify) = self.user.notify() else {
+            return std::future::pending().await;
+        };
         loop {
             // Created before the check, so a `notify_waiters` in between is not missed.
-            let notified = self.on_terminated.notified();
+            let notified = notify.notified();
             if self.terminated.load(Ordering::Acquire) {
                 return;
             }

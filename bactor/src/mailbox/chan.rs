@@ -11,8 +11,10 @@
 //! - A pop reads the next slot when it is ready: no read-modify-write. A bounded lane
 //!   publishes how far the receiver has read (`head`) with a store, and looks (a load)
 //!   whether a sender waits for room.
-//! - Going to sleep is one read-modify-write (`SLEEPING` into `state`) after the waker is
-//!   registered.
+//! - Going to sleep is one read-modify-write (`SLEEPING` into `state`); the waker stays
+//!   in place between sleeps (woken by reference), so it is stored once, not at every
+//!   sleep. The sender that wakes the receiver holds a one-bit lock on it (`WAKER`) for
+//!   the wake-up: one more read-modify-write, only when the receiver slept.
 //! - A block of 32 slots is allocated when the first message reaches it (none before the
 //!   first push: an idle actor has none), and given back when the receiver has left it;
 //!   one is kept spare, so a steady stream allocates nothing.
@@ -43,9 +45,8 @@ use std::mem::MaybeUninit;
 use std::ptr;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
-use atomic_waker::AtomicWaker;
 use tokio::sync::Notify;
 
 /// Slots per block.
@@ -56,10 +57,25 @@ const CLOSED: u64 = 1;
 const SLEEPING: u64 = 2;
 /// A sender waits for room: the next pop wakes it.
 const WAITERS: u64 = 4;
+/// Held while the receiver's waker is used (by the sender waking it) or replaced (by the
+/// receiver): a one-bit lock, almost never contended.
+const WAKER: u64 = 8;
 /// One claimed slot: the tail position counts above the flags.
-const ONE: u64 = 8;
+const ONE: u64 = 16;
 /// The capacity of an unbounded lane.
-const UNBOUNDED: u64 = u64::MAX;
+const UNBOUNDED: u32 = u32::MAX;
+
+/// Waits a moment for `WAKER`, held by another thread for a few instructions (no await
+/// in between): spins, then yields the thread in case its holder was preempted.
+#[cold]
+fn pause(spins: u32) -> u32 {
+    if spins < 64 {
+        std::hint::spin_loop();
+    } else {
+        std::thread::yield_now();
+    }
+    spins.saturating_add(1)
+}
 
 struct Block<T> {
     /// The position of its first slot. Written only while nobody else can reach it.
@@ -92,16 +108,6 @@ impl<T> Block<T> {
     }
 }
 
-/// The receiver's place.
-struct Cursor<T> {
-    /// The next position to read.
-    head: u64,
-    /// The block of `head`; null until the first block is found.
-    block: *mut Block<T>,
-    /// The oldest block not yet given back.
-    oldest: *mut Block<T>,
-}
-
 /// The right to receive from one [`Chan`]: there is at most one per lane.
 #[derive(Debug)]
 pub(crate) struct RxClaim {
@@ -117,22 +123,31 @@ pub(crate) enum Refused<T> {
 
 /// A many-senders, one-receiver queue, bounded or not.
 pub(crate) struct Chan<T> {
-    /// The tail position (slots claimed so far) above `CLOSED | SLEEPING | WAITERS`.
+    /// The tail position (slots claimed so far) above `CLOSED | SLEEPING | WAITERS |
+    /// WAKER`.
     state: AtomicU64,
-    /// The receiver's head, published for the bound (bounded lanes only).
+    /// The receiver's position: the next slot it reads. Written by the receiver alone;
+    /// senders read it for the bound.
     head: AtomicU64,
-    capacity: u64,
+    /// `u32::MAX` for unbounded.
+    capacity: u32,
+    /// A receiver has claimed the lane.
+    received: AtomicBool,
     /// See the module docs; null until the first push.
     tail_block: AtomicPtr<Block<T>>,
-    /// The first block, for the receiver to find (then it follows `next`).
+    /// The oldest block not given back yet: set by the first push, then moved by the
+    /// receiver as it gives blocks back.
     first: AtomicPtr<Block<T>>,
     /// A block given back, for the next one needed.
     spare: AtomicPtr<Block<T>>,
-    cursor: UnsafeCell<Cursor<T>>,
-    /// A receiver has claimed the lane.
-    received: AtomicBool,
-    waker: AtomicWaker,
-    /// Senders waiting for room.
+    /// The receiver's block, the one of `head`; null until the receiver finds the first.
+    /// The receiver's alone.
+    cursor: UnsafeCell<*mut Block<T>>,
+    /// The receiver's task; read and written under `WAKER`. It stays after a wake-up:
+    /// the same task sleeps with the same waker, which is then not cloned again.
+    waker: UnsafeCell<Option<Waker>>,
+    /// Senders waiting for room. Shared: the actor's ref state waits here for its
+    /// termination too (a waiter always looks again at what it waits for).
     room: Notify,
 }
 
@@ -149,19 +164,21 @@ impl<T> Chan<T> {
         Chan {
             state: AtomicU64::new(0),
             head: AtomicU64::new(0),
-            capacity: capacity.map_or(UNBOUNDED, |n| n.max(1) as u64),
+            // A bound of 4 billion messages is no bound.
+            capacity: capacity.map_or(UNBOUNDED, |n| u32::try_from(n.max(1)).unwrap_or(UNBOUNDED)),
+            received: AtomicBool::new(false),
             tail_block: AtomicPtr::new(ptr::null_mut()),
             first: AtomicPtr::new(ptr::null_mut()),
             spare: AtomicPtr::new(ptr::null_mut()),
-            cursor: UnsafeCell::new(Cursor {
-                head: 0,
-                block: ptr::null_mut(),
-                oldest: ptr::null_mut(),
-            }),
-            received: AtomicBool::new(false),
-            waker: AtomicWaker::new(),
+            cursor: UnsafeCell::new(ptr::null_mut()),
+            waker: UnsafeCell::new(None),
             room: Notify::new(),
         }
+    }
+
+    /// Where senders wait for room; woken as room is made and when the lane closes.
+    pub(crate) fn room(&self) -> &Notify {
+        &self.room
     }
 
     fn bounded(&self) -> bool {
@@ -182,21 +199,34 @@ impl<T> Chan<T> {
     /// Queues `value` now, or hands it back.
     #[inline]
     pub(crate) fn try_push(&self, value: T) -> Result<(), Refused<T>> {
+        let mut spins = 0;
         let mut state = self.state.load(Relaxed);
         loop {
             if state & CLOSED != 0 {
                 return Err(Refused::Closed(value));
             }
             let tail = state / ONE;
-            if self.bounded() && tail.saturating_sub(self.head.load(SeqCst)) >= self.capacity {
+            if self.bounded()
+                && tail.saturating_sub(self.head.load(SeqCst)) >= u64::from(self.capacity)
+            {
                 return Err(Refused::Full(value));
             }
-            match self.state.compare_exchange_weak(
-                state,
-                (state + ONE) & !SLEEPING,
-                SeqCst,
-                Relaxed,
-            ) {
+            let mut new = state + ONE;
+            if state & SLEEPING != 0 {
+                if state & WAKER != 0 {
+                    // The waker is in use (another sender is still waking the receiver
+                    // from its previous sleep, or it is being replaced): a moment.
+                    spins = pause(spins);
+                    state = self.state.load(Relaxed);
+                    continue;
+                }
+                // This push wakes the receiver: it takes the waker.
+                new = (new & !SLEEPING) | WAKER;
+            }
+            match self
+                .state
+                .compare_exchange_weak(state, new, SeqCst, Relaxed)
+            {
                 Ok(_) => break,
                 Err(now) => state = now,
             }
@@ -211,7 +241,11 @@ impl<T> Chan<T> {
             (*block).ready[i].store(true, Release);
         }
         if state & SLEEPING != 0 {
-            self.waker.wake();
+            // SAFETY: this sender holds `WAKER`.
+            if let Some(waker) = unsafe { &*self.waker.get() } {
+                waker.wake_by_ref();
+            }
+            self.state.fetch_and(!WAKER, Release);
         }
         Ok(())
     }
@@ -401,27 +435,27 @@ impl<T> Chan<T> {
     unsafe fn head_slot(&self) -> Option<(&Block<T>, usize)> {
         // SAFETY: the one receiver, per the caller.
         let cursor = unsafe { &mut *self.cursor.get() };
-        if cursor.block.is_null() {
+        if cursor.is_null() {
             let first = self.first.load(Acquire);
             if first.is_null() {
                 return None;
             }
-            cursor.block = first;
-            cursor.oldest = first;
+            *cursor = first;
         }
+        let head = self.head.load(Relaxed);
         // SAFETY: the cursor's block is not given back while the cursor is in it.
-        let mut block = unsafe { &*cursor.block };
-        if cursor.head == block.end() {
+        let mut block = unsafe { &**cursor };
+        if head == block.end() {
             let next = block.next.load(Acquire);
             if next.is_null() {
                 return None;
             }
-            cursor.block = next;
+            *cursor = next;
             // SAFETY: as above.
             block = unsafe { &*next };
-            self.give_back_read(cursor);
+            self.give_back_read(next, head);
         }
-        let i = (cursor.head - block.start) as usize;
+        let i = (head - block.start) as usize;
         block.ready[i].load(Acquire).then_some((block, i))
     }
 
@@ -463,11 +497,9 @@ impl<T> Chan<T> {
         let (block, i) = unsafe { self.head_slot() }?;
         // SAFETY: written (ready) and not read before: the head moves past it now.
         let value = unsafe { (*block.slots[i].get()).assume_init_read() };
-        // SAFETY: the one receiver, per the caller.
-        let cursor = unsafe { &mut *self.cursor.get() };
-        cursor.head += 1;
+        // Only the receiver writes it.
+        self.head.store(self.head.load(Relaxed) + 1, Release);
         if self.bounded() {
-            self.head.store(cursor.head, Release);
             // A sender that found the lane full between the store and this load is seen
             // at the next pop, or when the receiver goes to sleep.
             if self.state.load(Relaxed) & WAITERS != 0 {
@@ -484,14 +516,13 @@ impl<T> Chan<T> {
         if unsafe { self.head_slot() }.is_some() {
             return Poll::Ready(true);
         }
-        self.waker.register(cx.waker());
+        // SAFETY: per the caller.
+        unsafe { self.set_waker(cx.waker()) };
         let state = self.state.fetch_or(SLEEPING, SeqCst);
         if state & WAITERS != 0 {
             self.wake_senders();
         }
-        // SAFETY: per the caller.
-        let head = unsafe { (*self.cursor.get()).head };
-        if state / ONE != head {
+        if state / ONE != self.head.load(Relaxed) {
             // A push since the first look: landed, or landing on another thread.
             // SAFETY: per the caller.
             if unsafe { self.head_slot() }.is_some() {
@@ -509,32 +540,74 @@ impl<T> Chan<T> {
         Poll::Pending
     }
 
-    /// Gives back the blocks the receiver has left whose last possible writer is done.
-    fn give_back_read(&self, cursor: &mut Cursor<T>) {
-        while cursor.oldest != cursor.block {
-            // SAFETY: not given back yet, and before the cursor's block.
-            let oldest = unsafe { &*cursor.oldest };
-            let released = oldest.released.load(Acquire);
-            if released == 0 || released - 1 > cursor.head {
-                return;
-            }
-            let next = oldest.next.load(Acquire);
-            // SAFETY: every slot was read, and no sender can reach it (module docs).
-            unsafe { self.give_back(cursor.oldest) };
-            cursor.oldest = next;
+    /// Makes `waker` the one a push wakes, unless it is that already.
+    ///
+    /// # Safety
+    /// As [`head_slot`](Chan::head_slot).
+    #[inline]
+    unsafe fn set_waker(&self, waker: &Waker) {
+        // SAFETY: only the receiver writes the waker, and this is the receiver.
+        if let Some(current) = unsafe { &*self.waker.get() }
+            && current.will_wake(waker)
+        {
+            return;
         }
+        // SAFETY: per the caller.
+        unsafe { self.replace_waker(waker) }
+    }
+
+    /// # Safety
+    /// As [`head_slot`](Chan::head_slot).
+    #[cold]
+    unsafe fn replace_waker(&self, waker: &Waker) {
+        let mut spins = 0;
+        let mut state = self.state.load(Relaxed);
+        loop {
+            if state & WAKER != 0 {
+                spins = pause(spins);
+                state = self.state.load(Relaxed);
+                continue;
+            }
+            match self
+                .state
+                .compare_exchange_weak(state, state | WAKER, Acquire, Relaxed)
+            {
+                Ok(_) => break,
+                Err(now) => state = now,
+            }
+        }
+        // SAFETY: this holds `WAKER`.
+        let old = unsafe { (*self.waker.get()).replace(waker.clone()) };
+        self.state.fetch_and(!WAKER, Release);
+        drop(old);
+    }
+
+    /// Gives back the blocks the receiver has left whose last possible writer is done.
+    fn give_back_read(&self, cursor: *mut Block<T>, head: u64) {
+        let mut oldest = self.first.load(Relaxed);
+        while oldest != cursor {
+            // SAFETY: not given back yet, and before the cursor's block.
+            let block = unsafe { &*oldest };
+            let released = block.released.load(Acquire);
+            if released == 0 || released - 1 > head {
+                break;
+            }
+            let next = block.next.load(Acquire);
+            // SAFETY: every slot was read, and no sender can reach it (module docs).
+            unsafe { self.give_back(oldest) };
+            oldest = next;
+        }
+        self.first.store(oldest, Relaxed);
     }
 }
 
 impl<T> Drop for Chan<T> {
     fn drop(&mut self) {
         let tail = *self.state.get_mut() / ONE;
-        let cursor = self.cursor.get_mut();
-        let (mut head, mut block, oldest) = if cursor.block.is_null() {
-            let first = *self.first.get_mut();
-            (0, first, first)
-        } else {
-            (cursor.head, cursor.block, cursor.oldest)
+        let oldest = *self.first.get_mut();
+        let (mut head, mut block) = match *self.cursor.get_mut() {
+            cursor if cursor.is_null() => (0, oldest),
+            cursor => (*self.head.get_mut(), cursor),
         };
         // The messages nobody took. Every claimed slot is written by now: a push in
         // progress would hold a reference to the channel.
@@ -571,6 +644,8 @@ mod tests {
     use std::future::poll_fn;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use std::task::{Context, Poll, Waker};
 
     use super::{Chan, Refused, RxClaim};
 
@@ -690,6 +765,47 @@ mod tests {
         let got = poll_fn(|cx| chan.poll_recv(&mut claim, cx)).await;
         assert_eq!(got, Some(7));
         push.await.unwrap();
+    }
+
+    /// Counts its wake-ups.
+    struct Count(AtomicUsize);
+
+    impl std::task::Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn a_push_wakes_the_waker_of_the_last_sleep_only_and_only_when_asleep() {
+        let chan = Chan::new(None);
+        let mut claim = chan.claim_receiver().unwrap();
+        let (a, b) = (
+            Arc::new(Count(AtomicUsize::new(0))),
+            Arc::new(Count(AtomicUsize::new(0))),
+        );
+        let (wa, wb) = (Waker::from(Arc::clone(&a)), Waker::from(Arc::clone(&b)));
+        let woken = |c: &Arc<Count>| c.0.load(Ordering::Relaxed);
+        assert!(
+            chan.poll_ready(&mut claim, &mut Context::from_waker(&wa))
+                .is_pending()
+        );
+        // The same receiver sleeps again with another waker: that one is woken.
+        assert!(
+            chan.poll_ready(&mut claim, &mut Context::from_waker(&wb))
+                .is_pending()
+        );
+        assert!(chan.try_push(1).is_ok());
+        assert_eq!((woken(&a), woken(&b)), (0, 1));
+        // Awake (not polled since): further pushes wake nobody.
+        assert!(chan.try_push(2).is_ok());
+        assert_eq!((woken(&a), woken(&b)), (0, 1));
+        let mut cx = Context::from_waker(&wb);
+        assert_eq!(chan.poll_recv(&mut claim, &mut cx), Poll::Ready(Some(1)));
+        assert_eq!(chan.poll_recv(&mut claim, &mut cx), Poll::Ready(Some(2)));
+        assert!(chan.poll_recv(&mut claim, &mut cx).is_pending());
+        assert!(chan.try_push(3).is_ok());
+        assert_eq!((woken(&a), woken(&b)), (0, 2));
     }
 
     #[tokio::test]

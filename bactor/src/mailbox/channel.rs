@@ -38,6 +38,10 @@ pub(crate) fn sender<M>(config: MailboxConfig) -> ChannelTx<M> {
 }
 
 impl<M> ChannelTx<M> {
+    pub(crate) fn room(&self) -> &tokio::sync::Notify {
+        self.chan.room()
+    }
+
     pub(crate) fn is_closed(&self) -> bool {
         self.chan.is_closed()
     }

@@ -400,6 +400,21 @@ pub(crate) fn queue_lane<M: 'static>(
     (UserTx::Queue(Arc::clone(&lane)), UserRx::Queue(lane))
 }
 
+impl<M> UserTx<M> {
+    /// A local lane's notifier, where its senders wait for room. The actor's ref state
+    /// waits there for the actor's termination too, rather than keeping one of its own:
+    /// every waiter looks again at what it waits for when woken. `None` for a remote
+    /// actor.
+    pub(crate) fn notify(&self) -> Option<&tokio::sync::Notify> {
+        match self {
+            UserTx::Channel(tx) => Some(tx.room()),
+            UserTx::Queue(lane) => Some(lane.room()),
+            #[cfg(feature = "remote")]
+            UserTx::Remote(_) => None,
+        }
+    }
+}
+
 impl<M: 'static> UserTx<M> {
     /// Queues `letter`, waiting for room while the lane is full; hands it back when the
     /// actor is not running. `priority` overrides the message's own.

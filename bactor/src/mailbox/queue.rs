@@ -236,6 +236,13 @@ impl<M: 'static> QueueLane<M> {
 }
 
 impl<M> QueueLane<M> {
+    /// Where senders wait for room (shared, as the channel's: see [`UserTx::notify`]).
+    ///
+    /// [`UserTx::notify`]: super::UserTx::notify
+    pub(crate) fn room(&self) -> &Notify {
+        &self.room
+    }
+
     pub(crate) fn is_closed(&self) -> bool {
         self.state.load(Ordering::Acquire) & CLOSED != 0
     }
