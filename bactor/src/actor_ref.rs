@@ -35,15 +35,20 @@ use crate::request::{Tell, TellState};
 use crate::system::{SysTx, SystemMsg};
 
 /// What every ref of one actor shares.
+///
+/// In this order (`repr(C)`): what a send reads first, then the user lane (whose channel
+/// keeps the senders' fields at its start and the receiver's at its end, see
+/// `mailbox::chan`), then what neither touches per message, next to the receiver's part.
+#[repr(C)]
 pub(crate) struct RefInner<M> {
-    pub(crate) pid: Pid,
+    /// Send middleware of the actor: run before every push; `None` when it has none.
+    pub(crate) send_layers: crate::middleware::SendLayers,
     pub(crate) user: UserTx<M>,
+    pub(crate) pid: Pid,
     pub(crate) sys: SysTx,
     pub(crate) events: Arc<EventStream>,
     pub(crate) name_of: fn(&M) -> &'static str,
     pub(crate) type_name: &'static str,
-    /// Send middleware of the actor: run before every push; `None` when it has none.
-    pub(crate) send_layers: crate::middleware::SendLayers,
     /// Waited for through the user lane's notifier ([`UserTx::notify`]).
     terminated: AtomicBool,
 }
