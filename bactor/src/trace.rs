@@ -9,11 +9,12 @@ use crate::supervision::SupervisorEvent;
 /// Wraps a handler or hook future in a `bactor.message` / `bactor.hook` span.
 macro_rules! traced {
     ($fut:expr, $kind:literal, $pid:expr, $actor:expr, $what:expr) => {{
+        // The span first: `$pid` may borrow what `$fut` borrows mutably.
         #[cfg(feature = "tracing")]
-        let fut = tracing::Instrument::instrument(
-            $fut,
-            tracing::debug_span!($kind, pid = %$pid, actor = $actor, what = $what),
-        );
+        let fut = {
+            let span = tracing::debug_span!($kind, pid = %$pid, actor = $actor, what = $what);
+            tracing::Instrument::instrument($fut, span)
+        };
         #[cfg(not(feature = "tracing"))]
         let fut = {
             // Not borrowed: a borrowed local stays in an async fn's state to its scope's

@@ -133,8 +133,9 @@ pub(crate) struct Chan<T> {
     /// The tail position (slots claimed so far) above `CLOSED | SLEEPING | WAITERS |
     /// WAKER`.
     state: AtomicU64,
-    /// How far the receiver has read, as far as the bound is concerned: published every
-    /// `PUBLISH` reads (every read for a small bound) and before it sleeps.
+    /// How far the receiver has read, as senders see it without touching its cache
+    /// line: published every `PUBLISH` reads (every read under a bound of
+    /// `PUBLISH_FROM`) and before it sleeps. Never ahead of `read`.
     head: AtomicU64,
     /// `u32::MAX` for unbounded.
     capacity: u32,
@@ -153,15 +154,16 @@ pub(crate) struct Chan<T> {
     /// The oldest block not given back yet: set by the first push, then moved by the
     /// receiver as it gives blocks back.
     first: AtomicPtr<Block<T>>,
+    /// The next position to read: written by the receiver alone, read by a sender only
+    /// when `head` says the lane is full.
+    read: AtomicU64,
     /// The receiver's alone.
     cursor: UnsafeCell<Cursor<T>>,
 }
 
 /// The receiver's place.
 struct Cursor<T> {
-    /// The next position to read.
-    head: u64,
-    /// The block of `head`; null until the receiver finds the first.
+    /// The block of `read`; null until the receiver finds the first.
     block: *mut Block<T>,
     /// Publish `head` when it is a multiple of this (0: never, unbounded); a copy of what
     /// the capacity says, so that reading does not touch the senders' cache line.
@@ -195,8 +197,8 @@ impl<T> Chan<T> {
             spare: AtomicPtr::new(ptr::null_mut()),
             waker: UnsafeCell::new(None),
             room: Notify::new(),
+            read: AtomicU64::new(0),
             cursor: UnsafeCell::new(Cursor {
-                head: 0,
                 block: ptr::null_mut(),
                 publish_every: match capacity {
                     UNBOUNDED => 0,
@@ -227,6 +229,16 @@ impl<T> Chan<T> {
         self.room.notify_waiters();
     }
 
+    /// Whether `tail` leaves no room. The published head says so first (no look at the
+    /// receiver's cache line); when it says full, the receiver's own position decides, so
+    /// that the bound is exact.
+    #[inline]
+    fn is_full(&self, tail: u64) -> bool {
+        let capacity = u64::from(self.capacity);
+        tail.saturating_sub(self.head.load(SeqCst)) >= capacity
+            && tail.saturating_sub(self.read.load(SeqCst)) >= capacity
+    }
+
     /// Queues `value` now, or hands it back.
     #[inline]
     pub(crate) fn try_push(&self, value: T) -> Result<(), Refused<T>> {
@@ -236,10 +248,7 @@ impl<T> Chan<T> {
             if state & CLOSED != 0 {
                 return Err(Refused::Closed(value));
             }
-            let tail = state / ONE;
-            if self.bounded()
-                && tail.saturating_sub(self.head.load(SeqCst)) >= u64::from(self.capacity)
-            {
+            if self.bounded() && self.is_full(state / ONE) {
                 return Err(Refused::Full(value));
             }
             let mut new = state + ONE;
@@ -473,9 +482,10 @@ impl<T> Chan<T> {
             }
             cursor.block = first;
         }
+        let read = self.read.load(Relaxed);
         // SAFETY: the cursor's block is not given back while the cursor is in it.
         let mut block = unsafe { &*cursor.block };
-        if cursor.head == block.end() {
+        if read == block.end() {
             let next = block.next.load(Acquire);
             if next.is_null() {
                 return None;
@@ -483,9 +493,9 @@ impl<T> Chan<T> {
             cursor.block = next;
             // SAFETY: as above.
             block = unsafe { &*next };
-            self.give_back_read(next, cursor.head);
+            self.give_back_read(next, read);
         }
-        let i = (cursor.head - block.start) as usize;
+        let i = (read - block.start) as usize;
         block.ready[i].load(Acquire).then_some((block, i))
     }
 
@@ -529,9 +539,10 @@ impl<T> Chan<T> {
         let value = unsafe { (*block.slots[i].get()).assume_init_read() };
         // SAFETY: the one receiver, per the caller.
         let cursor = unsafe { &mut *self.cursor.get() };
-        cursor.head += 1;
-        if cursor.publish_every != 0 && cursor.head % cursor.publish_every == 0 {
-            self.publish(cursor.head);
+        let read = self.read.load(Relaxed) + 1;
+        self.read.store(read, Release);
+        if cursor.publish_every != 0 && read % cursor.publish_every == 0 {
+            self.publish(read);
         }
         Some(value)
     }
@@ -547,7 +558,7 @@ impl<T> Chan<T> {
         unsafe { self.set_waker(cx.waker()) };
         // SAFETY: per the caller.
         let cursor = unsafe { &*self.cursor.get() };
-        let head = cursor.head;
+        let head = self.read.load(Relaxed);
         if cursor.publish_every != 0 {
             self.head.store(head, Release);
         }
@@ -652,7 +663,7 @@ impl<T> Drop for Chan<T> {
         let cursor = self.cursor.get_mut();
         let (mut head, mut block) = match cursor.block.is_null() {
             true => (0, oldest),
-            false => (cursor.head, cursor.block),
+            false => (*self.read.get_mut(), cursor.block),
         };
         // The messages nobody took. Every claimed slot is written by now: a push in
         // progress would hold a reference to the channel.
@@ -716,19 +727,23 @@ mod tests {
         chan.release_receiver(claim);
     }
 
+    /// Exact under a small bound (published at every read) and a large one (published
+    /// every 32 reads: a sender that finds it full looks at the receiver's position).
     #[test]
     fn a_bounded_lane_refuses_when_full_and_takes_again_after_a_pop() {
-        let chan = Chan::new(Some(3));
-        let mut claim = chan.claim_receiver().unwrap();
-        for i in 0..3 {
-            assert!(chan.try_push(i).is_ok());
+        for cap in [3u32, 1_000] {
+            let chan = Chan::new(Some(cap as usize));
+            let mut claim = chan.claim_receiver().unwrap();
+            for i in 0..cap {
+                assert!(chan.try_push(i).is_ok());
+            }
+            assert!(matches!(chan.try_push(cap), Err(Refused::Full(_))));
+            assert_eq!(chan.try_pop(&mut claim), Some(0));
+            assert!(chan.try_push(cap).is_ok(), "room for one after one read");
+            assert!(matches!(chan.try_push(cap + 1), Err(Refused::Full(_))));
+            assert_eq!(pop_all(&chan, &mut claim), (1..=cap).collect::<Vec<_>>());
+            chan.release_receiver(claim);
         }
-        assert!(matches!(chan.try_push(3), Err(Refused::Full(3))));
-        assert_eq!(chan.try_pop(&mut claim), Some(0));
-        assert!(chan.try_push(3).is_ok());
-        assert!(matches!(chan.try_push(4), Err(Refused::Full(4))));
-        assert_eq!(pop_all(&chan, &mut claim), vec![1, 2, 3]);
-        chan.release_receiver(claim);
     }
 
     #[test]
