@@ -32,9 +32,8 @@
 //! therefore freed (or kept spare) only once the receiver has read past `released`: by
 //! then every sender that could have seen it has written its slot and left.
 //!
-//! The receiver's cursor is only touched by the one receiver (the caller of
-//! [`Chan::claim_receiver`], until it releases it), or by `Drop`, which has the channel
-//! to itself: every push in progress holds a reference to it.
+//! The receiver's cursor is only touched by the one [`Receiver`] (there is at most one
+//! per lane), or by `Drop`, which has the channel to itself: every push in progress holds a reference to it.
 //!
 //! A claimed slot is always written: nothing between the claim and the write can fail
 //! (allocation failure aborts), so the receiver, which waits for the slot at its head,
@@ -44,7 +43,8 @@
 
 use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
-use std::ptr;
+use std::ptr::{self, NonNull};
+use std::sync::Arc;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64};
 use std::task::{Context, Poll, Waker};
@@ -108,13 +108,6 @@ impl<T> Block<T> {
     fn end(&self) -> u64 {
         self.start + BLOCK as u64
     }
-}
-
-/// The right to receive from one [`Chan`]: there is at most one per lane.
-#[derive(Debug)]
-pub(crate) struct RxClaim {
-    /// The lane's address (it does not move: it lives in the actor's shared state).
-    chan: usize,
 }
 
 /// Why a push was refused; the message comes back.
@@ -290,8 +283,8 @@ impl<T> Chan<T> {
         Ok(())
     }
 
-    /// Queues `value`, waiting for room while the lane is full; hands it back once the
-    /// lane is closed.
+    /// Queues `value`, waiting for room while the lane is full (woken when it is half
+    /// empty, or empty); hands it back once the lane is closed.
     pub(crate) async fn push(&self, mut value: T) -> Result<(), T> {
         loop {
             match self.try_push(value) {
@@ -437,30 +430,6 @@ impl<T> Chan<T> {
         }
     }
 
-    /// Makes the caller the lane's one receiver; `None` while there is one already.
-    /// [`release_receiver`](Chan::release_receiver) ends it.
-    pub(crate) fn claim_receiver(&self) -> Option<RxClaim> {
-        match self.received.swap(true, Acquire) {
-            false => Some(RxClaim {
-                chan: self as *const Self as usize,
-            }),
-            true => None,
-        }
-    }
-
-    /// Ends a claim of [`claim_receiver`](Chan::claim_receiver) on this lane.
-    pub(crate) fn release_receiver(&self, claim: RxClaim) {
-        if self.holds(&claim) {
-            self.received.store(false, Release);
-        }
-    }
-
-    /// Whether `claim` was made on this lane (it holds the receiver's place then).
-    #[inline]
-    fn holds(&self, claim: &RxClaim) -> bool {
-        claim.chan == self as *const Self as usize
-    }
-
     #[cold]
     fn wake_senders(&self) {
         self.state.fetch_and(!WAITERS, SeqCst);
@@ -470,7 +439,7 @@ impl<T> Chan<T> {
     /// The slot at the receiver's head, when its message is there.
     ///
     /// # Safety
-    /// The caller holds the claim of [`claim_receiver`](Chan::claim_receiver).
+    /// The caller is the lane's one [`Receiver`].
     #[inline]
     unsafe fn head_slot(&self) -> Option<(&Block<T>, usize)> {
         // SAFETY: the one receiver, per the caller.
@@ -497,36 +466,6 @@ impl<T> Chan<T> {
         }
         let i = (read - block.start) as usize;
         block.ready[i].load(Acquire).then_some((block, i))
-    }
-
-    /// The next message, if one is there.
-    #[inline]
-    pub(crate) fn try_pop(&self, claim: &mut RxClaim) -> Option<T> {
-        if !self.holds(claim) {
-            return None;
-        }
-        // SAFETY: the claim: this is the one receiver.
-        unsafe { self.pop() }
-    }
-
-    /// `Ready(true)` when a message can be taken, `Ready(false)` once the lane is closed
-    /// and empty; otherwise the task is woken by the next push.
-    pub(crate) fn poll_ready(&self, claim: &mut RxClaim, cx: &mut Context<'_>) -> Poll<bool> {
-        if !self.holds(claim) {
-            return Poll::Ready(false);
-        }
-        // SAFETY: the claim: this is the one receiver.
-        unsafe { self.ready(cx) }
-    }
-
-    /// The next message; `Ready(None)` once the lane is closed and empty.
-    pub(crate) fn poll_recv(&self, claim: &mut RxClaim, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        match self.poll_ready(claim, cx) {
-            // SAFETY: the claim (checked by `poll_ready`).
-            Poll::Ready(true) => Poll::Ready(unsafe { self.pop() }),
-            Poll::Ready(false) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
-        }
     }
 
     /// # Safety
@@ -588,9 +527,15 @@ impl<T> Chan<T> {
     #[inline]
     fn publish(&self, head: u64) {
         self.head.store(head, Release);
-        // A sender that found the lane full between the store and this load is seen at
-        // the next publication, or when the receiver goes to sleep.
-        if self.state.load(Relaxed) & WAITERS != 0 {
+        // Senders waiting for room are woken once the lane is half empty, not at the
+        // first free slot: each wakes to push many, rather than one wake-up per few
+        // messages (a wake-up across threads costs microseconds). A sender that found
+        // the lane full between the store and this load is seen at the next
+        // publication, or when the receiver goes to sleep.
+        let state = self.state.load(Relaxed);
+        if state & WAITERS != 0
+            && (state / ONE).saturating_sub(head) <= u64::from(self.capacity / 2)
+        {
             self.wake_senders();
         }
     }
@@ -656,6 +601,81 @@ impl<T> Chan<T> {
     }
 }
 
+/// The one receiver of a [`Chan`] that lives inside `O` (an actor's shared ref state),
+/// kept alive by the `Arc<O>` this holds. It reaches the channel directly: a receiving
+/// actor reads nothing of `O` that senders write.
+pub(crate) struct Receiver<O, T> {
+    /// Inside `*_owner`: valid while `_owner` is held.
+    chan: NonNull<Chan<T>>,
+    /// Held, not read: it keeps the channel alive and in place.
+    _owner: Arc<O>,
+}
+
+// SAFETY: a `Receiver` is the channel's one receiving end plus an `Arc<O>`: it moves
+// messages out (`T: Send`) and shares `O` (`O: Send + Sync`).
+unsafe impl<O: Send + Sync, T: Send> Send for Receiver<O, T> {}
+
+impl<O, T> Receiver<O, T> {
+    /// The receiver of the lane `project` finds in `owner`; `None` when it finds none,
+    /// or when that lane has a receiver already.
+    pub(crate) fn new(
+        owner: Arc<O>,
+        project: impl for<'a> FnOnce(&'a O) -> Option<&'a Chan<T>>,
+    ) -> Option<Self> {
+        let chan = project(&owner)?;
+        if chan.received.swap(true, Acquire) {
+            return None;
+        }
+        let chan = NonNull::from(chan);
+        Some(Receiver {
+            chan,
+            _owner: owner,
+        })
+    }
+
+    #[inline]
+    fn chan(&self) -> &Chan<T> {
+        // SAFETY: the channel is inside `*self._owner` (the projection's lifetime says
+        // so), which `self._owner` keeps alive and in place.
+        unsafe { self.chan.as_ref() }
+    }
+
+    /// The next message, if one is there.
+    #[inline]
+    pub(crate) fn try_pop(&mut self) -> Option<T> {
+        // SAFETY: this is the lane's one receiver (`received`), and `&mut self`.
+        unsafe { self.chan().pop() }
+    }
+
+    /// `Ready(true)` when a message can be taken, `Ready(false)` once the lane is closed
+    /// and empty; otherwise the task is woken by the next push.
+    #[inline]
+    pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
+        // SAFETY: as in `try_pop`.
+        unsafe { self.chan().ready(cx) }
+    }
+
+    /// The next message; `Ready(None)` once the lane is closed and empty.
+    pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        match self.poll_ready(cx) {
+            Poll::Ready(true) => Poll::Ready(self.try_pop()),
+            Poll::Ready(false) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Refuses pushes from now on; queued messages can still be taken.
+    pub(crate) fn close(&self) {
+        self.chan().close();
+    }
+}
+
+impl<O, T> Drop for Receiver<O, T> {
+    fn drop(&mut self) {
+        self.chan().received.store(false, Release);
+    }
+}
+
 impl<T> Drop for Chan<T> {
     fn drop(&mut self) {
         let tail = *self.state.get_mut() / ONE;
@@ -703,28 +723,31 @@ mod tests {
 
     use std::task::{Context, Poll, Waker};
 
-    use super::{Chan, Refused, RxClaim};
+    use super::{Chan, Receiver, Refused};
 
-    fn pop_all<T>(chan: &Chan<T>, claim: &mut RxClaim) -> Vec<T> {
-        std::iter::from_fn(|| chan.try_pop(claim)).collect()
+    fn receiver<T>(chan: &Arc<Chan<T>>) -> Option<Receiver<Chan<T>, T>> {
+        Receiver::new(Arc::clone(chan), |c| Some(c))
+    }
+
+    fn pop_all<O, T>(rx: &mut Receiver<O, T>) -> Vec<T> {
+        std::iter::from_fn(|| rx.try_pop()).collect()
     }
 
     #[test]
     fn order_is_kept_across_many_blocks() {
-        let chan = Chan::new(None);
-        let mut claim = chan.claim_receiver().unwrap();
-        assert!(chan.try_pop(&mut claim).is_none());
+        let chan = Arc::new(Chan::new(None));
+        let mut rx = receiver(&chan).unwrap();
+        assert!(rx.try_pop().is_none());
         for round in 0..5u64 {
             for i in 0..1_000u64 {
                 assert!(chan.try_push(round * 1_000 + i).is_ok());
             }
-            let got = pop_all(&chan, &mut claim);
+            let got = pop_all(&mut rx);
             assert_eq!(
                 got,
                 (round * 1_000..(round + 1) * 1_000).collect::<Vec<_>>()
             );
         }
-        chan.release_receiver(claim);
     }
 
     /// Exact under a small bound (published at every read) and a large one (published
@@ -732,41 +755,36 @@ mod tests {
     #[test]
     fn a_bounded_lane_refuses_when_full_and_takes_again_after_a_pop() {
         for cap in [3u32, 1_000] {
-            let chan = Chan::new(Some(cap as usize));
-            let mut claim = chan.claim_receiver().unwrap();
+            let chan = Arc::new(Chan::new(Some(cap as usize)));
+            let mut rx = receiver(&chan).unwrap();
             for i in 0..cap {
                 assert!(chan.try_push(i).is_ok());
             }
             assert!(matches!(chan.try_push(cap), Err(Refused::Full(_))));
-            assert_eq!(chan.try_pop(&mut claim), Some(0));
+            assert_eq!(rx.try_pop(), Some(0));
             assert!(chan.try_push(cap).is_ok(), "room for one after one read");
             assert!(matches!(chan.try_push(cap + 1), Err(Refused::Full(_))));
-            assert_eq!(pop_all(&chan, &mut claim), (1..=cap).collect::<Vec<_>>());
-            chan.release_receiver(claim);
+            assert_eq!(pop_all(&mut rx), (1..=cap).collect::<Vec<_>>());
         }
     }
 
     #[test]
-    fn one_receiver_at_a_time_and_a_foreign_claim_takes_nothing() {
-        let a = Chan::new(None);
-        let b: Chan<u32> = Chan::new(None);
-        let claim = a.claim_receiver().unwrap();
-        assert!(a.claim_receiver().is_none());
-        let mut other = b.claim_receiver().unwrap();
-        assert!(a.try_push(1).is_ok());
-        assert_eq!(a.try_pop(&mut other), None);
-        // Releasing with another lane's claim does not free this one.
-        b.release_receiver(other);
-        assert!(a.claim_receiver().is_none());
-        a.release_receiver(claim);
-        let mut again = a.claim_receiver().unwrap();
-        assert_eq!(a.try_pop(&mut again), Some(1));
+    fn one_receiver_at_a_time() {
+        let chan = Arc::new(Chan::new(None));
+        let mut rx = receiver(&chan).unwrap();
+        assert!(receiver(&chan).is_none());
+        assert!(chan.try_push(1).is_ok());
+        drop(rx);
+        rx = receiver(&chan).unwrap();
+        assert_eq!(rx.try_pop(), Some(1));
+        // A projection that finds no lane makes no receiver.
+        assert!(Receiver::<_, u32>::new(Arc::clone(&chan), |_| None).is_none());
     }
 
     #[tokio::test]
     async fn a_closed_lane_refuses_pushes_and_still_hands_out_what_it_holds() {
-        let chan = Chan::new(Some(8));
-        let mut claim = chan.claim_receiver().unwrap();
+        let chan = Arc::new(Chan::new(Some(8)));
+        let mut rx = receiver(&chan).unwrap();
         for i in 0..5 {
             assert!(chan.try_push(i).is_ok());
         }
@@ -775,7 +793,7 @@ mod tests {
         assert!(matches!(chan.try_push(9), Err(Refused::Closed(9))));
         assert_eq!(chan.push(10).await, Err(10));
         let mut got = Vec::new();
-        while let Some(v) = poll_fn(|cx| chan.poll_recv(&mut claim, cx)).await {
+        while let Some(v) = poll_fn(|cx| rx.poll_recv(cx)).await {
             got.push(v);
         }
         assert_eq!(got, vec![0, 1, 2, 3, 4]);
@@ -794,16 +812,16 @@ mod tests {
     fn dropping_the_lane_drops_every_message_left_once() {
         for (sent, taken) in [(0, 0), (1, 0), (40, 7), (100, 64), (64, 64), (33, 32)] {
             let drops = Arc::new(AtomicUsize::new(0));
-            let chan = Chan::new(None);
-            let mut claim = chan.claim_receiver().unwrap();
+            let chan = Arc::new(Chan::new(None));
+            let mut rx = receiver(&chan).unwrap();
             for _ in 0..sent {
                 assert!(chan.try_push(Tracked(Arc::clone(&drops))).is_ok());
             }
             for _ in 0..taken {
-                drop(chan.try_pop(&mut claim).unwrap());
+                drop(rx.try_pop().unwrap());
             }
             assert_eq!(drops.load(Ordering::Relaxed), taken);
-            chan.release_receiver(claim);
+            drop(rx);
             drop(chan);
             assert_eq!(
                 drops.load(Ordering::Relaxed),
@@ -816,13 +834,13 @@ mod tests {
     #[tokio::test]
     async fn a_sleeping_receiver_is_woken_by_a_push() {
         let chan = Arc::new(Chan::new(Some(4)));
-        let mut claim = chan.claim_receiver().unwrap();
+        let mut rx = receiver(&chan).unwrap();
         let sender = Arc::clone(&chan);
         let push = tokio::spawn(async move {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             assert!(sender.try_push(7u32).is_ok());
         });
-        let got = poll_fn(|cx| chan.poll_recv(&mut claim, cx)).await;
+        let got = poll_fn(|cx| rx.poll_recv(cx)).await;
         assert_eq!(got, Some(7));
         push.await.unwrap();
     }
@@ -838,32 +856,26 @@ mod tests {
 
     #[test]
     fn a_push_wakes_the_waker_of_the_last_sleep_only_and_only_when_asleep() {
-        let chan = Chan::new(None);
-        let mut claim = chan.claim_receiver().unwrap();
+        let chan = Arc::new(Chan::new(None));
+        let mut rx = receiver(&chan).unwrap();
         let (a, b) = (
             Arc::new(Count(AtomicUsize::new(0))),
             Arc::new(Count(AtomicUsize::new(0))),
         );
         let (wa, wb) = (Waker::from(Arc::clone(&a)), Waker::from(Arc::clone(&b)));
         let woken = |c: &Arc<Count>| c.0.load(Ordering::Relaxed);
-        assert!(
-            chan.poll_ready(&mut claim, &mut Context::from_waker(&wa))
-                .is_pending()
-        );
+        assert!(rx.poll_ready(&mut Context::from_waker(&wa)).is_pending());
         // The same receiver sleeps again with another waker: that one is woken.
-        assert!(
-            chan.poll_ready(&mut claim, &mut Context::from_waker(&wb))
-                .is_pending()
-        );
+        assert!(rx.poll_ready(&mut Context::from_waker(&wb)).is_pending());
         assert!(chan.try_push(1).is_ok());
         assert_eq!((woken(&a), woken(&b)), (0, 1));
         // Awake (not polled since): further pushes wake nobody.
         assert!(chan.try_push(2).is_ok());
         assert_eq!((woken(&a), woken(&b)), (0, 1));
         let mut cx = Context::from_waker(&wb);
-        assert_eq!(chan.poll_recv(&mut claim, &mut cx), Poll::Ready(Some(1)));
-        assert_eq!(chan.poll_recv(&mut claim, &mut cx), Poll::Ready(Some(2)));
-        assert!(chan.poll_recv(&mut claim, &mut cx).is_pending());
+        assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Some(1)));
+        assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Some(2)));
+        assert!(rx.poll_recv(&mut cx).is_pending());
         assert!(chan.try_push(3).is_ok());
         assert_eq!((woken(&a), woken(&b)), (0, 2));
     }
@@ -871,42 +883,47 @@ mod tests {
     #[tokio::test]
     async fn a_sender_waiting_for_room_goes_on_after_a_pop() {
         let chan = Arc::new(Chan::new(Some(1)));
-        let mut claim = chan.claim_receiver().unwrap();
+        let mut rx = receiver(&chan).unwrap();
         assert!(chan.try_push(0u32).is_ok());
         let sender = Arc::clone(&chan);
         let waiting = tokio::spawn(async move { sender.push(1).await });
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         assert!(!waiting.is_finished(), "the lane is full: the push waits");
-        assert_eq!(chan.try_pop(&mut claim), Some(0));
+        assert_eq!(rx.try_pop(), Some(0));
         assert_eq!(waiting.await.unwrap(), Ok(()));
-        assert_eq!(chan.try_pop(&mut claim), Some(1));
+        assert_eq!(rx.try_pop(), Some(1));
     }
 
+    /// A waiting sender is woken once the lane is half empty (at a publication: every
+    /// 32 reads under a large bound), not at the first free slot.
     #[tokio::test]
-    async fn with_a_large_bound_a_waiting_sender_goes_on_within_32_reads() {
+    async fn a_waiting_sender_goes_on_once_the_lane_is_half_empty() {
         let chan = Arc::new(Chan::new(Some(1_000)));
-        let mut claim = chan.claim_receiver().unwrap();
+        let mut rx = receiver(&chan).unwrap();
         for i in 0..1_000u32 {
             assert!(chan.try_push(i).is_ok());
         }
         let sender = Arc::clone(&chan);
         let waiting = tokio::spawn(async move { sender.push(1_000).await });
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        for i in 0..31 {
-            assert_eq!(chan.try_pop(&mut claim), Some(i));
+        for i in 0..511 {
+            assert_eq!(rx.try_pop(), Some(i));
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        assert!(!waiting.is_finished(), "the head is not published yet");
-        assert_eq!(chan.try_pop(&mut claim), Some(31));
+        assert!(
+            !waiting.is_finished(),
+            "not half empty at the last publication (480 read)"
+        );
+        assert_eq!(rx.try_pop(), Some(511));
         assert_eq!(waiting.await.unwrap(), Ok(()));
-        let rest: Vec<u32> = std::iter::from_fn(|| chan.try_pop(&mut claim)).collect();
-        assert_eq!(rest, (32..=1_000).collect::<Vec<_>>());
+        let rest: Vec<u32> = std::iter::from_fn(|| rx.try_pop()).collect();
+        assert_eq!(rest, (512..=1_000).collect::<Vec<_>>());
     }
 
     #[tokio::test]
     async fn closing_wakes_the_senders_waiting_for_room() {
         let chan = Arc::new(Chan::new(Some(1)));
-        let _claim = chan.claim_receiver().unwrap();
+        let mut _rx = receiver(&chan).unwrap();
         assert!(chan.try_push(0u32).is_ok());
         let sender = Arc::clone(&chan);
         let waiting = tokio::spawn(async move { sender.push(1).await });
@@ -927,7 +944,7 @@ mod tests {
             .unwrap();
         rt.block_on(async {
             let chan = Arc::new(Chan::new(capacity));
-            let mut claim = chan.claim_receiver().unwrap();
+            let mut rx = receiver(&chan).unwrap();
             let senders: Vec<_> = (0..SENDERS)
                 .map(|s| {
                     let chan = Arc::clone(&chan);
@@ -964,7 +981,7 @@ mod tests {
                     if close_after == Some(received) {
                         chan.close();
                     }
-                    let Some((s, i)) = poll_fn(|cx| chan.poll_recv(&mut claim, cx)).await else {
+                    let Some((s, i)) = poll_fn(|cx| rx.poll_recv(cx)).await else {
                         break;
                     };
                     assert_eq!(i, next[s as usize], "sender {s}'s messages in order");

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
-use super::chan::{Chan, Refused, RxClaim};
+use super::chan::{Chan, Receiver, Refused};
 use super::{Letter, MailboxConfig, UserTx};
 use crate::actor_ref::RefInner;
 use crate::error::TellError;
@@ -17,12 +17,11 @@ pub(crate) struct ChannelTx<M> {
     chan: Chan<Letter<M>>,
 }
 
-/// The receiving half of a channel lane, owned by the actor's task; it reaches the
-/// channel through the actor's ref state.
+/// The receiving half of a channel lane, owned by the actor's task: the channel's one
+/// receiver, holding the actor's ref state (where the channel lives); `None` when the
+/// ref state has no channel lane, or one that has a receiver already.
 pub(crate) struct ChannelRx<M> {
-    owner: Arc<RefInner<M>>,
-    /// This is the lane's one receiver (see [`Chan::claim_receiver`]).
-    claim: Option<RxClaim>,
+    rx: Option<Receiver<RefInner<M>, Letter<M>>>,
 }
 
 /// The sending half of a new lane: its receiver is made from the ref state that holds it
@@ -64,42 +63,34 @@ impl<M> ChannelRx<M> {
     /// The receiver of the channel lane held by `owner` (whose user lane is a
     /// [`ChannelTx`] with no other receiver; otherwise this one is closed and empty).
     pub(crate) fn new(owner: Arc<RefInner<M>>) -> Self {
-        let claim = match &owner.user {
-            UserTx::Channel(tx) => tx.chan.claim_receiver(),
-            _ => None,
-        };
-        ChannelRx { owner, claim }
-    }
-
-    /// The channel and the claim on it, when this is its receiver.
-    #[inline]
-    fn chan(&mut self) -> Option<(&Chan<Letter<M>>, &mut RxClaim)> {
-        match (&self.owner.user, &mut self.claim) {
-            (UserTx::Channel(tx), Some(claim)) => Some((&tx.chan, claim)),
-            _ => None,
+        ChannelRx {
+            rx: Receiver::new(owner, |owner| match &owner.user {
+                UserTx::Channel(tx) => Some(&tx.chan),
+                _ => None,
+            }),
         }
     }
 
     /// The next letter, if one is there.
     #[inline]
     pub(crate) fn try_pop(&mut self) -> Option<Letter<M>> {
-        self.chan().and_then(|(chan, claim)| chan.try_pop(claim))
+        self.rx.as_mut()?.try_pop()
     }
 
     /// `Ready(true)` when [`try_pop`](ChannelRx::try_pop) has a letter, `Ready(false)`
     /// once the lane is closed and empty.
     #[inline]
     pub(crate) fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<bool> {
-        match self.chan() {
-            Some((chan, claim)) => chan.poll_ready(claim, cx),
+        match &mut self.rx {
+            Some(rx) => rx.poll_ready(cx),
             None => Poll::Ready(false),
         }
     }
 
     /// Refuses new messages; queued ones can still be taken.
     pub(crate) fn close(&mut self) {
-        if let Some((chan, _)) = self.chan() {
-            chan.close();
+        if let Some(rx) = &self.rx {
+            rx.close();
         }
     }
 
@@ -107,17 +98,9 @@ impl<M> ChannelRx<M> {
     /// [`close`](ChannelRx::close) this also waits for a send that was admitted before
     /// the close but had not yet landed.
     pub(crate) fn poll_recv(&mut self, cx: &mut TaskContext<'_>) -> Poll<Option<Letter<M>>> {
-        match self.chan() {
-            Some((chan, claim)) => chan.poll_recv(claim, cx),
+        match &mut self.rx {
+            Some(rx) => rx.poll_recv(cx),
             None => Poll::Ready(None),
-        }
-    }
-}
-
-impl<M> Drop for ChannelRx<M> {
-    fn drop(&mut self) {
-        if let (UserTx::Channel(tx), Some(claim)) = (&self.owner.user, self.claim.take()) {
-            tx.chan.release_receiver(claim);
         }
     }
 }
