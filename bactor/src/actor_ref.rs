@@ -48,7 +48,8 @@ pub(crate) struct RefInner<M> {
     pub(crate) sys: SysTx,
     pub(crate) events: Arc<EventStream>,
     pub(crate) name_of: fn(&M) -> &'static str,
-    pub(crate) type_name: &'static str,
+    /// `std::any::type_name` of the actor, as a function: a word, not two.
+    pub(crate) type_name: fn() -> &'static str,
     /// Waited for through the user lane's notifier ([`UserTx::notify`]).
     terminated: AtomicBool,
 }
@@ -60,7 +61,7 @@ impl<M> RefInner<M> {
         sys: SysTx,
         events: Arc<EventStream>,
         name_of: fn(&M) -> &'static str,
-        type_name: &'static str,
+        type_name: fn() -> &'static str,
     ) -> Self {
         RefInner {
             pid,
@@ -451,7 +452,7 @@ impl<A: Actor> Clone for ActorRef<A> {
 impl<A: Actor> fmt::Debug for ActorRef<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ActorRef")
-            .field("type", &self.inner.type_name)
+            .field("type", &(self.inner.type_name)())
             .field("pid", &self.inner.pid)
             .finish()
     }
@@ -536,7 +537,7 @@ impl<A: Actor> ActorRef<A> {
             SysTx::Local(sys),
             Arc::clone(system.events_arc()),
             A::message_name,
-            std::any::type_name::<A>(),
+            std::any::type_name::<A>,
         );
         inner.mark_terminated();
         let inner = Arc::new(inner);

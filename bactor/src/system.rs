@@ -136,7 +136,7 @@ pub(crate) trait Registered: Any + Send + Sync {
 
 impl<M: Send + 'static> Registered for crate::actor_ref::RefInner<M> {
     fn type_name(&self) -> &'static str {
-        self.type_name
+        (self.type_name)()
     }
 
     fn system_lane(&self) -> Option<&crate::syslane::SysSender> {
@@ -745,7 +745,7 @@ impl ActorSystem {
             SysTx::Local(sys_tx.clone()),
             Arc::clone(&self.inner.events),
             A::message_name,
-            std::any::type_name::<A>(),
+            std::any::type_name::<A>,
         );
         inner.send_layers = crate::middleware::combine(&self.inner.send, &props.send);
         let inner = Arc::new(inner);

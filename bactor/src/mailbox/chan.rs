@@ -480,7 +480,7 @@ impl<T> Chan<T> {
         let cursor = unsafe { &mut *self.cursor.get() };
         let read = self.read.load(Relaxed) + 1;
         self.read.store(read, Release);
-        if cursor.publish_every != 0 && read % cursor.publish_every == 0 {
+        if cursor.publish_every != 0 && read.is_multiple_of(cursor.publish_every) {
             self.publish(read);
         }
         Some(value)

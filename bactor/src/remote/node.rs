@@ -580,7 +580,7 @@ impl NodeShared {
             SysTx::Remote(target),
             Arc::clone(system.events_arc()),
             A::message_name,
-            std::any::type_name::<A>(),
+            std::any::type_name::<A>,
         );
         ActorRef::from_inner(Arc::new(inner))
     }
