@@ -67,6 +67,15 @@ const ONE: u64 = 16;
 /// The capacity of an unbounded lane.
 const UNBOUNDED: u32 = u32::MAX;
 
+/// `WAKER`, held: given back on drop.
+struct WakerHeld<'a>(&'a AtomicU64);
+
+impl Drop for WakerHeld<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_and(!WAKER, Release);
+    }
+}
+
 /// Waits a moment for `WAKER`, held by another thread for a few instructions (no await
 /// in between): spins, then yields the thread in case its holder was preempted.
 #[cold]
@@ -274,11 +283,13 @@ impl<T> Chan<T> {
             (*block).ready[i].store(true, Release);
         }
         if state & SLEEPING != 0 {
+            // Given back even if the waker panics: others wait for it.
+            let held = WakerHeld(&self.state);
             // SAFETY: this sender holds `WAKER`.
             if let Some(waker) = unsafe { &*self.waker.get() } {
                 waker.wake_by_ref();
             }
-            self.state.fetch_and(!WAKER, Release);
+            drop(held);
         }
         Ok(())
     }
@@ -576,9 +587,10 @@ impl<T> Chan<T> {
                 Err(now) => state = now,
             }
         }
-        // SAFETY: this holds `WAKER`.
+        let held = WakerHeld(&self.state);
+        // SAFETY: this holds `WAKER`. (A panicking `clone` leaves the old waker.)
         let old = unsafe { (*self.waker.get()).replace(waker.clone()) };
-        self.state.fetch_and(!WAKER, Release);
+        drop(held);
         drop(old);
     }
 
@@ -671,7 +683,11 @@ impl<O, T> Receiver<O, T> {
 }
 
 impl<O, T> Drop for Receiver<O, T> {
+    /// Closes the lane and drops what it holds now (a reply slot inside a message is
+    /// dropped, and its asker answered, rather than kept until the last ref goes).
     fn drop(&mut self) {
+        self.close();
+        while self.try_pop().is_some() {}
         self.chan().received.store(false, Release);
     }
 }
@@ -769,14 +785,25 @@ mod tests {
     }
 
     #[test]
-    fn one_receiver_at_a_time() {
+    fn one_receiver_at_a_time_and_its_drop_closes_and_empties_the_lane() {
+        let drops = Arc::new(AtomicUsize::new(0));
         let chan = Arc::new(Chan::new(None));
-        let mut rx = receiver(&chan).unwrap();
+        let rx = receiver(&chan).unwrap();
         assert!(receiver(&chan).is_none());
-        assert!(chan.try_push(1).is_ok());
+        assert!(chan.try_push(Tracked(Arc::clone(&drops))).is_ok());
         drop(rx);
-        rx = receiver(&chan).unwrap();
-        assert_eq!(rx.try_pop(), Some(1));
+        assert_eq!(
+            drops.load(Ordering::Relaxed),
+            1,
+            "dropped with the receiver"
+        );
+        assert!(chan.is_closed());
+        assert!(matches!(
+            chan.try_push(Tracked(Arc::clone(&drops))),
+            Err(Refused::Closed(_))
+        ));
+        let mut rx = receiver(&chan).unwrap();
+        assert!(rx.try_pop().is_none());
         // A projection that finds no lane makes no receiver.
         assert!(Receiver::<_, u32>::new(Arc::clone(&chan), |_| None).is_none());
     }
