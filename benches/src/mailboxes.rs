@@ -1,6 +1,7 @@
 //! The mailbox kinds side by side: 1,000,000 tells from one sender to one actor through
-//! the bounded (default) and unbounded channels, the priority mailbox, and a custom
-//! `Mailbox` (a `Mutex<VecDeque>` bounded at 1,024, as a user would write it), with a raw
+//! the bounded (default) and unbounded channels, the priority mailbox, and two custom
+//! `Mailbox`es (a `Mutex<VecDeque>` bounded at 1,024, as a user would write it, and a
+//! lock-free `crossbeam_queue::SegQueue` with the bound counted beside it), with a raw
 //! tokio actor (an unbounded channel into a task) as the floor. Both runtime flavours,
 //! interleaved trials, medians; the clock stops when the actor has handled them all, and
 //! every sum is checked.

@@ -33,7 +33,8 @@
 //! then every sender that could have seen it has written its slot and left.
 //!
 //! The receiver's cursor is only touched by the one [`Receiver`] (there is at most one
-//! per lane), or by `Drop`, which has the channel to itself: every push in progress holds a reference to it.
+//! per lane), or by `Drop`, which has the channel to itself: every push in progress
+//! holds a reference to it.
 //!
 //! A claimed slot is always written: nothing between the claim and the write can fail
 //! (allocation failure aborts), so the receiver, which waits for the slot at its head,
@@ -57,7 +58,7 @@ const BLOCK: usize = 32;
 const CLOSED: u64 = 1;
 /// The receiver waits for a push: the next one wakes it.
 const SLEEPING: u64 = 2;
-/// A sender waits for room: the next pop wakes it.
+/// A sender waits for room: the receiver wakes it once the lane is half empty.
 const WAITERS: u64 = 4;
 /// Held while the receiver's waker is used (by the sender waking it) or replaced (by the
 /// receiver): a one-bit lock, almost never contended.

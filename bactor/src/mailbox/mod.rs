@@ -28,11 +28,12 @@
 //! one message at a time out of a `Mailbox`, right before handling it, so a queue can
 //! still reorder, coalesce or drop a message until then.
 //!
-//! The bounded and unbounded kinds are a tokio channel, which the benchmarks use as their
-//! floor: a tell is one channel push, with no lock and no allocation. They keep a path of
-//! their own rather than going through the trait, whose `pop` takes `&self` and so needs
-//! a lock (or a padded multi-consumer queue) per actor; `benches/RESULTS.md` measures each
-//! kind.
+//! The bounded and unbounded kinds are bactor's own channel (many senders, one receiver,
+//! blocks of 32 slots): a tell is one compare-and-swap and a store, with no lock and no
+//! allocation, and wakes the actor only when it sleeps. They keep a path of their own
+//! rather than going through the trait, whose `pop` takes `&self` and so needs a lock (or
+//! a multi-consumer queue) per actor; `benches/RESULTS.md` measures each kind against a
+//! raw tokio channel.
 //!
 //! Messages from one sender to one actor are processed in the order they were sent (within
 //! one priority level, for the priority kind; in the order a custom queue chooses, for
@@ -41,10 +42,12 @@
 //! No lane allocates before its first message: an actor that is never sent anything costs
 //! its task and its ref (under 1 KB resident in all, `benches/RESULTS.md`).
 //!
-//! From a channel the actor takes user messages in batches of up to `throughput` (default
-//! 300) and yields to the scheduler after each batch, so one busy actor cannot starve the
-//! others on its thread. Before each message it checks the system lane. A message taken
-//! into a batch no longer counts against the bound.
+//! The actor takes user messages one at a time, right before handling each, and yields to
+//! the scheduler after `throughput` of them (default 300), so one busy actor cannot
+//! starve the others on its thread. Before each message it checks the system lane. A
+//! message being handled no longer counts against the bound. A `tell` waiting for room
+//! in a full bounded mailbox is woken once the mailbox is half empty (or empty), so that
+//! it goes on with many messages per wake-up; `try_tell` sees every free slot at once.
 //!
 //! # Example
 //!
@@ -368,7 +371,7 @@ impl<M> Letter<M> {
 
 /// The sending half of a user lane.
 pub(crate) enum UserTx<M> {
-    /// The bounded or unbounded kind: a tokio channel.
+    /// The bounded or unbounded kind: bactor's own channel (`chan`).
     Channel(channel::ChannelTx<M>),
     /// Any [`Mailbox`]: the priority kind, or the user's.
     Queue(Arc<queue::QueueLane<M>>),
