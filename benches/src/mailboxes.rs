@@ -237,7 +237,11 @@ fn main() {
         for (i, kind) in Kind::ALL.into_iter().enumerate() {
             let m = ns(median(times[i].clone()));
             // Throughput ratio: above 1 is faster than the floor.
-            println!("| {flavour} | {} | {m:.1} ns | {:.2}× |", kind.name(), floor / m);
+            println!(
+                "| {flavour} | {} | {m:.1} ns | {:.2}× |",
+                kind.name(),
+                floor / m
+            );
         }
     }
 }

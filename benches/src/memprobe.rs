@@ -53,7 +53,10 @@ unsafe impl GlobalAlloc for Counting {
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         record(ptr, layout.size(), false);
-        LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+        LIVE.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         record(p, new_size, true);
         p
@@ -147,7 +150,9 @@ async fn a_million_raw() {
     let mut tasks = Vec::with_capacity(N);
     for _ in 0..N {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<u8>();
-        tasks.push(tokio::spawn(async move { while rx.recv().await.is_some() {} }));
+        tasks.push(tokio::spawn(
+            async move { while rx.recv().await.is_some() {} },
+        ));
         txs.push(tx);
     }
     for tx in &txs {

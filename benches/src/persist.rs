@@ -1,6 +1,14 @@
-//! Persistence throughput: events persisted per second (one actor; 100 actors at once) and
-//! recovery events per second, on SQLite (a file) and Postgres (when
-//! `BACTOR_BENCH_POSTGRES_URL` or `BACTOR_TEST_POSTGRES_URL` is set).
+//! Persistence throughput against a hand-written sqlx journal, in the same run, on SQLite
+//! (a file, WAL, `synchronous = NORMAL`) and Postgres (when `BACTOR_BENCH_POSTGRES_URL` or
+//! `BACTOR_TEST_POSTGRES_URL` is set): events persisted per second by 100 actors at once
+//! (one event per message), by one actor with `persist_all` of 100 events per message, by
+//! one actor with one event per message, and events recovered per second.
+//!
+//! The baseline (`mod baseline`) is what a user would write by hand on sqlx: a table with
+//! the journal's columns (the payload as text), multi-row inserts (`VALUES` on SQLite,
+//! `UNNEST` on Postgres) in autocommit, and for many writers one writer task that writes
+//! whatever is pending as soon as the previous commit is done; recovery selects the rows
+//! in order and decodes each payload with serde_json.
 //!
 //! `cargo run --release --bin persist` (from `benches/`).
 
@@ -13,6 +21,9 @@ const SEQUENTIAL: u64 = 20_000;
 const ACTORS: u64 = 100;
 const PER_ACTOR: u64 = 500;
 const RECOVER: u64 = 100_000;
+/// Events per message in the `persist_all` row, and messages.
+const BATCH: u64 = 100;
+const BATCHES: u64 = 200;
 
 #[actor]
 #[persistent]
@@ -28,6 +39,20 @@ impl Tally {
     #[handler]
     async fn add(&mut self, ctx: &mut Context<Self>, n: u64) -> Result<u64, PersistError> {
         self.persist(ctx, TallyEvent::Added { n }).await?;
+        Ok(self.sum)
+    }
+
+    /// `BATCH` events, `first..first + BATCH`, in one `persist_all`.
+    #[handler]
+    async fn add_batch(
+        &mut self,
+        ctx: &mut Context<Self>,
+        first: u64,
+    ) -> Result<u64, PersistError> {
+        let events = (first..first + BATCH)
+            .map(|n| TallyEvent::Added { n })
+            .collect();
+        self.persist_all(ctx, events).await?;
         Ok(self.sum)
     }
 
@@ -64,35 +89,222 @@ fn triangle(n: u64) -> u64 {
     n * n.saturating_sub(1) / 2
 }
 
-fn rate(n: u64, d: Duration) -> String {
-    format!("{:.1} k events/s", n as f64 / d.as_secs_f64() / 1e3)
+fn rate(n: u64, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64()
 }
 
-async fn run<S>(name: &str, store: S)
+/// A hand-written sqlx journal: what bactor's stores are measured against.
+mod baseline {
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    use sqlx::{PgPool, QueryBuilder, Sqlite, SqlitePool};
+    use tokio::sync::{mpsc, oneshot};
+
+    /// One journal row.
+    pub struct Row {
+        pub id: String,
+        pub seq: i64,
+        pub payload: String,
+    }
+
+    impl Row {
+        pub fn added(id: &str, seq: u64, n: u64) -> Row {
+            Row {
+                id: id.to_owned(),
+                seq: seq as i64,
+                payload: format!(r#"{{"Added":{{"n":{n}}}}}"#),
+            }
+        }
+    }
+
+    fn now_ms() -> i64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64)
+    }
+
+    #[derive(Clone)]
+    pub enum Db {
+        Sqlite(SqlitePool),
+        Postgres(PgPool),
+    }
+
+    const MANIFEST: &str = "Tally::Added";
+
+    impl Db {
+        /// A fresh table with the journal's columns; the primary key is the only check.
+        pub async fn create(&self) {
+            const DROP: &str = "DROP TABLE IF EXISTS baseline_journal";
+            const CREATE: &str = "CREATE TABLE baseline_journal (persistence_id TEXT NOT NULL, \
+                 sequence_nr BIGINT NOT NULL, manifest TEXT NOT NULL, payload TEXT NOT NULL, \
+                 written_at BIGINT NOT NULL, PRIMARY KEY (persistence_id, sequence_nr))";
+            match self {
+                Db::Sqlite(p) => {
+                    sqlx::query(DROP).execute(p).await.unwrap();
+                    sqlx::query(CREATE).execute(p).await.unwrap();
+                }
+                Db::Postgres(p) => {
+                    sqlx::query(DROP).execute(p).await.unwrap();
+                    sqlx::query(CREATE).execute(p).await.unwrap();
+                }
+            }
+        }
+
+        /// `rows` in one statement (one transaction).
+        pub async fn insert(&self, rows: &[Row]) -> Result<(), String> {
+            let at = now_ms();
+            match self {
+                Db::Sqlite(p) => {
+                    let mut q = QueryBuilder::<Sqlite>::new(
+                        "INSERT INTO baseline_journal \
+                         (persistence_id, sequence_nr, manifest, payload, written_at) ",
+                    );
+                    q.push_values(rows, |mut b, r| {
+                        b.push_bind(&r.id)
+                            .push_bind(r.seq)
+                            .push_bind(MANIFEST)
+                            .push_bind(&r.payload)
+                            .push_bind(at);
+                    });
+                    q.build().execute(p).await.map_err(|e| e.to_string())?;
+                }
+                Db::Postgres(p) => {
+                    let sql = "INSERT INTO baseline_journal \
+                         (persistence_id, sequence_nr, manifest, payload, written_at) \
+                         SELECT * FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::int8[])";
+                    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+                    let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+                    let manifests = vec![MANIFEST; rows.len()];
+                    let payloads: Vec<&str> = rows.iter().map(|r| r.payload.as_str()).collect();
+                    let ats = vec![at; rows.len()];
+                    sqlx::query(sql)
+                        .bind(ids)
+                        .bind(seqs)
+                        .bind(manifests)
+                        .bind(payloads)
+                        .bind(ats)
+                        .execute(p)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+            Ok(())
+        }
+
+        /// The payloads of `id`, in order.
+        pub async fn replay(&self, id: &str) -> Vec<(i64, String)> {
+            match self {
+                Db::Sqlite(p) => sqlx::query_as(
+                    "SELECT sequence_nr, payload FROM baseline_journal \
+                     WHERE persistence_id = ?1 ORDER BY sequence_nr",
+                )
+                .bind(id)
+                .fetch_all(p)
+                .await
+                .unwrap(),
+                Db::Postgres(p) => sqlx::query_as(
+                    "SELECT sequence_nr, payload FROM baseline_journal \
+                     WHERE persistence_id = $1 ORDER BY sequence_nr",
+                )
+                .bind(id)
+                .fetch_all(p)
+                .await
+                .unwrap(),
+            }
+        }
+
+        pub async fn count(&self) -> i64 {
+            const COUNT: &str = "SELECT COUNT(*) FROM baseline_journal";
+            match self {
+                Db::Sqlite(p) => sqlx::query_scalar(COUNT).fetch_one(p).await.unwrap(),
+                Db::Postgres(p) => sqlx::query_scalar(COUNT).fetch_one(p).await.unwrap(),
+            }
+        }
+    }
+
+    type Pending = (Vec<Row>, oneshot::Sender<Result<(), String>>);
+
+    /// One writer task: whatever is pending when the previous commit is done goes into
+    /// the next statement.
+    #[derive(Clone)]
+    pub struct Writer {
+        tx: mpsc::UnboundedSender<Pending>,
+    }
+
+    impl Writer {
+        pub fn start(db: Db) -> Writer {
+            let (tx, mut rx) = mpsc::unbounded_channel::<Pending>();
+            tokio::spawn(async move {
+                while let Some(first) = rx.recv().await {
+                    let mut batch = vec![first];
+                    while let Ok(more) = rx.try_recv() {
+                        batch.push(more);
+                    }
+                    let mut rows = Vec::new();
+                    let mut replies = Vec::new();
+                    for (r, reply) in batch {
+                        rows.extend(r);
+                        replies.push(reply);
+                    }
+                    let result = db.insert(&rows).await;
+                    for reply in replies {
+                        let _ = reply.send(result.clone());
+                    }
+                }
+            });
+            Writer { tx }
+        }
+
+        pub async fn append(&self, rows: Vec<Row>) -> Result<(), String> {
+            let (reply, done) = oneshot::channel();
+            self.tx.send((rows, reply)).map_err(|_| "writer gone")?;
+            done.await.map_err(|_| "writer gone")?
+        }
+    }
+}
+
+/// What one scenario measured: events per second for the baseline and for bactor.
+struct Cell {
+    scenario: String,
+    baseline: f64,
+    bactor: f64,
+}
+
+#[derive(serde::Deserialize)]
+enum Stored {
+    Added { n: u64 },
+}
+
+async fn run<S>(name: &str, store: S, db: baseline::Db) -> Vec<Cell>
 where
     S: Journal + SnapshotStore + Clone,
 {
     let run_id = std::process::id();
     let system = ActorSystem::builder().persistence(store.clone()).build();
+    db.create().await;
+    let mut cells = Vec::new();
 
-    // One actor, one event per ask, sequentially.
-    let seq_id = format!("bench-seq-{run_id}");
-    let a = system
-        .spawn_persistent(seq_id.clone(), Tally::default)
-        .await
-        .unwrap();
+    // 100 actors persisting at once, one event per message (group commit shares the
+    // transactions); the baseline: 100 tasks through one writer.
+    let writer = baseline::Writer::start(db.clone());
     let start = Instant::now();
-    for n in 0..SEQUENTIAL {
-        a.add(n).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..ACTORS {
+        let writer = writer.clone();
+        tasks.push(tokio::spawn(async move {
+            let id = format!("conc-{i}");
+            for n in 0..PER_ACTOR {
+                writer
+                    .append(vec![baseline::Row::added(&id, n + 1, n)])
+                    .await
+                    .unwrap();
+            }
+        }));
     }
-    let seq = start.elapsed();
-    assert_eq!(
-        a.totals().await.unwrap(),
-        (triangle(SEQUENTIAL), SEQUENTIAL, SEQUENTIAL)
-    );
-    check_journal(&store, &seq_id, SEQUENTIAL).await;
-
-    // 100 actors persisting at once (group commit shares the transactions).
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let base = start.elapsed();
     let mut refs = Vec::new();
     for i in 0..ACTORS {
         refs.push(
@@ -124,31 +336,83 @@ where
         );
         check_journal(&store, &format!("bench-conc-{run_id}-{i}"), PER_ACTOR).await;
     }
+    cells.push(Cell {
+        scenario: format!("{ACTORS} actors, {PER_ACTOR} events each, one per message"),
+        baseline: rate(ACTORS * PER_ACTOR, base),
+        bactor: rate(ACTORS * PER_ACTOR, conc),
+    });
 
-    // The same 100 x 500 appends straight to the store, without actors.
+    // One actor, `persist_all` of 100 events per message; the baseline: one multi-row
+    // insert of 100 rows at a time.
     let start = Instant::now();
-    let mut tasks = Vec::new();
-    for i in 0..ACTORS {
-        let store = store.clone();
-        tasks.push(tokio::spawn(async move {
-            let id = format!("bench-direct-{run_id}-{i}");
-            for n in 0..PER_ACTOR {
-                let e = bactor::persist::NewEvent::new("Tally::Added", r#"{"Added":{"n":1}}"#);
-                store.append(&id, n, vec![e]).await.unwrap();
-            }
-        }));
+    for b in 0..BATCHES {
+        let rows = (0..BATCH)
+            .map(|k| baseline::Row::added("batch", b * BATCH + k + 1, k))
+            .collect::<Vec<_>>();
+        db.insert(&rows).await.unwrap();
     }
-    for t in tasks {
-        t.await.unwrap();
+    let base = start.elapsed();
+    let batch_id = format!("bench-batch-{run_id}");
+    let a = system
+        .spawn_persistent(batch_id.clone(), Tally::default)
+        .await
+        .unwrap();
+    let start = Instant::now();
+    for b in 0..BATCHES {
+        a.add_batch(b * BATCH).await.unwrap();
     }
-    let direct = start.elapsed();
-    for i in 0..ACTORS {
-        check_journal(&store, &format!("bench-direct-{run_id}-{i}"), PER_ACTOR).await;
-    }
+    let batched = start.elapsed();
+    assert_eq!(
+        a.totals().await.unwrap(),
+        (triangle(BATCH * BATCHES), BATCH * BATCHES, BATCH * BATCHES)
+    );
+    check_journal(&store, &batch_id, BATCH * BATCHES).await;
+    cells.push(Cell {
+        scenario: format!("1 actor, `persist_all` of {BATCH} events per message"),
+        baseline: rate(BATCH * BATCHES, base),
+        bactor: rate(BATCH * BATCHES, batched),
+    });
 
-    // Recovery: a journal of RECOVER events, written in batches of 1000, then replayed.
+    // One actor, one event per message, sequentially; the baseline: one insert per
+    // event, in autocommit.
+    let start = Instant::now();
+    for n in 0..SEQUENTIAL {
+        db.insert(&[baseline::Row::added("seq", n + 1, n)])
+            .await
+            .unwrap();
+    }
+    let base = start.elapsed();
+    let seq_id = format!("bench-seq-{run_id}");
+    let a = system
+        .spawn_persistent(seq_id.clone(), Tally::default)
+        .await
+        .unwrap();
+    let start = Instant::now();
+    for n in 0..SEQUENTIAL {
+        a.add(n).await.unwrap();
+    }
+    let seq = start.elapsed();
+    assert_eq!(
+        a.totals().await.unwrap(),
+        (triangle(SEQUENTIAL), SEQUENTIAL, SEQUENTIAL)
+    );
+    check_journal(&store, &seq_id, SEQUENTIAL).await;
+    cells.push(Cell {
+        scenario: "1 actor, one event per message".into(),
+        baseline: rate(SEQUENTIAL, base),
+        bactor: rate(SEQUENTIAL, seq),
+    });
+    assert_eq!(
+        db.count().await as u64,
+        ACTORS * PER_ACTOR + BATCH * BATCHES + SEQUENTIAL,
+        "the baseline lost or duplicated rows"
+    );
+
+    // Recovery of RECOVER events, written in batches of 1000; the baseline selects them
+    // in order and decodes each.
     let id = format!("bench-recover-{run_id}");
     let mut high = 0;
+    let mut seq = 0;
     while high < RECOVER {
         let batch = (0..1000)
             .map(|n| {
@@ -159,8 +423,28 @@ where
             })
             .collect();
         high = store.append(&id, high, batch).await.unwrap();
+        let rows = (0..1000)
+            .map(|n| {
+                seq += 1;
+                baseline::Row::added("recover", seq, n)
+            })
+            .collect::<Vec<_>>();
+        db.insert(&rows).await.unwrap();
     }
     check_journal(&store, &id, RECOVER).await;
+    let start = Instant::now();
+    let rows = db.replay("recover").await;
+    let mut sum = 0u64;
+    for (i, (seq, payload)) in rows.iter().enumerate() {
+        assert_eq!(*seq, i as i64 + 1);
+        let Stored::Added { n } = serde_json::from_str(payload).unwrap();
+        sum += n;
+    }
+    let base = start.elapsed();
+    assert_eq!(
+        (rows.len() as u64, sum),
+        (RECOVER, (RECOVER / 1000) * triangle(1000))
+    );
     let start = Instant::now();
     let r = system.spawn_persistent(id, Tally::default).await.unwrap();
     let totals = r.totals().await.unwrap();
@@ -170,27 +454,47 @@ where
         totals,
         ((RECOVER / 1000) * triangle(1000), RECOVER, RECOVER)
     );
-
-    println!(
-        "| {name} | {} | {} | {} | {} |",
-        rate(SEQUENTIAL, seq),
-        rate(ACTORS * PER_ACTOR, conc),
-        rate(ACTORS * PER_ACTOR, direct),
-        rate(RECOVER, rec)
-    );
+    cells.push(Cell {
+        scenario: format!("recovery of {RECOVER} events"),
+        baseline: rate(RECOVER, base),
+        bactor: rate(RECOVER, rec),
+    });
     system.shutdown().await;
+    for c in &cells {
+        println!(
+            "| {name} | {} | {:.1} k/s | {:.1} k/s | {:.2}x |",
+            c.scenario,
+            c.baseline / 1e3,
+            c.bactor / 1e3,
+            c.bactor / c.baseline
+        );
+    }
+    cells
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    println!(
-        "| backend | 1 actor, sequential ({SEQUENTIAL} events) | {ACTORS} actors concurrent ({} events) | same appends, no actors | recovery ({RECOVER} events) |",
-        ACTORS * PER_ACTOR
-    );
+    println!("| backend | scenario | hand-written sqlx | bactor | bactor ÷ baseline |");
     println!("|---|---|---|---|---|");
     let path = std::env::temp_dir().join(format!("bactor-bench-{}.db", std::process::id()));
     let sqlite = SqliteStore::open(&path).await.unwrap();
-    run("SQLite (file, WAL, synchronous=NORMAL)", sqlite).await;
+    // The baseline on the same file, through a pool opened the same way.
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+        .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(10));
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await
+        .unwrap();
+    run(
+        "SQLite (file, WAL, synchronous=NORMAL)",
+        sqlite,
+        baseline::Db::Sqlite(pool),
+    )
+    .await;
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
@@ -199,11 +503,17 @@ async fn main() {
         .ok();
     match url {
         Some(url) => {
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(10)
+                .connect(&url)
+                .await
+                .unwrap();
             run(
                 "Postgres 15 (local, default settings)",
                 PostgresStore::connect(&url).await.unwrap(),
+                baseline::Db::Postgres(pool),
             )
-            .await
+            .await;
         }
         None => println!("| Postgres | skipped: set BACTOR_BENCH_POSTGRES_URL | | | |"),
     }
