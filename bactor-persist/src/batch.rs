@@ -29,7 +29,7 @@ pub(crate) struct Append {
 
 impl Append {
     /// The rows of this append: sequence numbers `expected + 1 ..`.
-    fn rows(&self, now: i64) -> impl Iterator<Item = Row<'_>> {
+    pub(crate) fn rows(&self, now: i64) -> impl Iterator<Item = Row<'_>> {
         self.events.iter().enumerate().map(move |(i, e)| Row {
             persistence_id: &self.persistence_id,
             sequence_nr: self.expected + 1 + i as u64,
@@ -62,13 +62,17 @@ pub(crate) enum WriteError {
 
 /// What a SQL backend provides to the group-commit writer.
 pub(crate) trait BatchBackend: Send + Sync + 'static {
-    /// One statement: insert each row whose append's `expected` is the journal's highest
-    /// sequence number; return the `(persistence_id, sequence_nr)` of the rows inserted.
+    /// One statement: insert the rows of each append (`batch`, at most one per id), all
+    /// of an append's rows or none, and return whether each went in, in order. An append
+    /// whose `check` is set goes in only if its `expected` is 0 or the journal holds that
+    /// sequence number (as of the statement's start): so it does not leave a gap. The
+    /// primary key refuses the rest (a stale `expected`), failing the whole statement.
     fn insert_checked<'a>(
         &'a self,
-        rows: Vec<Row<'a>>,
-        expected: Vec<u64>,
-    ) -> BoxFuture<'a, Result<Vec<(String, i64)>, WriteError>>;
+        batch: &'a [Append],
+        check: &'a [bool],
+        now: i64,
+    ) -> BoxFuture<'a, Result<Vec<bool>, WriteError>>;
 
     /// In one transaction: read the highest sequence numbers of `ids`, let `plan` decide,
     /// insert the rows it returns. `Err` (for example a unique violation from a writer
@@ -171,6 +175,7 @@ async fn writer<B: BatchBackend>(
     counters: Arc<Counters>,
 ) {
     let mut batch: Vec<Append> = Vec::new();
+    let mut known = Known::default();
     while let Some(first) = rx.recv().await {
         let mut rows = first.events.len();
         batch.push(first);
@@ -183,7 +188,8 @@ async fn writer<B: BatchBackend>(
                 Err(_) => break,
             }
         }
-        let results = write_batch(&*backend, &batch).await;
+        let results = write_batch(&*backend, &batch, &known).await;
+        known.learn(&batch, &results);
         counters
             .flushes
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -197,16 +203,47 @@ async fn writer<B: BatchBackend>(
     }
 }
 
+/// The highest sequence number this store wrote for each id lately: an append that builds
+/// on it needs no check that it leaves no gap (rows are never removed, only marked
+/// deleted). A stale one still meets the primary key. Forgotten when it grows large.
+#[derive(Default)]
+struct Known(HashMap<String, u64>);
+
+impl Known {
+    const MAX: usize = 100_000;
+
+    fn builds_on(&self, a: &Append) -> bool {
+        a.expected == 0 || self.0.get(&a.persistence_id) == Some(&a.expected)
+    }
+
+    fn learn(&mut self, batch: &[Append], results: &[Result<u64, StoreError>]) {
+        if self.0.len() > Self::MAX {
+            self.0.clear();
+        }
+        for (a, r) in batch.iter().zip(results) {
+            match r {
+                Ok(highest) => {
+                    self.0.insert(a.persistence_id.clone(), *highest);
+                }
+                Err(_) => {
+                    self.0.remove(&a.persistence_id);
+                }
+            }
+        }
+    }
+}
+
 async fn write_batch<B: BatchBackend>(
     backend: &B,
     batch: &[Append],
+    known: &Known,
 ) -> Vec<Result<u64, StoreError>> {
     let mut ids: Vec<&str> = batch.iter().map(|a| a.persistence_id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
     if ids.len() == batch.len() {
         // One append per id: the checked insert decides every append on its own.
-        return fast_path(backend, batch).await;
+        return fast_path(backend, batch, known).await;
     }
     // Several appends for one id (later ones build on earlier ones): decide them in order
     // in one transaction.
@@ -218,16 +255,14 @@ async fn write_batch<B: BatchBackend>(
     }
 }
 
-async fn fast_path<B: BatchBackend>(backend: &B, batch: &[Append]) -> Vec<Result<u64, StoreError>> {
-    let now = now_millis();
-    let mut rows = Vec::new();
-    let mut expected = Vec::new();
-    for a in batch {
-        rows.extend(a.rows(now));
-        expected.extend(std::iter::repeat_n(a.expected, a.events.len()));
-    }
-    let inserted = match backend.insert_checked(rows, expected).await {
-        Ok(inserted) => inserted,
+async fn fast_path<B: BatchBackend>(
+    backend: &B,
+    batch: &[Append],
+    known: &Known,
+) -> Vec<Result<u64, StoreError>> {
+    let check: Vec<bool> = batch.iter().map(|a| !known.builds_on(a)).collect();
+    let went_in = match backend.insert_checked(batch, &check, now_millis()).await {
+        Ok(went_in) => went_in,
         // One append's rows were refused (an invalid payload): nothing went in; decide
         // each on its own so that only that append fails.
         Err(WriteError::Rejected(e)) if batch.len() == 1 => return vec![Err(e)],
@@ -238,12 +273,8 @@ async fn fast_path<B: BatchBackend>(backend: &B, batch: &[Append]) -> Vec<Result
         }
     };
     let mut results = Vec::with_capacity(batch.len());
-    for a in batch {
-        let first = crate::to_db(a.expected + 1);
-        let went_in = inserted
-            .iter()
-            .any(|(id, seq)| *seq == first && *id == a.persistence_id);
-        results.push(if went_in {
+    for (i, a) in batch.iter().enumerate() {
+        results.push(if went_in.get(i).copied().unwrap_or(false) {
             Ok(a.expected + a.events.len() as u64)
         } else {
             // Refused (a stale view): decide it again to report the exact conflict.

@@ -91,32 +91,93 @@ impl PostgresStore {
     }
 }
 
+impl Backend {
+    /// Every append's rows in one plain insert: all went in, or the statement failed (the
+    /// primary key refused a stale one).
+    async fn insert_all(&self, batch: &[Append], now: i64) -> Result<Vec<bool>, WriteError> {
+        let Columns(pids, seqs, manifests, payloads, times) =
+            Columns::of(batch.iter().flat_map(|a| a.rows(now)).collect());
+        sqlx::query(
+            "INSERT INTO bactor_journal (persistence_id, sequence_nr, manifest, payload, written_at) \
+             SELECT p, s, m, j::jsonb, w \
+             FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[]) AS r(p, s, m, j, w)",
+        )
+        .bind(&pids)
+        .bind(&seqs)
+        .bind(&manifests)
+        .bind(&payloads)
+        .bind(&times)
+        .execute(&self.pool)
+        .await
+        .map_err(write_error)?;
+        Ok(vec![true; batch.len()])
+    }
+}
+
 impl BatchBackend for Backend {
     fn insert_checked<'a>(
         &'a self,
-        rows: Vec<Row<'a>>,
-        expected: Vec<u64>,
-    ) -> BoxFuture<'a, Result<Vec<(String, i64)>, WriteError>> {
+        batch: &'a [Append],
+        check: &'a [bool],
+        now: i64,
+    ) -> BoxFuture<'a, Result<Vec<bool>, WriteError>> {
         Box::pin(async move {
+            if !check.contains(&true) {
+                return self.insert_all(batch, now).await;
+            }
+            // Each row carries the number of its append (1-based, as `ORDINALITY`).
+            let mut appends = Vec::with_capacity(batch.len());
+            let mut rows = Vec::new();
+            for (k, a) in batch.iter().enumerate() {
+                appends.push(k as i64 + 1);
+                rows.extend(a.rows(now));
+            }
+            let counts: Vec<usize> = batch.iter().map(|a| a.events.len()).collect();
+            let numbers: Vec<i64> = appends
+                .iter()
+                .zip(&counts)
+                .flat_map(|(k, n)| std::iter::repeat_n(*k, *n))
+                .collect();
             let Columns(pids, seqs, manifests, payloads, times) = Columns::of(rows);
-            let expected: Vec<i64> = expected.into_iter().map(to_db).collect();
-            // The subquery sees the journal as of the statement's start.
-            sqlx::query_as(
-                "INSERT INTO bactor_journal (persistence_id, sequence_nr, manifest, payload, written_at) \
-                 SELECT p, s, m, j::jsonb, w FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[]) \
-                 AS t(p, s, m, j, w, e) \
-                 WHERE (SELECT COALESCE(MAX(b.sequence_nr), 0) FROM bactor_journal b WHERE b.persistence_id = t.p) = t.e \
-                 RETURNING persistence_id, sequence_nr",
+            let ids: Vec<&str> = batch.iter().map(|a| a.persistence_id.as_str()).collect();
+            let expected: Vec<i64> = batch.iter().map(|a| to_db(a.expected)).collect();
+            // One check per append that needs it (that the journal holds `expected`, as
+            // of the statement's start), then its rows, all or none; the statement returns
+            // the appends that went in.
+            let accepted: Vec<i64> = sqlx::query_scalar(
+                "WITH ok AS ( \
+                   SELECT a.k FROM UNNEST($7::text[], $8::bigint[], $9::bool[]) \
+                        WITH ORDINALITY AS a(p, e, c, k) \
+                   WHERE NOT a.c OR a.e = 0 OR EXISTS (SELECT 1 FROM bactor_journal b \
+                          WHERE b.persistence_id = a.p AND b.sequence_nr = a.e) \
+                 ), ins AS ( \
+                   INSERT INTO bactor_journal (persistence_id, sequence_nr, manifest, payload, written_at) \
+                   SELECT r.p, r.s, r.m, r.j::jsonb, r.w \
+                   FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[]) \
+                        AS r(p, s, m, j, w, k) \
+                   WHERE r.k IN (SELECT k FROM ok) \
+                 ) \
+                 SELECT k FROM ok",
             )
             .bind(&pids)
             .bind(&seqs)
             .bind(&manifests)
             .bind(&payloads)
             .bind(&times)
+            .bind(&numbers)
+            .bind(&ids)
             .bind(&expected)
+            .bind(check)
             .fetch_all(&self.pool)
             .await
-            .map_err(write_error)
+            .map_err(write_error)?;
+            let mut went_in = vec![false; batch.len()];
+            for k in accepted {
+                if let Some(slot) = usize::try_from(k - 1).ok().and_then(|i| went_in.get_mut(i)) {
+                    *slot = true;
+                }
+            }
+            Ok(went_in)
         })
     }
 

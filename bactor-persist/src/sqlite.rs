@@ -11,7 +11,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Sqlite};
 
-use crate::batch::{Append, BatchBackend, GroupCommit, Row, WriteError, plan};
+use crate::batch::{Append, BatchBackend, GroupCommit, WriteError, plan};
 use crate::sql::{db_error, sql_store, write_error};
 use crate::{BoxFuture, StoreError, from_db, to_db};
 
@@ -86,36 +86,87 @@ impl SqliteStore {
     }
 }
 
+impl Backend {
+    /// Every append's rows in one plain multi-row insert: all went in, or the statement
+    /// failed (the primary key refused a stale one).
+    async fn insert_all(&self, batch: &[Append], now: i64) -> Result<Vec<bool>, WriteError> {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO bactor_journal (persistence_id, sequence_nr, manifest, payload, written_at) ",
+        );
+        q.push_values(batch.iter().flat_map(|a| a.rows(now)), |mut b, r| {
+            b.push_bind(r.persistence_id)
+                .push_bind(to_db(r.sequence_nr))
+                .push_bind(r.manifest)
+                .push_bind(r.payload)
+                .push_bind(r.written_at);
+        });
+        q.build().execute(&self.pool).await.map_err(write_error)?;
+        Ok(vec![true; batch.len()])
+    }
+}
+
 impl BatchBackend for Backend {
     fn insert_checked<'a>(
         &'a self,
-        rows: Vec<Row<'a>>,
-        expected: Vec<u64>,
-    ) -> BoxFuture<'a, Result<Vec<(String, i64)>, WriteError>> {
+        batch: &'a [Append],
+        check: &'a [bool],
+        now: i64,
+    ) -> BoxFuture<'a, Result<Vec<bool>, WriteError>> {
         Box::pin(async move {
-            // SQLite materialises a SELECT that reads the table it inserts into, so every
-            // check sees the journal as it was before this statement.
+            if !check.contains(&true) {
+                return self.insert_all(batch, now).await;
+            }
+            // Each row carries the number of its append; the appends that may go in (no
+            // check asked, or the journal holds `expected`) are listed once, by an
+            // uncorrelated subquery that SQLite evaluates before inserting anything (it
+            // materialises a SELECT that reads the table it inserts into).
             let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO bactor_journal (persistence_id, sequence_nr, manifest, payload, written_at) \
                  SELECT v.column1, v.column2, v.column3, v.column4, v.column5 FROM (",
             );
-            q.push_values(rows.into_iter().zip(expected), |mut b, (r, e)| {
+            let rows = batch
+                .iter()
+                .enumerate()
+                .flat_map(|(k, a)| a.rows(now).map(move |r| (k as i64, r)));
+            q.push_values(rows, |mut b, (k, r)| {
                 b.push_bind(r.persistence_id)
                     .push_bind(to_db(r.sequence_nr))
                     .push_bind(r.manifest)
                     .push_bind(r.payload)
                     .push_bind(r.written_at)
-                    .push_bind(to_db(e));
+                    .push_bind(k);
+            });
+            q.push(") AS v WHERE v.column6 IN (SELECT a.column1 FROM (");
+            q.push_values(batch.iter().zip(check).enumerate(), |mut b, (k, (a, c))| {
+                b.push_bind(k as i64)
+                    .push_bind(a.persistence_id.as_str())
+                    .push_bind(to_db(a.expected))
+                    .push_bind(*c);
             });
             q.push(
-                ") AS v WHERE (SELECT COALESCE(MAX(j.sequence_nr), 0) FROM bactor_journal j \
-                 WHERE j.persistence_id = v.column1) = v.column6 \
-                 RETURNING persistence_id, sequence_nr",
+                ") AS a WHERE NOT a.column4 OR a.column3 = 0 OR EXISTS (SELECT 1 FROM bactor_journal j \
+                 WHERE j.persistence_id = a.column2 AND j.sequence_nr = a.column3))",
             );
-            q.build_query_as()
+            if let [a] = batch {
+                // One append: all its rows went in, or none did.
+                let done = q.build().execute(&self.pool).await.map_err(write_error)?;
+                return Ok(vec![done.rows_affected() == a.events.len() as u64]);
+            }
+            q.push(" RETURNING persistence_id, sequence_nr");
+            let inserted: Vec<(String, i64)> = q
+                .build_query_as()
                 .fetch_all(&self.pool)
                 .await
-                .map_err(write_error)
+                .map_err(write_error)?;
+            // An append went in when its first row did (it is all or none).
+            let inserted: std::collections::HashSet<(&str, i64)> = inserted
+                .iter()
+                .map(|(id, seq)| (id.as_str(), *seq))
+                .collect();
+            Ok(batch
+                .iter()
+                .map(|a| inserted.contains(&(a.persistence_id.as_str(), to_db(a.expected + 1))))
+                .collect())
         })
     }
 
