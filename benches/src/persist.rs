@@ -275,13 +275,13 @@ enum Stored {
     Added { n: u64 },
 }
 
-async fn run<S>(name: &str, store: S, db: baseline::Db) -> Vec<Cell>
+/// One round of every scenario, the baseline first each time; ids are fresh per round.
+async fn run<S>(store: S, db: baseline::Db, round: u64) -> Vec<Cell>
 where
     S: Journal + SnapshotStore + Clone,
 {
-    let run_id = std::process::id();
+    let run_id = format!("{}-{round}", std::process::id());
     let system = ActorSystem::builder().persistence(store.clone()).build();
-    db.create().await;
     let mut cells = Vec::new();
 
     // 100 actors persisting at once, one event per message (group commit shares the
@@ -292,7 +292,7 @@ where
     for i in 0..ACTORS {
         let writer = writer.clone();
         tasks.push(tokio::spawn(async move {
-            let id = format!("conc-{i}");
+            let id = format!("conc-{round}-{i}");
             for n in 0..PER_ACTOR {
                 writer
                     .append(vec![baseline::Row::added(&id, n + 1, n)])
@@ -347,7 +347,7 @@ where
     let start = Instant::now();
     for b in 0..BATCHES {
         let rows = (0..BATCH)
-            .map(|k| baseline::Row::added("batch", b * BATCH + k + 1, k))
+            .map(|k| baseline::Row::added(&format!("batch-{round}"), b * BATCH + k + 1, k))
             .collect::<Vec<_>>();
         db.insert(&rows).await.unwrap();
     }
@@ -377,7 +377,7 @@ where
     // event, in autocommit.
     let start = Instant::now();
     for n in 0..SEQUENTIAL {
-        db.insert(&[baseline::Row::added("seq", n + 1, n)])
+        db.insert(&[baseline::Row::added(&format!("seq-{round}"), n + 1, n)])
             .await
             .unwrap();
     }
@@ -404,7 +404,7 @@ where
     });
     assert_eq!(
         db.count().await as u64,
-        ACTORS * PER_ACTOR + BATCH * BATCHES + SEQUENTIAL,
+        (round + 1) * (ACTORS * PER_ACTOR + BATCH * BATCHES + SEQUENTIAL + RECOVER) - RECOVER,
         "the baseline lost or duplicated rows"
     );
 
@@ -426,14 +426,14 @@ where
         let rows = (0..1000)
             .map(|n| {
                 seq += 1;
-                baseline::Row::added("recover", seq, n)
+                baseline::Row::added(&format!("recover-{round}"), seq, n)
             })
             .collect::<Vec<_>>();
         db.insert(&rows).await.unwrap();
     }
     check_journal(&store, &id, RECOVER).await;
     let start = Instant::now();
-    let rows = db.replay("recover").await;
+    let rows = db.replay(&format!("recover-{round}")).await;
     let mut sum = 0u64;
     for (i, (seq, payload)) in rows.iter().enumerate() {
         assert_eq!(*seq, i as i64 + 1);
@@ -460,20 +460,48 @@ where
         bactor: rate(RECOVER, rec),
     });
     system.shutdown().await;
-    for c in &cells {
+    cells
+}
+
+const ROUNDS: u64 = 3;
+
+/// `ROUNDS` rounds on one backend; prints each scenario's medians (min–max) and the
+/// ratio of the medians.
+async fn bench<S>(name: &str, store: S, db: baseline::Db)
+where
+    S: Journal + SnapshotStore + Clone,
+{
+    db.create().await;
+    let mut rounds = Vec::new();
+    for round in 0..ROUNDS {
+        rounds.push(run(store.clone(), db.clone(), round).await);
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (v[v.len() / 2], v[0], v[v.len() - 1])
+    };
+    for (i, c) in rounds[0].iter().enumerate() {
+        let (b, bmin, bmax) = median(rounds.iter().map(|r| r[i].baseline).collect());
+        let (o, omin, omax) = median(rounds.iter().map(|r| r[i].bactor).collect());
         println!(
-            "| {name} | {} | {:.1} k/s | {:.1} k/s | {:.2}x |",
+            "| {name} | {} | {:.1} k/s ({:.1}–{:.1}) | {:.1} k/s ({:.1}–{:.1}) | {:.2}x |",
             c.scenario,
-            c.baseline / 1e3,
-            c.bactor / 1e3,
-            c.bactor / c.baseline
+            b / 1e3,
+            bmin / 1e3,
+            bmax / 1e3,
+            o / 1e3,
+            omin / 1e3,
+            omax / 1e3,
+            o / b
         );
     }
-    cells
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    println!(
+        "{ROUNDS} rounds, the baseline first in each; medians (min–max), and the ratio of the medians\n"
+    );
     println!("| backend | scenario | hand-written sqlx | bactor | bactor ÷ baseline |");
     println!("|---|---|---|---|---|");
     let path = std::env::temp_dir().join(format!("bactor-bench-{}.db", std::process::id()));
@@ -489,7 +517,7 @@ async fn main() {
         .connect_with(options)
         .await
         .unwrap();
-    run(
+    bench(
         "SQLite (file, WAL, synchronous=NORMAL)",
         sqlite,
         baseline::Db::Sqlite(pool),
@@ -508,7 +536,7 @@ async fn main() {
                 .connect(&url)
                 .await
                 .unwrap();
-            run(
+            bench(
                 "Postgres 15 (local, default settings)",
                 PostgresStore::connect(&url).await.unwrap(),
                 baseline::Db::Postgres(pool),
