@@ -12,7 +12,8 @@
 //!   the whole journal.
 //!
 //! Events and snapshots are JSON text with a *manifest* (the type name of what was stored),
-//! kept as `TEXT` on SQLite and `JSONB` on Postgres, so operators can read them.
+//! kept as `TEXT` on both SQL backends, byte for byte, so operators can read them (on
+//! Postgres, cast to `jsonb` to query them).
 //!
 //! Backends: [`MemoryStore`] (tests), `SqliteStore` (feature `sqlite`, the default: the
 //! embedded store, a file or in-memory) and `PostgresStore` (feature `postgres`). The SQL

@@ -10,7 +10,8 @@ use crate::batch::{Append, BatchBackend, GroupCommit, Row, WriteError, plan};
 use crate::sql::{db_error, sql_store, write_error};
 use crate::{BoxFuture, StoreError, from_db, to_db};
 
-/// A journal and snapshot store in Postgres. Payloads are `JSONB`.
+/// A journal and snapshot store in Postgres. Payloads are JSON text (`TEXT`, byte for byte
+/// as written; cast to `jsonb` to query them).
 ///
 /// The schema is created on connect by embedded migrations. Appends from all actors go
 /// through one writer task that commits whatever is pending as one `INSERT ... SELECT FROM
@@ -99,7 +100,7 @@ impl Backend {
             Columns::of(batch.iter().flat_map(|a| a.rows(now)).collect());
         sqlx::query(
             "INSERT INTO bactor_journal (persistence_id, sequence_nr, manifest, payload, written_at) \
-             SELECT p, s, m, j::jsonb, w \
+             SELECT p, s, m, j, w \
              FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[]) AS r(p, s, m, j, w)",
         )
         .bind(&pids)
@@ -152,7 +153,7 @@ impl BatchBackend for Backend {
                           WHERE b.persistence_id = a.p AND b.sequence_nr = a.e) \
                  ), ins AS ( \
                    INSERT INTO bactor_journal (persistence_id, sequence_nr, manifest, payload, written_at) \
-                   SELECT r.p, r.s, r.m, r.j::jsonb, r.w \
+                   SELECT r.p, r.s, r.m, r.j, r.w \
                    FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[]) \
                         AS r(p, s, m, j, w, k) \
                    WHERE r.k IN (SELECT k FROM ok) \
@@ -211,7 +212,7 @@ impl BatchBackend for Backend {
                 let Columns(pids, seqs, manifests, payloads, times) = Columns::of(rows);
                 sqlx::query(
                     "INSERT INTO bactor_journal (persistence_id, sequence_nr, manifest, payload, written_at) \
-                     SELECT p, s, m, j::jsonb, w FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[]) \
+                     SELECT p, s, m, j, w FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[]) \
                      AS t(p, s, m, j, w)",
                 )
                 .bind(&pids)
@@ -233,16 +234,16 @@ sql_store!(
     PostgresStore,
     pool: PgPool,
     migrations: "./migrations/postgres",
-    replay: "SELECT sequence_nr, manifest, payload::text, written_at FROM bactor_journal \
+    replay: "SELECT sequence_nr, manifest, payload, written_at FROM bactor_journal \
              WHERE persistence_id = $1 AND sequence_nr >= $2 AND sequence_nr <= $3 AND NOT deleted \
              ORDER BY sequence_nr LIMIT $4",
     highest: "SELECT MAX(sequence_nr) FROM bactor_journal WHERE persistence_id = $1",
     delete_to: "UPDATE bactor_journal SET deleted = TRUE WHERE persistence_id = $1 AND sequence_nr <= $2",
     save_snapshot: "INSERT INTO bactor_snapshot (persistence_id, sequence_nr, created_at, manifest, payload) \
-                    VALUES ($1, $2, $3, $4, $5::jsonb) \
+                    VALUES ($1, $2, $3, $4, $5) \
                     ON CONFLICT (persistence_id, sequence_nr) DO UPDATE SET \
                     created_at = EXCLUDED.created_at, manifest = EXCLUDED.manifest, payload = EXCLUDED.payload",
-    load_snapshot: "SELECT sequence_nr, created_at, manifest, payload::text FROM bactor_snapshot \
+    load_snapshot: "SELECT sequence_nr, created_at, manifest, payload FROM bactor_snapshot \
                     WHERE persistence_id = $1 AND sequence_nr BETWEEN $2 AND $3 AND created_at BETWEEN $4 AND $5 \
                     ORDER BY sequence_nr DESC LIMIT 1",
     delete_snapshot: "DELETE FROM bactor_snapshot WHERE persistence_id = $1 AND sequence_nr = $2",

@@ -29,8 +29,7 @@ pub fn fresh_id(case: &str) -> String {
     )
 }
 
-/// The JSON payload of test event `n`: a JSON string, which every backend returns
-/// byte for byte (JSONB normalises objects, not scalars).
+/// The JSON payload of test event `n`: a JSON string, returned byte for byte.
 fn payload(n: u64) -> String {
     format!("\"e-{n}\"")
 }
