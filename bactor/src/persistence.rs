@@ -524,7 +524,7 @@ async fn snapshot<A: PersistentActor>(
 }
 
 /// How many events recovery reads per round trip.
-const REPLAY_PAGE: u64 = 1000;
+const REPLAY_PAGE: u64 = 10_000;
 
 /// Recovery: the newest snapshot, then the later events through `apply_event`. Runs before
 /// `pre_start` and before `post_restart`. Publishes [`SystemEvent::Recovered`] when done,
