@@ -91,6 +91,18 @@ pub struct EventRecord {
     pub written_at: i64,
 }
 
+/// A stored event as recovery reads it ([`Journal::replay_payloads`]): what
+/// [`EventRecord`] holds, less what recovery does not use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplayedPayload {
+    /// Its position in the journal, from 1.
+    pub sequence_nr: u64,
+    /// What the payload is; only when asked for.
+    pub manifest: Option<String>,
+    /// The event, as JSON text.
+    pub payload: String,
+}
+
 /// Which snapshots a load or delete considers. The default matches every snapshot.
 ///
 /// # Example
@@ -305,6 +317,45 @@ pub trait Journal: Send + Sync + 'static {
         to: u64,
         max: u64,
     ) -> BoxFuture<'a, Result<Vec<EventRecord>, StoreError>>;
+
+    /// What recovery reads: [`replay`](Journal::replay)'s events, without the persistence
+    /// id and the time, and with the manifest only if `manifests` (an upcaster needs it).
+    /// Reading fewer columns makes recovery faster on the SQL stores, which override
+    /// this; the default calls `replay`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use bactor_persist::{Journal, MemoryStore, NewEvent};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let store = MemoryStore::new();
+    /// store.append("a", 0, vec![NewEvent::new("E", "1")]).await.unwrap();
+    /// let events = store.replay_payloads("a", 1, u64::MAX, 10, false).await.unwrap();
+    /// assert_eq!((events[0].sequence_nr, events[0].payload.as_str()), (1, "1"));
+    /// assert_eq!(events[0].manifest, None);
+    /// # }
+    /// ```
+    fn replay_payloads<'a>(
+        &'a self,
+        persistence_id: &'a str,
+        from: u64,
+        to: u64,
+        max: u64,
+        manifests: bool,
+    ) -> BoxFuture<'a, Result<Vec<ReplayedPayload>, StoreError>> {
+        Box::pin(async move {
+            let events = self.replay(persistence_id, from, to, max).await?;
+            Ok(events
+                .into_iter()
+                .map(|e| ReplayedPayload {
+                    sequence_nr: e.sequence_nr,
+                    manifest: manifests.then_some(e.manifest),
+                    payload: e.payload,
+                })
+                .collect())
+        })
+    }
 
     /// The highest sequence number ever written (`0` for an unknown id), deleted events
     /// included.

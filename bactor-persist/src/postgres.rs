@@ -237,6 +237,9 @@ sql_store!(
     replay: "SELECT sequence_nr, manifest, payload, written_at FROM bactor_journal \
              WHERE persistence_id = $1 AND sequence_nr >= $2 AND sequence_nr <= $3 AND NOT deleted \
              ORDER BY sequence_nr LIMIT $4",
+    replay_payloads: "SELECT sequence_nr, payload FROM bactor_journal \
+             WHERE persistence_id = $1 AND sequence_nr >= $2 AND sequence_nr <= $3 AND NOT deleted \
+             ORDER BY sequence_nr LIMIT $4",
     highest: "SELECT MAX(sequence_nr) FROM bactor_journal WHERE persistence_id = $1",
     delete_to: "UPDATE bactor_journal SET deleted = TRUE WHERE persistence_id = $1 AND sequence_nr <= $2",
     save_snapshot: "INSERT INTO bactor_snapshot (persistence_id, sequence_nr, created_at, manifest, payload) \

@@ -523,6 +523,19 @@ async fn snapshot<A: PersistentActor>(
     Ok(())
 }
 
+/// The manifest of one stored event (for an error message); empty if it cannot be read.
+async fn manifest_of(st: &PersistState, sequence_nr: u64) -> String {
+    match st
+        .store
+        .journal
+        .replay(&st.id, sequence_nr, sequence_nr, 1)
+        .await
+    {
+        Ok(mut records) => records.pop().map(|r| r.manifest).unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
 /// How many events recovery reads per round trip.
 const REPLAY_PAGE: u64 = 10_000;
 
@@ -629,7 +642,13 @@ async fn replay<A: PersistentActor>(
         let page = st
             .store
             .journal
-            .replay(&st.id, st.seq + 1, u64::MAX, REPLAY_PAGE)
+            .replay_payloads(
+                &st.id,
+                st.seq + 1,
+                u64::MAX,
+                REPLAY_PAGE,
+                upcaster.is_some(),
+            )
             .await
             .map_err(PersistError::from)?;
         if page.is_empty() {
@@ -663,17 +682,27 @@ async fn replay<A: PersistentActor>(
             {
                 return Err(error);
             }
-            let decoded = match upcaster {
-                None => serde_json::from_str(&record.payload),
-                Some(upcast) => serde_json::from_str(&record.payload)
-                    .and_then(|json| serde_json::from_value(upcast(&record.manifest, json))),
+            let decoded = match (upcaster, &record.manifest) {
+                (Some(upcast), Some(manifest)) => serde_json::from_str(&record.payload)
+                    .and_then(|json| serde_json::from_value(upcast(manifest, json))),
+                _ => serde_json::from_str(&record.payload),
             };
-            let event: A::Event = decoded.map_err(|e| PersistError::Decode {
-                persistence_id: st.id.clone(),
-                sequence_nr: record.sequence_nr,
-                manifest: record.manifest.clone(),
-                error: Arc::new(e),
-            })?;
+            let event: A::Event = match decoded {
+                Ok(event) => event,
+                Err(e) => {
+                    // The manifest, for the error: read now unless it came with the page.
+                    let manifest = match record.manifest {
+                        Some(manifest) => manifest,
+                        None => manifest_of(&st, record.sequence_nr).await,
+                    };
+                    return Err(PersistError::Decode {
+                        persistence_id: st.id.clone(),
+                        sequence_nr: record.sequence_nr,
+                        manifest,
+                        error: Arc::new(e),
+                    });
+                }
+            };
             actor.apply_event(event);
             st.seq = record.sequence_nr;
             st.since_snapshot += 1;
