@@ -88,17 +88,55 @@ mod file {
         );
     }
 
-    /// On one thread the writer cannot run while the case queues its appends, so the
-    /// mixed case's seven appends (two of them stale) are decided in one flush.
+    /// On one thread the writer cannot run while the case queues its appends: the first of
+    /// the mixed case's seven appends writes inline (nothing else is in flight), and the
+    /// other six (both stale ones among them) queue behind it and are decided in one
+    /// flush.
     #[tokio::test(flavor = "current_thread")]
     async fn conflicting_and_valid_appends_share_one_flush() {
         let store = SqliteStore::in_memory().await.unwrap();
         bounded(bactor_persist::tck::mixed_batch_refuses_only_the_conflicting_appends(&store))
             .await;
         let stats = store.commit_stats();
-        // Three prefill appends, one at a time, then the seven together.
+        // Three prefill appends, one at a time, then one, then six together.
         assert_eq!(stats.appends, 10, "{stats:?}");
-        assert_eq!(stats.flushes, 4, "{stats:?}");
+        assert_eq!(stats.flushes, 5, "{stats:?}");
+    }
+
+    /// An append that writes inline holds the store's one flush; dropped half-way (its
+    /// task cancelled), it gives it back: appends queued behind it, and later ones, are
+    /// written.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_cancelled_inline_append_does_not_block_the_others() {
+        let store = SqliteStore::in_memory().await.unwrap();
+        for round in 0..3u64 {
+            let first = format!("cancelled-{round}");
+            let mut cancelled = Box::pin(store.append(&first, 0, vec![NewEvent::new("E", "0")]));
+            // Polled once: it takes the flush and starts writing, then is dropped.
+            assert!(futures_poll_once(cancelled.as_mut()).await.is_none());
+            // Queued behind it (polled once: the flush is taken).
+            let mut queued = Box::pin(store.append("queued", round, vec![NewEvent::new("E", "1")]));
+            assert!(futures_poll_once(queued.as_mut()).await.is_none());
+            drop(cancelled);
+            assert_eq!(bounded(queued).await.unwrap(), round + 1);
+        }
+        assert_eq!(
+            bounded(store.append("later", 0, vec![NewEvent::new("E", "2")]))
+                .await
+                .unwrap(),
+            1
+        );
+    }
+
+    /// Polls `f` once.
+    async fn futures_poll_once<F: std::future::Future + Unpin>(mut f: F) -> Option<F::Output> {
+        std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(match std::pin::Pin::new(&mut f).poll(cx) {
+                std::task::Poll::Ready(v) => Some(v),
+                std::task::Poll::Pending => None,
+            })
+        })
+        .await
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
