@@ -693,7 +693,7 @@ async fn replay<A: PersistentActor>(
                     // The manifest, for the error: read now unless it came with the page.
                     let manifest = match record.manifest {
                         Some(manifest) => manifest,
-                        None => manifest_of(&st, record.sequence_nr).await,
+                        None => manifest_of(st, record.sequence_nr).await,
                     };
                     return Err(PersistError::Decode {
                         persistence_id: st.id.clone(),
