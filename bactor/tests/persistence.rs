@@ -1000,3 +1000,30 @@ async fn a_real_postgres_stopped_mid_run_errors_in_time_and_the_ref_works_after_
     assert!(balance >= 4 && (balance - 1) % 3 == 0, "{balance}");
     no_hang(system.shutdown()).await;
 }
+
+/// Recovery reads events without their manifests (unless an upcaster needs them); an
+/// event that does not decode still names its manifest in the error, read then.
+#[tokio::test]
+async fn an_event_that_does_not_decode_names_its_manifest() {
+    let store = no_hang(SqliteStore::in_memory()).await.unwrap();
+    no_hang(store.append(
+        "mystery",
+        0,
+        vec![
+            bactor::persist::NewEvent::new("Strict::Deposited", r#"{"Deposited":{"amount":1}}"#),
+            bactor::persist::NewEvent::new("Strict::Mystery", r#"{"Mystery":{}}"#),
+        ],
+    ))
+    .await
+    .unwrap();
+    let system = no_hang(system_with(store.clone())).await;
+    match no_hang(system.spawn_recovered("mystery", Strict::default)).await {
+        Err(RecoveryError::Failed(PersistError::Decode {
+            sequence_nr,
+            manifest,
+            ..
+        })) => assert_eq!((sequence_nr, manifest.as_str()), (2, "Strict::Mystery")),
+        other => panic!("expected the event's decode error, got {:?}", other.err()),
+    }
+    no_hang(system.shutdown()).await;
+}
