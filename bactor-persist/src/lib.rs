@@ -344,17 +344,14 @@ pub trait Journal: Send + Sync + 'static {
         max: u64,
         manifests: bool,
     ) -> BoxFuture<'a, Result<Vec<ReplayedPayload>, StoreError>> {
-        Box::pin(async move {
-            let events = self.replay(persistence_id, from, to, max).await?;
-            Ok(events
-                .into_iter()
-                .map(|e| ReplayedPayload {
-                    sequence_nr: e.sequence_nr,
-                    manifest: manifests.then_some(e.manifest),
-                    payload: e.payload,
-                })
-                .collect())
-        })
+        Box::pin(payloads_of_replay(
+            self,
+            persistence_id,
+            from,
+            to,
+            max,
+            manifests,
+        ))
     }
 
     /// The highest sequence number ever written (`0` for an unknown id), deleted events
@@ -370,6 +367,26 @@ pub trait Journal: Send + Sync + 'static {
         persistence_id: &'a str,
         to: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
+}
+
+/// [`Journal::replay_payloads`] through [`Journal::replay`].
+pub(crate) async fn payloads_of_replay<J: Journal + ?Sized>(
+    journal: &J,
+    persistence_id: &str,
+    from: u64,
+    to: u64,
+    max: u64,
+    manifests: bool,
+) -> Result<Vec<ReplayedPayload>, StoreError> {
+    let events = journal.replay(persistence_id, from, to, max).await?;
+    Ok(events
+        .into_iter()
+        .map(|e| ReplayedPayload {
+            sequence_nr: e.sequence_nr,
+            manifest: manifests.then_some(e.manifest),
+            payload: e.payload,
+        })
+        .collect())
 }
 
 /// A store of snapshots.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use crate::batch::{Append, BatchBackend, GroupCommit, Row, WriteError, plan};
-use crate::sql::{db_error, sql_store, write_error};
+use crate::sql::{Dialect, SqlBacked, db_error, write_error};
 use crate::{BoxFuture, StoreError, from_db, to_db};
 
 /// A journal and snapshot store in Postgres. Payloads are JSON text (`TEXT`, byte for byte
@@ -230,26 +230,67 @@ impl BatchBackend for Backend {
     }
 }
 
-sql_store!(
-    PostgresStore,
-    pool: PgPool,
-    migrations: "./migrations/postgres",
-    replay: "SELECT sequence_nr, manifest, payload, written_at FROM bactor_journal \
+impl PostgresStore {
+    /// Uses an existing pool; applies the migrations.
+    pub async fn from_pool(pool: PgPool) -> Result<Self, StoreError> {
+        sqlx::migrate!("./migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(StoreError::backend)?;
+        let commits = GroupCommit::start(Arc::new(Backend { pool: pool.clone() }));
+        Ok(PostgresStore {
+            pool,
+            commits: Arc::new(commits),
+        })
+    }
+
+    /// How much group commit has batched so far.
+    pub fn commit_stats(&self) -> crate::CommitStats {
+        self.commits.stats()
+    }
+
+    /// The underlying pool (to inspect the tables, or to close the store).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+/// Its statements: `Journal` and `SnapshotStore` are the shared ones (`sql`).
+impl SqlBacked for PostgresStore {
+    type Dialect = PostgresDialect;
+
+    fn sql_pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn commits(&self) -> &GroupCommit {
+        &self.commits
+    }
+}
+
+pub(crate) struct PostgresDialect;
+
+impl Dialect for PostgresDialect {
+    type Db = sqlx::Postgres;
+    const REPLAY: &'static str = "SELECT sequence_nr, manifest, payload, written_at FROM bactor_journal \
              WHERE persistence_id = $1 AND sequence_nr >= $2 AND sequence_nr <= $3 AND NOT deleted \
-             ORDER BY sequence_nr LIMIT $4",
-    replay_payloads: "SELECT sequence_nr, payload FROM bactor_journal \
+             ORDER BY sequence_nr LIMIT $4";
+    const REPLAY_PAYLOADS: &'static str = "SELECT sequence_nr, payload FROM bactor_journal \
              WHERE persistence_id = $1 AND sequence_nr >= $2 AND sequence_nr <= $3 AND NOT deleted \
-             ORDER BY sequence_nr LIMIT $4",
-    highest: "SELECT MAX(sequence_nr) FROM bactor_journal WHERE persistence_id = $1",
-    delete_to: "UPDATE bactor_journal SET deleted = TRUE WHERE persistence_id = $1 AND sequence_nr <= $2",
-    save_snapshot: "INSERT INTO bactor_snapshot (persistence_id, sequence_nr, created_at, manifest, payload) \
+             ORDER BY sequence_nr LIMIT $4";
+    const HIGHEST: &'static str =
+        "SELECT MAX(sequence_nr) FROM bactor_journal WHERE persistence_id = $1";
+    const DELETE_TO: &'static str =
+        "UPDATE bactor_journal SET deleted = TRUE WHERE persistence_id = $1 AND sequence_nr <= $2";
+    const SAVE_SNAPSHOT: &'static str = "INSERT INTO bactor_snapshot (persistence_id, sequence_nr, created_at, manifest, payload) \
                     VALUES ($1, $2, $3, $4, $5) \
                     ON CONFLICT (persistence_id, sequence_nr) DO UPDATE SET \
-                    created_at = EXCLUDED.created_at, manifest = EXCLUDED.manifest, payload = EXCLUDED.payload",
-    load_snapshot: "SELECT sequence_nr, created_at, manifest, payload FROM bactor_snapshot \
+                    created_at = EXCLUDED.created_at, manifest = EXCLUDED.manifest, payload = EXCLUDED.payload";
+    const LOAD_SNAPSHOT: &'static str = "SELECT sequence_nr, created_at, manifest, payload FROM bactor_snapshot \
                     WHERE persistence_id = $1 AND sequence_nr BETWEEN $2 AND $3 AND created_at BETWEEN $4 AND $5 \
-                    ORDER BY sequence_nr DESC LIMIT 1",
-    delete_snapshot: "DELETE FROM bactor_snapshot WHERE persistence_id = $1 AND sequence_nr = $2",
-    delete_snapshots: "DELETE FROM bactor_snapshot WHERE persistence_id = $1 \
-                       AND sequence_nr BETWEEN $2 AND $3 AND created_at BETWEEN $4 AND $5",
-);
+                    ORDER BY sequence_nr DESC LIMIT 1";
+    const DELETE_SNAPSHOT: &'static str =
+        "DELETE FROM bactor_snapshot WHERE persistence_id = $1 AND sequence_nr = $2";
+    const DELETE_SNAPSHOTS: &'static str = "DELETE FROM bactor_snapshot WHERE persistence_id = $1 \
+                       AND sequence_nr BETWEEN $2 AND $3 AND created_at BETWEEN $4 AND $5";
+}

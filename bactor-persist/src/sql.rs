@@ -1,264 +1,281 @@
-//! What the SQL stores share: the journal reads, the logical delete and the whole snapshot
-//! store differ between SQLite and Postgres only in their SQL, so one macro writes both
-//! implementations from each backend's statements.
+//! What the SQL stores share. SQLite and Postgres differ in how they write (their group
+//! commit backends) and in the text of their statements ([`Dialect`]); reading the journal,
+//! the logical delete and the whole snapshot store are written once, here, for any
+//! [`SqlBacked`] store.
 
-/// Implements `from_pool`, `commit_stats`, `pool`, `Journal` (appends through the store's group commit) and `SnapshotStore` for
-/// a SQL store with fields `pool` and `commits`, from the backend's statements. Parameters
-/// are bound in the order the statements number them.
-macro_rules! sql_store {
-    (
-        $store:ident,
-        pool: $pool:ty,
-        migrations: $migrations:literal,
-        replay: $replay:literal,
-        replay_payloads: $replay_payloads:literal,
-        highest: $highest:literal,
-        delete_to: $delete_to:literal,
-        save_snapshot: $save:literal,
-        load_snapshot: $load:literal,
-        delete_snapshot: $delete:literal,
-        delete_snapshots: $delete_matching:literal $(,)?
-    ) => {
-        impl $store {
-            /// Uses an existing pool; applies the migrations.
-            pub async fn from_pool(pool: $pool) -> Result<Self, $crate::StoreError> {
-                sqlx::migrate!($migrations)
-                    .run(&pool)
-                    .await
-                    .map_err($crate::StoreError::backend)?;
-                let backend = Backend { pool: pool.clone() };
-                let commits = $crate::batch::GroupCommit::start(std::sync::Arc::new(backend));
-                Ok($store {
-                    pool,
-                    commits: std::sync::Arc::new(commits),
-                })
-            }
+use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, Type};
 
-            /// How much group commit has batched so far.
-            pub fn commit_stats(&self) -> $crate::CommitStats {
-                self.commits.stats()
-            }
+use crate::batch::GroupCommit;
+use crate::{
+    BoxFuture, EventRecord, Journal, NewEvent, ReplayedPayload, SnapshotCriteria, SnapshotRecord,
+    SnapshotStore, StoreError, from_db, to_db,
+};
 
-            /// The underlying pool (to inspect the tables, or to close the store).
-            pub fn pool(&self) -> &$pool {
-                &self.pool
-            }
-        }
-
-        impl $crate::Journal for $store {
-            fn append<'a>(
-                &'a self,
-                persistence_id: &'a str,
-                expected: u64,
-                events: Vec<$crate::NewEvent>,
-            ) -> $crate::BoxFuture<'a, Result<u64, $crate::StoreError>> {
-                Box::pin(self.commits.append(persistence_id, expected, events))
-            }
-
-            fn replay<'a>(
-                &'a self,
-                persistence_id: &'a str,
-                from: u64,
-                to: u64,
-                max: u64,
-            ) -> $crate::BoxFuture<'a, Result<Vec<$crate::EventRecord>, $crate::StoreError>> {
-                Box::pin(async move {
-                    if from > to || max == 0 {
-                        return Ok(Vec::new());
-                    }
-                    let rows: Vec<(i64, String, String, i64)> = sqlx::query_as($replay)
-                        .bind(persistence_id)
-                        .bind($crate::to_db(from))
-                        .bind($crate::to_db(to))
-                        .bind($crate::to_db(max))
-                        .fetch_all(&self.pool)
-                        .await
-                        .map_err($crate::StoreError::backend)?;
-                    Ok(rows
-                        .into_iter()
-                        .map(|(seq, manifest, payload, written_at)| $crate::EventRecord {
-                            persistence_id: persistence_id.to_owned(),
-                            sequence_nr: $crate::from_db(seq),
-                            manifest,
-                            payload,
-                            written_at,
-                        })
-                        .collect())
-                })
-            }
-
-            fn replay_payloads<'a>(
-                &'a self,
-                persistence_id: &'a str,
-                from: u64,
-                to: u64,
-                max: u64,
-                manifests: bool,
-            ) -> $crate::BoxFuture<'a, Result<Vec<$crate::ReplayedPayload>, $crate::StoreError>>
-            {
-                Box::pin(async move {
-                    if from > to || max == 0 {
-                        return Ok(Vec::new());
-                    }
-                    if manifests {
-                        let rows: Vec<(i64, String, String, i64)> = sqlx::query_as($replay)
-                            .bind(persistence_id)
-                            .bind($crate::to_db(from))
-                            .bind($crate::to_db(to))
-                            .bind($crate::to_db(max))
-                            .fetch_all(&self.pool)
-                            .await
-                            .map_err($crate::StoreError::backend)?;
-                        return Ok(rows
-                            .into_iter()
-                            .map(|(seq, manifest, payload, _)| $crate::ReplayedPayload {
-                                sequence_nr: $crate::from_db(seq),
-                                manifest: Some(manifest),
-                                payload,
-                            })
-                            .collect());
-                    }
-                    // Two columns, not four: each column read costs (a third of a
-                    // recovery's time on SQLite).
-                    let rows: Vec<(i64, String)> = sqlx::query_as($replay_payloads)
-                        .bind(persistence_id)
-                        .bind($crate::to_db(from))
-                        .bind($crate::to_db(to))
-                        .bind($crate::to_db(max))
-                        .fetch_all(&self.pool)
-                        .await
-                        .map_err($crate::StoreError::backend)?;
-                    Ok(rows
-                        .into_iter()
-                        .map(|(seq, payload)| $crate::ReplayedPayload {
-                            sequence_nr: $crate::from_db(seq),
-                            manifest: None,
-                            payload,
-                        })
-                        .collect())
-                })
-            }
-
-            fn highest_sequence_nr<'a>(
-                &'a self,
-                persistence_id: &'a str,
-            ) -> $crate::BoxFuture<'a, Result<u64, $crate::StoreError>> {
-                Box::pin(async move {
-                    let n: Option<i64> = sqlx::query_scalar($highest)
-                        .bind(persistence_id)
-                        .fetch_one(&self.pool)
-                        .await
-                        .map_err($crate::StoreError::backend)?;
-                    Ok(n.map_or(0, $crate::from_db))
-                })
-            }
-
-            fn delete_to<'a>(
-                &'a self,
-                persistence_id: &'a str,
-                to: u64,
-            ) -> $crate::BoxFuture<'a, Result<(), $crate::StoreError>> {
-                Box::pin(async move {
-                    // Deletion is logical: the rows stay (not replayed), so the highest
-                    // sequence number is never reset and a stale writer still meets the
-                    // primary key.
-                    sqlx::query($delete_to)
-                        .bind(persistence_id)
-                        .bind($crate::to_db(to))
-                        .execute(&self.pool)
-                        .await
-                        .map_err($crate::StoreError::backend)?;
-                    Ok(())
-                })
-            }
-        }
-
-        impl $crate::SnapshotStore for $store {
-            fn save<'a>(
-                &'a self,
-                s: $crate::SnapshotRecord,
-            ) -> $crate::BoxFuture<'a, Result<(), $crate::StoreError>> {
-                Box::pin(async move {
-                    sqlx::query($save)
-                        .bind(&s.persistence_id)
-                        .bind($crate::to_db(s.sequence_nr))
-                        .bind(s.created_at)
-                        .bind(&s.manifest)
-                        .bind(&s.payload)
-                        .execute(&self.pool)
-                        .await
-                        .map_err($crate::StoreError::backend)?;
-                    Ok(())
-                })
-            }
-
-            fn load<'a>(
-                &'a self,
-                persistence_id: &'a str,
-                c: $crate::SnapshotCriteria,
-            ) -> $crate::BoxFuture<'a, Result<Option<$crate::SnapshotRecord>, $crate::StoreError>>
-            {
-                Box::pin(async move {
-                    let row: Option<(i64, i64, String, String)> = sqlx::query_as($load)
-                        .bind(persistence_id)
-                        .bind($crate::to_db(c.min_sequence_nr))
-                        .bind($crate::to_db(c.max_sequence_nr))
-                        .bind(c.min_timestamp)
-                        .bind(c.max_timestamp)
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err($crate::StoreError::backend)?;
-                    Ok(row.map(
-                        |(seq, created_at, manifest, payload)| $crate::SnapshotRecord {
-                            persistence_id: persistence_id.to_owned(),
-                            sequence_nr: $crate::from_db(seq),
-                            created_at,
-                            manifest,
-                            payload,
-                        },
-                    ))
-                })
-            }
-
-            fn delete<'a>(
-                &'a self,
-                persistence_id: &'a str,
-                sequence_nr: u64,
-            ) -> $crate::BoxFuture<'a, Result<(), $crate::StoreError>> {
-                Box::pin(async move {
-                    sqlx::query($delete)
-                        .bind(persistence_id)
-                        .bind($crate::to_db(sequence_nr))
-                        .execute(&self.pool)
-                        .await
-                        .map_err($crate::StoreError::backend)?;
-                    Ok(())
-                })
-            }
-
-            fn delete_matching<'a>(
-                &'a self,
-                persistence_id: &'a str,
-                c: $crate::SnapshotCriteria,
-            ) -> $crate::BoxFuture<'a, Result<(), $crate::StoreError>> {
-                Box::pin(async move {
-                    sqlx::query($delete_matching)
-                        .bind(persistence_id)
-                        .bind($crate::to_db(c.min_sequence_nr))
-                        .bind($crate::to_db(c.max_sequence_nr))
-                        .bind(c.min_timestamp)
-                        .bind(c.max_timestamp)
-                        .execute(&self.pool)
-                        .await
-                        .map_err($crate::StoreError::backend)?;
-                    Ok(())
-                })
-            }
-        }
-    };
+/// A SQL backend's statements. Each binds its parameters in the order given.
+pub(crate) trait Dialect: Send + Sync + 'static {
+    type Db: Database;
+    /// `sequence_nr, manifest, payload, written_at` of the events of persistence id `1`
+    /// with `2 <= sequence_nr <= 3`, not deleted, oldest first, at most `4`.
+    const REPLAY: &'static str;
+    /// As [`REPLAY`](Dialect::REPLAY), selecting `sequence_nr, payload` only.
+    const REPLAY_PAYLOADS: &'static str;
+    /// The highest sequence number of `1`, deleted events included; `NULL` for none.
+    const HIGHEST: &'static str;
+    /// Marks the events of `1` up to `2` deleted.
+    const DELETE_TO: &'static str;
+    /// Saves, or overwrites, the snapshot of `1` at `2`: `created_at` `3`, `manifest`
+    /// `4`, `payload` `5`.
+    const SAVE_SNAPSHOT: &'static str;
+    /// `sequence_nr, created_at, manifest, payload` of the newest snapshot of `1` with
+    /// `2 <= sequence_nr <= 3` and `4 <= created_at <= 5`.
+    const LOAD_SNAPSHOT: &'static str;
+    /// Deletes the snapshot of `1` at `2`.
+    const DELETE_SNAPSHOT: &'static str;
+    /// Deletes the snapshots of `1` matching as in
+    /// [`LOAD_SNAPSHOT`](Dialect::LOAD_SNAPSHOT).
+    const DELETE_SNAPSHOTS: &'static str;
 }
 
-pub(crate) use sql_store;
+/// A store made of a pool and a group commit in a [`Dialect`]: `Journal` and
+/// `SnapshotStore` come with it.
+pub(crate) trait SqlBacked: Send + Sync + 'static {
+    type Dialect: Dialect;
+    fn sql_pool(&self) -> &Pool<<Self::Dialect as Dialect>::Db>;
+    fn commits(&self) -> &GroupCommit;
+}
+
+/// The database of a SQL-backed store.
+type Db<T> = <<T as SqlBacked>::Dialect as Dialect>::Db;
+/// Its row type.
+type DbRow<T> = <Db<T> as Database>::Row;
+
+// The bounds below say what the statements need of a database: a pool that executes them,
+// `&str` and `i64` parameters, and the rows they read. SQLite and Postgres have all of it.
+
+impl<T> Journal for T
+where
+    T: SqlBacked,
+    for<'c> &'c mut <Db<T> as Database>::Connection: Executor<'c, Database = Db<T>>,
+    <Db<T> as Database>::Arguments: IntoArguments<Db<T>>,
+    for<'q> &'q str: Encode<'q, Db<T>> + Type<Db<T>>,
+    for<'q> i64: Encode<'q, Db<T>> + Type<Db<T>>,
+    for<'r> (i64, String, String, i64): FromRow<'r, DbRow<T>>,
+    for<'r> (i64, String): FromRow<'r, DbRow<T>>,
+    for<'r> (Option<i64>,): FromRow<'r, DbRow<T>>,
+{
+    fn append<'a>(
+        &'a self,
+        persistence_id: &'a str,
+        expected: u64,
+        events: Vec<NewEvent>,
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(self.commits().append(persistence_id, expected, events))
+    }
+
+    fn replay<'a>(
+        &'a self,
+        persistence_id: &'a str,
+        from: u64,
+        to: u64,
+        max: u64,
+    ) -> BoxFuture<'a, Result<Vec<EventRecord>, StoreError>> {
+        Box::pin(async move {
+            if from > to || max == 0 {
+                return Ok(Vec::new());
+            }
+            let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(T::Dialect::REPLAY)
+                .bind(persistence_id)
+                .bind(to_db(from))
+                .bind(to_db(to))
+                .bind(to_db(max))
+                .fetch_all(self.sql_pool())
+                .await
+                .map_err(db_error)?;
+            Ok(rows
+                .into_iter()
+                .map(|(seq, manifest, payload, written_at)| EventRecord {
+                    persistence_id: persistence_id.to_owned(),
+                    sequence_nr: from_db(seq),
+                    manifest,
+                    payload,
+                    written_at,
+                })
+                .collect())
+        })
+    }
+
+    fn replay_payloads<'a>(
+        &'a self,
+        persistence_id: &'a str,
+        from: u64,
+        to: u64,
+        max: u64,
+        manifests: bool,
+    ) -> BoxFuture<'a, Result<Vec<ReplayedPayload>, StoreError>> {
+        Box::pin(async move {
+            if manifests {
+                return crate::payloads_of_replay(self, persistence_id, from, to, max, true).await;
+            }
+            if from > to || max == 0 {
+                return Ok(Vec::new());
+            }
+            // Two columns, not four: every column read costs (a third of a recovery's
+            // time on SQLite).
+            let rows: Vec<(i64, String)> = sqlx::query_as(T::Dialect::REPLAY_PAYLOADS)
+                .bind(persistence_id)
+                .bind(to_db(from))
+                .bind(to_db(to))
+                .bind(to_db(max))
+                .fetch_all(self.sql_pool())
+                .await
+                .map_err(db_error)?;
+            Ok(rows
+                .into_iter()
+                .map(|(seq, payload)| ReplayedPayload {
+                    sequence_nr: from_db(seq),
+                    manifest: None,
+                    payload,
+                })
+                .collect())
+        })
+    }
+
+    fn highest_sequence_nr<'a>(
+        &'a self,
+        persistence_id: &'a str,
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(async move {
+            let n: Option<i64> = sqlx::query_scalar(T::Dialect::HIGHEST)
+                .bind(persistence_id)
+                .fetch_one(self.sql_pool())
+                .await
+                .map_err(db_error)?;
+            Ok(n.map_or(0, from_db))
+        })
+    }
+
+    fn delete_to<'a>(
+        &'a self,
+        persistence_id: &'a str,
+        to: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        // Deletion is logical: the rows stay (not replayed), so the highest sequence
+        // number is never reset and a stale writer still meets the primary key.
+        Box::pin(execute_at(
+            self.sql_pool(),
+            T::Dialect::DELETE_TO,
+            persistence_id,
+            to,
+        ))
+    }
+}
+
+impl<T> SnapshotStore for T
+where
+    T: SqlBacked,
+    for<'c> &'c mut <Db<T> as Database>::Connection: Executor<'c, Database = Db<T>>,
+    <Db<T> as Database>::Arguments: IntoArguments<Db<T>>,
+    for<'q> &'q str: Encode<'q, Db<T>> + Type<Db<T>>,
+    for<'q> i64: Encode<'q, Db<T>> + Type<Db<T>>,
+    for<'r> (i64, i64, String, String): FromRow<'r, DbRow<T>>,
+{
+    fn save<'a>(&'a self, s: SnapshotRecord) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            sqlx::query(T::Dialect::SAVE_SNAPSHOT)
+                .bind(s.persistence_id.as_str())
+                .bind(to_db(s.sequence_nr))
+                .bind(s.created_at)
+                .bind(s.manifest.as_str())
+                .bind(s.payload.as_str())
+                .execute(self.sql_pool())
+                .await
+                .map_err(db_error)?;
+            Ok(())
+        })
+    }
+
+    fn load<'a>(
+        &'a self,
+        persistence_id: &'a str,
+        c: SnapshotCriteria,
+    ) -> BoxFuture<'a, Result<Option<SnapshotRecord>, StoreError>> {
+        Box::pin(async move {
+            let row: Option<(i64, i64, String, String)> = sqlx::query_as(T::Dialect::LOAD_SNAPSHOT)
+                .bind(persistence_id)
+                .bind(to_db(c.min_sequence_nr))
+                .bind(to_db(c.max_sequence_nr))
+                .bind(c.min_timestamp)
+                .bind(c.max_timestamp)
+                .fetch_optional(self.sql_pool())
+                .await
+                .map_err(db_error)?;
+            Ok(
+                row.map(|(seq, created_at, manifest, payload)| SnapshotRecord {
+                    persistence_id: persistence_id.to_owned(),
+                    sequence_nr: from_db(seq),
+                    created_at,
+                    manifest,
+                    payload,
+                }),
+            )
+        })
+    }
+
+    fn delete<'a>(
+        &'a self,
+        persistence_id: &'a str,
+        sequence_nr: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(execute_at(
+            self.sql_pool(),
+            T::Dialect::DELETE_SNAPSHOT,
+            persistence_id,
+            sequence_nr,
+        ))
+    }
+
+    fn delete_matching<'a>(
+        &'a self,
+        persistence_id: &'a str,
+        c: SnapshotCriteria,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            sqlx::query(T::Dialect::DELETE_SNAPSHOTS)
+                .bind(persistence_id)
+                .bind(to_db(c.min_sequence_nr))
+                .bind(to_db(c.max_sequence_nr))
+                .bind(c.min_timestamp)
+                .bind(c.max_timestamp)
+                .execute(self.sql_pool())
+                .await
+                .map_err(db_error)?;
+            Ok(())
+        })
+    }
+}
+
+/// Executes `sql` with a persistence id and a sequence number.
+async fn execute_at<DB>(
+    pool: &Pool<DB>,
+    sql: &'static str,
+    persistence_id: &str,
+    sequence_nr: u64,
+) -> Result<(), StoreError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+{
+    sqlx::query(sql)
+        .bind(persistence_id)
+        .bind(to_db(sequence_nr))
+        .execute(pool)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
 
 pub(crate) fn db_error(e: sqlx::Error) -> crate::StoreError {
     crate::StoreError::backend(e)
