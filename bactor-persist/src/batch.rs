@@ -1,24 +1,19 @@
 //! Group commit: appends from many writers, batched into one transaction per flush.
 //!
-//! An append made while no flush is in progress is written at once by its own task (a lone
-//! writer pays one round trip to the database, no hand-off to another task). Appends made
-//! while a flush is in progress queue, and a writer task takes whatever is pending as soon
-//! as that flush is done (no linger timer: measured slower on both databases) and inserts
-//! all their events with one multi-row statement. So concurrent actors share one commit
-//! instead of paying one each.
-//!
-//! The primary key refuses any sequence number taken already (a stale append: the whole
-//! statement fails, and its appends are decided again one by one, each in a transaction
-//! that reports the exact conflict). An append must also not leave a gap (an `expected`
-//! ahead of the journal): the statement inserts its rows only where the journal holds
-//! `expected`, checked once per append, and not at all for an append that builds on what
-//! this store wrote last (`Known`); a flush with nothing to check is a plain multi-row
-//! insert.
+//! A writer task takes whatever appends are pending as soon as the previous commit has
+//! finished (no linger timer: measured slower on both databases) and inserts all their
+//! events with one multi-row statement. Each row carries the sequence number its append
+//! expected, and the statement inserts a row only where the journal's highest sequence
+//! number (as of the statement's start) is that number; the primary key refuses any
+//! sequence number taken already. So concurrent actors share one commit instead of paying
+//! one each, a lone writer pays one round trip, and a conflicting append changes nothing.
+//! Appends that did not go in (conflicts) are decided again one by one in a transaction,
+//! which reports the exact conflict.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::{BoxFuture, NewEvent, StoreError, now_millis};
 
@@ -131,92 +126,25 @@ struct Counters {
     appends: std::sync::atomic::AtomicU64,
 }
 
-/// The handle to a group commit: an append is written by its own task when no flush is
-/// in progress (no hand-off to another task and back: a lone writer pays one round trip
-/// to the database and nothing else), and otherwise queued for the writer task, which
-/// writes whatever is pending as soon as the flush in progress is done.
+/// The handle to a running group-commit writer.
 pub(crate) struct GroupCommit {
-    shared: Arc<Shared>,
-}
-
-struct Shared {
-    backend: Arc<dyn BatchBackend>,
-    queue: std::sync::Mutex<Queue>,
-    /// Wakes the writer task: appends are pending, a flush ended, or the store closed.
-    wake: tokio::sync::Notify,
-    known: std::sync::Mutex<Known>,
-    counters: Counters,
-}
-
-#[derive(Default)]
-struct Queue {
-    pending: std::collections::VecDeque<Append>,
-    /// A flush is in progress (inline or by the writer task): flushes never overlap.
-    busy: bool,
-    /// The store is gone: the writer task ends once nothing is pending.
-    closed: bool,
-}
-
-impl Shared {
-    fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {
-        // Every update under the lock is a push, a take or a flag: never torn.
-        self.queue.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn known(&self) -> std::sync::MutexGuard<'_, Known> {
-        self.known.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// One flush of `batch`; the caller holds `busy`.
-    async fn flush(&self, batch: &[Append]) -> Vec<Result<u64, StoreError>> {
-        use std::sync::atomic::Ordering::Relaxed;
-        let check: Vec<bool> = {
-            let known = self.known();
-            batch.iter().map(|a| !known.builds_on(a)).collect()
-        };
-        let results = write_batch(&*self.backend, batch, &check).await;
-        self.known().learn(batch, &results);
-        self.counters.flushes.fetch_add(1, Relaxed);
-        self.counters.appends.fetch_add(batch.len() as u64, Relaxed);
-        results
-    }
-}
-
-/// `busy`, held by an append that writes inline: given back when it is done, or when it
-/// is dropped (its task cancelled), and the writer task told if appends queued meanwhile.
-struct Inline<'a>(&'a Shared);
-
-impl Drop for Inline<'_> {
-    fn drop(&mut self) {
-        let pending = {
-            let mut q = self.0.queue();
-            q.busy = false;
-            !q.pending.is_empty()
-        };
-        if pending {
-            self.0.wake.notify_one();
-        }
-    }
+    tx: mpsc::UnboundedSender<Append>,
+    counters: Arc<Counters>,
 }
 
 impl GroupCommit {
     pub(crate) fn start<B: BatchBackend>(backend: Arc<B>) -> Self {
-        let shared = Arc::new(Shared {
-            backend,
-            queue: std::sync::Mutex::new(Queue::default()),
-            wake: tokio::sync::Notify::new(),
-            known: std::sync::Mutex::new(Known::default()),
-            counters: Counters::default(),
-        });
-        tokio::spawn(writer(Arc::clone(&shared)));
-        GroupCommit { shared }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let counters = Arc::new(Counters::default());
+        tokio::spawn(writer(backend, rx, Arc::clone(&counters)));
+        GroupCommit { tx, counters }
     }
 
     pub(crate) fn stats(&self) -> CommitStats {
         use std::sync::atomic::Ordering::Relaxed;
         CommitStats {
-            flushes: self.shared.counters.flushes.load(Relaxed),
-            appends: self.shared.counters.appends.load(Relaxed),
+            flushes: self.counters.flushes.load(Relaxed),
+            appends: self.counters.appends.load(Relaxed),
         }
     }
 
@@ -236,66 +164,39 @@ impl GroupCommit {
             events,
             reply,
         };
-        let inline = {
-            let mut q = self.shared.queue();
-            if q.busy || !q.pending.is_empty() {
-                q.pending.push_back(append);
-                None
-            } else {
-                q.busy = true;
-                Some(append)
-            }
-        };
-        let Some(append) = inline else {
-            self.shared.wake.notify_one();
-            return rx.await.map_err(|_| StoreError::Closed)?;
-        };
-        let held = Inline(&self.shared);
-        let batch = [append];
-        let mut results = self.shared.flush(&batch).await;
-        drop(held);
-        results.pop().unwrap_or(Err(StoreError::Closed))
+        self.tx.send(append).map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
     }
 }
 
-impl Drop for GroupCommit {
-    fn drop(&mut self) {
-        self.shared.queue().closed = true;
-        self.shared.wake.notify_one();
-    }
-}
-
-/// The writer task: flushes what is pending whenever no flush is in progress; ends when
-/// the store is gone and nothing is pending.
-async fn writer(shared: Arc<Shared>) {
-    loop {
-        let batch = {
-            let mut q = shared.queue();
-            if q.closed && q.pending.is_empty() {
-                return;
-            }
-            if q.busy || q.pending.is_empty() {
-                Vec::new()
-            } else {
-                q.busy = true;
-                let mut rows = 0;
-                let mut batch = Vec::new();
-                while rows < MAX_ROWS
-                    && let Some(next) = q.pending.pop_front()
-                {
+async fn writer<B: BatchBackend>(
+    backend: Arc<B>,
+    mut rx: mpsc::UnboundedReceiver<Append>,
+    counters: Arc<Counters>,
+) {
+    let mut batch: Vec<Append> = Vec::new();
+    let mut known = Known::default();
+    while let Some(first) = rx.recv().await {
+        let mut rows = first.events.len();
+        batch.push(first);
+        while rows < MAX_ROWS {
+            match rx.try_recv() {
+                Ok(next) => {
                     rows += next.events.len();
                     batch.push(next);
                 }
-                batch
+                Err(_) => break,
             }
-        };
-        if batch.is_empty() {
-            shared.wake.notified().await;
-            continue;
         }
-        let results = shared.flush(&batch).await;
-        shared.queue().busy = false;
-        for (append, result) in batch.into_iter().zip(results) {
+        let results = write_batch(&*backend, &batch, &known).await;
+        known.learn(&batch, &results);
+        counters
+            .flushes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        counters
+            .appends
+            .fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        for (append, result) in batch.drain(..).zip(results) {
             // The appender may have given up waiting; the write stands either way.
             let _ = append.reply.send(result);
         }
@@ -332,17 +233,17 @@ impl Known {
     }
 }
 
-async fn write_batch<B: BatchBackend + ?Sized>(
+async fn write_batch<B: BatchBackend>(
     backend: &B,
     batch: &[Append],
-    check: &[bool],
+    known: &Known,
 ) -> Vec<Result<u64, StoreError>> {
     let mut ids: Vec<&str> = batch.iter().map(|a| a.persistence_id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
     if ids.len() == batch.len() {
         // One append per id: the checked insert decides every append on its own.
-        return fast_path(backend, batch, check).await;
+        return fast_path(backend, batch, known).await;
     }
     // Several appends for one id (later ones build on earlier ones): decide them in order
     // in one transaction.
@@ -354,12 +255,13 @@ async fn write_batch<B: BatchBackend + ?Sized>(
     }
 }
 
-async fn fast_path<B: BatchBackend + ?Sized>(
+async fn fast_path<B: BatchBackend>(
     backend: &B,
     batch: &[Append],
-    check: &[bool],
+    known: &Known,
 ) -> Vec<Result<u64, StoreError>> {
-    let went_in = match backend.insert_checked(batch, check, now_millis()).await {
+    let check: Vec<bool> = batch.iter().map(|a| !known.builds_on(a)).collect();
+    let went_in = match backend.insert_checked(batch, &check, now_millis()).await {
         Ok(went_in) => went_in,
         // One append's rows were refused (an invalid payload): nothing went in; decide
         // each on its own so that only that append fails.
@@ -382,7 +284,7 @@ async fn fast_path<B: BatchBackend + ?Sized>(
     results
 }
 
-async fn single<B: BatchBackend + ?Sized>(backend: &B, a: &Append) -> Result<u64, StoreError> {
+async fn single<B: BatchBackend>(backend: &B, a: &Append) -> Result<u64, StoreError> {
     let ids = vec![a.persistence_id.as_str()];
     match backend.write(ids, std::slice::from_ref(a)).await {
         Ok(mut r) => r.pop().unwrap_or(Err(StoreError::Closed)),
@@ -392,7 +294,7 @@ async fn single<B: BatchBackend + ?Sized>(backend: &B, a: &Append) -> Result<u64
 }
 
 /// Decides each append in a transaction of its own, so only the conflicting ones fail.
-async fn one_by_one<B: BatchBackend + ?Sized>(
+async fn one_by_one<B: BatchBackend>(
     backend: &B,
     batch: &[Append],
 ) -> Vec<Result<u64, StoreError>> {
