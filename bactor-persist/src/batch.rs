@@ -222,9 +222,13 @@ impl Known {
         }
         for (a, r) in batch.iter().zip(results) {
             match r {
-                Ok(highest) => {
-                    self.0.insert(a.persistence_id.clone(), *highest);
-                }
+                // The id is copied only the first time it is seen.
+                Ok(highest) => match self.0.get_mut(&a.persistence_id) {
+                    Some(known) => *known = *highest,
+                    None => {
+                        self.0.insert(a.persistence_id.clone(), *highest);
+                    }
+                },
                 Err(_) => {
                     self.0.remove(&a.persistence_id);
                 }

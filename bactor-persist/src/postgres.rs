@@ -127,18 +127,12 @@ impl BatchBackend for Backend {
                 return self.insert_all(batch, now).await;
             }
             // Each row carries the number of its append (1-based, as `ORDINALITY`).
-            let mut appends = Vec::with_capacity(batch.len());
             let mut rows = Vec::new();
+            let mut numbers = Vec::new();
             for (k, a) in batch.iter().enumerate() {
-                appends.push(k as i64 + 1);
                 rows.extend(a.rows(now));
+                numbers.extend(std::iter::repeat_n(k as i64 + 1, a.events.len()));
             }
-            let counts: Vec<usize> = batch.iter().map(|a| a.events.len()).collect();
-            let numbers: Vec<i64> = appends
-                .iter()
-                .zip(&counts)
-                .flat_map(|(k, n)| std::iter::repeat_n(*k, *n))
-                .collect();
             let Columns(pids, seqs, manifests, payloads, times) = Columns::of(rows);
             let ids: Vec<&str> = batch.iter().map(|a| a.persistence_id.as_str()).collect();
             let expected: Vec<i64> = batch.iter().map(|a| to_db(a.expected)).collect();
