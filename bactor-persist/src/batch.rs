@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::{BoxFuture, NewEvent, StoreError, now_millis};
 
@@ -36,6 +36,7 @@ impl Append {
             manifest: &e.manifest,
             payload: &e.payload,
             written_at: now,
+            tags: crate::query::encode_tags(&e.tags),
         })
     }
 }
@@ -47,6 +48,8 @@ pub(crate) struct Row<'a> {
     pub(crate) manifest: &'a str,
     pub(crate) payload: &'a str,
     pub(crate) written_at: i64,
+    /// Its tags as stored ([`encode_tags`](crate::query::encode_tags)).
+    pub(crate) tags: Option<String>,
 }
 
 /// Why a batch write failed.
@@ -130,14 +133,31 @@ struct Counters {
 pub(crate) struct GroupCommit {
     tx: mpsc::UnboundedSender<Append>,
     counters: Arc<Counters>,
+    /// Bumped after every flush that wrote something (`ReadJournal::commit_signal`).
+    committed: watch::Sender<u64>,
 }
 
 impl GroupCommit {
     pub(crate) fn start<B: BatchBackend>(backend: Arc<B>) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let counters = Arc::new(Counters::default());
-        tokio::spawn(writer(backend, rx, Arc::clone(&counters)));
-        GroupCommit { tx, counters }
+        let committed = watch::Sender::new(0);
+        tokio::spawn(writer(
+            backend,
+            rx,
+            Arc::clone(&counters),
+            committed.clone(),
+        ));
+        GroupCommit {
+            tx,
+            counters,
+            committed,
+        }
+    }
+
+    /// Changes after every flush that wrote events.
+    pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
+        self.committed.subscribe()
     }
 
     pub(crate) fn stats(&self) -> CommitStats {
@@ -173,6 +193,7 @@ async fn writer<B: BatchBackend>(
     backend: Arc<B>,
     mut rx: mpsc::UnboundedReceiver<Append>,
     counters: Arc<Counters>,
+    committed: watch::Sender<u64>,
 ) {
     let mut batch: Vec<Append> = Vec::new();
     let mut known = Known::default();
@@ -190,6 +211,9 @@ async fn writer<B: BatchBackend>(
         }
         let results = write_batch(&*backend, &batch, &known).await;
         known.learn(&batch, &results);
+        if results.iter().any(Result::is_ok) {
+            committed.send_modify(|n| *n += 1);
+        }
         counters
             .flushes
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -37,10 +37,16 @@ pub use batch::CommitStats;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod projection;
+mod query;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+/// The SQL toolkit the SQL stores are built on, for the handlers of
+/// [`Projection::run_in_transaction`] (which get a connection of its kind).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use sqlx;
 #[cfg(feature = "tck")]
 pub mod tck;
 #[cfg(feature = "tck")]
@@ -50,6 +56,10 @@ pub mod testing;
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
+pub use projection::{EventHandler, HandlerError, Projection, ProjectionError, ProjectionRun};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use projection::{SqlEventHandler, TransactionalStore};
+pub use query::{EventEnvelope, EventStream, OffsetStore, ReadJournal};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
@@ -57,22 +67,41 @@ pub use sqlite::SqliteStore;
 /// `Arc<dyn Journal>`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// An event to append: its manifest and its JSON payload.
+/// An event to append: its manifest, its JSON payload and its tags.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewEvent {
     /// What the payload is (for example `Account::Deposited`).
     pub manifest: String,
     /// The event, as JSON text.
     pub payload: String,
+    /// The tags it is stored with, for [`ReadJournal::events_by_tag`] (none by default;
+    /// duplicates count once).
+    pub tags: Vec<String>,
 }
 
 impl NewEvent {
-    /// An event with this manifest and JSON payload.
+    /// An event with this manifest and JSON payload, without tags.
     pub fn new(manifest: impl Into<String>, payload: impl Into<String>) -> Self {
         NewEvent {
             manifest: manifest.into(),
             payload: payload.into(),
+            tags: Vec::new(),
         }
+    }
+
+    /// The same event, stored with these tags too.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use bactor_persist::NewEvent;
+    ///
+    /// let e = NewEvent::new("Deposited", r#"{"amount":5}"#).tagged(["account", "EUR"]);
+    /// assert_eq!(e.tags, ["account", "EUR"]);
+    /// ```
+    pub fn tagged<T: Into<String>>(mut self, tags: impl IntoIterator<Item = T>) -> Self {
+        self.tags.extend(tags.into_iter().map(Into::into));
+        self
     }
 }
 

@@ -46,16 +46,25 @@ struct Backend {
 }
 
 /// Rows as one array per column, for `UNNEST`: one statement whatever the batch size.
-struct Columns<'a>(Vec<&'a str>, Vec<i64>, Vec<&'a str>, Vec<&'a str>, Vec<i64>);
+struct Columns<'a>(
+    Vec<&'a str>,
+    Vec<i64>,
+    Vec<&'a str>,
+    Vec<&'a str>,
+    Vec<i64>,
+    Vec<Option<String>>,
+);
 
 impl<'a> Columns<'a> {
     fn of(rows: Vec<Row<'a>>) -> Self {
+        let n = rows.len();
         let mut c = Columns(
-            Vec::with_capacity(rows.len()),
-            Vec::with_capacity(rows.len()),
-            Vec::with_capacity(rows.len()),
-            Vec::with_capacity(rows.len()),
-            Vec::with_capacity(rows.len()),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
         );
         for r in rows {
             c.0.push(r.persistence_id);
@@ -63,10 +72,18 @@ impl<'a> Columns<'a> {
             c.2.push(r.manifest);
             c.3.push(r.payload);
             c.4.push(r.written_at);
+            c.5.push(r.tags);
         }
         c
     }
 }
+
+/// Every insert into the journal takes this transaction-level advisory lock ("bactor")
+/// before its rows take their offsets from the identity column, and holds it until its
+/// commit: a transaction cannot number events before an earlier one is visible, so
+/// offsets become visible in increasing order, whichever process writes.
+/// `WITH lock AS MATERIALIZED (..)` runs it once, before the first row.
+const LOCK: &str = "SELECT pg_advisory_xact_lock(108170419924850)";
 
 impl PostgresStore {
     /// Connects to `url` (`postgres://user:password@host:port/database`) and applies the
@@ -96,18 +113,20 @@ impl Backend {
     /// Every append's rows in one plain insert: all went in, or the statement failed (the
     /// primary key refused a stale one).
     async fn insert_all(&self, batch: &[Append], now: i64) -> Result<Vec<bool>, WriteError> {
-        let Columns(pids, seqs, manifests, payloads, times) =
+        let Columns(pids, seqs, manifests, payloads, times, tags) =
             Columns::of(batch.iter().flat_map(|a| a.rows(now)).collect());
         sqlx::query(
-            "INSERT INTO bactor_journal (persistence_id, sequence_nr, manifest, payload, written_at) \
-             SELECT p, s, m, j, w \
-             FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[]) AS r(p, s, m, j, w)",
+            "WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(108170419924850)) \
+             INSERT INTO bactor_journal (persistence_id, sequence_nr, manifest, payload, written_at, tags) \
+             SELECT p, s, m, j, w, t FROM lock, \
+             UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[]) AS r(p, s, m, j, w, t)",
         )
         .bind(&pids)
         .bind(&seqs)
         .bind(&manifests)
         .bind(&payloads)
         .bind(&times)
+        .bind(&tags)
         .execute(&self.pool)
         .await
         .map_err(write_error)?;
@@ -133,23 +152,24 @@ impl BatchBackend for Backend {
                 rows.extend(a.rows(now));
                 numbers.extend(std::iter::repeat_n(k as i64 + 1, a.events.len()));
             }
-            let Columns(pids, seqs, manifests, payloads, times) = Columns::of(rows);
+            let Columns(pids, seqs, manifests, payloads, times, tags) = Columns::of(rows);
             let ids: Vec<&str> = batch.iter().map(|a| a.persistence_id.as_str()).collect();
             let expected: Vec<i64> = batch.iter().map(|a| to_db(a.expected)).collect();
             // One check per append that needs it (that the journal holds `expected`, as
             // of the statement's start), then its rows, all or none; the statement returns
             // the appends that went in.
             let accepted: Vec<i64> = sqlx::query_scalar(
-                "WITH ok AS ( \
-                   SELECT a.k FROM UNNEST($7::text[], $8::bigint[], $9::bool[]) \
+                "WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(108170419924850)), \
+                 ok AS ( \
+                   SELECT a.k FROM UNNEST($8::text[], $9::bigint[], $10::bool[]) \
                         WITH ORDINALITY AS a(p, e, c, k) \
                    WHERE NOT a.c OR a.e = 0 OR EXISTS (SELECT 1 FROM bactor_journal b \
                           WHERE b.persistence_id = a.p AND b.sequence_nr = a.e) \
                  ), ins AS ( \
-                   INSERT INTO bactor_journal (persistence_id, sequence_nr, manifest, payload, written_at) \
-                   SELECT r.p, r.s, r.m, r.j, r.w \
-                   FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[]) \
-                        AS r(p, s, m, j, w, k) \
+                   INSERT INTO bactor_journal (persistence_id, sequence_nr, manifest, payload, written_at, tags) \
+                   SELECT r.p, r.s, r.m, r.j, r.w, r.t FROM lock, \
+                   UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::bigint[]) \
+                        AS r(p, s, m, j, w, t, k) \
                    WHERE r.k IN (SELECT k FROM ok) \
                  ) \
                  SELECT k FROM ok",
@@ -159,6 +179,7 @@ impl BatchBackend for Backend {
             .bind(&manifests)
             .bind(&payloads)
             .bind(&times)
+            .bind(&tags)
             .bind(&numbers)
             .bind(&ids)
             .bind(&expected)
@@ -183,6 +204,10 @@ impl BatchBackend for Backend {
     ) -> BoxFuture<'a, Result<Vec<Result<u64, StoreError>>, WriteError>> {
         Box::pin(async move {
             let mut tx = self.pool.begin().await.map_err(write_error)?;
+            sqlx::query(LOCK)
+                .execute(&mut *tx)
+                .await
+                .map_err(write_error)?;
             let found: Vec<(String, i64)> = sqlx::query_as(
                 "SELECT persistence_id, MAX(sequence_nr) FROM bactor_journal \
                  WHERE persistence_id = ANY($1) GROUP BY persistence_id",
@@ -203,17 +228,19 @@ impl BatchBackend for Backend {
                 .collect();
             let (results, rows) = plan(batch, highest);
             if !rows.is_empty() {
-                let Columns(pids, seqs, manifests, payloads, times) = Columns::of(rows);
+                let Columns(pids, seqs, manifests, payloads, times, tags) = Columns::of(rows);
                 sqlx::query(
-                    "INSERT INTO bactor_journal (persistence_id, sequence_nr, manifest, payload, written_at) \
-                     SELECT p, s, m, j, w FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[]) \
-                     AS t(p, s, m, j, w)",
+                    "INSERT INTO bactor_journal (persistence_id, sequence_nr, manifest, payload, written_at, tags) \
+                     SELECT p, s, m, j, w, t \
+                     FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[]) \
+                     AS r(p, s, m, j, w, t)",
                 )
                 .bind(&pids)
                 .bind(&seqs)
                 .bind(&manifests)
                 .bind(&payloads)
                 .bind(&times)
+                .bind(&tags)
                 .execute(&mut *tx)
                 .await
                 .map_err(write_error)?;
@@ -262,6 +289,27 @@ impl SqlBacked for PostgresStore {
     }
 }
 
+impl crate::TransactionalStore for PostgresStore {
+    type Db = sqlx::Postgres;
+
+    fn begin(
+        &self,
+    ) -> BoxFuture<'_, Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError>> {
+        Box::pin(async move { self.pool.begin().await.map_err(db_error) })
+    }
+
+    fn save_offset_on<'a>(
+        &'a self,
+        conn: &'a mut <sqlx::Postgres as sqlx::Database>::Connection,
+        projection: &'a str,
+        offset: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(crate::sql::save_offset_in::<PostgresDialect>(
+            conn, projection, offset,
+        ))
+    }
+}
+
 pub(crate) struct PostgresDialect;
 
 impl Dialect for PostgresDialect {
@@ -287,4 +335,17 @@ impl Dialect for PostgresDialect {
         "DELETE FROM bactor_snapshot WHERE persistence_id = $1 AND sequence_nr = $2";
     const DELETE_SNAPSHOTS: &'static str = "DELETE FROM bactor_snapshot WHERE persistence_id = $1 \
                        AND sequence_nr BETWEEN $2 AND $3 AND created_at BETWEEN $4 AND $5";
+
+    const EVENTS_BY_TAG: &'static str = "SELECT j.ordering, j.persistence_id, j.sequence_nr, j.manifest, j.payload, j.written_at, j.tags \
+             FROM bactor_tag t JOIN bactor_journal j ON j.ordering = t.ordering \
+             WHERE t.tag = $1 AND t.ordering > $2 AND NOT j.deleted ORDER BY t.ordering LIMIT $3";
+    const ALL_EVENTS: &'static str = "SELECT j.ordering, j.persistence_id, j.sequence_nr, j.manifest, j.payload, j.written_at, j.tags \
+             FROM bactor_journal j WHERE j.ordering > $1 AND NOT j.deleted ORDER BY j.ordering LIMIT $2";
+    const EVENTS_BY_ID: &'static str = "SELECT j.ordering, j.persistence_id, j.sequence_nr, j.manifest, j.payload, j.written_at, j.tags \
+             FROM bactor_journal j WHERE j.persistence_id = $1 AND j.sequence_nr >= $2 AND NOT j.deleted \
+             ORDER BY j.sequence_nr LIMIT $3";
+    const HIGHEST_OFFSET: &'static str = "SELECT MAX(ordering) FROM bactor_journal";
+    const LOAD_OFFSET: &'static str = "SELECT last_offset FROM bactor_offset WHERE projection = $1";
+    const SAVE_OFFSET: &'static str = "INSERT INTO bactor_offset (projection, last_offset, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (projection) DO UPDATE SET last_offset = EXCLUDED.last_offset, updated_at = EXCLUDED.updated_at";
 }

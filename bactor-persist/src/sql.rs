@@ -5,10 +5,14 @@
 
 use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, Type};
 
+use tokio::sync::watch;
+
 use crate::batch::GroupCommit;
+use crate::query::decode_tags;
 use crate::{
-    BoxFuture, EventRecord, Journal, NewEvent, ReplayedPayload, SnapshotCriteria, SnapshotRecord,
-    SnapshotStore, StoreError, from_db, to_db,
+    BoxFuture, EventEnvelope, EventRecord, Journal, NewEvent, OffsetStore, ReadJournal,
+    ReplayedPayload, SnapshotCriteria, SnapshotRecord, SnapshotStore, StoreError, from_db,
+    now_millis, to_db,
 };
 
 /// A SQL backend's statements. Each binds its parameters in the order given.
@@ -34,6 +38,39 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     /// Deletes the snapshots of `1` matching as in
     /// [`LOAD_SNAPSHOT`](Dialect::LOAD_SNAPSHOT).
     const DELETE_SNAPSHOTS: &'static str;
+    /// The `ENVELOPE` columns of the events tagged `1` with `ordering > 2`, not deleted, by
+    /// ordering, at most `3`.
+    const EVENTS_BY_TAG: &'static str;
+    /// The `ENVELOPE` columns of the events with `ordering > 1`, not deleted, by ordering, at most
+    /// `2`.
+    const ALL_EVENTS: &'static str;
+    /// The `ENVELOPE` columns of the events of `1` with `sequence_nr >= 2`, not deleted, by sequence
+    /// number, at most `3`.
+    const EVENTS_BY_ID: &'static str;
+    /// The highest ordering; `NULL` for none.
+    const HIGHEST_OFFSET: &'static str;
+    /// The `last_offset` of projection `1`.
+    const LOAD_OFFSET: &'static str;
+    /// Saves `last_offset` `2` for projection `1`, at time `3`.
+    const SAVE_OFFSET: &'static str;
+}
+
+/// What the query statements select, in this order: `ordering, persistence_id,
+/// sequence_nr, manifest, payload, written_at, tags` (the `ENVELOPE` columns).
+type EnvelopeRow = (i64, String, i64, String, String, i64, Option<String>);
+
+fn envelope(
+    (ordering, persistence_id, seq, manifest, payload, written_at, tags): EnvelopeRow,
+) -> EventEnvelope {
+    EventEnvelope {
+        offset: from_db(ordering),
+        persistence_id,
+        sequence_nr: from_db(seq),
+        manifest,
+        payload,
+        written_at,
+        tags: decode_tags(tags.as_deref()),
+    }
 }
 
 /// A store made of a pool and a group commit in a [`Dialect`]: `Journal` and
@@ -252,6 +289,141 @@ where
             Ok(())
         })
     }
+}
+
+impl<T> ReadJournal for T
+where
+    T: SqlBacked + Journal,
+    for<'c> &'c mut <Db<T> as Database>::Connection: Executor<'c, Database = Db<T>>,
+    <Db<T> as Database>::Arguments: IntoArguments<Db<T>>,
+    for<'q> &'q str: Encode<'q, Db<T>> + Type<Db<T>>,
+    for<'q> i64: Encode<'q, Db<T>> + Type<Db<T>>,
+    for<'r> EnvelopeRow: FromRow<'r, DbRow<T>>,
+    for<'r> (Option<i64>,): FromRow<'r, DbRow<T>>,
+{
+    fn events_by_tag<'a>(
+        &'a self,
+        tag: &'a str,
+        after: u64,
+        max: u64,
+    ) -> BoxFuture<'a, Result<Vec<EventEnvelope>, StoreError>> {
+        Box::pin(async move {
+            let rows: Vec<EnvelopeRow> = sqlx::query_as(T::Dialect::EVENTS_BY_TAG)
+                .bind(tag)
+                .bind(to_db(after))
+                .bind(to_db(max))
+                .fetch_all(self.sql_pool())
+                .await
+                .map_err(db_error)?;
+            Ok(rows.into_iter().map(envelope).collect())
+        })
+    }
+
+    fn all_events<'a>(
+        &'a self,
+        after: u64,
+        max: u64,
+    ) -> BoxFuture<'a, Result<Vec<EventEnvelope>, StoreError>> {
+        Box::pin(async move {
+            let rows: Vec<EnvelopeRow> = sqlx::query_as(T::Dialect::ALL_EVENTS)
+                .bind(to_db(after))
+                .bind(to_db(max))
+                .fetch_all(self.sql_pool())
+                .await
+                .map_err(db_error)?;
+            Ok(rows.into_iter().map(envelope).collect())
+        })
+    }
+
+    fn events_by_id<'a>(
+        &'a self,
+        persistence_id: &'a str,
+        from: u64,
+        max: u64,
+    ) -> BoxFuture<'a, Result<Vec<EventEnvelope>, StoreError>> {
+        Box::pin(async move {
+            let rows: Vec<EnvelopeRow> = sqlx::query_as(T::Dialect::EVENTS_BY_ID)
+                .bind(persistence_id)
+                .bind(to_db(from))
+                .bind(to_db(max))
+                .fetch_all(self.sql_pool())
+                .await
+                .map_err(db_error)?;
+            Ok(rows.into_iter().map(envelope).collect())
+        })
+    }
+
+    fn highest_offset<'a>(&'a self) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(async move {
+            let n: Option<i64> = sqlx::query_scalar(T::Dialect::HIGHEST_OFFSET)
+                .fetch_one(self.sql_pool())
+                .await
+                .map_err(db_error)?;
+            Ok(n.map_or(0, from_db))
+        })
+    }
+
+    fn commit_signal(&self) -> Option<watch::Receiver<u64>> {
+        Some(self.commits().subscribe())
+    }
+}
+
+impl<T> OffsetStore for T
+where
+    T: SqlBacked,
+    for<'c> &'c mut <Db<T> as Database>::Connection: Executor<'c, Database = Db<T>>,
+    <Db<T> as Database>::Arguments: IntoArguments<Db<T>>,
+    for<'q> &'q str: Encode<'q, Db<T>> + Type<Db<T>>,
+    for<'q> i64: Encode<'q, Db<T>> + Type<Db<T>>,
+    for<'r> (i64,): FromRow<'r, DbRow<T>>,
+{
+    fn load_offset<'a>(
+        &'a self,
+        projection: &'a str,
+    ) -> BoxFuture<'a, Result<Option<u64>, StoreError>> {
+        Box::pin(async move {
+            let n: Option<i64> = sqlx::query_scalar(T::Dialect::LOAD_OFFSET)
+                .bind(projection)
+                .fetch_optional(self.sql_pool())
+                .await
+                .map_err(db_error)?;
+            Ok(n.map(from_db))
+        })
+    }
+
+    fn save_offset<'a>(
+        &'a self,
+        projection: &'a str,
+        offset: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let mut conn = self.sql_pool().acquire().await.map_err(db_error)?;
+            save_offset_in::<T::Dialect>(&mut conn, projection, offset).await
+        })
+    }
+}
+
+/// Saves a projection's offset on `conn` (in its transaction, if it is in one).
+pub(crate) async fn save_offset_in<D>(
+    conn: &mut <D::Db as Database>::Connection,
+    projection: &str,
+    offset: u64,
+) -> Result<(), StoreError>
+where
+    D: Dialect,
+    for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
+    <D::Db as Database>::Arguments: IntoArguments<D::Db>,
+    for<'q> &'q str: Encode<'q, D::Db> + Type<D::Db>,
+    for<'q> i64: Encode<'q, D::Db> + Type<D::Db>,
+{
+    sqlx::query(D::SAVE_OFFSET)
+        .bind(projection)
+        .bind(to_db(offset))
+        .bind(now_millis())
+        .execute(conn)
+        .await
+        .map_err(db_error)?;
+    Ok(())
 }
 
 /// Executes `sql` with a persistence id and a sequence number.

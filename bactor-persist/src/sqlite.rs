@@ -11,7 +11,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Sqlite};
 
-use crate::batch::{Append, BatchBackend, GroupCommit, WriteError, plan};
+use crate::batch::{Append, BatchBackend, GroupCommit, Row, WriteError, plan};
 use crate::sql::{Dialect, SqlBacked, db_error, write_error};
 use crate::{BoxFuture, StoreError, from_db, to_db};
 
@@ -86,20 +86,44 @@ impl SqliteStore {
     }
 }
 
+/// The start of every insert into the journal. Rows come from a `VALUES` list `v` whose
+/// first columns are these (the last, `v.column7`, is the row's place in the flush, from
+/// 1). Each row's offset is its place after the highest offset in the file, read once,
+/// under the write lock the insert holds: offsets increase in commit order.
+const INSERT: &str = "INSERT INTO bactor_journal \
+     (persistence_id, sequence_nr, manifest, payload, written_at, tags, ordering) \
+     SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, \
+     (SELECT COALESCE(MAX(ordering), 0) FROM bactor_journal) + v.column7 FROM (";
+
+/// `rows` as the `VALUES` list of [`INSERT`], each followed by `extra` columns.
+fn push_rows<'a, I, X>(q: &mut QueryBuilder<Sqlite>, rows: I, mut extra: X)
+where
+    I: IntoIterator<Item = (usize, Row<'a>)>,
+    X: FnMut(&mut sqlx::query_builder::Separated<'_, Sqlite, &'static str>, usize),
+{
+    q.push_values(rows.into_iter().enumerate(), |mut b, (place, (k, r))| {
+        b.push_bind(r.persistence_id)
+            .push_bind(to_db(r.sequence_nr))
+            .push_bind(r.manifest)
+            .push_bind(r.payload)
+            .push_bind(r.written_at)
+            .push_bind(r.tags)
+            .push_bind(place as i64 + 1);
+        extra(&mut b, k);
+    });
+}
+
 impl Backend {
     /// Every append's rows in one plain multi-row insert: all went in, or the statement
     /// failed (the primary key refused a stale one).
     async fn insert_all(&self, batch: &[Append], now: i64) -> Result<Vec<bool>, WriteError> {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO bactor_journal (persistence_id, sequence_nr, manifest, payload, written_at) ",
+        let mut q = QueryBuilder::<Sqlite>::new(INSERT);
+        push_rows(
+            &mut q,
+            batch.iter().flat_map(|a| a.rows(now)).map(|r| (0, r)),
+            |_, _| {},
         );
-        q.push_values(batch.iter().flat_map(|a| a.rows(now)), |mut b, r| {
-            b.push_bind(r.persistence_id)
-                .push_bind(to_db(r.sequence_nr))
-                .push_bind(r.manifest)
-                .push_bind(r.payload)
-                .push_bind(r.written_at);
-        });
+        q.push(") AS v");
         q.build().execute(&self.pool).await.map_err(write_error)?;
         Ok(vec![true; batch.len()])
     }
@@ -120,23 +144,15 @@ impl BatchBackend for Backend {
             // check asked, or the journal holds `expected`) are listed once, by an
             // uncorrelated subquery that SQLite evaluates before inserting anything (it
             // materialises a SELECT that reads the table it inserts into).
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO bactor_journal (persistence_id, sequence_nr, manifest, payload, written_at) \
-                 SELECT v.column1, v.column2, v.column3, v.column4, v.column5 FROM (",
-            );
+            let mut q = QueryBuilder::<Sqlite>::new(INSERT);
             let rows = batch
                 .iter()
                 .enumerate()
-                .flat_map(|(k, a)| a.rows(now).map(move |r| (k as i64, r)));
-            q.push_values(rows, |mut b, (k, r)| {
-                b.push_bind(r.persistence_id)
-                    .push_bind(to_db(r.sequence_nr))
-                    .push_bind(r.manifest)
-                    .push_bind(r.payload)
-                    .push_bind(r.written_at)
-                    .push_bind(k);
+                .flat_map(|(k, a)| a.rows(now).map(move |r| (k, r)));
+            push_rows(&mut q, rows, |b, k| {
+                b.push_bind(k as i64);
             });
-            q.push(") AS v WHERE v.column6 IN (SELECT a.column1 FROM (");
+            q.push(") AS v WHERE v.column8 IN (SELECT a.column1 FROM (");
             q.push_values(batch.iter().zip(check).enumerate(), |mut b, (k, (a, c))| {
                 b.push_bind(k as i64)
                     .push_bind(a.persistence_id.as_str())
@@ -208,16 +224,9 @@ impl BatchBackend for Backend {
                 .collect();
             let (results, rows) = plan(batch, highest);
             if !rows.is_empty() {
-                let mut insert = QueryBuilder::<Sqlite>::new(
-                    "INSERT INTO bactor_journal (persistence_id, sequence_nr, manifest, payload, written_at) ",
-                );
-                insert.push_values(rows, |mut b, r| {
-                    b.push_bind(r.persistence_id)
-                        .push_bind(to_db(r.sequence_nr))
-                        .push_bind(r.manifest)
-                        .push_bind(r.payload)
-                        .push_bind(r.written_at);
-                });
+                let mut insert = QueryBuilder::<Sqlite>::new(INSERT);
+                push_rows(&mut insert, rows.into_iter().map(|r| (0, r)), |_, _| {});
+                insert.push(") AS v");
                 insert
                     .build()
                     .execute(&mut *tx)
@@ -268,6 +277,25 @@ impl SqlBacked for SqliteStore {
     }
 }
 
+impl crate::TransactionalStore for SqliteStore {
+    type Db = sqlx::Sqlite;
+
+    fn begin(&self) -> BoxFuture<'_, Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError>> {
+        Box::pin(async move { self.pool.begin().await.map_err(db_error) })
+    }
+
+    fn save_offset_on<'a>(
+        &'a self,
+        conn: &'a mut <sqlx::Sqlite as sqlx::Database>::Connection,
+        projection: &'a str,
+        offset: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(crate::sql::save_offset_in::<SqliteDialect>(
+            conn, projection, offset,
+        ))
+    }
+}
+
 pub(crate) struct SqliteDialect;
 
 impl Dialect for SqliteDialect {
@@ -293,4 +321,17 @@ impl Dialect for SqliteDialect {
         "DELETE FROM bactor_snapshot WHERE persistence_id = ?1 AND sequence_nr = ?2";
     const DELETE_SNAPSHOTS: &'static str = "DELETE FROM bactor_snapshot WHERE persistence_id = ?1 \
                        AND sequence_nr BETWEEN ?2 AND ?3 AND created_at BETWEEN ?4 AND ?5";
+
+    const EVENTS_BY_TAG: &'static str = "SELECT j.ordering, j.persistence_id, j.sequence_nr, j.manifest, j.payload, j.written_at, j.tags \
+             FROM bactor_tag t JOIN bactor_journal j ON j.ordering = t.ordering \
+             WHERE t.tag = ?1 AND t.ordering > ?2 AND j.deleted = 0 ORDER BY t.ordering LIMIT ?3";
+    const ALL_EVENTS: &'static str = "SELECT j.ordering, j.persistence_id, j.sequence_nr, j.manifest, j.payload, j.written_at, j.tags \
+             FROM bactor_journal j WHERE j.ordering > ?1 AND j.deleted = 0 ORDER BY j.ordering LIMIT ?2";
+    const EVENTS_BY_ID: &'static str = "SELECT j.ordering, j.persistence_id, j.sequence_nr, j.manifest, j.payload, j.written_at, j.tags \
+             FROM bactor_journal j WHERE j.persistence_id = ?1 AND j.sequence_nr >= ?2 AND j.deleted = 0 \
+             ORDER BY j.sequence_nr LIMIT ?3";
+    const HIGHEST_OFFSET: &'static str = "SELECT MAX(ordering) FROM bactor_journal";
+    const LOAD_OFFSET: &'static str = "SELECT last_offset FROM bactor_offset WHERE projection = ?1";
+    const SAVE_OFFSET: &'static str = "INSERT INTO bactor_offset (projection, last_offset, updated_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (projection) DO UPDATE SET last_offset = excluded.last_offset, updated_at = excluded.updated_at";
 }

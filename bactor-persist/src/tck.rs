@@ -1,5 +1,7 @@
 //! The conformance suite every backend passes: the journal and snapshot-store cases of
-//! Akka's persistence TCK, plus atomic batches and optimistic concurrency.
+//! Akka's persistence TCK, plus atomic batches and optimistic concurrency, and the query
+//! cases (events by tag, all events, events by id, finite and live streams, projection
+//! offsets).
 //!
 //! Each case is a function over a store; [`tck_tests!`](crate::tck_tests) turns them into
 //! one `#[tokio::test]` each for a backend. A case uses fresh persistence ids, so one
@@ -16,7 +18,10 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::{Journal, NewEvent, SnapshotCriteria, SnapshotRecord, SnapshotStore};
+use crate::{
+    EventEnvelope, EventHandler, EventStream, HandlerError, Journal, NewEvent, OffsetStore,
+    Projection, ProjectionError, ReadJournal, SnapshotCriteria, SnapshotRecord, SnapshotStore,
+};
 
 /// A persistence id no earlier case or run has used.
 pub fn fresh_id(case: &str) -> String {
@@ -486,6 +491,364 @@ pub async fn snapshot_big<S: SnapshotStore>(s: &S) {
     assert_eq!(found.payload, format!("\"{body}\""));
 }
 
+// Queries (Akka Persistence Query's cases). The database may be shared with other cases
+// and runs: each case uses fresh ids and tags, and looks at its own events only.
+
+/// A tagged event: payload `n`, tags `tags`.
+fn tagged(n: u64, tags: &[&str]) -> NewEvent {
+    event(n).tagged(tags.iter().copied())
+}
+
+fn ids_and_seqs(events: &[EventEnvelope]) -> Vec<(String, u64)> {
+    events
+        .iter()
+        .map(|e| (e.persistence_id.clone(), e.sequence_nr))
+        .collect()
+}
+
+fn assert_increasing(events: &[EventEnvelope]) {
+    for w in events.windows(2) {
+        assert!(
+            w[0].offset < w[1].offset,
+            "offsets increase: {} then {}",
+            w[0].offset,
+            w[1].offset
+        );
+    }
+}
+
+/// Events by tag: only the tagged ones, in the order written, with every tag they were
+/// stored with (sorted); from an offset; at most a count.
+pub async fn query_events_by_tag<J: ReadJournal>(j: &J) {
+    let (a, b) = (fresh_id("tag-a"), fresh_id("tag-b"));
+    let (t, u) = (fresh_id("tag"), fresh_id("other-tag"));
+    j.append(&a, 0, vec![tagged(1, &[&t])])
+        .await
+        .expect("append");
+    j.append(&b, 0, vec![event(1)]).await.expect("append");
+    j.append(&a, 1, vec![tagged(2, &[&u, &t, &t])])
+        .await
+        .expect("append");
+    j.append(&b, 1, vec![tagged(2, &[&t])])
+        .await
+        .expect("append");
+    let found = j.events_by_tag(&t, 0, 100).await.expect("by tag");
+    assert_eq!(
+        ids_and_seqs(&found),
+        [(a.clone(), 1), (a.clone(), 2), (b.clone(), 2)]
+    );
+    assert_increasing(&found);
+    assert_eq!(found[0].tags, std::slice::from_ref(&t));
+    let mut both = vec![t.clone(), u.clone()];
+    both.sort();
+    assert_eq!(found[1].tags, both, "each tag once, sorted");
+    assert_eq!(
+        (found[1].manifest.as_str(), found[1].payload.as_str()),
+        ("tck.Event", "\"e-2\"")
+    );
+    let after_first = j
+        .events_by_tag(&t, found[0].offset, 100)
+        .await
+        .expect("by tag");
+    assert_eq!(ids_and_seqs(&after_first), [(a.clone(), 2), (b.clone(), 2)]);
+    assert_eq!(
+        ids_and_seqs(&j.events_by_tag(&t, 0, 1).await.expect("by tag")),
+        [(a.clone(), 1)]
+    );
+    assert_eq!(
+        ids_and_seqs(&j.events_by_tag(&u, 0, 100).await.expect("by tag")),
+        [(a, 2)]
+    );
+    assert!(
+        j.events_by_tag(&fresh_id("unused"), 0, 100)
+            .await
+            .expect("by tag")
+            .is_empty()
+    );
+}
+
+/// All events after an offset, in the order written; the highest offset covers them.
+pub async fn query_all_events_after_an_offset<J: ReadJournal>(j: &J) {
+    let start = j.highest_offset().await.expect("highest offset");
+    let (a, b) = (fresh_id("all-a"), fresh_id("all-b"));
+    j.append(&a, 0, vec![event(1), event(2)])
+        .await
+        .expect("append");
+    j.append(&b, 0, vec![event(1)]).await.expect("append");
+    j.append(&a, 2, vec![event(3)]).await.expect("append");
+    let end = j.highest_offset().await.expect("highest offset");
+    let mut mine = Vec::new();
+    let mut after = start;
+    loop {
+        // Small pages: the cursor must carry across them.
+        let page = j.all_events(after, 2).await.expect("all events");
+        let Some(last) = page.last() else { break };
+        after = last.offset;
+        mine.extend(
+            page.into_iter()
+                .filter(|e| e.persistence_id == a || e.persistence_id == b),
+        );
+    }
+    assert_eq!(
+        ids_and_seqs(&mine),
+        [
+            (a.clone(), 1),
+            (a.clone(), 2),
+            (b.clone(), 1),
+            (a.clone(), 3)
+        ]
+    );
+    assert_increasing(&mine);
+    assert!(mine.iter().all(|e| e.offset > start && e.offset <= end));
+}
+
+/// Events of one id from a sequence number, with their offsets; deleted ones left out.
+pub async fn query_events_by_id<J: ReadJournal>(j: &J) {
+    let id = prefilled(j, "by-id").await;
+    let found = j.events_by_id(&id, 3, 100).await.expect("by id");
+    assert_eq!(
+        found.iter().map(|e| e.sequence_nr).collect::<Vec<_>>(),
+        [3, 4, 5]
+    );
+    assert_increasing(&found);
+    assert_eq!(j.events_by_id(&id, 2, 2).await.expect("by id").len(), 2);
+    j.delete_to(&id, 4).await.expect("delete");
+    let found = j.events_by_id(&id, 1, 100).await.expect("by id");
+    assert_eq!(found.iter().map(|e| e.sequence_nr).collect::<Vec<_>>(), [5]);
+    assert!(
+        j.events_by_id(&fresh_id("nobody"), 1, 100)
+            .await
+            .expect("by id")
+            .is_empty()
+    );
+}
+
+/// Deleted events are not delivered by tag or among all events.
+pub async fn query_leaves_deleted_events_out<J: ReadJournal>(j: &J) {
+    let (id, t) = (fresh_id("del"), fresh_id("del-tag"));
+    let start = j.highest_offset().await.expect("highest offset");
+    j.append(
+        &id,
+        0,
+        vec![tagged(1, &[&t]), tagged(2, &[&t]), tagged(3, &[&t])],
+    )
+    .await
+    .expect("append");
+    j.delete_to(&id, 2).await.expect("delete");
+    let by_tag = j.events_by_tag(&t, 0, 100).await.expect("by tag");
+    assert_eq!(ids_and_seqs(&by_tag), [(id.clone(), 3)]);
+    let all = j.all_events(start, 10_000).await.expect("all events");
+    let mine: Vec<_> = all.into_iter().filter(|e| e.persistence_id == id).collect();
+    assert_eq!(ids_and_seqs(&mine), [(id, 3)]);
+}
+
+/// A finite stream delivers what was stored when it started, across pages, then ends.
+pub async fn query_finite_stream_ends<J: ReadJournal + Clone>(j: &J) {
+    let (id, t) = (fresh_id("finite"), fresh_id("finite-tag"));
+    let events = (1..=5).map(|n| tagged(n, &[&t])).collect();
+    j.append(&id, 0, events).await.expect("append");
+    let mut stream = EventStream::by_tag(j.clone(), t.clone(), 0).page_size(2);
+    let first = stream.next().await.expect("one").expect("read");
+    assert_eq!(first.sequence_nr, 1);
+    // Written after the stream started: not part of it.
+    j.append(&id, 5, vec![tagged(6, &[&t])])
+        .await
+        .expect("append");
+    let mut seen = vec![first.sequence_nr];
+    while let Some(e) = stream.next().await {
+        seen.push(e.expect("read").sequence_nr);
+    }
+    assert_eq!(seen, [1, 2, 3, 4, 5]);
+    assert!(stream.next().await.is_none(), "an ended stream stays ended");
+    let mut by_id = EventStream::by_id(j.clone(), id.clone(), 4);
+    let mut seen = Vec::new();
+    while let Some(e) = by_id.next().await {
+        seen.push(e.expect("read").sequence_nr);
+    }
+    assert_eq!(seen, [5, 6]);
+}
+
+/// A live stream delivers the stored events, then each new one, once, in order, while
+/// writers append concurrently.
+pub async fn query_live_stream_follows_concurrent_writers<J: ReadJournal + Clone>(j: &J) {
+    let t = fresh_id("live-tag");
+    let ids: Vec<String> = (0..4).map(|_| fresh_id("live")).collect();
+    j.append(&ids[0], 0, vec![tagged(1, &[&t])])
+        .await
+        .expect("append");
+    let mut stream = EventStream::by_tag(j.clone(), t.clone(), 0)
+        .live()
+        .page_size(7)
+        .poll_interval(std::time::Duration::from_millis(20));
+    let writers: Vec<_> = ids
+        .iter()
+        .enumerate()
+        .map(|(w, id)| {
+            let (j, id, t) = (j.clone(), id.clone(), t.clone());
+            tokio::spawn(async move {
+                let first = if w == 0 { 1 } else { 0 };
+                for n in first..25 {
+                    j.append(&id, n, vec![tagged(n + 1, &[&t])])
+                        .await
+                        .expect("append");
+                }
+            })
+        })
+        .collect();
+    let mut seen: Vec<EventEnvelope> = Vec::new();
+    while seen.len() < 100 {
+        let e = stream
+            .next()
+            .await
+            .expect("a live stream does not end")
+            .expect("read");
+        seen.push(e);
+    }
+    for w in writers {
+        w.await.expect("writer panicked");
+    }
+    assert_increasing(&seen);
+    for id in &ids {
+        let seqs: Vec<u64> = seen
+            .iter()
+            .filter(|e| &e.persistence_id == id)
+            .map(|e| e.sequence_nr)
+            .collect();
+        assert_eq!(
+            seqs,
+            (1..=25).collect::<Vec<_>>(),
+            "every event of {id} once, in order"
+        );
+    }
+}
+
+/// Two stores on one database (two pools, as two processes would) append concurrently,
+/// some appends losing races (their offsets are never committed: gaps), while a live
+/// stream on a third reads: it delivers every committed event once, in increasing offset
+/// order, and never waits for a gap.
+pub async fn stores_commit_in_offset_order<J: ReadJournal + Clone>(a: &J, b: &J, reader: &J) {
+    let t = fresh_id("order-tag");
+    let mut stream = EventStream::by_tag(reader.clone(), t.clone(), 0)
+        .live()
+        .page_size(5)
+        .poll_interval(std::time::Duration::from_millis(5));
+    let ids: Vec<String> = (0..4).map(|_| fresh_id("order")).collect();
+    let mut writers = Vec::new();
+    for (w, id) in ids.iter().enumerate() {
+        let j = if w % 2 == 0 { a.clone() } else { b.clone() };
+        let rival = if w % 2 == 0 { b.clone() } else { a.clone() };
+        let (id, t) = (id.clone(), t.clone());
+        writers.push(tokio::spawn(async move {
+            for n in 0..20 {
+                j.append(&id, n, vec![tagged(n + 1, &[&t])])
+                    .await
+                    .expect("append");
+                if n % 5 == 0 {
+                    // A stale append from the other store: refused, after it may have
+                    // taken an offset.
+                    let stale = rival.append(&id, n, vec![tagged(99, &[&t])]).await;
+                    assert!(stale.expect_err("stale").is_conflict());
+                }
+            }
+        }));
+    }
+    let mut seen: Vec<EventEnvelope> = Vec::new();
+    while seen.len() < 80 {
+        // A skipped event would leave the stream waiting for it for ever.
+        let e = tokio::time::timeout(std::time::Duration::from_secs(10), stream.next())
+            .await
+            .unwrap_or_else(|_| panic!("missed events: {} of 80 delivered", seen.len()))
+            .expect("live")
+            .expect("read");
+        seen.push(e);
+    }
+    for w in writers {
+        w.await.expect("writer panicked");
+    }
+    assert_increasing(&seen);
+    for id in &ids {
+        let seqs: Vec<u64> = seen
+            .iter()
+            .filter(|e| &e.persistence_id == id)
+            .map(|e| e.sequence_nr)
+            .collect();
+        assert_eq!(
+            seqs,
+            (1..=20).collect::<Vec<_>>(),
+            "every event of {id} once, in order"
+        );
+    }
+    assert!(
+        seen.iter().all(|e| e.payload != payload(99)),
+        "no refused event"
+    );
+}
+
+/// Offsets saved under a projection's name load back; another name has none.
+pub async fn offsets_are_saved_per_projection<S: OffsetStore>(s: &S) {
+    let (p, q) = (fresh_id("proj"), fresh_id("proj"));
+    assert_eq!(s.load_offset(&p).await.expect("load"), None);
+    s.save_offset(&p, 7).await.expect("save");
+    s.save_offset(&p, 9).await.expect("save again");
+    assert_eq!(s.load_offset(&p).await.expect("load"), Some(9));
+    assert_eq!(s.load_offset(&q).await.expect("load"), None);
+}
+
+/// A projection handles each event once per run and resumes after its saved offset; a
+/// failing handler stops it with the event's details, and the next run starts at that
+/// event.
+pub async fn projection_resumes_after_its_offset<J: ReadJournal + OffsetStore + Clone>(j: &J) {
+    struct Seen {
+        events: Vec<(String, u64)>,
+        fail_on: Option<u64>,
+    }
+    impl EventHandler for Seen {
+        async fn handle(&mut self, e: &EventEnvelope) -> Result<(), HandlerError> {
+            if self.fail_on == Some(e.sequence_nr) {
+                return Err("refused".into());
+            }
+            self.events.push((e.persistence_id.clone(), e.sequence_nr));
+            Ok(())
+        }
+    }
+    let (id, t) = (fresh_id("proj-id"), fresh_id("proj-tag"));
+    let projection = Projection::by_tag(fresh_id("projection"), t.clone()).page_size(2);
+    j.append(&id, 0, (1..=3).map(|n| tagged(n, &[&t])).collect())
+        .await
+        .expect("append");
+    let mut seen = Seen {
+        events: Vec::new(),
+        fail_on: Some(3),
+    };
+    match projection.run(j, &mut seen).await {
+        Err(ProjectionError::Handler {
+            persistence_id,
+            sequence_nr,
+            ..
+        }) => {
+            assert_eq!((persistence_id.as_str(), sequence_nr), (id.as_str(), 3));
+        }
+        other => panic!("expected the handler's error, got {other:?}"),
+    }
+    seen.fail_on = None;
+    j.append(&id, 3, vec![tagged(4, &[&t])])
+        .await
+        .expect("append");
+    let run = projection.run(j, &mut seen).await.expect("run");
+    assert_eq!(run.handled, 2);
+    let expected: Vec<(String, u64)> = (1..=4).map(|n| (id.clone(), n)).collect();
+    assert_eq!(
+        seen.events, expected,
+        "each event once, the failed one again"
+    );
+    let again = projection.run(j, &mut seen).await.expect("run");
+    assert_eq!((again.handled, again.offset), (0, run.offset));
+    assert_eq!(
+        j.load_offset(projection.name()).await.expect("load"),
+        Some(run.offset)
+    );
+}
+
 /// One `#[tokio::test]` per conformance case, for a store made by `$make` (an expression
 /// evaluating to a future of the store).
 ///
@@ -513,7 +876,11 @@ macro_rules! tck_tests {
             snapshot_nothing_for_unknown_or_unmatched, snapshot_newest,
             snapshot_newest_under_sequence_bound, snapshot_newest_under_sequence_and_time_bounds,
             snapshot_delete_one, snapshot_delete_by_criteria, snapshot_overwrite_same_sequence,
-            snapshot_big
+            snapshot_big,
+            query_events_by_tag, query_all_events_after_an_offset, query_events_by_id,
+            query_leaves_deleted_events_out, query_finite_stream_ends,
+            query_live_stream_follows_concurrent_writers, offsets_are_saved_per_projection,
+            projection_resumes_after_its_offset
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

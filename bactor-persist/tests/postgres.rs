@@ -318,4 +318,89 @@ mod extra {
         assert_eq!(bad.kind(), StoreErrorKind::Backend, "{bad:?}");
         assert_eq!(bounded(store.highest_sequence_nr(&id)).await.unwrap(), 1);
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn offsets_become_visible_in_order_across_stores() {
+        let Some(url) = bactor_persist::testing::postgres_url() else {
+            return;
+        };
+        let a = bounded(PostgresStore::connect(&url)).await.unwrap();
+        let b = bounded(PostgresStore::connect(&url)).await.unwrap();
+        let reader = bounded(PostgresStore::connect(&url)).await.unwrap();
+        tokio::time::timeout(
+            Duration::from_secs(120),
+            tck::stores_commit_in_offset_order(&a, &b, &reader),
+        )
+        .await
+        .expect("hung");
+    }
+
+    /// Deposits by currency, as a read model in the journal's database.
+    struct Balances {
+        fail_on: Option<u64>,
+    }
+
+    impl bactor_persist::SqlEventHandler<sqlx::Postgres> for Balances {
+        async fn handle(
+            &mut self,
+            conn: &mut sqlx::PgConnection,
+            e: &bactor_persist::EventEnvelope,
+        ) -> Result<(), bactor_persist::HandlerError> {
+            if self.fail_on == Some(e.sequence_nr) {
+                return Err("refused".into());
+            }
+            sqlx::query(
+                "INSERT INTO test_balances (account, total) VALUES ($1, $2::bigint) \
+                 ON CONFLICT (account) DO UPDATE SET total = test_balances.total + EXCLUDED.total",
+            )
+            .bind(&e.persistence_id)
+            .bind(&e.payload)
+            .execute(conn)
+            .await?;
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_transactional_projection_commits_its_read_model_with_its_offset() {
+        let Some(url) = bactor_persist::testing::postgres_url() else {
+            return;
+        };
+        let store = bounded(PostgresStore::connect(&url)).await.unwrap();
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS test_balances (account TEXT PRIMARY KEY, total BIGINT NOT NULL)",
+        )
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let (id, tag) = (tck::fresh_id("balance"), tck::fresh_id("balance-tag"));
+        let deposits: Vec<NewEvent> = (1..=5)
+            .map(|n| NewEvent::new("Deposited", n.to_string()).tagged([tag.as_str()]))
+            .collect();
+        bounded(store.append(&id, 0, deposits)).await.unwrap();
+        let total = || async {
+            sqlx::query_scalar::<_, i64>("SELECT total FROM test_balances WHERE account = $1")
+                .bind(&id)
+                .fetch_optional(store.pool())
+                .await
+                .unwrap()
+        };
+        let projection =
+            bactor_persist::Projection::by_tag(tck::fresh_id("balances"), tag.clone()).page_size(2);
+        // Fails on the 4th event: the page of 3 and 4 is rolled back, 1 and 2 stay.
+        let err = bounded(projection.run_in_transaction(&store, Balances { fail_on: Some(4) }))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(&format!("`{id}` #4")), "{err}");
+        assert_eq!(total().await, Some(1 + 2));
+        let run = bounded(projection.run_in_transaction(&store, Balances { fail_on: None }))
+            .await
+            .unwrap();
+        assert_eq!(run.handled, 3);
+        assert_eq!(total().await, Some(15), "each deposit counted once");
+        let again = bounded(projection.run_in_transaction(&store, Balances { fail_on: None }))
+            .await
+            .unwrap();
+        assert_eq!((again.handled, total().await), (0, Some(15)));
+    }
 }
