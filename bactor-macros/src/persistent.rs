@@ -21,6 +21,8 @@ pub(crate) struct PersistentArgs {
     upcast: Option<syn::Path>,
     /// `on_conflict = stop | restart`: the `OnConflict` variant.
     on_conflict: Option<&'static str>,
+    /// `tag_with = path`: the function that tags each event.
+    tag_with: Option<syn::Path>,
 }
 
 /// `true` for `#[persistent(..)]` and `#[bactor::persistent(..)]`.
@@ -61,6 +63,7 @@ impl PersistentArgs {
             bad_snapshot: None,
             upcast: None,
             on_conflict: None,
+            tag_with: None,
         };
         if !ENABLED {
             cx.error_spanned_by(attr, format!("`#[persistent]` {FEATURE_MSG}"));
@@ -71,7 +74,7 @@ impl PersistentArgs {
         match &attr.meta {
             syn::Meta::Path(_) => {}
             syn::Meta::NameValue(nv) => {
-                cx.error_spanned_by(nv, "expected `#[persistent]` or `#[persistent(snapshot_every = N, keep_snapshots = K, bad_snapshot = older | fail, on_conflict = stop | restart, upcast = path)]`");
+                cx.error_spanned_by(nv, "expected `#[persistent]` or `#[persistent(snapshot_every = N, keep_snapshots = K, bad_snapshot = older | fail, on_conflict = stop | restart, upcast = path, tag_with = path)]`");
             }
             syn::Meta::List(_) => {
                 let mut keys = crate::attr::Keys::default();
@@ -129,11 +132,18 @@ impl PersistentArgs {
                             })?;
                             out.upcast = Some(path);
                         }
+                        // #[persistent(tag_with = currency_tags)]
+                        "tag_with" => {
+                            let path: syn::Path = meta.value()?.parse().map_err(|e| {
+                                syn::Error::new(e.span(), "expected `tag_with = path::to::function`: a `fn(&{Name}Event) -> Vec<String>`")
+                            })?;
+                            out.tag_with = Some(path);
+                        }
                         _ => {
                             let shown = quote::ToTokens::to_token_stream(&meta.path).to_string();
                             cx.error_spanned_by(
                                 &meta.path,
-                                format!("unknown `#[persistent]` argument `{shown}`; expected one of: `snapshot_every`, `keep_snapshots`, `bad_snapshot`, `on_conflict`, `upcast`"),
+                                format!("unknown `#[persistent]` argument `{shown}`; expected one of: `snapshot_every`, `keep_snapshots`, `bad_snapshot`, `on_conflict`, `upcast`, `tag_with`"),
                             );
                             if meta.input.peek(syn::Token![=]) {
                                 meta.value()?.parse::<syn::Expr>()?;
@@ -199,6 +209,18 @@ impl PersistentArgs {
                 }
             }
         });
+        // Spanned on the path: a function of another shape is reported there.
+        let tags = self.tag_with.as_ref().map(|path| {
+            let call = quote_spanned!(syn::spanned::Spanned::span(path)=> #path(event));
+            quote! {
+                fn tags(event: &<Self as #p::PersistentActor>::Event) -> ::std::vec::Vec<::std::string::String>
+                where
+                    Self: #p::PersistentActor,
+                {
+                    #call
+                }
+            }
+        });
         // Spanned on `snapshot_every`, so a state that cannot be serialized is reported
         // there, once.
         let assertion = self.snapshot_every.map(|(span, _)| {
@@ -222,6 +244,7 @@ impl PersistentArgs {
                 }
                 #snapshots
                 #upcast
+                #tags
             }
         }
     }
@@ -238,6 +261,8 @@ pub(crate) struct EventDef {
     /// `#[event(name = "..")]`: the stored name (manifest and JSON tag) instead of
     /// `Type::Variant`, so that renaming the method does not orphan stored events.
     pub(crate) name: Option<syn::LitStr>,
+    /// `#[event(tags = ["..", ..])]`: the tags every such event is stored with.
+    pub(crate) tags: Vec<syn::LitStr>,
 }
 
 /// `true` for a `#[serde(..)]` attribute (passed from an `#[event]` argument to its field).
@@ -245,19 +270,30 @@ pub(crate) fn is_serde_attr(attr: &Attribute) -> bool {
     attr.path().is_ident("serde")
 }
 
-/// `#[event]` or `#[event(name = "..")]`.
-fn parse_event_args(attr: &Attribute, cx: &mut Ctxt) -> Option<Option<syn::LitStr>> {
+/// What `#[event(..)]` says.
+#[derive(Default)]
+struct EventArgs {
+    name: Option<syn::LitStr>,
+    tags: Vec<syn::LitStr>,
+}
+
+const EVENT_USAGE: &str =
+    "expected `#[event]`, `#[event(name = \"...\")]` or `#[event(tags = [\"...\", ...])]`";
+
+/// `#[event]`, `#[event(name = "..")]`, `#[event(tags = [..])]`.
+fn parse_event_args(attr: &Attribute, cx: &mut Ctxt) -> Option<EventArgs> {
     let syn::Meta::List(list) = &attr.meta else {
         if let syn::Meta::NameValue(nv) = &attr.meta {
-            cx.error_spanned_by(nv, "expected `#[event]` or `#[event(name = \"...\")]`");
+            cx.error_spanned_by(nv, EVENT_USAGE);
             return None;
         }
-        return Some(None);
+        return Some(EventArgs::default());
     };
-    let mut name = None;
+    let mut out = EventArgs::default();
+    let mut tags_seen = false;
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("name") {
-            if name.is_some() {
+            if out.name.is_some() {
                 return Err(meta.error("duplicate `name`: give the event one stored name"));
             }
             let value = meta.value()?;
@@ -270,14 +306,46 @@ fn parse_event_args(attr: &Attribute, cx: &mut Ctxt) -> Option<Option<syn::LitSt
             if lit.value().trim().is_empty() {
                 return Err(syn::Error::new(lit.span(), "`name` must not be empty"));
             }
-            name = Some(lit);
+            out.name = Some(lit);
+            Ok(())
+        } else if meta.path.is_ident("tags") {
+            if tags_seen {
+                return Err(meta.error("duplicate `tags`: list every tag in one `tags = [..]`"));
+            }
+            tags_seen = true;
+            let value = meta.value()?;
+            let array: syn::ExprArray = value.parse().map_err(|e| {
+                syn::Error::new(
+                    e.span(),
+                    "expected `tags = [\"...\", ...]`: a list of strings",
+                )
+            })?;
+            for elem in &array.elems {
+                let syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(tag),
+                    ..
+                }) = elem
+                else {
+                    return Err(syn::Error::new(
+                        syn::spanned::Spanned::span(elem),
+                        "a tag is a string literal, like `\"account\"`",
+                    ));
+                };
+                if tag.value().trim().is_empty() {
+                    return Err(syn::Error::new(tag.span(), "a tag must not be empty"));
+                }
+                if out.tags.iter().any(|t| t.value() == tag.value()) {
+                    return Err(syn::Error::new(tag.span(), "duplicate tag"));
+                }
+                out.tags.push(tag.clone());
+            }
             Ok(())
         } else {
-            Err(meta.error("unknown key: expected `#[event]` or `#[event(name = \"...\")]`"))
+            Err(meta.error(format!("unknown key: {EVENT_USAGE}")))
         }
     });
     match syn::parse::Parser::parse2(parser, list.tokens.clone()) {
-        Ok(()) => Some(name),
+        Ok(()) => Some(out),
         Err(e) => {
             cx.push(e);
             None
@@ -293,9 +361,12 @@ pub(crate) fn parse_event(f: &ImplItemFn, attr: &Attribute, cx: &mut Ctxt) -> Op
     }
     let sig = &f.sig;
     let name = sig.ident.to_string();
-    let event_name = parse_event_args(attr, cx);
-    let mut ok = event_name.is_some();
-    let event_name = event_name.flatten();
+    let event_args = parse_event_args(attr, cx);
+    let mut ok = event_args.is_some();
+    let EventArgs {
+        name: event_name,
+        tags,
+    } = event_args.unwrap_or_default();
     let mut fail = |cx: &mut Ctxt, tokens: &dyn quote::ToTokens, msg: &str| {
         ok = false;
         cx.error_spanned_by(tokens, msg);
@@ -398,6 +469,7 @@ pub(crate) fn parse_event(f: &ImplItemFn, attr: &Attribute, cx: &mut Ctxt) -> Op
         args,
         serde_attrs,
         name: event_name,
+        tags,
     })
 }
 

@@ -398,6 +398,13 @@ pub trait PersistentActor: Actor {
         None
     }
 
+    /// The tags an event is stored with, for queries by tag
+    /// ([`ReadJournal::events_by_tag`](bactor_persist::ReadJournal::events_by_tag)): its
+    /// `#[event(tags = [..])]` and what `#[persistent(tag_with = path)]` returns for it.
+    fn event_tags(_event: &Self::Event) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Stores `event`, then applies it. On failure the state is unchanged, the error is
     /// returned, and the actor fails once the current handler returns.
     fn persist(
@@ -463,7 +470,9 @@ async fn write<A: PersistentActor>(
     let mut rows = Vec::with_capacity(events.len());
     for e in &events {
         let payload = serde_json::to_string(e).map_err(|e| PersistError::Encode(Arc::new(e)))?;
-        rows.push(NewEvent::new(A::event_manifest(e), payload));
+        let mut row = NewEvent::new(A::event_manifest(e), payload);
+        row.tags = A::event_tags(e);
+        rows.push(row);
     }
     let count = rows.len() as u64;
     st.seq = st.store.journal.append(&st.id, st.seq, rows).await?;
@@ -734,6 +743,13 @@ pub trait PersistOptions: Sized {
     /// `upcast = path`.
     fn upcaster() -> Option<Upcaster> {
         None
+    }
+    /// `tag_with = path`.
+    fn tags(_event: &<Self as PersistentActor>::Event) -> Vec<String>
+    where
+        Self: PersistentActor,
+    {
+        Vec::new()
     }
 }
 

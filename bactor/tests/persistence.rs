@@ -1027,3 +1027,119 @@ async fn an_event_that_does_not_decode_names_its_manifest() {
     }
     no_hang(system.shutdown()).await;
 }
+
+/// Tags from `#[event(tags = [..])]` and from `#[persistent(tag_with = ..)]`.
+#[actor]
+#[persistent(tag_with = currency_tag)]
+#[derive(Default, Serialize, Deserialize)]
+struct Purse {
+    cents: u64,
+}
+
+/// Each money event is tagged with its currency.
+fn currency_tag(event: &PurseEvent) -> Vec<String> {
+    match event {
+        PurseEvent::Credited { currency, .. } | PurseEvent::Debited { currency, .. } => {
+            vec![format!("currency-{currency}")]
+        }
+        PurseEvent::Renamed { .. } => Vec::new(),
+    }
+}
+
+#[actor]
+impl Purse {
+    #[handler]
+    async fn credit(
+        &mut self,
+        ctx: &mut Context<Self>,
+        cents: u64,
+        currency: String,
+    ) -> Result<u64, PersistError> {
+        self.persist(ctx, PurseEvent::Credited { cents, currency })
+            .await?;
+        Ok(self.cents)
+    }
+
+    #[handler]
+    async fn debit(
+        &mut self,
+        ctx: &mut Context<Self>,
+        cents: u64,
+        currency: String,
+    ) -> Result<u64, PersistError> {
+        self.persist(ctx, PurseEvent::Debited { cents, currency })
+            .await?;
+        Ok(self.cents)
+    }
+
+    #[handler]
+    async fn rename(&mut self, ctx: &mut Context<Self>, name: String) -> Result<(), PersistError> {
+        self.persist(ctx, PurseEvent::Renamed { name }).await
+    }
+
+    #[event(tags = ["money", "credit"])]
+    fn credited(&mut self, cents: u64, currency: String) {
+        let _ = currency;
+        self.cents += cents;
+    }
+
+    #[event(tags = ["money"])]
+    fn debited(&mut self, cents: u64, currency: String) {
+        let _ = currency;
+        self.cents -= cents;
+    }
+
+    #[event]
+    fn renamed(&mut self, name: String) {
+        let _ = name;
+    }
+}
+
+#[tokio::test]
+async fn events_are_stored_with_their_tags_and_queried_by_tag() {
+    use bactor::persist::ReadJournal;
+    let store = SqliteStore::in_memory().await.unwrap();
+    let system = system_with(store.clone()).await;
+    let w = no_hang(system.spawn_persistent("w-1", Purse::default))
+        .await
+        .unwrap();
+    no_hang(w.credit(500, "EUR".into())).await.unwrap();
+    no_hang(w.rename("savings".into())).await.unwrap();
+    no_hang(w.debit(200, "EUR".into())).await.unwrap();
+    no_hang(w.credit(100, "USD".into())).await.unwrap();
+
+    let tagged = |tag: &'static str| {
+        let store = store.clone();
+        async move {
+            no_hang(store.events_by_tag(tag, 0, 100))
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| (e.sequence_nr, e.tags))
+                .collect::<Vec<_>>()
+        }
+    };
+    let tags = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        tagged("money").await,
+        [
+            (1, tags(&["credit", "currency-EUR", "money"])),
+            (3, tags(&["currency-EUR", "money"])),
+            (4, tags(&["credit", "currency-USD", "money"])),
+        ]
+    );
+    assert_eq!(
+        tagged("currency-EUR")
+            .await
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect::<Vec<_>>(),
+        [1, 3]
+    );
+    assert_eq!(tagged("credit").await.len(), 2);
+    // Untagged events are in the journal, under no tag.
+    let all = no_hang(store.all_events(0, 100)).await.unwrap();
+    assert_eq!(all.len(), 4);
+    assert!(all[1].tags.is_empty());
+    system.shutdown().await;
+}

@@ -388,6 +388,11 @@ fn expand_events(m: &ActorImpl<'_>, stub_only: bool) -> TokenStream {
         };
         quote!(#event::#variant { .. } => #manifest,)
     });
+    let tag_arms = m.events.iter().map(|e| {
+        let variant = &e.variant;
+        let tags = &e.tags;
+        quote!(#event::#variant { .. } => &[#(#tags),*],)
+    });
     let snapshot_manifest = name.to_string();
     let debug_arms = m.events.iter().map(|e| {
         let variant = &e.variant;
@@ -452,6 +457,15 @@ fn expand_events(m: &ActorImpl<'_>, stub_only: bool) -> TokenStream {
 
             fn upcaster() -> ::core::option::Option<#p::Upcaster> {
                 <Self as #p::PersistOptions>::upcaster()
+            }
+
+            fn event_tags(event: &#event) -> ::std::vec::Vec<::std::string::String> {
+                let fixed: &[&str] = match *event {
+                    #(#tag_arms)*
+                };
+                let mut tags = <Self as #p::PersistOptions>::tags(event);
+                tags.extend(fixed.iter().map(|t| ::std::string::ToString::to_string(*t)));
+                tags
             }
         }
     }

@@ -22,4 +22,11 @@ struct C;
 #[actor]
 impl C {}
 
+#[actor]
+#[persistent(tag_with = "tags")]
+struct D;
+
+#[actor]
+impl D {}
+
 fn main() {}
