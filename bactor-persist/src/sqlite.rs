@@ -86,29 +86,25 @@ impl SqliteStore {
     }
 }
 
-/// The start of every insert into the journal. Rows come from a `VALUES` list `v` whose
-/// first columns are these (the last, `v.column7`, is the row's place in the flush, from
-/// 1). Each row's offset is its place after the highest offset in the file, read once,
-/// under the write lock the insert holds: offsets increase in commit order.
+/// The start of every insert into the journal; [`push_rows`] adds the rows. Each row's
+/// offset is its rowid (`ordering`), which SQLite numbers after the highest one, under the
+/// write lock the insert holds: offsets increase in commit order.
 const INSERT: &str = "INSERT INTO bactor_journal \
-     (persistence_id, sequence_nr, manifest, payload, written_at, tags, ordering) \
-     SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, \
-     (SELECT COALESCE(MAX(ordering), 0) FROM bactor_journal) + v.column7 FROM (";
+     (persistence_id, sequence_nr, manifest, payload, written_at, tags) ";
 
-/// `rows` as the `VALUES` list of [`INSERT`], each followed by `extra` columns.
+/// `rows` as a `VALUES` list, each followed by `extra` columns.
 fn push_rows<'a, I, X>(q: &mut QueryBuilder<Sqlite>, rows: I, mut extra: X)
 where
     I: IntoIterator<Item = (usize, Row<'a>)>,
     X: FnMut(&mut sqlx::query_builder::Separated<'_, Sqlite, &'static str>, usize),
 {
-    q.push_values(rows.into_iter().enumerate(), |mut b, (place, (k, r))| {
+    q.push_values(rows, |mut b, (k, r)| {
         b.push_bind(r.persistence_id)
             .push_bind(to_db(r.sequence_nr))
             .push_bind(r.manifest)
             .push_bind(r.payload)
             .push_bind(r.written_at)
-            .push_bind(r.tags)
-            .push_bind(place as i64 + 1);
+            .push_bind(r.tags);
         extra(&mut b, k);
     });
 }
@@ -123,7 +119,6 @@ impl Backend {
             batch.iter().flat_map(|a| a.rows(now)).map(|r| (0, r)),
             |_, _| {},
         );
-        q.push(") AS v");
         q.build().execute(&self.pool).await.map_err(write_error)?;
         Ok(vec![true; batch.len()])
     }
@@ -145,6 +140,9 @@ impl BatchBackend for Backend {
             // uncorrelated subquery that SQLite evaluates before inserting anything (it
             // materialises a SELECT that reads the table it inserts into).
             let mut q = QueryBuilder::<Sqlite>::new(INSERT);
+            q.push(
+                "SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 FROM (",
+            );
             let rows = batch
                 .iter()
                 .enumerate()
@@ -152,7 +150,7 @@ impl BatchBackend for Backend {
             push_rows(&mut q, rows, |b, k| {
                 b.push_bind(k as i64);
             });
-            q.push(") AS v WHERE v.column8 IN (SELECT a.column1 FROM (");
+            q.push(") AS v WHERE v.column7 IN (SELECT a.column1 FROM (");
             q.push_values(batch.iter().zip(check).enumerate(), |mut b, (k, (a, c))| {
                 b.push_bind(k as i64)
                     .push_bind(a.persistence_id.as_str())
@@ -226,7 +224,6 @@ impl BatchBackend for Backend {
             if !rows.is_empty() {
                 let mut insert = QueryBuilder::<Sqlite>::new(INSERT);
                 push_rows(&mut insert, rows.into_iter().map(|r| (0, r)), |_, _| {});
-                insert.push(") AS v");
                 insert
                     .build()
                     .execute(&mut *tx)

@@ -1,19 +1,29 @@
 -- Queries: a global ordering of events (the offset), tags, and the offsets projections
 -- have handled up to.
 --
--- `ordering` is numbered by each insert after the highest one in the file, under SQLite's
--- write lock, so it increases in commit order. Events written before this migration are
--- numbered in the order they were written.
-ALTER TABLE bactor_journal ADD COLUMN ordering INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE bactor_journal ADD COLUMN tags TEXT; -- a JSON array of strings, NULL for none
+-- The journal becomes a rowid table whose rowid is the ordering: SQLite gives each new row
+-- the highest rowid plus one, under its write lock, so orderings increase in commit order
+-- (rows are never removed: deletion only marks them). `(persistence_id, sequence_nr)`
+-- stays unique. Events written before this migration are numbered in the order they were
+-- written.
+CREATE TABLE bactor_journal_v2 (
+    ordering       INTEGER PRIMARY KEY,
+    persistence_id TEXT    NOT NULL,
+    sequence_nr    INTEGER NOT NULL,
+    manifest       TEXT    NOT NULL,
+    payload        TEXT    NOT NULL, -- JSON
+    written_at     INTEGER NOT NULL, -- milliseconds since the Unix epoch
+    deleted        INTEGER NOT NULL DEFAULT 0,
+    tags           TEXT,             -- a JSON array of strings, NULL for none
+    UNIQUE (persistence_id, sequence_nr)
+);
 
-UPDATE bactor_journal SET ordering = o.n
-FROM (SELECT persistence_id AS p, sequence_nr AS s,
-             row_number() OVER (ORDER BY written_at, persistence_id, sequence_nr) AS n
-      FROM bactor_journal) AS o
-WHERE bactor_journal.persistence_id = o.p AND bactor_journal.sequence_nr = o.s;
+INSERT INTO bactor_journal_v2 (persistence_id, sequence_nr, manifest, payload, written_at, deleted)
+SELECT persistence_id, sequence_nr, manifest, payload, written_at, deleted FROM bactor_journal
+ORDER BY written_at, persistence_id, sequence_nr;
 
-CREATE UNIQUE INDEX bactor_journal_ordering ON bactor_journal (ordering);
+DROP TABLE bactor_journal;
+ALTER TABLE bactor_journal_v2 RENAME TO bactor_journal;
 
 -- One row per tag of an event, filled by the trigger in the same statement as the event.
 CREATE TABLE bactor_tag (
