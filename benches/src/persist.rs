@@ -540,9 +540,16 @@ async fn main() {
                 .connect(&url)
                 .await
                 .unwrap();
+            let store = PostgresStore::connect(&url).await.unwrap();
+            // Both journals start empty, as on SQLite (a new file per run): the baseline's
+            // table is created anew, bactor's emptied.
+            sqlx::query("TRUNCATE bactor_journal, bactor_snapshot, bactor_tag")
+                .execute(store.pool())
+                .await
+                .unwrap();
             bench(
                 "Postgres 15 (local, default settings)",
-                PostgresStore::connect(&url).await.unwrap(),
+                store,
                 baseline::Db::Postgres(pool),
             )
             .await;
