@@ -539,6 +539,12 @@ impl<A: Actor> Cell<A> {
                     .map(|e| Step::fail(e, None)),
                 None => None,
             },
+            #[cfg(feature = "persist")]
+            SystemMsg::Persisted => match crate::persistence::persisted(&mut self.ctx) {
+                crate::persistence::Persisted::Done => None,
+                crate::persistence::Persisted::Failed(e) => Some(Step::fail(e, None)),
+                crate::persistence::Persisted::Stop => Some(Step::Stop(StopReason::Stopped)),
+            },
         }
     }
 
@@ -806,6 +812,10 @@ impl<A: Actor> Cell<A> {
         self.ctx.reset_for_restart();
         // Stashed messages go back in front of the mailbox, for the new instance.
         self.ctx.unstash_all();
+        // What the old instance applied with `persist_deferred` is written first: the
+        // new one recovers it.
+        #[cfg(feature = "persist")]
+        crate::persistence::settle(&mut self.ctx).await;
         // The old instance is dropped before the new one is made.
         *actor = None;
         let fresh = match std::panic::catch_unwind(AssertUnwindSafe(|| self.producer.make())) {
@@ -834,6 +844,9 @@ impl<A: Actor> Cell<A> {
         // A stop request arriving now changes nothing: we are stopping.
         let _ = self.stop_children().await;
         self.ctx.cancel_timers();
+        // Events applied with `persist_deferred` are written before the stop completes.
+        #[cfg(feature = "persist")]
+        crate::persistence::settle(&mut self.ctx).await;
         if let Some(mut actor) = actor {
             let outcome = catch_unwind(actor.post_stop(&mut self.ctx)).await;
             if let Err(panic) = outcome

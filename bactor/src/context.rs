@@ -746,6 +746,12 @@ impl<A: Actor> Context<A> {
     }
 
     /// After a restart: no failure left over, no receive timeout.
+    /// This actor's system lane (to wake it from another task).
+    #[cfg_attr(not(feature = "persist"), allow(dead_code))]
+    pub(crate) fn own_lane(&self) -> &crate::syslane::SysSender {
+        &self.own_lane
+    }
+
     pub(crate) fn reset_for_restart(&mut self) {
         self.deferred_failure = None;
         self.cancel_receive_timeout();

@@ -637,7 +637,7 @@ pub mod __private {
     #[cfg(feature = "persist")]
     pub use crate::persistence::{
         BadSnapshot, NoSnapshot, OnConflict, PersistConfig, PersistOptions, PersistentActor,
-        SerdeSnapshot, SnapshotCodec, Snapshottable, Upcaster, recover,
+        SerdeSnapshot, SnapshotCodec, Snapshottable, Upcaster, recover, send_reply,
     };
     #[cfg(feature = "persist")]
     pub use serde_json;

@@ -334,6 +334,52 @@ pub(crate) struct PersistState {
     ///
     /// [`ActorSystem::spawn_recovered`]: crate::ActorSystem::spawn_recovered
     pub(crate) on_recovered: Option<RecoveryNotice>,
+    /// Events of [`PersistentActor::persist_deferred`] not durable yet, and the replies
+    /// waiting for them; `None` until the first.
+    deferred: Option<Box<Deferred>>,
+}
+
+/// What [`PersistentActor::persist_deferred`] keeps between messages. The actor's
+/// sequence number (`PersistState::seq`) counts every applied event; `durable` the ones
+/// the journal confirmed. Between them: the write in flight, then `pending`.
+struct Deferred {
+    /// Applied, not sent yet: they go together when the write in flight is done.
+    pending: Vec<NewEvent>,
+    /// The write in flight: where its result arrives, and the sequence number it reaches.
+    in_flight: Option<(tokio::sync::oneshot::Receiver<Result<u64, StoreError>>, u64)>,
+    durable: u64,
+    /// Replies held until `durable` reaches the sequence number each depends on, in the
+    /// order they were made. (In a mutex only to be `Sync`: reached through `get_mut`.)
+    held: std::sync::Mutex<std::collections::VecDeque<(u64, HeldReply)>>,
+    on_conflict: OnConflict,
+}
+
+/// A held reply: sends it (`true`) or fails the ask (`false`).
+type HeldReply = Box<dyn FnOnce(bool) + Send>;
+
+impl Deferred {
+    /// Sends the held replies whose events are durable.
+    fn release(&mut self) {
+        let durable = self.durable;
+        let held = self.held();
+        while held.front().is_some_and(|(seq, _)| *seq <= durable) {
+            if let Some((_, reply)) = held.pop_front() {
+                reply(true);
+            }
+        }
+    }
+
+    /// Fails every held reply: their events will never be durable.
+    fn fail_all(&mut self) {
+        for (_, reply) in self.held().drain(..) {
+            reply(false);
+        }
+    }
+
+    fn held(&mut self) -> &mut std::collections::VecDeque<(u64, HeldReply)> {
+        // A reply that panicked left nothing half-done in the queue.
+        self.held.get_mut().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// Where the outcome of an actor's first recovery goes (shared, so that `Props` stays
@@ -349,6 +395,81 @@ impl PersistState {
             seq: 0,
             since_snapshot: 0,
             on_recovered: None,
+            deferred: None,
+        }
+    }
+
+    /// `true` while events of `persist_deferred` are not durable.
+    fn undurable(&self) -> bool {
+        self.deferred.as_ref().is_some_and(|d| d.durable < self.seq)
+    }
+
+    /// Sends the pending deferred events to the journal, unless a write is in flight:
+    /// one append, from its own task, whose end wakes the actor (`SystemMsg::Persisted`).
+    fn start_write(&mut self, wake: &crate::syslane::SysSender) {
+        let Some(d) = self.deferred.as_deref_mut() else {
+            return;
+        };
+        if d.in_flight.is_some() || d.pending.is_empty() {
+            return;
+        }
+        let events = std::mem::take(&mut d.pending);
+        let expected = d.durable;
+        let (journal, id, wake) = (
+            Arc::clone(&self.store.journal),
+            self.id.clone(),
+            wake.clone(),
+        );
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let result = journal.append(&id, expected, events).await;
+            let _ = tx.send(result);
+            // Gone if the actor stopped: then nobody waits.
+            let _ = wake.send(crate::system::SystemMsg::Persisted);
+        });
+        d.in_flight = Some((rx, self.seq));
+    }
+
+    /// Waits until every deferred event is durable (or failed): the write in flight,
+    /// then the pending events. Held replies are released, or failed with the write.
+    async fn drain_deferred(&mut self) -> Result<(), StoreError> {
+        let Some(d) = self.deferred.as_deref_mut() else {
+            return Ok(());
+        };
+        if let Some((rx, high)) = d.in_flight.take() {
+            match rx.await.unwrap_or(Err(StoreError::Closed)) {
+                Ok(_) => d.durable = high,
+                Err(e) => {
+                    self.deferred_failed();
+                    return Err(e);
+                }
+            }
+        }
+        let Some(d) = self.deferred.as_deref_mut() else {
+            return Ok(());
+        };
+        if !d.pending.is_empty() {
+            let events = std::mem::take(&mut d.pending);
+            match self.store.journal.append(&self.id, d.durable, events).await {
+                Ok(high) => d.durable = high,
+                Err(e) => {
+                    self.deferred_failed();
+                    return Err(e);
+                }
+            }
+        }
+        if let Some(d) = self.deferred.as_deref_mut() {
+            d.release();
+        }
+        Ok(())
+    }
+
+    /// A deferred write failed: its replies and the later ones fail, the pending events
+    /// are dropped. The actor's state is ahead of its journal: it must fail (a restart
+    /// recovers the truth).
+    fn deferred_failed(&mut self) {
+        if let Some(mut d) = self.deferred.take() {
+            d.fail_all();
         }
     }
 
@@ -415,6 +536,70 @@ pub trait PersistentActor: Actor {
         persist_all(self, ctx, vec![event])
     }
 
+    /// Applies `event` now and stores it with the next write, without waiting (Akka's
+    /// `persistAsync` with batched writes): events persisted by consecutive messages go
+    /// to the journal together, one write in flight at a time, so one busy actor is not
+    /// capped at one commit per event.
+    ///
+    /// Nothing is visible to a caller before it is durable: every reply this actor's
+    /// handlers return while such events are not durable is held until they are, and
+    /// sent in order. Tells and messages the handler sends itself are not held. If a
+    /// write fails, every held reply fails ([`AskError::Failed`](crate::AskError)), the
+    /// pending events are dropped, and the actor fails (its supervisor restarts it by
+    /// default, and recovery reloads the journal; a conflict stops it, as for
+    /// [`persist`](Self::persist)). A [`persist`](Self::persist) waits for the deferred
+    /// events first; stopping the actor writes them before `post_stop`. Snapshots are
+    /// taken only when every event is durable.
+    ///
+    /// Returns an error only if the event cannot be serialized, or the actor is not
+    /// persistent.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use bactor::prelude::*;
+    ///
+    /// #[actor]
+    /// #[persistent]
+    /// #[derive(Default)]
+    /// struct Counter { n: u64 }
+    ///
+    /// #[actor]
+    /// impl Counter {
+    ///     /// The reply is sent once the event is durable; meanwhile the actor serves the
+    ///     /// next messages, whose events join the same write.
+    ///     #[handler]
+    ///     fn add(&mut self, ctx: &mut Context<Self>, by: u64) -> Result<u64, PersistError> {
+    ///         self.persist_deferred(ctx, CounterEvent::Added { by })?;
+    ///         Ok(self.n)
+    ///     }
+    ///
+    ///     #[event]
+    ///     fn added(&mut self, by: u64) { self.n += by; }
+    /// }
+    ///
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = bactor::persist::SqliteStore::in_memory().await?;
+    /// let system = ActorSystem::builder().persistence(store).build();
+    /// let counter = system.spawn_persistent("counter", Counter::default).await?;
+    /// let asks: Vec<_> = (0..100).map(|_| counter.add(1)).collect();
+    /// let mut replies = Vec::new();
+    /// for ask in asks {
+    ///     replies.push(ask.await?);
+    /// }
+    /// assert_eq!(replies.len(), 100);
+    /// assert_eq!(counter.add(0).await?, 100);
+    /// # system.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    fn persist_deferred(
+        &mut self,
+        ctx: &mut Context<Self>,
+        event: Self::Event,
+    ) -> Result<(), PersistError> {
+        persist_deferred(self, ctx, event)
+    }
+
     /// Stores `events` atomically (all or none), then applies them in order.
     fn persist_all(
         &mut self,
@@ -467,6 +652,10 @@ async fn write<A: PersistentActor>(
     let Some(st) = ctx.persistence.as_deref_mut() else {
         return Err(PersistError::NotPersistent);
     };
+    // Deferred events come first in the journal.
+    if st.undurable() {
+        st.drain_deferred().await?;
+    }
     let mut rows = Vec::with_capacity(events.len());
     for e in &events {
         let payload = serde_json::to_string(e).map_err(|e| PersistError::Encode(Arc::new(e)))?;
@@ -476,6 +665,9 @@ async fn write<A: PersistentActor>(
     }
     let count = rows.len() as u64;
     st.seq = st.store.journal.append(&st.id, st.seq, rows).await?;
+    if let Some(d) = st.deferred.as_deref_mut() {
+        d.durable = st.seq;
+    }
     for e in events {
         actor.apply_event(e);
     }
@@ -504,6 +696,166 @@ async fn write<A: PersistentActor>(
             });
     }
     Ok(())
+}
+
+fn persist_deferred<A: PersistentActor>(
+    actor: &mut A,
+    ctx: &mut Context<A>,
+    event: A::Event,
+) -> Result<(), PersistError> {
+    let pid = ctx.pid();
+    let system = ctx.system().clone();
+    let wake = ctx.own_lane().clone();
+    let Some(st) = ctx.persistence.as_deref_mut() else {
+        return Err(PersistError::NotPersistent);
+    };
+    let payload = serde_json::to_string(&event).map_err(|e| PersistError::Encode(Arc::new(e)))?;
+    let mut row = NewEvent::new(A::event_manifest(&event), payload);
+    row.tags = A::event_tags(&event);
+    let config = A::persist_config();
+    if let Some(every) = config.snapshot_every
+        && st.since_snapshot >= every
+        && !st.undurable()
+    {
+        // Every event so far is durable: the state is exactly the journal's.
+        st.since_snapshot = 0;
+        if let Some(state) = actor.snapshot_state() {
+            let view = PersistState::new(st.id.clone(), st.store.clone());
+            let seq = st.seq;
+            tokio::spawn(async move {
+                let view = PersistState { seq, ..view };
+                if let Err(e) = snapshot::<A>(state, &view, config, every).await {
+                    system.events().publish(crate::SystemEvent::SnapshotFailed {
+                        pid,
+                        error: e.to_string(),
+                    });
+                }
+            });
+        }
+    }
+    let d = st.deferred.get_or_insert_with(|| {
+        Box::new(Deferred {
+            pending: Vec::new(),
+            in_flight: None,
+            durable: st.seq,
+            held: std::sync::Mutex::default(),
+            on_conflict: config.on_conflict,
+        })
+    });
+    d.pending.push(row);
+    actor.apply_event(event);
+    st.seq += 1;
+    st.since_snapshot += 1;
+    st.start_write(&wake);
+    Ok(())
+}
+
+/// Sends a handler's reply, or holds it until the events it may depend on are durable
+/// (see [`PersistentActor::persist_deferred`]). Used by generated code.
+#[doc(hidden)]
+pub fn send_reply<A: Actor, R: Send + 'static>(
+    ctx: &mut Context<A>,
+    reply: crate::ReplyTo<R>,
+    value: R,
+) {
+    if let Some(st) = ctx.persistence.as_deref_mut()
+        && st.undurable()
+        && let Some(d) = st.deferred.as_deref_mut()
+    {
+        d.held().push_back((
+            st.seq,
+            Box::new(move |durable| {
+                if durable {
+                    // The asker may have given up; nothing to do then.
+                    let _ = reply.send(value);
+                } else {
+                    reply.fail();
+                }
+            }),
+        ));
+        return;
+    }
+    let _ = reply.send(value);
+}
+
+/// What the end of a deferred write means for the actor.
+pub(crate) enum Persisted {
+    /// Carry on.
+    Done,
+    /// The write failed: fail with this error.
+    Failed(ActorError),
+    /// Another incarnation owns the id (`OnConflict::Stop`).
+    Stop,
+}
+
+/// A deferred write ended (`SystemMsg::Persisted`): release the replies it made durable
+/// and send the events pending since, or fail.
+pub(crate) fn persisted<A: Actor>(ctx: &mut Context<A>) -> Persisted {
+    let pid = ctx.pid();
+    let wake = ctx.own_lane().clone();
+    let system = ctx.system().clone();
+    let Some(st) = ctx.persistence.as_deref_mut() else {
+        return Persisted::Done;
+    };
+    let Some(d) = st.deferred.as_deref_mut() else {
+        return Persisted::Done;
+    };
+    // A `persist` may have waited for this write already.
+    let Some((rx, high)) = d.in_flight.as_mut() else {
+        return Persisted::Done;
+    };
+    let high = *high;
+    let result = match rx.try_recv() {
+        Ok(result) => result,
+        Err(tokio::sync::oneshot::error::TryRecvError::Empty) => return Persisted::Done,
+        Err(tokio::sync::oneshot::error::TryRecvError::Closed) => Err(StoreError::Closed),
+    };
+    d.in_flight = None;
+    match result {
+        Ok(_) => {
+            d.durable = high;
+            d.release();
+            st.start_write(&wake);
+            Persisted::Done
+        }
+        Err(e) => {
+            let on_conflict = d.on_conflict;
+            st.deferred_failed();
+            if let StoreError::Conflict {
+                persistence_id,
+                expected,
+                actual,
+            } = &e
+            {
+                system
+                    .events()
+                    .publish(crate::SystemEvent::PersistConflict {
+                        pid,
+                        persistence_id: persistence_id.clone(),
+                        expected: *expected,
+                        actual: *actual,
+                    });
+                if on_conflict == OnConflict::Stop {
+                    return Persisted::Stop;
+                }
+            }
+            Persisted::Failed(ActorError::from(PersistError::Store(e)))
+        }
+    }
+}
+
+/// Before a stop or a restart: the deferred events are written (or failed) and their
+/// replies released (or failed), so that nothing applied is silently lost and the next
+/// incarnation's recovery sees them.
+pub(crate) async fn settle<A: Actor>(ctx: &mut Context<A>) {
+    if let Some(st) = ctx.persistence.as_deref_mut()
+        && st.deferred.is_some()
+    {
+        if st.drain_deferred().await.is_err() {
+            st.deferred_failed();
+        }
+        st.deferred = None;
+    }
 }
 
 /// Saves a snapshot at the current sequence number and prunes old ones.

@@ -55,6 +55,10 @@ pub(crate) enum SystemMsg {
     Terminated { pid: Pid, reason: StopReason },
     /// Wakes the actor to run its `poked` hook (a router's management commands).
     Poke,
+    /// A write of `persist_deferred` events ended: its result waits in the actor's
+    /// persistence state.
+    #[cfg(feature = "persist")]
+    Persisted,
 }
 
 /// Where system messages for one actor go: its system lane, or (feature `remote`) the

@@ -652,15 +652,26 @@ fn expand_dispatch_arm(m: &ActorImpl<'_>, h: &Handler) -> TokenStream {
     } else {
         quote!(Self::#method(self, #(#call_args),*))
     };
+    // A persistent actor's replies go through its context: one that depends on events
+    // persisted with `persist_deferred` is held until they are durable.
+    let krate = &m.krate;
+    let send = |value: TokenStream| {
+        if m.events.is_empty() {
+            quote!(let _ = __bactor_reply.send(#value);)
+        } else {
+            quote!(#krate::__private::send_reply(&mut *__bactor_ctx, __bactor_reply, #value);)
+        }
+    };
+    let send_ok = send(quote!(::core::result::Result::Ok(__bactor_value)));
+    let send_out = send(quote!(__bactor_out));
     if h.fail_on_error {
-        let krate = &m.krate;
         return quote! {
             #msg::#variant { #(#pattern,)* __bactor_reply } => {
                 match #call {
                     ::core::result::Result::Ok(__bactor_value) => {
                         if let ::core::option::Option::Some(__bactor_reply) = __bactor_reply {
                             // The asker may have given up; nothing to do then.
-                            let _ = __bactor_reply.send(::core::result::Result::Ok(__bactor_value));
+                            #send_ok
                         }
                     }
                     ::core::result::Result::Err(__bactor_error) => {
@@ -681,7 +692,7 @@ fn expand_dispatch_arm(m: &ActorImpl<'_>, h: &Handler) -> TokenStream {
             let __bactor_out = #call;
             if let ::core::option::Option::Some(__bactor_reply) = __bactor_reply {
                 // The asker may have given up (timeout, dropped future); nothing to do then.
-                let _ = __bactor_reply.send(__bactor_out);
+                #send_out
             }
         }
     }
