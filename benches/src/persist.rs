@@ -21,6 +21,8 @@ const SEQUENTIAL: u64 = 20_000;
 const ACTORS: u64 = 100;
 const PER_ACTOR: u64 = 500;
 const RECOVER: u64 = 100_000;
+/// Messages to the hot actor.
+const HOT: u64 = 100_000;
 /// Events per message in the `persist_all` row, and messages.
 const BATCH: u64 = 100;
 const BATCHES: u64 = 200;
@@ -39,6 +41,13 @@ impl Tally {
     #[handler]
     async fn add(&mut self, ctx: &mut Context<Self>, n: u64) -> Result<u64, PersistError> {
         self.persist(ctx, TallyEvent::Added { n }).await?;
+        Ok(self.sum)
+    }
+
+    /// One event, persisted without waiting: the reply waits for it (`persist_deferred`).
+    #[handler]
+    fn add_deferred(&mut self, ctx: &mut Context<Self>, n: u64) -> Result<u64, PersistError> {
+        self.persist_deferred(ctx, TallyEvent::Added { n })?;
         Ok(self.sum)
     }
 
@@ -341,6 +350,38 @@ where
         scenario: format!("{ACTORS} actors, {PER_ACTOR} events each, one per message"),
         baseline: rate(ACTORS * PER_ACTOR, base),
         bactor: rate(ACTORS * PER_ACTOR, conc),
+    });
+
+    // One hot actor: 100 callers asking it at once, 100,000 one-event messages, with
+    // `persist_deferred`; the reference is the baseline's 100-writer row of this round.
+    let hot_id = format!("bench-hot-{run_id}");
+    let hot = system
+        .spawn_persistent(hot_id.clone(), Tally::default)
+        .await
+        .unwrap();
+    let per_caller = HOT / ACTORS;
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..ACTORS {
+        let hot = hot.clone();
+        tasks.push(tokio::spawn(async move {
+            for n in 0..per_caller {
+                hot.add_deferred(c * per_caller + n).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let hot_time = start.elapsed();
+    assert_eq!(hot.totals().await.unwrap(), (triangle(HOT), HOT, HOT));
+    check_journal(&store, &hot_id, HOT).await;
+    cells.push(Cell {
+        scenario: format!(
+            "1 actor, {ACTORS} callers, one event per message, `persist_deferred` (÷ the baseline's {ACTORS}-writer row)"
+        ),
+        baseline: rate(ACTORS * PER_ACTOR, base),
+        bactor: rate(HOT, hot_time),
     });
 
     // One actor, `persist_all` of 100 events per message; the baseline: one multi-row
