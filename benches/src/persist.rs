@@ -1,8 +1,10 @@
 //! Persistence throughput against a hand-written sqlx journal, in the same run, on SQLite
 //! (a file, WAL, `synchronous = NORMAL`) and Postgres (when `BACTOR_BENCH_POSTGRES_URL` or
 //! `BACTOR_TEST_POSTGRES_URL` is set): events persisted per second by 100 actors at once
-//! (one event per message), by one actor with `persist_all` of 100 events per message, by
-//! one actor with one event per message, and events recovered per second.
+//! (one event per message), by one hot actor asked by 100 callers at once with
+//! `persist_deferred` (against the baseline's 100-writer row), by one actor with
+//! `persist_all` of 100 events per message, by one actor with one event per message, and
+//! events recovered per second.
 //!
 //! The baseline (`mod baseline`) is what a user would write by hand on sqlx: a table with
 //! the journal's columns (the payload as text), multi-row inserts (`VALUES` on SQLite,
