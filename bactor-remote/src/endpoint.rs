@@ -808,18 +808,25 @@ impl Inner {
     }
 
     /// Notes a peer met in a handshake; reports [`EndpointEvent::Restarted`] when its
-    /// address was last seen with another incarnation.
-    fn met(&self, peer: &Identity) {
-        let previous = self
+    /// address was last seen with another incarnation, then, for a stream this node
+    /// writes on (`connected`), [`EndpointEvent::Connected`]. Both under the lock: when
+    /// two streams to a restarted peer open at once, `Restarted` still comes before
+    /// either `Connected`.
+    fn met(&self, peer: &Identity, connected: bool) {
+        let mut incarnations = self
             .incarnations
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(peer.address.clone(), peer.incarnation);
+            .unwrap_or_else(PoisonError::into_inner);
+        let previous = incarnations.insert(peer.address.clone(), peer.incarnation);
         if let Some(previous) = previous.filter(|p| *p != peer.incarnation) {
             self.inbound.event(EndpointEvent::Restarted {
                 peer: peer.clone(),
                 previous,
             });
+        }
+        if connected {
+            self.inbound
+                .event(EndpointEvent::Connected { peer: peer.clone() });
         }
     }
 
@@ -1392,10 +1399,7 @@ async fn connection(
     out: mpsc::Sender<Frame>,
     frames: Incoming,
 ) -> bool {
-    inner.met(&peer);
-    inner
-        .inbound
-        .event(EndpointEvent::Connected { peer: peer.clone() });
+    inner.met(&peer, true);
     let (dead, mut is_dead) = watch::channel(None::<String>);
     let reader = tokio::spawn(read(Arc::clone(inner), peer.clone(), frames, None, dead));
     let (reason, lost) = write(inner, address, queue, out, &peer, weak, &mut is_dead).await;
@@ -1728,7 +1732,7 @@ async fn accept(inner: Arc<Inner>, mut frames: Incoming, out: mpsc::Sender<Frame
         None => {
             // This node already has a stream to the dialler: this one only reads (and
             // heartbeats keep it alive from the other side).
-            inner.met(&peer);
+            inner.met(&peer, false);
             let (dead, mut why) = watch::channel(None);
             read(Arc::clone(&inner), peer.clone(), frames, Some(out), dead).await;
             // What the peer sent on this stream (replies among it) may be lost with it.

@@ -746,10 +746,16 @@ impl<A: Actor> Context<A> {
     }
 
     /// After a restart: no failure left over, no receive timeout.
-    /// This actor's system lane (to wake it from another task).
-    #[cfg_attr(not(feature = "persist"), allow(dead_code))]
-    pub(crate) fn own_lane(&self) -> &crate::syslane::SysSender {
-        &self.own_lane
+    /// The persistence state and the system lane at once (to start a write that wakes
+    /// the actor).
+    #[cfg(feature = "persist")]
+    pub(crate) fn persistence_and_lane(
+        &mut self,
+    ) -> (
+        Option<&mut crate::persistence::PersistState>,
+        &crate::syslane::SysSender,
+    ) {
+        (self.persistence.as_deref_mut(), &self.own_lane)
     }
 
     pub(crate) fn reset_for_restart(&mut self) {

@@ -703,21 +703,21 @@ fn persist_deferred<A: PersistentActor>(
     ctx: &mut Context<A>,
     event: A::Event,
 ) -> Result<(), PersistError> {
-    let pid = ctx.pid();
-    let system = ctx.system().clone();
-    let wake = ctx.own_lane().clone();
-    let Some(st) = ctx.persistence.as_deref_mut() else {
+    let config = A::persist_config();
+    // Every event so far durable and a snapshot due: the state is exactly the journal's.
+    let snapshot_due = config.snapshot_every.is_some_and(|every| {
+        ctx.persistence
+            .as_deref()
+            .is_some_and(|st| st.since_snapshot >= every && !st.undurable())
+    });
+    let snapshot_to = snapshot_due.then(|| (ctx.pid(), ctx.system().clone()));
+    let (Some(st), wake) = ctx.persistence_and_lane() else {
         return Err(PersistError::NotPersistent);
     };
     let payload = serde_json::to_string(&event).map_err(|e| PersistError::Encode(Arc::new(e)))?;
     let mut row = NewEvent::new(A::event_manifest(&event), payload);
     row.tags = A::event_tags(&event);
-    let config = A::persist_config();
-    if let Some(every) = config.snapshot_every
-        && st.since_snapshot >= every
-        && !st.undurable()
-    {
-        // Every event so far is durable: the state is exactly the journal's.
+    if let (Some(every), Some((pid, system))) = (config.snapshot_every, snapshot_to) {
         st.since_snapshot = 0;
         if let Some(state) = actor.snapshot_state() {
             let view = PersistState::new(st.id.clone(), st.store.clone());
@@ -746,7 +746,7 @@ fn persist_deferred<A: PersistentActor>(
     actor.apply_event(event);
     st.seq += 1;
     st.since_snapshot += 1;
-    st.start_write(&wake);
+    st.start_write(wake);
     Ok(())
 }
 
@@ -791,10 +791,7 @@ pub(crate) enum Persisted {
 /// A deferred write ended (`SystemMsg::Persisted`): release the replies it made durable
 /// and send the events pending since, or fail.
 pub(crate) fn persisted<A: Actor>(ctx: &mut Context<A>) -> Persisted {
-    let pid = ctx.pid();
-    let wake = ctx.own_lane().clone();
-    let system = ctx.system().clone();
-    let Some(st) = ctx.persistence.as_deref_mut() else {
+    let (Some(st), wake) = ctx.persistence_and_lane() else {
         return Persisted::Done;
     };
     let Some(d) = st.deferred.as_deref_mut() else {
@@ -815,7 +812,7 @@ pub(crate) fn persisted<A: Actor>(ctx: &mut Context<A>) -> Persisted {
         Ok(_) => {
             d.durable = high;
             d.release();
-            st.start_write(&wake);
+            st.start_write(wake);
             Persisted::Done
         }
         Err(e) => {
@@ -827,7 +824,8 @@ pub(crate) fn persisted<A: Actor>(ctx: &mut Context<A>) -> Persisted {
                 actual,
             } = &e
             {
-                system
+                let pid = ctx.pid();
+                ctx.system()
                     .events()
                     .publish(crate::SystemEvent::PersistConflict {
                         pid,
