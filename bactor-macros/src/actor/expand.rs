@@ -160,7 +160,8 @@ pub(crate) fn expand_impl(m: &ActorImpl<'_>, stub_only: bool) -> TokenStream {
     let ref_methods = handlers.iter().map(|h| expand_ref_method(m, h));
     let dispatch_arms = handlers.iter().map(|h| expand_dispatch_arm(m, h));
     let dispatch_phantom = phantom_arm(quote!(&__bactor_ctx));
-    let uses_ctx = handlers.iter().any(Handler::uses_ctx);
+    // A persistent actor's replies go through the context (`send_reply`).
+    let uses_ctx = handlers.iter().any(Handler::uses_ctx) || !m.events.is_empty();
     let ctx_param = if uses_ctx || has_phantom {
         quote!(__bactor_ctx)
     } else {
