@@ -403,4 +403,66 @@ mod extra {
             .unwrap();
         assert_eq!((again.handled, total().await), (0, Some(15)));
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn events_written_before_the_offsets_migration_get_offsets_in_stored_order() {
+        use bactor_persist::ReadJournal;
+        use std::str::FromStr;
+        let Some(url) = bactor_persist::testing::postgres_url() else {
+            return;
+        };
+        // The migration records of this database (applied by a first connect).
+        let main = bounded(PostgresStore::connect(&url)).await.unwrap();
+        let schema = format!(
+            "mig_{}_{}",
+            std::process::id(),
+            bactor_persist::now_millis()
+        );
+        let options = sqlx::postgres::PgConnectOptions::from_str(&url)
+            .unwrap()
+            .options([("search_path", schema.as_str())]);
+        let pool = bounded(
+            sqlx::postgres::PgPoolOptions::new()
+                .max_connections(2)
+                .connect_with(options),
+        )
+        .await
+        .unwrap();
+        // A journal as the first two migrations left it, with events in it.
+        let setup = format!(
+            "CREATE SCHEMA {schema};\n{}\n{}\n\
+             INSERT INTO bactor_journal (persistence_id, sequence_nr, manifest, payload, written_at) VALUES \
+             ('b', 1, 'E', '\"b1\"', 20), ('a', 1, 'E', '\"a1\"', 10), ('a', 2, 'E', '\"a2\"', 30);\n\
+             CREATE TABLE _sqlx_migrations (LIKE public._sqlx_migrations INCLUDING ALL);\n\
+             INSERT INTO _sqlx_migrations SELECT * FROM public._sqlx_migrations WHERE version < 3;",
+            include_str!("../migrations/postgres/0001_journal.sql"),
+            include_str!("../migrations/postgres/0002_text_payloads.sql"),
+        );
+        // The schema name is made above from numbers only.
+        bounded(sqlx::raw_sql(sqlx::AssertSqlSafe(setup)).execute(&pool))
+            .await
+            .unwrap();
+        let store = bounded(PostgresStore::from_pool(pool.clone()))
+            .await
+            .unwrap();
+        let all = bounded(store.all_events(0, 100)).await.unwrap();
+        let order: Vec<(&str, u64)> = all
+            .iter()
+            .map(|e| (e.persistence_id.as_str(), e.sequence_nr))
+            .collect();
+        assert_eq!(order, [("b", 1), ("a", 1), ("a", 2)], "numbered as stored");
+        assert!(all.windows(2).all(|w| w[0].offset < w[1].offset));
+        bounded(store.append("a", 2, vec![NewEvent::new("E", "\"a3\"").tagged(["t"])]))
+            .await
+            .unwrap();
+        let tagged = bounded(store.events_by_tag("t", 0, 10)).await.unwrap();
+        assert_eq!(tagged.len(), 1);
+        assert!(tagged[0].offset > all[2].offset, "new events come after");
+        bounded(
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                .execute(main.pool()),
+        )
+        .await
+        .unwrap();
+    }
 }
