@@ -614,6 +614,13 @@ impl<R> ReplyTo<R> {
         ReplyTo(Some(Slot::Local(tx)))
     }
 
+    /// A slot that answers nobody: what a handler taking its `ReplyTo` gets for a tell
+    /// (`send` hands the value back, `is_closed` is `true`). Used by generated code.
+    #[doc(hidden)]
+    pub fn detached() -> Self {
+        ReplyTo(None)
+    }
+
     #[cfg(feature = "remote")]
     pub(crate) fn remote(sink: crate::remote::ReplySink<R>) -> Self {
         ReplyTo(Some(Slot::Remote(Box::new(sink))))

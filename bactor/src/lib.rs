@@ -99,6 +99,43 @@ pub use system::{ActorSystem, ActorSystemBuilder};
 /// a tuple variant, `{ .. }` for a struct variant), and `otherwise = ..` overrides the
 /// actor's policy for this handler's messages in the other states.
 ///
+/// **Deferred replies.** A handler may instead take its reply slot, a `reply: ReplyTo<T>`
+/// parameter, and return nothing: the asker waits for `T` (with the same typed
+/// `Result<T, AskError<E>>` for a `T` of `Result<_, E>`) until the slot's
+/// [`send`](ReplyTo::send), which can happen later, from a task, or from a later
+/// message that finds the slot in the actor's state (kameo's `DelegatedReply`, Akka's
+/// `replyTo`). A slot dropped unanswered ends the ask with [`AskError::NoReply`], never a
+/// hang. For a tell, the slot answers nobody ([`ReplyTo::is_closed`]). The reply of a
+/// persistent actor's deferred handler is not held for its `persist_deferred` events: it
+/// is sent when the code sends it. To hand a slot to another actor, wrap it in a type of
+/// your own (a `ReplyTo<T>` parameter is always the handler's own slot).
+///
+/// ```
+/// use bactor::prelude::*;
+///
+/// #[actor]
+/// #[derive(Default)]
+/// struct Oracle;
+///
+/// #[actor]
+/// impl Oracle {
+///     #[handler]
+///     fn think(&mut self, question: String, reply: ReplyTo<usize>) {
+///         // The actor goes on with its next message; the answer comes later.
+///         tokio::spawn(async move {
+///             let _ = reply.send(question.len());
+///         });
+///     }
+/// }
+///
+/// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let system = ActorSystem::new();
+/// let oracle = system.spawn(Oracle::default).await?;
+/// assert_eq!(oracle.think("why?".into()).await?, 4);
+/// # system.shutdown().await;
+/// # Ok(()) }
+/// ```
+///
 /// Lifecycle hooks have the shape `async fn pre_start(&mut self, ctx: &mut Context<Self>)
 /// -> Result<(), E>` and `async fn post_stop(&mut self, ctx: &mut Context<Self>)`, where
 /// `async`, `ctx` and the `Result` are optional and `E` converts into [`ActorError`].

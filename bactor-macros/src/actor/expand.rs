@@ -627,6 +627,7 @@ fn expand_ref_method(m: &ActorImpl<'_>, h: &Handler) -> TokenStream {
 }
 
 fn expand_dispatch_arm(m: &ActorImpl<'_>, h: &Handler) -> TokenStream {
+    let krate = &m.krate;
     let msg = &m.msg_ident;
     let variant = &h.variant;
     let method = &h.method;
@@ -642,6 +643,10 @@ fn expand_dispatch_arm(m: &ActorImpl<'_>, h: &Handler) -> TokenStream {
         .iter()
         .map(|p| match p {
             Param::Ctx => quote!(&mut *__bactor_ctx),
+            // A tell has no asker: its slot answers nobody.
+            Param::Reply => {
+                quote!(__bactor_reply.unwrap_or_else(#krate::__private::ReplyTo::detached))
+            }
             Param::Arg { .. } => {
                 let local = locals.next();
                 quote!(#local)
@@ -655,7 +660,6 @@ fn expand_dispatch_arm(m: &ActorImpl<'_>, h: &Handler) -> TokenStream {
     };
     // A persistent actor's replies go through its context: one that depends on events
     // persisted with `persist_deferred` is held until they are durable.
-    let krate = &m.krate;
     let send = |value: TokenStream| {
         if m.events.is_empty() {
             quote!(let _ = __bactor_reply.send(#value);)
@@ -665,6 +669,14 @@ fn expand_dispatch_arm(m: &ActorImpl<'_>, h: &Handler) -> TokenStream {
     };
     let send_ok = send(quote!(::core::result::Result::Ok(__bactor_value)));
     let send_out = send(quote!(__bactor_out));
+    if h.defers_reply() {
+        // The handler took its slot: it answers through it, now or later.
+        return quote! {
+            #msg::#variant { #(#pattern,)* __bactor_reply } => {
+                #call;
+            }
+        };
+    }
     if h.fail_on_error {
         return quote! {
             #msg::#variant { #(#pattern,)* __bactor_reply } => {

@@ -61,7 +61,12 @@ pub(crate) struct Handler {
 
 pub(crate) enum Param {
     Ctx,
-    Arg { name: Ident, ty: Box<Type> },
+    Arg {
+        name: Ident,
+        ty: Box<Type>,
+    },
+    /// `reply: ReplyTo<T>`: the handler answers through the slot, now or later.
+    Reply,
 }
 
 impl Handler {
@@ -72,8 +77,13 @@ impl Handler {
     pub(crate) fn args(&self) -> impl Iterator<Item = (&Ident, &Type)> {
         self.params.iter().filter_map(|p| match p {
             Param::Arg { name, ty } => Some((name, &**ty)),
-            Param::Ctx => None,
+            Param::Ctx | Param::Reply => None,
         })
+    }
+
+    /// `true` when the handler takes its reply slot (`ReplyTo<T>`) and answers through it.
+    pub(crate) fn defers_reply(&self) -> bool {
+        self.params.iter().any(|p| matches!(p, Param::Reply))
     }
 }
 
@@ -248,6 +258,22 @@ fn reject_handler_attr(attrs: &[Attribute], cx: &mut Ctxt) {
 }
 
 /// `&mut Context<..>` (any path ending in `Context`).
+/// `T` of a `ReplyTo<T>` parameter (`ReplyTo`, `bactor::ReplyTo`, ...).
+fn reply_param(ty: &Type) -> Option<&Type> {
+    let Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if last.ident != "ReplyTo" {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.first() {
+        Some(syn::GenericArgument::Type(t)) if args.args.len() == 1 => Some(t),
+        _ => None,
+    }
+}
+
 pub(crate) fn context_param(ty: &Type) -> Option<bool> {
     let Type::Reference(r) = ty else { return None };
     let Type::Path(p) = &*r.elem else { return None };
@@ -331,6 +357,9 @@ fn parse_handler(
 
     let mut params = Vec::new();
     let mut ctx_seen = false;
+    // The `T` of a `ReplyTo<T>` parameter: the reply type of a handler that answers
+    // through its slot.
+    let mut deferred: Option<Type> = None;
     for (i, input) in sig.inputs.iter().enumerate() {
         let FnArg::Typed(pt) = input else { continue };
         match context_param(&pt.ty) {
@@ -356,6 +385,18 @@ fn parse_handler(
             }
             None => {}
         }
+        if let Some(t) = reply_param(&pt.ty) {
+            if deferred.is_some() {
+                fail(
+                    cx,
+                    pt,
+                    "only one `ReplyTo<..>` parameter is allowed: it is the one reply of this handler".into(),
+                );
+            }
+            deferred = Some(replace_self(t, self_ty));
+            params.push(Param::Reply);
+            continue;
+        }
         if let Some(msg) = unsupported_arg_type(&pt.ty) {
             fail(cx, &pt.ty, msg);
             continue;
@@ -373,9 +414,20 @@ fn parse_handler(
         });
     }
 
-    let reply = match &sig.output {
-        ReturnType::Default => syn::parse_quote!(()),
-        ReturnType::Type(_, ty) => {
+    let reply = match (&sig.output, deferred) {
+        (ReturnType::Default, Some(t)) => t,
+        (ReturnType::Type(_, ty), Some(t)) => {
+            if !matches!(&**ty, Type::Tuple(u) if u.elems.is_empty()) {
+                fail(
+                    cx,
+                    ty,
+                    "a handler that takes its `ReplyTo<..>` answers through it and returns nothing; remove the return type".into(),
+                );
+            }
+            t
+        }
+        (ReturnType::Default, None) => syn::parse_quote!(()),
+        (ReturnType::Type(_, ty), None) => {
             if let Type::ImplTrait(_) = &**ty {
                 fail(
                     cx,
@@ -408,7 +460,7 @@ fn parse_handler(
                         .iter()
                         .filter_map(|p| match p {
                             Param::Arg { name, .. } => Some(format!("`{name}`")),
-                            Param::Ctx => None,
+                            Param::Ctx | Param::Reply => None,
                         })
                         .collect();
                     let hint = if names.is_empty() {
@@ -432,6 +484,14 @@ fn parse_handler(
     };
 
     if let Some(span) = args.fail_on_error
+        && params.iter().any(|p| matches!(p, Param::Reply))
+    {
+        fail(
+            cx,
+            &quote::quote_spanned!(span=> fail_on_error),
+            "`fail_on_error` acts on the value a handler returns; a handler that answers through its `ReplyTo<..>` returns none: fail the actor with `ctx.fail_after_handler(..)` instead".into(),
+        );
+    } else if let Some(span) = args.fail_on_error
         && !fallible
     {
         fail(
