@@ -173,7 +173,12 @@ struct Rare {
     deferred: VecDeque<(Pid, StopReason)>,
     /// Children whose failure this actor escalated; resumed if this actor is resumed.
     escalated: Vec<Pid>,
+    /// Who waits for the first start's outcome.
+    on_started: Option<StartNotice>,
 }
+
+/// Where the outcome of an actor's first start goes.
+pub(crate) type StartNotice = tokio::sync::oneshot::Sender<Result<(), Arc<ActorError>>>;
 
 pub(crate) struct Cell<A: Actor> {
     producer: Producer<A>,
@@ -271,15 +276,28 @@ pub(crate) fn run<A: Actor>(mut cell: Cell<A>) -> impl Future<Output = ()> + Sen
 }
 
 impl<A: Actor> Cell<A> {
-    /// Makes the first instance and runs `pre_start`.
+    /// Makes the first instance and runs `pre_start`; tells a
+    /// [`spawn_started`](crate::ActorSystem::spawn_started) waiting for it how it went.
     async fn start(&mut self, actor: &mut Option<A>) -> Step {
+        let outcome = self.first_start(actor).await.map_err(Arc::new);
+        if let Some(notice) = self.rare.as_mut().and_then(|r| r.on_started.take()) {
+            let _ = notice.send(outcome.clone());
+        }
+        match outcome {
+            Ok(()) => Step::Serve,
+            Err(error) => Step::Fail {
+                error,
+                message: None,
+            },
+        }
+    }
+
+    async fn first_start(&mut self, actor: &mut Option<A>) -> Result<(), ActorError> {
         let a = match std::panic::catch_unwind(AssertUnwindSafe(|| self.producer.make())) {
             Ok(a) => actor.insert(a),
-            Err(panic) => return Step::fail(ActorError::from_panic(panic), None),
+            Err(panic) => return Err(ActorError::from_panic(panic)),
         };
-        if let Err(e) = failure(catch_unwind(a.recover(&mut self.ctx)).await) {
-            return Step::fail(e, None);
-        }
+        failure(catch_unwind(a.recover(&mut self.ctx)).await)?;
         let pid = self.ctx.pid();
         let hook = traced!(
             catch_unwind(a.pre_start(&mut self.ctx)),
@@ -288,15 +306,20 @@ impl<A: Actor> Cell<A> {
             std::any::type_name::<A>(),
             "pre_start"
         );
-        if let Err(e) = failure(hook.await) {
-            return Step::fail(e, None);
-        }
+        failure(hook.await)?;
         trace::started(self.pid(), std::any::type_name::<A>());
         self.publish(SystemEvent::ActorStarted {
             pid: self.pid(),
             type_name: std::any::type_name::<A>(),
         });
-        Step::Serve
+        Ok(())
+    }
+
+    /// Whoever waits for the first start ([`ActorSystem::spawn_started`]).
+    ///
+    /// [`ActorSystem::spawn_started`]: crate::ActorSystem::spawn_started
+    pub(crate) fn notify_started(&mut self, notice: StartNotice) {
+        self.rare_mut().on_started = Some(notice);
     }
 
     /// Takes `step` and the ones it leads to (supervision, restarts) until the actor is
@@ -822,6 +845,7 @@ impl<A: Actor> Cell<A> {
             Ok(a) => actor.insert(a),
             Err(panic) => return Step::fail(ActorError::from_panic(panic), None),
         };
+        self.ctx.note_restart(Arc::clone(&cause));
         self.publish(SystemEvent::ActorRestarted {
             pid: self.pid(),
             reason: Arc::clone(&cause),

@@ -6,6 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::AbortHandle;
@@ -103,6 +104,9 @@ pub(crate) struct Links {
     /// Messages dropped because their handler did not serve the state (`otherwise = drop`).
     dropped: u64,
     receive_timeout: Option<Duration>,
+    /// Restarts so far, and the cause of the last one.
+    restarts: u32,
+    last_restart: Option<Arc<crate::ActorError>>,
 }
 
 impl<A: Actor> Context<A> {
@@ -203,6 +207,83 @@ impl<A: Actor> Context<A> {
     /// The parent's pid; `None` for top-level actors (their parent is the system guardian).
     pub fn parent(&self) -> Option<Pid> {
         self.parent.pid()
+    }
+
+    /// The parent as a typed ref: [`LookupError::NotFound`](crate::LookupError) for a
+    /// top-level actor (its parent is the system) or a parent that has stopped,
+    /// [`LookupError::WrongType`](crate::LookupError) if the parent is not a `P`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use bactor::prelude::*;
+    ///
+    /// #[actor]
+    /// #[derive(Default)]
+    /// struct Boss { reports: u32 }
+    ///
+    /// #[actor]
+    /// impl Boss {
+    ///     #[handler]
+    ///     async fn hire(&mut self, ctx: &mut Context<Self>) -> Result<(), SpawnError> {
+    ///         ctx.spawn_child(Worker::default).await?;
+    ///         Ok(())
+    ///     }
+    ///
+    ///     #[handler]
+    ///     fn report(&mut self) { self.reports += 1; }
+    ///
+    ///     #[handler]
+    ///     fn reports(&self) -> u32 { self.reports }
+    /// }
+    ///
+    /// #[actor]
+    /// #[derive(Default)]
+    /// struct Worker;
+    ///
+    /// #[actor]
+    /// impl Worker {
+    ///     async fn pre_start(&mut self, ctx: &mut Context<Self>) -> Result<(), ActorError> {
+    ///         let boss: BossRef = ctx.parent_ref::<Boss>()?;
+    ///         boss.report().tell().await?;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let system = ActorSystem::new();
+    /// let boss = system.spawn(Boss::default).await?;
+    /// boss.hire().await?;
+    /// # for _ in 0..100 { if boss.reports().await? == 1 { break } tokio::task::yield_now().await; }
+    /// assert_eq!(boss.reports().await?, 1);
+    /// # system.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn parent_ref<P: Actor>(&self) -> Result<P::Ref, crate::LookupError> {
+        match self.parent.pid() {
+            Some(pid) => self.system.resolve::<P>(pid),
+            None => Err(crate::LookupError::NotFound(
+                "the system (no parent actor)".into(),
+            )),
+        }
+    }
+
+    /// How many times this actor has been restarted by its supervisor (`0` for the first
+    /// instance); it survives restarts, as the context does.
+    pub fn restarts(&self) -> u32 {
+        self.links.as_ref().map_or(0, |l| l.restarts)
+    }
+
+    /// Why this actor was last restarted, if it was.
+    pub fn last_restart_cause(&self) -> Option<&Arc<crate::ActorError>> {
+        self.links.as_ref().and_then(|l| l.last_restart.as_ref())
+    }
+
+    /// Notes a restart (before the new instance recovers and `post_restart` runs).
+    pub(crate) fn note_restart(&mut self, cause: Arc<crate::ActorError>) {
+        let links = self.links_mut();
+        links.restarts = links.restarts.saturating_add(1);
+        links.last_restart = Some(cause);
     }
 
     pub(crate) fn parent_link(&self) -> &Parent {

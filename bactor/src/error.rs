@@ -343,6 +343,58 @@ impl fmt::Display for SpawnError {
     }
 }
 
+/// Why [`ActorSystem::spawn_started`](crate::ActorSystem::spawn_started) returned no
+/// actor.
+///
+/// # Example
+///
+/// ```
+/// use bactor::{ActorError, StartError};
+/// use std::sync::Arc;
+///
+/// let e = StartError::Failed(Arc::new(ActorError::msg("no database")));
+/// assert_eq!(e.to_string(), "the actor failed to start: no database");
+/// ```
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The actor could not be spawned.
+    Spawn(SpawnError),
+    /// Its start failed (the producer panicked, recovery failed, or `pre_start` returned
+    /// an error or panicked); the actor was stopped.
+    Failed(std::sync::Arc<ActorError>),
+    /// The actor stopped before its start finished.
+    Stopped,
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::Spawn(e) => write!(f, "cannot spawn: {e}"),
+            StartError::Failed(e) => write!(f, "the actor failed to start: {e}"),
+            StartError::Stopped => f.write_str("the actor stopped before it started"),
+        }
+    }
+}
+
+impl fmt::Debug for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StartError::Spawn(e) => Some(e),
+            StartError::Failed(e) => e
+                .source_error()
+                .map(|e| e as &(dyn std::error::Error + 'static)),
+            StartError::Stopped => None,
+        }
+    }
+}
+
 impl fmt::Debug for SpawnError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)

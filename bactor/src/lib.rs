@@ -30,7 +30,8 @@ pub use actor_ref::{ActorRef, ReplyTo};
 pub use behavior::{Behavior, BehaviorActor, Next, Otherwise};
 pub use context::{Context, TimerHandle};
 pub use error::{
-    ActorError, AskError, LookupError, Rejection, RemoteFailure, SpawnError, StopReason, TellError,
+    ActorError, AskError, LookupError, Rejection, RemoteFailure, SpawnError, StartError,
+    StopReason, TellError,
 };
 pub use events::{DeadLetter, EventStream, Subscription, SystemEvent};
 pub use headers::Headers;
@@ -402,8 +403,8 @@ pub use bactor_macros::event;
 pub mod prelude {
     pub use crate::{
         Actor, ActorError, ActorRef, ActorSystem, AskError, Backoff, Context, Directive, FuncActor,
-        Headers, MailboxConfig, Pid, Props, ReplyTo, SpawnError, StopReason, SupervisorStrategy,
-        SystemEvent, TellError, actor, handler, supervise,
+        Headers, MailboxConfig, Pid, Props, ReplyTo, SpawnError, StartError, StopReason,
+        SupervisorStrategy, SystemEvent, TellError, actor, handler, supervise,
     };
     #[cfg(feature = "persist")]
     pub use crate::{PersistError, PersistentActor, event, persistent};

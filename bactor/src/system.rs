@@ -484,6 +484,70 @@ impl ActorSystem {
         Ok(r.typed())
     }
 
+    /// Spawns a top-level actor and waits until it has started: `Ok` once `pre_start` has
+    /// run (and, for a persistent actor, recovery), before its first message; or the error
+    /// its start failed with, after stopping the actor, instead of a ref to an actor that
+    /// its supervisor restarts. [`spawn`](Self::spawn) returns at once, before any of it.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use bactor::prelude::*;
+    ///
+    /// #[actor]
+    /// #[derive(Default)]
+    /// struct Db { up: bool }
+    ///
+    /// #[actor]
+    /// impl Db {
+    ///     async fn pre_start(&mut self) -> Result<(), ActorError> {
+    ///         if self.up { Ok(()) } else { Err(ActorError::msg("cannot reach the database")) }
+    ///     }
+    ///
+    ///     #[handler]
+    ///     fn ping(&self) -> bool { self.up }
+    /// }
+    ///
+    /// # #[tokio::main] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let db = system.spawn_started(|| Db { up: true }).await.unwrap();
+    /// assert_eq!(db.ping().await, Ok(true)); // started: pre_start has run
+    ///
+    /// match system.spawn_started(Db::default).await {
+    ///     Err(StartError::Failed(e)) => assert!(e.to_string().contains("cannot reach")),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # system.shutdown().await;
+    /// # }
+    /// ```
+    pub async fn spawn_started<A: Actor>(
+        &self,
+        producer: impl Fn() -> A + Send + Sync + 'static,
+    ) -> Result<A::Ref, crate::StartError> {
+        self.spawn_props_started(Props::from_producer(producer))
+            .await
+    }
+
+    /// [`spawn_started`](Self::spawn_started) from [`Props`].
+    pub async fn spawn_props_started<A: Actor>(
+        &self,
+        props: Props<A>,
+    ) -> Result<A::Ref, crate::StartError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (actor, _) = self
+            .spawn_notifying(props, Parent::Guardian, Some(tx))
+            .map_err(crate::StartError::Spawn)?;
+        let failed = match rx.await {
+            Ok(Ok(())) => return Ok(actor.typed()),
+            Ok(Err(e)) => crate::StartError::Failed(e),
+            // Gone before its first start finished (stopped meanwhile).
+            Err(_) => crate::StartError::Stopped,
+        };
+        actor.stop();
+        actor.stopped().await;
+        Err(failed)
+    }
+
     /// Spawns an actor from a closure that handles each message (the "lambda" pattern).
     /// The closure's future must own what it uses; see [`Props::from_fn`].
     pub async fn spawn_fn<M, F, Fut>(
@@ -734,6 +798,17 @@ impl ActorSystem {
         props: Props<A>,
         parent: Parent,
     ) -> Result<(ActorRef<A>, crate::syslane::SysSender), SpawnError> {
+        self.spawn_notifying(props, parent, None)
+    }
+
+    /// [`spawn_with_parent`](Self::spawn_with_parent), telling `on_started` how the first
+    /// start went.
+    pub(crate) fn spawn_notifying<A: Actor>(
+        &self,
+        props: Props<A>,
+        parent: Parent,
+        on_started: Option<crate::cell::StartNotice>,
+    ) -> Result<(ActorRef<A>, crate::syslane::SysSender), SpawnError> {
         let throughput = props
             .throughput
             .or_else(A::throughput)
@@ -802,6 +877,9 @@ impl ActorSystem {
         }
         ctx.throughput = u32::try_from(throughput).unwrap_or(u32::MAX);
         let mut cell = Cell::new(props.producer, ctx, user_rx, sys_rx);
+        if let Some(notice) = on_started {
+            cell.notify_started(notice);
+        }
         cell.receive =
             crate::middleware::combine(&self.inner.receive, &props.receive).map(|layers| {
                 let timed = layers.iter().any(|l| l.timed());
