@@ -116,8 +116,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     });
 
-    let manager = system.spawn(Manager::default).await?;
-    tokio::time::sleep(Duration::from_millis(10)).await;
+    // Returns once the manager's pre_start has run, so its children exist.
+    let manager = system.spawn_started(Manager::default).await?;
     let flaky: FlakyRef = system.lookup::<Flaky>("flaky")?;
     let steady: SteadyRef = system.lookup::<Steady>("steady")?;
 
