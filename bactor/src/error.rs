@@ -26,6 +26,7 @@ use std::fmt;
 /// assert_eq!(e.to_string(), "ask timed out");
 /// ```
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AskError<E = Infallible> {
     /// The actor was not running when the request was sent (stopped, or never existed).
     Dead,
@@ -242,6 +243,7 @@ impl<E: StdError + 'static> StdError for AskError<E> {
 /// assert_eq!(e.into_message(), 5);
 /// ```
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TellError<M> {
     /// The actor is not running.
     Dead(M),

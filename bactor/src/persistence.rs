@@ -486,35 +486,44 @@ impl PersistState {
 )]
 pub trait PersistentActor: Actor {
     /// The events: `#[actor]` generates `{Name}Event`, one variant per `#[event]` method.
+    /// (The trait's other items, hidden here, are the glue `#[actor]` generates: the
+    /// event manifest, tags, snapshot codec and settings.)
     type Event: Serialize + DeserializeOwned + Send + 'static;
 
     /// Applies one event to the state (the matching `#[event]` method).
+    #[doc(hidden)]
     fn apply_event(&mut self, event: Self::Event);
 
     /// The manifest stored with an event: `Type::Variant`, or its `#[event(name = ..)]`.
+    #[doc(hidden)]
     fn event_manifest(event: &Self::Event) -> &'static str;
 
     /// The manifest stored with a snapshot: the actor type's name as written (`Account`),
     /// stable across module moves and compiler versions (unlike `std::any::type_name`).
+    #[doc(hidden)]
     fn snapshot_manifest() -> &'static str;
 
     /// Snapshot settings.
+    #[doc(hidden)]
     fn persist_config() -> PersistConfig {
         PersistConfig::default()
     }
 
     /// The state as JSON, for a snapshot; `None` when the type takes no snapshots.
+    #[doc(hidden)]
     fn snapshot_state(&self) -> Option<Result<String, serde_json::Error>> {
         None
     }
 
     /// The state from a snapshot; `None` when the type takes no snapshots.
+    #[doc(hidden)]
     fn restore_state(_payload: &str) -> Option<Result<Self, serde_json::Error>> {
         None
     }
 
     /// What turns events written by older versions into current ones (see [`Upcaster`]);
     /// `#[persistent(upcast = path)]` sets it.
+    #[doc(hidden)]
     fn upcaster() -> Option<Upcaster> {
         None
     }
@@ -522,6 +531,7 @@ pub trait PersistentActor: Actor {
     /// The tags an event is stored with, for queries by tag
     /// ([`ReadJournal::events_by_tag`](bactor_persist::ReadJournal::events_by_tag)): its
     /// `#[event(tags = [..])]` and what `#[persistent(tag_with = path)]` returns for it.
+    #[doc(hidden)]
     fn event_tags(_event: &Self::Event) -> Vec<String> {
         Vec::new()
     }

@@ -57,6 +57,7 @@ use crate::error::ActorError;
 /// assert_eq!(decide(&ActorError::msg("odd")), Directive::Escalate);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Directive {
     /// Keep the state, drop the failing message, continue.
     Resume,
@@ -81,6 +82,7 @@ impl fmt::Display for Directive {
 
 /// Which children a Restart or Stop applies to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Strategy {
     /// Only the failing child.
     OneForOne,

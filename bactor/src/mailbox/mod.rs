@@ -123,6 +123,7 @@ use crate::error::TellError;
 /// assert_eq!(MailboxConfig::default(), MailboxConfig::Bounded(1024));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum MailboxConfig {
     /// At most this many queued messages; senders wait (or get `Full`) beyond that.
     Bounded(usize),
