@@ -105,6 +105,11 @@ pub trait Actor: Send + Sized + 'static {
     /// Runs when a watched actor or a child terminates (see
     /// [`Context::watch`](crate::Context::watch)). `reason` is
     /// [`StopReason::NotFound`] when the watched pid was already dead.
+    ///
+    /// It runs after every message the terminated actor sent this one before it stopped
+    /// (as in Akka): the notice waits until the user messages queued when it arrived are
+    /// handled. (A message this actor stashed, or that a custom mailbox reorders, may
+    /// still come after it.)
     fn on_terminated(
         &mut self,
         _ctx: &mut Context<Self>,

@@ -175,6 +175,18 @@ struct Rare {
     escalated: Vec<Pid>,
     /// Who waits for the first start's outcome.
     on_started: Option<StartNotice>,
+    /// Terminated notices waiting for the user messages queued when they arrived (what
+    /// the dead actor sent is among them), oldest first.
+    notices: VecDeque<Notice>,
+    /// User messages taken from the lane while notices wait: what `Notice::due` counts.
+    served: u64,
+}
+
+/// A terminated notice held until `served` reaches `due`.
+struct Notice {
+    due: u64,
+    pid: Pid,
+    reason: StopReason,
 }
 
 /// Where the outcome of an actor's first start goes.
@@ -361,15 +373,36 @@ impl<A: Actor> Cell<A> {
                 tokio::task::yield_now().await;
                 continue;
             }
+            // Terminated notices come after the messages queued when they arrived.
+            if self.rare.as_ref().is_some_and(|r| !r.notices.is_empty())
+                && let Err(e) = Box::pin(self.due_notices(actor, false)).await
+            {
+                return Step::fail(e, None);
+            }
             // Messages taken out of the stash come before the mailbox: they arrived first.
             // The lane's messages are taken one at a time while it has one, without a
             // poll.
-            let Some(env) = self
-                .ctx
-                .next_unstashed()
-                .or_else(|| self.batch.pop())
-                .or_else(|| self.user.try_pop())
-            else {
+            let env = match self.ctx.next_unstashed() {
+                Some(env) => Some(env),
+                None => {
+                    let env = self.batch.pop().or_else(|| self.user.try_pop());
+                    if env.is_some()
+                        && let Some(rare) = self.rare.as_mut()
+                        && !rare.notices.is_empty()
+                    {
+                        rare.served += 1;
+                    }
+                    env
+                }
+            };
+            let Some(env) = env else {
+                // Nothing queued: every message a held notice waited for was handled.
+                if self.rare.as_ref().is_some_and(|r| !r.notices.is_empty()) {
+                    if let Err(e) = Box::pin(self.due_notices(actor, true)).await {
+                        return Step::fail(e, None);
+                    }
+                    continue;
+                }
                 // Idle from now: the receive timeout, if any, counts from here.
                 let idle = match self.ctx.receive_timeout() {
                     Some(timeout) => {
@@ -571,22 +604,57 @@ impl<A: Actor> Cell<A> {
         }
     }
 
+    /// A watched actor or a child stopped. Its notice runs once the user messages queued
+    /// now are handled: every message it sent this actor before it stopped is among
+    /// them, so `on_terminated` comes after them (as Akka guarantees).
     async fn terminated_notice(
         &mut self,
         actor: Option<&mut A>,
         pid: Pid,
         reason: StopReason,
     ) -> Option<Step> {
-        match actor {
-            Some(actor) => self
+        let Some(actor) = actor else {
+            self.rare_mut().deferred.push_back((pid, reason));
+            return None;
+        };
+        let queued = self.user.queued() + self.batch.len() as u64;
+        let waiting = self.rare.as_ref().is_some_and(|r| !r.notices.is_empty());
+        if queued == 0 && !waiting {
+            return self
                 .notify_terminated(actor, pid, &reason)
                 .await
                 .err()
-                .map(|e| Step::fail(e, None)),
-            None => {
-                self.rare_mut().deferred.push_back((pid, reason));
-                None
-            }
+                .map(|e| Step::fail(e, None));
+        }
+        let rare = self.rare_mut();
+        let due = rare.served + queued;
+        rare.notices.push_back(Notice { due, pid, reason });
+        None
+    }
+
+    /// Runs the held notices that are due (all of them with `all`), oldest first.
+    async fn due_notices(&mut self, actor: &mut A, all: bool) -> Result<(), ActorError> {
+        loop {
+            let notice = match self.rare.as_mut() {
+                Some(rare)
+                    if rare
+                        .notices
+                        .front()
+                        .is_some_and(|n| all || rare.served >= n.due) =>
+                {
+                    rare.notices.pop_front()
+                }
+                _ => None,
+            };
+            let Some(Notice { pid, reason, .. }) = notice else {
+                if let Some(rare) = self.rare.as_mut()
+                    && rare.notices.is_empty()
+                {
+                    rare.served = 0;
+                }
+                return Ok(());
+            };
+            self.notify_terminated(actor, pid, &reason).await?;
         }
     }
 

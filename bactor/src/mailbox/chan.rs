@@ -681,6 +681,13 @@ impl<O, T> Receiver<O, T> {
     pub(crate) fn close(&self) {
         self.chan().close();
     }
+
+    /// How many messages are queued or being pushed now: every push that completed
+    /// before this call is among them.
+    pub(crate) fn queued(&self) -> u64 {
+        let chan = self.chan();
+        (chan.state.load(Acquire) / ONE).saturating_sub(chan.read.load(Relaxed))
+    }
 }
 
 impl<O, T> Drop for Receiver<O, T> {

@@ -77,6 +77,11 @@ impl<M> ChannelRx<M> {
         self.rx.as_mut()?.try_pop()
     }
 
+    /// Letters queued (or being pushed) now.
+    pub(crate) fn queued(&self) -> u64 {
+        self.rx.as_ref().map_or(0, |rx| rx.queued())
+    }
+
     /// `Ready(true)` when [`try_pop`](ChannelRx::try_pop) has a letter, `Ready(false)`
     /// once the lane is closed and empty.
     #[inline]

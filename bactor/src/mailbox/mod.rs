@@ -495,6 +495,15 @@ impl<M: 'static> UserRx<M> {
         }
     }
 
+    /// How many letters are queued now: every push that completed before this call is
+    /// among them.
+    pub(crate) fn queued(&self) -> u64 {
+        match self {
+            UserRx::Channel(rx) => rx.queued(),
+            UserRx::Queue(lane) => lane.queued(),
+        }
+    }
+
     /// The next letter, without waiting.
     #[inline]
     pub(crate) fn try_pop(&mut self) -> Option<Letter<M>> {

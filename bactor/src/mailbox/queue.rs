@@ -44,6 +44,11 @@ pub(crate) struct QueueLane<M> {
 }
 
 impl<M: 'static> QueueLane<M> {
+    /// Letters queued now.
+    pub(crate) fn queued(&self) -> u64 {
+        self.queue.len() as u64
+    }
+
     pub(crate) fn new(
         queue: Box<dyn Mailbox<M>>,
         priority_of: fn(&M) -> Priority,
