@@ -821,15 +821,49 @@ impl<A: Actor> Cell<A> {
 
     /// Stops every child and waits until all have stopped. Other system messages are
     /// handled meanwhile; a stop request is remembered and returned.
+    /// Stops the children one at a time, the most recently spawned first (an actor
+    /// spawned after the siblings it uses stops before them), and waits for each.
     async fn stop_children(&mut self) -> Option<StopReason> {
         let mut stop = None;
-        for child in self.ctx.child_list() {
+        let mut order: Vec<u64> = self.ctx.child_list().map(|c| c.pid.id()).collect();
+        order.sort_unstable_by_key(|id| std::cmp::Reverse(*id));
+        for id in order {
+            let Some(child) = self.ctx.child(id) else {
+                continue;
+            };
             // An error means the child already stopped; its notice is on our lane.
             let _ = child.sys.send(SystemMsg::Stop);
+            if let Some(reason) = self.await_children(Some(id)).await {
+                stop = Some(reason);
+            }
         }
-        while self.ctx.has_children() {
+        // Children spawned meanwhile (by this actor's hooks, say) are stopped too.
+        for child in self.ctx.child_list() {
+            let _ = child.sys.send(SystemMsg::Stop);
+        }
+        if let Some(reason) = self.await_children(None).await {
+            stop = Some(reason);
+        }
+        if let Some(rare) = &mut self.rare {
+            rare.escalated.clear();
+        }
+        stop
+    }
+
+    /// Handles the system lane until child `id` (every child, for `None`) has stopped; a
+    /// stop ordered meanwhile is returned.
+    async fn await_children(&mut self, id: Option<u64>) -> Option<StopReason> {
+        let mut stop = None;
+        loop {
+            let waiting = match id {
+                Some(id) => self.ctx.child(id).is_some(),
+                None => self.ctx.has_children(),
+            };
+            if !waiting {
+                return stop;
+            }
             let Some(msg) = self.sys.recv().await else {
-                break;
+                return stop;
             };
             match msg {
                 SystemMsg::ChildTerminated { child, .. } => {
@@ -847,10 +881,6 @@ impl<A: Actor> Cell<A> {
                 }
             }
         }
-        if let Some(rare) = &mut self.rare {
-            rare.escalated.clear();
-        }
-        stop
     }
 
     /// The restart sequence: wait out the backoff, `pre_restart` on the old instance, stop

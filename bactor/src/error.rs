@@ -397,6 +397,49 @@ impl std::error::Error for StartError {
     }
 }
 
+/// What [`ActorSystem::shutdown_within`](crate::ActorSystem::shutdown_within) returns
+/// when its timeout passed with actors still running (each stuck in a handler): they
+/// have been told to stop, and stop when their handler returns.
+///
+/// # Example
+///
+/// ```
+/// use bactor::ShutdownTimedOut;
+/// use std::time::Duration;
+///
+/// let e = ShutdownTimedOut { timeout: Duration::from_secs(1), still_running: vec![] };
+/// assert_eq!(e.to_string(), "shutdown timed out after 1s; still running: none");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShutdownTimedOut {
+    /// The timeout that passed.
+    pub timeout: std::time::Duration,
+    /// The actors still running, with their type names, oldest first.
+    pub still_running: Vec<(crate::Pid, &'static str)>,
+}
+
+impl fmt::Display for ShutdownTimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "shutdown timed out after {:?}; still running: ",
+            self.timeout
+        )?;
+        if self.still_running.is_empty() {
+            return f.write_str("none");
+        }
+        for (i, (pid, ty)) in self.still_running.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{pid} ({ty})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ShutdownTimedOut {}
+
 impl fmt::Debug for SpawnError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)

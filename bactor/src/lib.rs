@@ -30,8 +30,8 @@ pub use actor_ref::{ActorRef, ReplyTo};
 pub use behavior::{Behavior, BehaviorActor, Next, Otherwise};
 pub use context::{Context, TimerHandle};
 pub use error::{
-    ActorError, AskError, LookupError, Rejection, RemoteFailure, SpawnError, StartError,
-    StopReason, TellError,
+    ActorError, AskError, LookupError, Rejection, RemoteFailure, ShutdownTimedOut, SpawnError,
+    StartError, StopReason, TellError,
 };
 pub use events::{DeadLetter, EventStream, Subscription, SystemEvent};
 pub use headers::Headers;

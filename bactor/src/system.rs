@@ -136,6 +136,8 @@ pub(crate) trait Registered: Any + Send + Sync {
     fn type_name(&self) -> &'static str;
     /// Its system lane (registered actors are local: they always have one).
     fn system_lane(&self) -> Option<&crate::syslane::SysSender>;
+    /// Ready once the actor has stopped.
+    fn terminated(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>;
 }
 
 impl<M: Send + 'static> Registered for crate::actor_ref::RefInner<M> {
@@ -149,6 +151,10 @@ impl<M: Send + 'static> Registered for crate::actor_ref::RefInner<M> {
             #[cfg(feature = "remote")]
             SysTx::Remote(_) => None,
         }
+    }
+
+    fn terminated(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(crate::actor_ref::RefInner::terminated(self))
     }
 }
 
@@ -219,6 +225,7 @@ struct SystemInner {
     mailbox: MailboxConfig,
     throughput: usize,
     guardian: SupervisorStrategy,
+    shutdown_timeout: Duration,
     #[cfg(feature = "persist")]
     persistence: Option<crate::Persistence>,
     /// Middleware of every actor.
@@ -305,6 +312,7 @@ pub struct ActorSystemBuilder {
     mailbox: MailboxConfig,
     throughput: usize,
     guardian: SupervisorStrategy,
+    shutdown_timeout: Duration,
     #[cfg(feature = "persist")]
     persistence: Option<crate::Persistence>,
     receive: crate::middleware::LayerList<dyn crate::middleware::ReceiveMiddleware>,
@@ -354,6 +362,13 @@ impl ActorSystemBuilder {
         self
     }
 
+    /// How long [`ActorSystem::shutdown`] waits for actors to stop (10 s by default): see
+    /// [`ActorSystem::shutdown_within`].
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
     /// How the guardian supervises top-level actors (default:
     /// [`SupervisorStrategy::default`]). All-for-one acts as one-for-one here: top-level
     /// actors are not siblings. The guardian has no parent, so Escalate means Restart.
@@ -396,6 +411,7 @@ impl ActorSystemBuilder {
                 mailbox: self.mailbox,
                 throughput: self.throughput,
                 guardian: self.guardian,
+                shutdown_timeout: self.shutdown_timeout,
                 #[cfg(feature = "persist")]
                 persistence: self.persistence,
                 receive: self.receive.0,
@@ -431,6 +447,7 @@ impl ActorSystem {
             mailbox: MailboxConfig::default(),
             throughput: DEFAULT_THROUGHPUT,
             guardian: SupervisorStrategy::default(),
+            shutdown_timeout: Duration::from_secs(10),
             #[cfg(feature = "persist")]
             persistence: None,
             receive: Default::default(),
@@ -715,30 +732,119 @@ impl ActorSystem {
         reg.names.get(name).map(|&id| self.pid(id))
     }
 
-    /// Stops every actor and waits until all have stopped. Top-level actors get a stop
-    /// (a system message, overtaking their queues); each stops its children before itself.
-    /// Spawning fails with [`SpawnError::ShuttingDown`] from the moment this is called.
+    /// Stops every actor and waits until all have stopped, or until the system's shutdown
+    /// timeout ([`ActorSystemBuilder::shutdown_timeout`], 10 s by default) has passed:
+    /// [`shutdown_within`](Self::shutdown_within) with it, whose order and timeout rules
+    /// apply. Spawning fails with [`SpawnError::ShuttingDown`] from the moment this is
+    /// called.
     pub async fn shutdown(&self) {
-        let tops: Vec<_> = {
+        let _ = self.shutdown_within(self.inner.shutdown_timeout).await;
+    }
+
+    /// Stops every actor, in reverse order of spawning, within `timeout`.
+    ///
+    /// **Order.** Top-level actors are stopped one at a time, the most recently spawned
+    /// first, each after the previous one has stopped; each stops its children (the same
+    /// way, newest first) before itself. An actor spawned after the services it uses (a
+    /// supervisor of workers that call a database actor) is stopped, and its queue left,
+    /// before them. A stop overtakes the actor's queued messages (they become dead
+    /// letters); the handler running when it arrives finishes first.
+    ///
+    /// **Timeout.** A handler stuck in an await cannot be interrupted from outside. When
+    /// `timeout` passes, every actor not yet told is told to stop at once, and this
+    /// returns [`ShutdownTimedOut`](crate::ShutdownTimedOut) naming the actors running at
+    /// that moment (the stuck ones, and those just told, which stop right after): each
+    /// stops as soon as its current handler returns; a handler that never returns keeps
+    /// its task until the runtime ends. Spawning fails with
+    /// [`SpawnError::ShuttingDown`] from the moment this is called.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use bactor::prelude::*;
+    /// use std::time::Duration;
+    ///
+    /// #[actor]
+    /// #[derive(Default)]
+    /// struct Stuck;
+    ///
+    /// #[actor]
+    /// impl Stuck {
+    ///     #[handler]
+    ///     async fn wait_forever(&mut self, started: tokio::sync::oneshot::Sender<()>) {
+    ///         let _ = started.send(());
+    ///         std::future::pending::<()>().await;
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let stuck = system.spawn(Stuck::default).await.unwrap();
+    /// let (started, running) = tokio::sync::oneshot::channel();
+    /// stuck.wait_forever(started).tell().await.unwrap();
+    /// running.await.unwrap(); // its handler is stuck now
+    /// let err = system.shutdown_within(Duration::from_millis(100)).await.unwrap_err();
+    /// assert_eq!(err.still_running[0].0, stuck.pid());
+    /// # }
+    /// ```
+    pub async fn shutdown_within(&self, timeout: Duration) -> Result<(), crate::ShutdownTimedOut> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut tops: Vec<(u64, Arc<dyn Registered>)> = {
             let reg = self.registry();
             self.inner.shutting_down.store(true, Ordering::SeqCst);
             reg.actors
-                .values()
-                .filter(|e| e.top_level)
-                .filter_map(|e| e.typed.system_lane().cloned())
+                .iter()
+                .filter(|(_, e)| e.top_level)
+                .map(|(id, e)| (*id, Arc::clone(&e.typed)))
                 .collect()
         };
-        for sys in tops {
+        // Newest first: ids grow with every spawn.
+        tops.sort_unstable_by_key(|t| std::cmp::Reverse(t.0));
+        let mut told = 0;
+        for (_, top) in &tops {
+            let Some(sys) = top.system_lane() else {
+                told += 1;
+                continue;
+            };
             // An error means that actor already stopped.
             let _ = sys.send(SystemMsg::Stop);
-        }
-        loop {
-            let notified = self.inner.all_stopped.notified();
-            if self.registry().actors.is_empty() {
-                return;
+            told += 1;
+            if tokio::time::timeout_at(deadline, top.terminated())
+                .await
+                .is_err()
+            {
+                break;
             }
-            notified.await;
         }
+        // Out of time: the rest are told at once.
+        for (_, top) in &tops[told..] {
+            if let Some(sys) = top.system_lane() {
+                let _ = sys.send(SystemMsg::Stop);
+            }
+        }
+        let all_stopped = async {
+            loop {
+                let notified = self.inner.all_stopped.notified();
+                if self.registry().actors.is_empty() {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        if tokio::time::timeout_at(deadline, all_stopped).await.is_ok() {
+            return Ok(());
+        }
+        let mut still_running: Vec<(Pid, &'static str)> = self
+            .registry()
+            .actors
+            .iter()
+            .map(|(id, e)| (self.pid(*id), e.typed.type_name()))
+            .collect();
+        still_running.sort_unstable_by_key(|(pid, _)| pid.id());
+        Err(crate::ShutdownTimedOut {
+            timeout,
+            still_running,
+        })
     }
 
     /// `true` once [`shutdown`](Self::shutdown) was called.
