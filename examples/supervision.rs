@@ -102,6 +102,9 @@ impl Manager {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // The flaky worker panics by design: its panics reach the decisions printed below
+    // (with their location) instead of stderr's backtraces.
+    bactor::quiet_actor_panics();
     let system = ActorSystem::new();
     let mut events = system
         .events()

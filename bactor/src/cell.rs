@@ -57,7 +57,9 @@ impl<F: Future> Future for CatchUnwind<F> {
         let fut = self.project().fut;
         // The future is dropped right after a panic and never polled again, so no broken
         // invariant inside it can be observed.
-        match std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+        match crate::panics::in_actor(|| {
+            std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx)))
+        }) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
             Err(panic) => Poll::Ready(Err(panic)),

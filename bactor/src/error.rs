@@ -545,6 +545,11 @@ impl ActorError {
         } else {
             "panic with a non-string payload".to_owned()
         };
+        // Where it happened, when the quiet panic hook kept the default one from saying so.
+        let text = match crate::panics::take_location() {
+            Some(location) => format!("{text} at {location}"),
+            None => text,
+        };
         ActorError {
             kind: ErrorKind::Panic(text),
         }

@@ -12,6 +12,7 @@ mod events;
 pub mod headers;
 pub mod mailbox;
 pub mod middleware;
+mod panics;
 #[cfg(feature = "persist")]
 mod persistence;
 mod pid;
@@ -36,6 +37,7 @@ pub use error::{
 pub use events::{DeadLetter, EventStream, Subscription, SystemEvent};
 pub use headers::Headers;
 pub use mailbox::{DEFAULT_THROUGHPUT, Mailbox, MailboxConfig, Priority};
+pub use panics::quiet_actor_panics;
 #[cfg(feature = "persist")]
 pub use persistence::{
     BadSnapshot, OnConflict, PersistConfig, PersistError, PersistErrorKind, Persistence,
