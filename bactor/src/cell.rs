@@ -564,9 +564,10 @@ impl<A: Actor> Cell<A> {
             )),
             SystemMsg::ChildFailed {
                 child,
+                child_type,
                 error,
                 message,
-            } => self.supervise_child(child, error, message),
+            } => self.supervise_child(child, child_type, error, message),
             SystemMsg::ChildTerminated { child, reason } => {
                 self.ctx.remove_child(child);
                 if let Some(rare) = &mut self.rare {
@@ -693,6 +694,7 @@ impl<A: Actor> Cell<A> {
                 self.publish(SystemEvent::Supervisor(SupervisorEvent {
                     supervisor: None,
                     child: pid,
+                    child_type: std::any::type_name::<A>(),
                     reason: Arc::clone(&error),
                     message,
                     directive,
@@ -712,6 +714,7 @@ impl<A: Actor> Cell<A> {
             Parent::Actor { sys, .. } => {
                 let report = SystemMsg::ChildFailed {
                     child: pid,
+                    child_type: std::any::type_name::<A>(),
                     error: Arc::clone(&error),
                     message,
                 };
@@ -760,6 +763,7 @@ impl<A: Actor> Cell<A> {
     fn supervise_child(
         &mut self,
         child: Pid,
+        child_type: &'static str,
         error: Arc<ActorError>,
         message: Option<&'static str>,
     ) -> Option<Step> {
@@ -772,6 +776,7 @@ impl<A: Actor> Cell<A> {
         self.publish(SystemEvent::Supervisor(SupervisorEvent {
             supervisor: Some(self.pid()),
             child,
+            child_type,
             reason: Arc::clone(&error),
             message,
             directive,

@@ -268,6 +268,96 @@ impl<A: Actor> Context<A> {
         }
     }
 
+    /// Subscribes this actor to the system's event stream: `select` turns each event
+    /// into one of its messages (usually through its own typed ref, given as the second
+    /// argument: `me.on_event(e.clone()).into_message()`), or `None` to skip it; the
+    /// messages arrive in the mailbox like any other, with no forwarding task. The
+    /// subscription lasts until the actor stops (across restarts); subscribing again
+    /// replaces it (so a `pre_start` that subscribes, run again after a restart, does
+    /// not subscribe twice). A full bounded
+    /// mailbox does not lose an event: it is queued once there is room (in a task of its
+    /// own; only then may it come after a later one).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use bactor::prelude::*;
+    ///
+    /// #[actor]
+    /// #[derive(Default)]
+    /// struct Monitor { failures: Vec<String> }
+    ///
+    /// #[actor]
+    /// impl Monitor {
+    ///     async fn pre_start(&mut self, ctx: &mut Context<Self>) -> Result<(), ActorError> {
+    ///         ctx.subscribe_events(|e, me| match e {
+    ///             SystemEvent::Supervisor(s) if s.child_type.ends_with("Worker") => {
+    ///                 Some(me.failed(s.reason.to_string()).into_message())
+    ///             }
+    ///             _ => None,
+    ///         });
+    ///         Ok(())
+    ///     }
+    ///
+    ///     #[handler]
+    ///     fn failed(&mut self, why: String) { self.failures.push(why); }
+    ///
+    ///     #[handler]
+    ///     fn failures(&self) -> Vec<String> { self.failures.clone() }
+    /// }
+    ///
+    /// #[actor]
+    /// #[derive(Default)]
+    /// struct Worker;
+    ///
+    /// #[actor]
+    /// impl Worker {
+    ///     #[handler(fail_on_error)]
+    ///     fn work(&mut self) -> Result<(), ActorError> { Err(ActorError::msg("out of coffee")) }
+    /// }
+    ///
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let system = ActorSystem::new();
+    /// let monitor = system.spawn_started(Monitor::default).await?;
+    /// let worker = system.spawn(Worker::default).await?;
+    /// let _ = worker.work().await; // fails; the guardian restarts it
+    /// # for _ in 0..1000 { if !monitor.failures().await?.is_empty() { break } tokio::task::yield_now().await; }
+    /// assert_eq!(monitor.failures().await?, ["out of coffee"]);
+    /// # system.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn subscribe_events<F>(&mut self, select: F)
+    where
+        F: Fn(&crate::SystemEvent, &A::Ref) -> Option<A::Msg> + Send + Sync + 'static,
+    {
+        let me = self.myself.clone();
+        let typed = me.typed();
+        let pid = me.pid();
+        self.system.events().add_actor(
+            pid,
+            Box::new(move |event| {
+                if !me.is_alive() {
+                    return false;
+                }
+                let Some(msg) = select(event, &typed) else {
+                    return true;
+                };
+                match me.try_tell(msg) {
+                    Ok(()) => true,
+                    Err(crate::TellError::Full(msg)) => {
+                        // Queued once there is room: never lost.
+                        let me = me.clone();
+                        tokio::spawn(async move {
+                            let _ = me.tell(msg).await;
+                        });
+                        true
+                    }
+                    Err(_) => false,
+                }
+            }),
+        );
+    }
+
     /// How many times this actor has been restarted by its supervisor (`0` for the first
     /// instance); it survives restarts, as the context does.
     pub fn restarts(&self) -> u32 {

@@ -146,9 +146,17 @@ pub enum SystemEvent {
 
 type Filter = Box<dyn Fn(&SystemEvent) -> bool + Send + Sync>;
 
-struct Subscriber {
-    tx: mpsc::UnboundedSender<SystemEvent>,
-    filter: Option<Filter>,
+/// Where an actor subscribed to the stream gets its events: it turns an event into one
+/// of its messages (or none) and queues it; `false` once the actor is gone.
+pub(crate) type ActorSink = Box<dyn Fn(&SystemEvent) -> bool + Send + Sync>;
+
+enum Subscriber {
+    Channel {
+        tx: mpsc::UnboundedSender<SystemEvent>,
+        filter: Option<Filter>,
+    },
+    /// One per actor (its pid's id): subscribing again replaces it.
+    Actor(u64, ActorSink),
 }
 
 /// The system-wide publish/subscribe channel of [`SystemEvent`]s.
@@ -206,10 +214,23 @@ impl EventStream {
 
     fn add(&self, filter: Option<Filter>) -> Subscription {
         let (tx, rx) = mpsc::unbounded_channel();
-        let mut subs = self.subscribers.lock().unwrap_or_else(|p| p.into_inner());
-        subs.push(Subscriber { tx, filter });
-        self.count.store(subs.len(), Ordering::Release);
+        self.push(Subscriber::Channel { tx, filter });
         Subscription { rx }
+    }
+
+    /// Subscribes an actor ([`Context::subscribe_events`](crate::Context::subscribe_events)),
+    /// replacing its earlier subscription.
+    pub(crate) fn add_actor(&self, actor: Pid, sink: ActorSink) {
+        let mut subs = self.subscribers.lock().unwrap_or_else(|p| p.into_inner());
+        subs.retain(|s| !matches!(s, Subscriber::Actor(id, _) if *id == actor.id()));
+        subs.push(Subscriber::Actor(actor.id(), sink));
+        self.count.store(subs.len(), Ordering::Release);
+    }
+
+    fn push(&self, subscriber: Subscriber) {
+        let mut subs = self.subscribers.lock().unwrap_or_else(|p| p.into_inner());
+        subs.push(subscriber);
+        self.count.store(subs.len(), Ordering::Release);
     }
 
     /// `true` when at least one subscription is open.
@@ -223,15 +244,18 @@ impl EventStream {
             return;
         }
         let mut subs = self.subscribers.lock().unwrap_or_else(|p| p.into_inner());
-        subs.retain(|s| {
-            if s.tx.is_closed() {
-                return false;
+        subs.retain(|s| match s {
+            Subscriber::Channel { tx, filter } => {
+                if tx.is_closed() {
+                    return false;
+                }
+                if filter.as_ref().is_none_or(|f| f(&event)) {
+                    // A send fails only if the subscription closed meanwhile.
+                    return tx.send(event.clone()).is_ok();
+                }
+                true
             }
-            if s.filter.as_ref().is_none_or(|f| f(&event)) {
-                // A send fails only if the subscription closed meanwhile.
-                return s.tx.send(event.clone()).is_ok();
-            }
-            true
+            Subscriber::Actor(_, sink) => sink(&event),
         });
         self.count.store(subs.len(), Ordering::Release);
     }

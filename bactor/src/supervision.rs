@@ -356,11 +356,14 @@ impl RestartStats {
 
 /// A supervision decision, published on the event stream.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct SupervisorEvent {
     /// The supervisor; `None` for the system guardian.
     pub supervisor: Option<Pid>,
     /// The child that failed.
     pub child: Pid,
+    /// Its type (`std::any::type_name`): to tell the failures of one kind of actor.
+    pub child_type: &'static str,
     /// Why it failed.
     pub reason: Arc<ActorError>,
     /// The message being handled when it failed (`Type::handler`), if it was one.

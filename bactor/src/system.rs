@@ -42,6 +42,8 @@ pub(crate) enum SystemMsg {
     /// A child failed and waits for a decision.
     ChildFailed {
         child: Pid,
+        /// `std::any::type_name` of the child.
+        child_type: &'static str,
         error: Arc<ActorError>,
         message: Option<&'static str>,
     },
