@@ -400,6 +400,28 @@ impl<A: Actor> Context<A> {
         self.spawn_child_props(Props::from_producer(producer)).await
     }
 
+    /// Spawns a child made by `make` from `args`, passed once (each start and restart
+    /// gets a clone): see [`Props::from_args`].
+    pub async fn spawn_child_with<B: Actor, T>(
+        &mut self,
+        args: T,
+        make: impl Fn(T) -> B + Send + Sync + 'static,
+    ) -> Result<B::Ref, SpawnError>
+    where
+        T: Clone + Send + Sync + 'static,
+    {
+        self.spawn_child_props(Props::from_args(args, make)).await
+    }
+
+    /// Spawns a child from its initial state (each restart starts from a clone of it):
+    /// see [`Props::from_value`].
+    pub async fn spawn_child_value<B: Actor + Clone + Sync>(
+        &mut self,
+        actor: B,
+    ) -> Result<B::Ref, SpawnError> {
+        self.spawn_child_props(Props::from_value(actor)).await
+    }
+
     /// Spawns a child from [`Props`].
     pub async fn spawn_child_props<B: Actor>(
         &mut self,

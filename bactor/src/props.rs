@@ -111,6 +111,51 @@ pub struct Props<A: Actor> {
 }
 
 impl<A: Actor> Props<A> {
+    /// Props that make the actor from `args`, passed once: `make` gets a clone of them
+    /// for the first instance and for every restart (so a restart starts from the same
+    /// arguments, as the first start did).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use bactor::prelude::*;
+    ///
+    /// #[actor]
+    /// struct Greeter { greeting: String }
+    ///
+    /// impl Greeter {
+    ///     fn new(greeting: String) -> Self { Greeter { greeting } }
+    /// }
+    ///
+    /// #[actor]
+    /// impl Greeter {
+    ///     #[handler]
+    ///     fn greet(&self, name: String) -> String { format!("{}, {name}!", self.greeting) }
+    /// }
+    ///
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let system = ActorSystem::new();
+    /// let greeter = system.spawn_with("Hello".to_owned(), Greeter::new).await?;
+    /// assert_eq!(greeter.greet("Ada".into()).await?, "Hello, Ada!");
+    /// # system.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn from_args<T>(args: T, make: impl Fn(T) -> A + Send + Sync + 'static) -> Self
+    where
+        T: Clone + Send + Sync + 'static,
+    {
+        Self::from_producer(move || make(args.clone()))
+    }
+
+    /// Props that start the actor from `actor` itself: the first instance is a clone of
+    /// it, and so is every restart's (restarts start from this initial state).
+    pub fn from_value(actor: A) -> Self
+    where
+        A: Clone + Sync,
+    {
+        Self::from_producer(move || actor.clone())
+    }
+
     /// Props whose producer is `producer` (the "producer" pattern).
     pub fn from_producer(producer: impl Fn() -> A + Send + Sync + 'static) -> Self {
         Props {

@@ -486,6 +486,49 @@ impl ActorSystem {
         self.spawn_props(Props::from_producer(producer)).await
     }
 
+    /// Spawns a top-level actor made by `make` from `args`, passed once (each start and
+    /// restart gets a clone): see [`Props::from_args`].
+    pub async fn spawn_with<A: Actor, T>(
+        &self,
+        args: T,
+        make: impl Fn(T) -> A + Send + Sync + 'static,
+    ) -> Result<A::Ref, SpawnError>
+    where
+        T: Clone + Send + Sync + 'static,
+    {
+        self.spawn_props(Props::from_args(args, make)).await
+    }
+
+    /// Spawns a top-level actor from its initial state (each restart starts from a clone
+    /// of it): see [`Props::from_value`].
+    ///
+    /// ```
+    /// use bactor::prelude::*;
+    ///
+    /// #[actor]
+    /// #[derive(Clone)]
+    /// struct Counter { count: u64 }
+    ///
+    /// #[actor]
+    /// impl Counter {
+    ///     #[handler]
+    ///     fn add(&mut self, by: u64) -> u64 { self.count += by; self.count }
+    /// }
+    ///
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let system = ActorSystem::new();
+    /// let counter = system.spawn_value(Counter { count: 10 }).await?;
+    /// assert_eq!(counter.add(1).await?, 11);
+    /// # system.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub async fn spawn_value<A: Actor + Clone + Sync>(
+        &self,
+        actor: A,
+    ) -> Result<A::Ref, SpawnError> {
+        self.spawn_props(Props::from_value(actor)).await
+    }
+
     /// Spawns a top-level actor under a name; fails with [`SpawnError::NameTaken`] while
     /// another live actor has it.
     pub async fn spawn_named<A: Actor>(

@@ -181,3 +181,70 @@ async fn hand_written_actor() {
     assert_eq!(no_hang(m.ask(|r| (2, r))).await, Ok(vec![1, 2]));
     no_hang(system.shutdown()).await;
 }
+
+/// Arguments passed once; every start and restart begins from them again.
+#[actor]
+#[derive(Clone)]
+struct Seeded {
+    total: u64,
+}
+
+impl Seeded {
+    fn from_seed(seed: u64) -> Self {
+        Seeded { total: seed }
+    }
+}
+
+#[actor]
+impl Seeded {
+    #[handler]
+    fn add(&mut self, n: u64) -> u64 {
+        self.total += n;
+        self.total
+    }
+
+    #[handler(fail_on_error)]
+    fn crash(&mut self) -> Result<(), ActorError> {
+        Err(ActorError::msg("crash"))
+    }
+
+    #[handler]
+    async fn child_from_args(
+        &mut self,
+        ctx: &mut Context<Self>,
+        seed: u64,
+    ) -> Result<u64, SpawnError> {
+        let child = ctx.spawn_child_with(seed, Seeded::from_seed).await?;
+        Ok(child.add(0).await.unwrap_or_default())
+    }
+
+    #[handler]
+    async fn child_from_value(
+        &mut self,
+        ctx: &mut Context<Self>,
+        total: u64,
+    ) -> Result<u64, SpawnError> {
+        let child = ctx.spawn_child_value(Seeded { total }).await?;
+        Ok(child.add(0).await.unwrap_or_default())
+    }
+}
+
+#[tokio::test]
+async fn spawn_with_args_and_from_a_value_restart_from_them() {
+    let system = ActorSystem::new();
+    let mut events = system.events().subscribe();
+    let with = system.spawn_with(5u64, Seeded::from_seed).await.unwrap();
+    let value = system.spawn_value(Seeded { total: 100 }).await.unwrap();
+    assert_eq!(common::no_hang(with.add(1)).await.unwrap(), 6);
+    assert_eq!(common::no_hang(value.add(1)).await.unwrap(), 101);
+    for r in [&with, &value] {
+        let _ = common::no_hang(r.crash()).await;
+        common::restarted(&mut events, r.pid()).await;
+    }
+    // Restarted from the arguments, and from the initial value.
+    assert_eq!(common::no_hang(with.add(0)).await.unwrap(), 5);
+    assert_eq!(common::no_hang(value.add(0)).await.unwrap(), 100);
+    assert_eq!(common::no_hang(with.child_from_args(7)).await.unwrap(), 7);
+    assert_eq!(common::no_hang(with.child_from_value(9)).await.unwrap(), 9);
+    system.shutdown().await;
+}
