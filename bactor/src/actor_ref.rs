@@ -52,6 +52,14 @@ pub(crate) struct RefInner<M> {
     pub(crate) name_of: fn(&M) -> &'static str,
     /// `std::any::type_name` of the actor, as a function: a word, not two.
     pub(crate) type_name: fn() -> &'static str,
+    /// What introspection reports ([`ActorSystem::actors`](crate::ActorSystem::actors)),
+    /// written by the actor's own task only: messages handled (a plain load and store per
+    /// message, no read-modify-write), failures and restarts (saturating). With
+    /// `terminated`, in the word the flag alone took (the last failure itself is kept in
+    /// the registry).
+    pub(crate) handled: std::sync::atomic::AtomicU64,
+    pub(crate) failures: std::sync::atomic::AtomicU32,
+    pub(crate) restarts: std::sync::atomic::AtomicU16,
     /// Waited for through the user lane's notifier ([`UserTx::notify`]).
     terminated: AtomicBool,
 }
@@ -73,6 +81,9 @@ impl<M> RefInner<M> {
             name_of,
             type_name,
             send_layers: None,
+            handled: std::sync::atomic::AtomicU64::new(0),
+            failures: std::sync::atomic::AtomicU32::new(0),
+            restarts: std::sync::atomic::AtomicU16::new(0),
             terminated: AtomicBool::new(false),
         }
     }
@@ -235,6 +246,27 @@ impl<M> RefInner<M> {
             Letter::Stop => "graceful stop",
         };
         self.events.dead_letter(self.pid, name);
+    }
+
+    /// One more message handled.
+    #[inline]
+    pub(crate) fn handled_one(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.handled.store(self.handled.load(Relaxed) + 1, Relaxed);
+    }
+
+    /// One more failure (saturating).
+    pub(crate) fn failed_one(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let n = self.failures.load(Relaxed);
+        self.failures.store(n.saturating_add(1), Relaxed);
+    }
+
+    /// One more restart (saturating).
+    pub(crate) fn restarted_one(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let n = self.restarts.load(Relaxed);
+        self.restarts.store(n.saturating_add(1), Relaxed);
     }
 
     pub(crate) fn mark_terminated(&self) {

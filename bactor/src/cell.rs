@@ -384,20 +384,18 @@ impl<A: Actor> Cell<A> {
             // Messages taken out of the stash come before the mailbox: they arrived first.
             // The lane's messages are taken one at a time while it has one, without a
             // poll.
-            let env = match self.ctx.next_unstashed() {
-                Some(env) => Some(env),
-                None => {
-                    let env = self.batch.pop().or_else(|| self.user.try_pop());
-                    if env.is_some()
-                        && let Some(rare) = self.rare.as_mut()
-                        && !rare.notices.is_empty()
-                    {
-                        rare.served += 1;
-                    }
-                    env
+            // (One expression, not a binding: a binding of the `Option` would be kept in
+            // the task across the idle wait below, 128 bytes more per actor.)
+            let Some(env) = self.ctx.next_unstashed().or_else(|| {
+                let env = self.batch.pop().or_else(|| self.user.try_pop());
+                if env.is_some()
+                    && let Some(rare) = self.rare.as_mut()
+                    && !rare.notices.is_empty()
+                {
+                    rare.served += 1;
                 }
-            };
-            let Some(env) = env else {
+                env
+            }) else {
                 // Nothing queued: every message a held notice waited for was handled.
                 if self.rare.as_ref().is_some_and(|r| !r.notices.is_empty()) {
                     if let Err(e) = Box::pin(self.due_notices(actor, true)).await {
@@ -532,6 +530,7 @@ impl<A: Actor> Cell<A> {
                 receive_after::<A>(layers, pid, name, &outcome, started, &self.ctx.headers);
             }
             self.ctx.clear_headers();
+            self.ctx.myself().inner.handled_one();
             if let Err(e) = outcome {
                 return Step::fail(e, Some(name));
             }
@@ -679,6 +678,8 @@ impl<A: Actor> Cell<A> {
     ) -> Step {
         let pid = self.pid();
         trace::failed(pid, &error, message);
+        self.ctx.myself().inner.failed_one();
+        self.ctx.system().note_failure(pid, &error);
         let decision = match self.ctx.parent_link() {
             Parent::Guardian => {
                 let strategy = *self.ctx.system().guardian_strategy();
@@ -932,7 +933,7 @@ impl<A: Actor> Cell<A> {
             // A failing pre_restart must not block the restart; the old instance goes anyway.
             let _ = catch_unwind(old.pre_restart(&mut self.ctx, &cause)).await;
         }
-        if let Some(reason) = self.stop_children().await {
+        if let Some(reason) = Box::pin(self.stop_children()).await {
             return Step::Stop(reason);
         }
         self.ctx.cancel_timers();
@@ -943,7 +944,7 @@ impl<A: Actor> Cell<A> {
         // What the old instance applied with `persist_deferred` is written first: the
         // new one recovers it.
         #[cfg(feature = "persist")]
-        crate::persistence::settle(&mut self.ctx).await;
+        Box::pin(crate::persistence::settle(&mut self.ctx)).await;
         // The old instance is dropped before the new one is made.
         *actor = None;
         let fresh = match std::panic::catch_unwind(AssertUnwindSafe(|| self.producer.make())) {
@@ -951,6 +952,7 @@ impl<A: Actor> Cell<A> {
             Err(panic) => return Step::fail(ActorError::from_panic(panic), None),
         };
         self.ctx.note_restart(Arc::clone(&cause));
+        self.ctx.myself().inner.restarted_one();
         self.publish(SystemEvent::ActorRestarted {
             pid: self.pid(),
             reason: Arc::clone(&cause),
@@ -971,11 +973,11 @@ impl<A: Actor> Cell<A> {
         self.ctx.stopping = true;
         self.user.close();
         // A stop request arriving now changes nothing: we are stopping.
-        let _ = self.stop_children().await;
+        let _ = Box::pin(self.stop_children()).await;
         self.ctx.cancel_timers();
         // Events applied with `persist_deferred` are written before the stop completes.
         #[cfg(feature = "persist")]
-        crate::persistence::settle(&mut self.ctx).await;
+        Box::pin(crate::persistence::settle(&mut self.ctx)).await;
         if let Some(mut actor) = actor {
             let outcome = catch_unwind(actor.post_stop(&mut self.ctx)).await;
             if let Err(panic) = outcome
@@ -1046,5 +1048,6 @@ pub fn sizes<A: Actor>() -> Vec<(&'static str, usize)> {
         ("envelope", size_of::<Letter<A::Msg>>()),
         ("system", size_of::<crate::ActorSystem>()),
         ("sysmsg", size_of::<SystemMsg>()),
+        ("ref_inner", size_of::<crate::actor_ref::RefInner<A::Msg>>()),
     ]
 }

@@ -283,3 +283,69 @@ impl Subscription {
         self.rx.try_recv().ok()
     }
 }
+
+/// One live actor, as [`ActorSystem::actors`](crate::ActorSystem::actors) reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ActorInfo {
+    /// Its pid.
+    pub pid: Pid,
+    /// Its type (`std::any::type_name`).
+    pub type_name: &'static str,
+    /// Its name, if it was spawned with one.
+    pub name: Option<String>,
+    /// Its parent; `None` for a top-level actor.
+    pub parent: Option<Pid>,
+    /// Its live children, oldest first.
+    pub children: Vec<Pid>,
+    /// Messages waiting in its mailbox.
+    pub mailbox: u64,
+    /// Messages it has handled (all incarnations).
+    pub handled: u64,
+    /// Its failures (panics, errors of `fail_on_error` handlers and hooks).
+    pub failures: u32,
+    /// Its restarts (counted up to 65,535).
+    pub restarts: u32,
+    /// Its last failure, if any.
+    pub last_failure: Option<String>,
+}
+
+impl ActorInfo {
+    /// The actors as an indented tree, one line each (`pid type "name" mailbox=..
+    /// handled=.. failures=.. restarts=..`), children under their parent.
+    pub fn render_tree(actors: &[ActorInfo]) -> String {
+        use std::fmt::Write as _;
+        fn line(out: &mut String, all: &[ActorInfo], a: &ActorInfo, depth: usize) {
+            let name = a
+                .name
+                .as_deref()
+                .map(|n| format!(" {n:?}"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "{:indent$}{} {}{name} mailbox={} handled={} failures={} restarts={}",
+                "",
+                a.pid,
+                a.type_name,
+                a.mailbox,
+                a.handled,
+                a.failures,
+                a.restarts,
+                indent = depth * 2
+            );
+            for child in &a.children {
+                if let Some(c) = all.iter().find(|x| x.pid == *child) {
+                    line(out, all, c, depth + 1);
+                }
+            }
+        }
+        let mut out = String::new();
+        for a in actors
+            .iter()
+            .filter(|a| a.parent.is_none_or(|p| !actors.iter().any(|x| x.pid == p)))
+        {
+            line(&mut out, actors, a, 0);
+        }
+        out
+    }
+}

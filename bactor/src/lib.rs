@@ -34,7 +34,7 @@ pub use error::{
     ActorError, AskError, LookupError, Rejection, RemoteFailure, ShutdownTimedOut, SpawnError,
     StartError, StopReason, TellError,
 };
-pub use events::{DeadLetter, EventStream, Subscription, SystemEvent};
+pub use events::{ActorInfo, DeadLetter, EventStream, Subscription, SystemEvent};
 pub use headers::Headers;
 pub use mailbox::{DEFAULT_THROUGHPUT, Mailbox, MailboxConfig, Priority};
 pub use panics::quiet_actor_panics;

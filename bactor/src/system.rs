@@ -130,6 +130,10 @@ struct Entry {
     /// Registered under a name too (kept in `Registry::name_of`).
     named: bool,
     top_level: bool,
+    /// The parent actor's id; `0` for a top-level actor (ids start at 1).
+    parent: u64,
+    /// The actor's last failure, for introspection.
+    last_failure: Option<Arc<ActorError>>,
 }
 
 /// What the registry asks of an actor's shared ref state, whatever its message type.
@@ -140,6 +144,10 @@ pub(crate) trait Registered: Any + Send + Sync {
     fn system_lane(&self) -> Option<&crate::syslane::SysSender>;
     /// Ready once the actor has stopped.
     fn terminated(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>;
+    /// Messages handled, failures and restarts, for introspection.
+    fn counters(&self) -> (u64, u32, u32);
+    /// Messages in its mailbox now.
+    fn queued(&self) -> u64;
 }
 
 impl<M: Send + 'static> Registered for crate::actor_ref::RefInner<M> {
@@ -157,6 +165,18 @@ impl<M: Send + 'static> Registered for crate::actor_ref::RefInner<M> {
 
     fn terminated(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
         Box::pin(crate::actor_ref::RefInner::terminated(self))
+    }
+
+    fn counters(&self) -> (u64, u32, u32) {
+        (
+            self.handled.load(Ordering::Relaxed),
+            self.failures.load(Ordering::Relaxed),
+            u32::from(self.restarts.load(Ordering::Relaxed)),
+        )
+    }
+
+    fn queued(&self) -> u64 {
+        self.user.queued()
     }
 }
 
@@ -704,6 +724,90 @@ impl ActorSystem {
         Err(failed)
     }
 
+    /// The live actors of this system, oldest first, each with its place in the tree
+    /// (parent, children) and its counters. Made from the registry and counters the
+    /// actors keep anyway: nothing is measured on the message path beyond one counter.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use bactor::prelude::*;
+    ///
+    /// #[actor]
+    /// #[derive(Default)]
+    /// struct Team;
+    ///
+    /// #[actor]
+    /// impl Team {
+    ///     async fn pre_start(&mut self, ctx: &mut Context<Self>) -> Result<(), ActorError> {
+    ///         ctx.spawn_child_props(Props::from_producer(Team::default).name("sub-team")).await?;
+    ///         Ok(())
+    ///     }
+    ///
+    ///     #[handler]
+    ///     fn ping(&self) {}
+    /// }
+    ///
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let system = ActorSystem::new();
+    /// let team = system.spawn_started(Team::default).await?;
+    /// team.ping().await?;
+    /// let actors = system.actors();
+    /// let top = actors.iter().find(|a| a.pid == team.pid()).unwrap();
+    /// assert_eq!((top.parent, top.children.len(), top.handled), (None, 1, 1));
+    /// let sub = actors.iter().find(|a| a.name.as_deref() == Some("sub-team")).unwrap();
+    /// assert_eq!(sub.parent, Some(team.pid()));
+    /// print!("{}", bactor::ActorInfo::render_tree(&actors));
+    /// # system.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn actors(&self) -> Vec<crate::ActorInfo> {
+        let reg = self.registry();
+        let mut out: Vec<crate::ActorInfo> = reg
+            .actors
+            .iter()
+            .map(|(id, e)| {
+                let (handled, failures, restarts) = e.typed.counters();
+                crate::ActorInfo {
+                    pid: self.pid(*id),
+                    type_name: e.typed.type_name(),
+                    name: reg.name_of.get(id).cloned(),
+                    parent: (e.parent != 0).then(|| self.pid(e.parent)),
+                    children: Vec::new(),
+                    mailbox: e.typed.queued(),
+                    handled,
+                    failures,
+                    restarts,
+                    last_failure: e.last_failure.as_ref().map(|e| e.to_string()),
+                }
+            })
+            .collect();
+        drop(reg);
+        out.sort_unstable_by_key(|a| a.pid.id());
+        let index: HashMap<u64, usize> = out
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.pid.id(), i))
+            .collect();
+        for i in 0..out.len() {
+            if let Some(parent) = out[i].parent
+                && let Some(&p) = index.get(&parent.id())
+            {
+                let child = out[i].pid;
+                out[p].children.push(child);
+            }
+        }
+        out
+    }
+
+    /// Keeps `error` as the actor's last failure, for introspection (a failure is rare:
+    /// the registry lock is fine).
+    pub(crate) fn note_failure(&self, pid: Pid, error: &Arc<ActorError>) {
+        if let Some(entry) = self.registry().actors.get_mut(&pid.id()) {
+            entry.last_failure = Some(Arc::clone(error));
+        }
+    }
+
     /// Finds a live actor by name.
     pub fn lookup<A: Actor>(&self, name: &str) -> Result<A::Ref, LookupError> {
         let reg = self.registry();
@@ -1001,6 +1105,8 @@ impl ActorSystem {
                     typed: Arc::clone(&actor_ref.inner) as Arc<dyn Registered>,
                     named: props.name.is_some(),
                     top_level: matches!(parent, Parent::Guardian),
+                    parent: parent.pid().map_or(0, |p| p.id()),
+                    last_failure: None,
                 },
             );
             #[cfg(feature = "remote")]

@@ -221,6 +221,11 @@ impl<T> Chan<T> {
         self.capacity != UNBOUNDED
     }
 
+    /// Messages queued or being pushed, as seen from anywhere (for introspection).
+    pub(crate) fn len(&self) -> u64 {
+        (self.state.load(Acquire) / ONE).saturating_sub(self.read.load(Relaxed))
+    }
+
     pub(crate) fn is_closed(&self) -> bool {
         self.state.load(Acquire) & CLOSED != 0
     }

@@ -45,6 +45,11 @@ impl<M> ChannelTx<M> {
         self.chan.is_closed()
     }
 
+    /// Letters queued now.
+    pub(crate) fn len(&self) -> u64 {
+        self.chan.len()
+    }
+
     /// Waits for room on a bounded lane.
     pub(crate) async fn send(&self, letter: Letter<M>) -> Result<(), Letter<M>> {
         self.chan.push(letter).await

@@ -464,6 +464,16 @@ impl<M: 'static> UserTx<M> {
         }
     }
 
+    /// Letters queued now (`0` for an actor on another node).
+    pub(crate) fn queued(&self) -> u64 {
+        match self {
+            UserTx::Channel(tx) => tx.len(),
+            UserTx::Queue(lane) => lane.queued(),
+            #[cfg(feature = "remote")]
+            UserTx::Remote(_) => 0,
+        }
+    }
+
     pub(crate) fn is_closed(&self) -> bool {
         match self {
             UserTx::Channel(tx) => tx.is_closed(),
