@@ -478,6 +478,8 @@ impl<A: Actor> Cell<A> {
                     Letter::Stop => return Step::Stop(StopReason::Stopped),
                 };
                 handled += 1;
+                // Counted as it is taken: an asker that got its reply sees it counted.
+                self.ctx.myself().inner.handled_one();
                 if A::HAS_BEHAVIOR
                     && let Admit::Not(otherwise) = actor.admit(&msg)
                 {
@@ -530,7 +532,6 @@ impl<A: Actor> Cell<A> {
                 receive_after::<A>(layers, pid, name, &outcome, started, &self.ctx.headers);
             }
             self.ctx.clear_headers();
-            self.ctx.myself().inner.handled_one();
             if let Err(e) = outcome {
                 return Step::fail(e, Some(name));
             }

@@ -300,7 +300,8 @@ pub struct ActorInfo {
     pub children: Vec<Pid>,
     /// Messages waiting in its mailbox.
     pub mailbox: u64,
-    /// Messages it has handled (all incarnations).
+    /// Messages it has taken from its mailbox (all incarnations), counted as each
+    /// handler starts.
     pub handled: u64,
     /// Its failures (panics, errors of `fail_on_error` handlers and hooks).
     pub failures: u32,

@@ -740,13 +740,20 @@ impl ActorSystem {
     /// #[actor]
     /// impl Team {
     ///     async fn pre_start(&mut self, ctx: &mut Context<Self>) -> Result<(), ActorError> {
-    ///         ctx.spawn_child_props(Props::from_producer(Team::default).name("sub-team")).await?;
+    ///         ctx.spawn_child_props(Props::from_producer(Member::default).name("sub-team")).await?;
     ///         Ok(())
     ///     }
     ///
     ///     #[handler]
     ///     fn ping(&self) {}
     /// }
+    ///
+    /// #[actor]
+    /// #[derive(Default)]
+    /// struct Member;
+    ///
+    /// #[actor]
+    /// impl Member {}
     ///
     /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let system = ActorSystem::new();

@@ -83,7 +83,8 @@ async fn the_tree_and_the_counters_of_live_actors() {
             a1.failures,
             a1.mailbox
         ),
-        (Some("w1"), Some(boss.pid()), 3, 0, 2)
+        // Three `work`s and the `block` it is in (counted as its handler starts).
+        (Some("w1"), Some(boss.pid()), 4, 0, 2)
     );
     let a2 = actors.iter().find(|a| a.pid == w2.pid()).unwrap();
     assert_eq!((a2.handled, a2.failures, a2.restarts), (1, 1, 1));
