@@ -301,11 +301,12 @@ pub struct ActorInfo {
     /// Messages waiting in its mailbox.
     pub mailbox: u64,
     /// Messages it has taken from its mailbox (all incarnations), counted as each
-    /// handler starts.
-    pub handled: u64,
-    /// Its failures (panics, errors of `fail_on_error` handlers and hooks).
+    /// handler starts; wraps at 2^32 (a counter to take rates from).
+    pub handled: u32,
+    /// Its failures (panics, errors of `fail_on_error` handlers and hooks), counted up
+    /// to 65,535.
     pub failures: u32,
-    /// Its restarts (counted up to 65,535).
+    /// Its restarts, counted up to 255.
     pub restarts: u32,
     /// Its last failure, if any.
     pub last_failure: Option<String>,

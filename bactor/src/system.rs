@@ -130,10 +130,6 @@ struct Entry {
     /// Registered under a name too (kept in `Registry::name_of`).
     named: bool,
     top_level: bool,
-    /// The parent actor's id; `0` for a top-level actor (ids start at 1).
-    parent: u64,
-    /// The actor's last failure, for introspection.
-    last_failure: Option<Arc<ActorError>>,
 }
 
 /// What the registry asks of an actor's shared ref state, whatever its message type.
@@ -145,7 +141,7 @@ pub(crate) trait Registered: Any + Send + Sync {
     /// Ready once the actor has stopped.
     fn terminated(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>;
     /// Messages handled, failures and restarts, for introspection.
-    fn counters(&self) -> (u64, u32, u32);
+    fn counters(&self) -> (u32, u32, u32);
     /// Messages in its mailbox now.
     fn queued(&self) -> u64;
 }
@@ -167,10 +163,10 @@ impl<M: Send + 'static> Registered for crate::actor_ref::RefInner<M> {
         Box::pin(crate::actor_ref::RefInner::terminated(self))
     }
 
-    fn counters(&self) -> (u64, u32, u32) {
+    fn counters(&self) -> (u32, u32, u32) {
         (
             self.handled.load(Ordering::Relaxed),
-            self.failures.load(Ordering::Relaxed),
+            u32::from(self.failures.load(Ordering::Relaxed)),
             u32::from(self.restarts.load(Ordering::Relaxed)),
         )
     }
@@ -213,6 +209,11 @@ struct Registry {
     /// `remote`, `#[actor(remote)]`): beside the entries, which most actors need alone.
     #[cfg(feature = "remote")]
     hosted: HashMap<u64, Arc<dyn crate::remote::node::Hosted>, BuildHasherDefault<IdHasher>>,
+    /// The parent of each child actor, by id (top-level actors have none: an entry only
+    /// for children), for introspection.
+    parents: HashMap<u64, u64, BuildHasherDefault<IdHasher>>,
+    /// The last failure of each actor that failed, for introspection.
+    last_failures: HashMap<u64, Arc<ActorError>, BuildHasherDefault<IdHasher>>,
 }
 
 impl Registry {
@@ -232,6 +233,14 @@ impl Registry {
         #[cfg(feature = "remote")]
         if self.hosted.capacity() > FLOOR && self.hosted.len() < self.hosted.capacity() / 4 {
             self.hosted.shrink_to(self.hosted.len() * 2);
+        }
+        if self.parents.capacity() > FLOOR && self.parents.len() < self.parents.capacity() / 4 {
+            self.parents.shrink_to(self.parents.len() * 2);
+        }
+        if self.last_failures.capacity() > FLOOR
+            && self.last_failures.len() < self.last_failures.capacity() / 4
+        {
+            self.last_failures.shrink_to(self.last_failures.len() * 2);
         }
     }
 }
@@ -779,13 +788,13 @@ impl ActorSystem {
                     pid: self.pid(*id),
                     type_name: e.typed.type_name(),
                     name: reg.name_of.get(id).cloned(),
-                    parent: (e.parent != 0).then(|| self.pid(e.parent)),
+                    parent: reg.parents.get(id).map(|p| self.pid(*p)),
                     children: Vec::new(),
                     mailbox: e.typed.queued(),
                     handled,
                     failures,
                     restarts,
-                    last_failure: e.last_failure.as_ref().map(|e| e.to_string()),
+                    last_failure: reg.last_failures.get(id).map(|e| e.to_string()),
                 }
             })
             .collect();
@@ -810,8 +819,9 @@ impl ActorSystem {
     /// Keeps `error` as the actor's last failure, for introspection (a failure is rare:
     /// the registry lock is fine).
     pub(crate) fn note_failure(&self, pid: Pid, error: &Arc<ActorError>) {
-        if let Some(entry) = self.registry().actors.get_mut(&pid.id()) {
-            entry.last_failure = Some(Arc::clone(error));
+        let mut reg = self.registry();
+        if reg.actors.contains_key(&pid.id()) {
+            reg.last_failures.insert(pid.id(), Arc::clone(error));
         }
     }
 
@@ -1106,14 +1116,15 @@ impl ActorSystem {
             if let Some(name) = &props.name {
                 reg.name_of.insert(id, name.clone());
             }
+            if let Some(p) = parent.pid() {
+                reg.parents.insert(id, p.id());
+            }
             reg.actors.insert(
                 id,
                 Entry {
                     typed: Arc::clone(&actor_ref.inner) as Arc<dyn Registered>,
                     named: props.name.is_some(),
                     top_level: matches!(parent, Parent::Guardian),
-                    parent: parent.pid().map_or(0, |p| p.id()),
-                    last_failure: None,
                 },
             );
             #[cfg(feature = "remote")]
@@ -1165,6 +1176,8 @@ impl ActorSystem {
             }
             #[cfg(feature = "remote")]
             reg.hosted.remove(&pid.id());
+            reg.parents.remove(&pid.id());
+            reg.last_failures.remove(&pid.id());
             reg.shrink_when_sparse();
             reg.actors.is_empty()
         };
