@@ -307,16 +307,13 @@ where
         after: u64,
         max: u64,
     ) -> BoxFuture<'a, Result<Vec<EventEnvelope>, StoreError>> {
-        Box::pin(async move {
-            let rows: Vec<EnvelopeRow> = sqlx::query_as(T::Dialect::EVENTS_BY_TAG)
-                .bind(tag)
-                .bind(to_db(after))
-                .bind(to_db(max))
-                .fetch_all(self.sql_pool())
-                .await
-                .map_err(db_error)?;
-            Ok(rows.into_iter().map(envelope).collect())
-        })
+        Box::pin(envelopes_of(
+            self.sql_pool(),
+            T::Dialect::EVENTS_BY_TAG,
+            tag,
+            after,
+            max,
+        ))
     }
 
     fn all_events<'a>(
@@ -341,16 +338,13 @@ where
         from: u64,
         max: u64,
     ) -> BoxFuture<'a, Result<Vec<EventEnvelope>, StoreError>> {
-        Box::pin(async move {
-            let rows: Vec<EnvelopeRow> = sqlx::query_as(T::Dialect::EVENTS_BY_ID)
-                .bind(persistence_id)
-                .bind(to_db(from))
-                .bind(to_db(max))
-                .fetch_all(self.sql_pool())
-                .await
-                .map_err(db_error)?;
-            Ok(rows.into_iter().map(envelope).collect())
-        })
+        Box::pin(envelopes_of(
+            self.sql_pool(),
+            T::Dialect::EVENTS_BY_ID,
+            persistence_id,
+            from,
+            max,
+        ))
     }
 
     fn highest_offset<'a>(&'a self) -> BoxFuture<'a, Result<u64, StoreError>> {
@@ -401,6 +395,33 @@ where
             save_offset_in::<T::Dialect>(&mut conn, projection, offset).await
         })
     }
+}
+
+/// The envelopes `sql` selects for a key (a tag or a persistence id), a position and a
+/// count: the by-tag and by-id queries.
+async fn envelopes_of<DB>(
+    pool: &Pool<DB>,
+    sql: &'static str,
+    key: &str,
+    position: u64,
+    max: u64,
+) -> Result<Vec<EventEnvelope>, StoreError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'r> EnvelopeRow: FromRow<'r, DB::Row>,
+{
+    let rows: Vec<EnvelopeRow> = sqlx::query_as(sql)
+        .bind(key)
+        .bind(to_db(position))
+        .bind(to_db(max))
+        .fetch_all(pool)
+        .await
+        .map_err(db_error)?;
+    Ok(rows.into_iter().map(envelope).collect())
 }
 
 /// Saves a projection's offset on `conn` (in its transaction, if it is in one).

@@ -517,6 +517,23 @@ fn assert_increasing(events: &[EventEnvelope]) {
     }
 }
 
+/// Offsets increase, and each id's events `1..=n` come once, in order.
+fn assert_each_once_in_order(seen: &[EventEnvelope], ids: &[String], n: u64) {
+    assert_increasing(seen);
+    for id in ids {
+        let seqs: Vec<u64> = seen
+            .iter()
+            .filter(|e| &e.persistence_id == id)
+            .map(|e| e.sequence_nr)
+            .collect();
+        assert_eq!(
+            seqs,
+            (1..=n).collect::<Vec<_>>(),
+            "every event of {id} once, in order"
+        );
+    }
+}
+
 /// Events by tag: only the tagged ones, in the order written, with every tag they were
 /// stored with (sorted); from an offset; at most a count.
 pub async fn query_events_by_tag<J: ReadJournal>(j: &J) {
@@ -707,19 +724,7 @@ pub async fn query_live_stream_follows_concurrent_writers<J: ReadJournal + Clone
     for w in writers {
         w.await.expect("writer panicked");
     }
-    assert_increasing(&seen);
-    for id in &ids {
-        let seqs: Vec<u64> = seen
-            .iter()
-            .filter(|e| &e.persistence_id == id)
-            .map(|e| e.sequence_nr)
-            .collect();
-        assert_eq!(
-            seqs,
-            (1..=25).collect::<Vec<_>>(),
-            "every event of {id} once, in order"
-        );
-    }
+    assert_each_once_in_order(&seen, &ids, 25);
 }
 
 /// Two stores on one database (two pools, as two processes would) append concurrently,
@@ -765,19 +770,7 @@ pub async fn stores_commit_in_offset_order<J: ReadJournal + Clone>(a: &J, b: &J,
     for w in writers {
         w.await.expect("writer panicked");
     }
-    assert_increasing(&seen);
-    for id in &ids {
-        let seqs: Vec<u64> = seen
-            .iter()
-            .filter(|e| &e.persistence_id == id)
-            .map(|e| e.sequence_nr)
-            .collect();
-        assert_eq!(
-            seqs,
-            (1..=20).collect::<Vec<_>>(),
-            "every event of {id} once, in order"
-        );
-    }
+    assert_each_once_in_order(&seen, &ids, 20);
     assert!(
         seen.iter().all(|e| e.payload != payload(99)),
         "no refused event"
