@@ -1,26 +1,196 @@
-//! Arguments of `#[actor(...)]` and `#[handler(...)]`.
+//! Parsing attribute arguments: `#[actor(...)]` and `#[handler(...)]` here, and the
+//! helpers every attribute parser shares (`Keys`, `value`, `int`, `choice`), so that each
+//! key is checked once, and a value that does not parse is reported as "`key` takes ..."
+//! on the value, never as a bare parser message.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
+use syn::meta::ParseNestedMeta;
 use syn::parse::{ParseStream, Parser};
 use syn::{Attribute, LitInt, Path, Token};
 
 use crate::ctxt::Ctxt;
-use crate::symbol;
+use crate::symbol::{self, key};
 
-pub(crate) mod kw {
-    syn::custom_keyword!(mailbox);
-    syn::custom_keyword!(throughput);
-    syn::custom_keyword!(unbounded);
-    syn::custom_keyword!(bounded);
-    syn::custom_keyword!(reply);
-    syn::custom_keyword!(plain);
-    syn::custom_keyword!(result);
-    syn::custom_keyword!(high);
-    syn::custom_keyword!(normal);
-    syn::custom_keyword!(low);
-    syn::custom_keyword!(stash);
-    syn::custom_keyword!(reject);
-    syn::custom_keyword!(drop);
+/// Tracks the keys of one attribute: reports a key the attribute does not know, or one
+/// given twice, and hands out the others as the constants of `symbol::key`.
+pub(crate) struct Keys {
+    attr: &'static str,
+    known: &'static [&'static str],
+    seen: Vec<&'static str>,
+}
+
+impl Keys {
+    /// The keys `known` of `attr` (the attribute as the user sees it: "`#[actor]`").
+    pub(crate) fn new(attr: &'static str, known: &'static [&'static str]) -> Keys {
+        Keys {
+            attr,
+            known,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The key of `meta`, or `None` (after recording the error, with the value skipped)
+    /// when the attribute has no such key or it was given before.
+    pub(crate) fn first(
+        &mut self,
+        meta: &ParseNestedMeta<'_>,
+        cx: &mut Ctxt,
+    ) -> syn::Result<Option<&'static str>> {
+        let Some(key) = meta
+            .path
+            .get_ident()
+            .and_then(|i| self.known.iter().copied().find(|k| i == k))
+        else {
+            let shown = quote::ToTokens::to_token_stream(&meta.path).to_string();
+            let expected: Vec<String> = self.known.iter().map(|k| format!("`{k}`")).collect();
+            cx.error_spanned_by(
+                &meta.path,
+                format!(
+                    "unknown {} argument `{shown}`; expected one of: {}",
+                    self.attr,
+                    expected.join(", ")
+                ),
+            );
+            skip_value(meta.input)?;
+            return Ok(None);
+        };
+        if self.seen.contains(&key) {
+            cx.error_spanned_by(
+                &meta.path,
+                format!("`{key}` specified more than once; keep one"),
+            );
+            skip_value(meta.input)?;
+            return Ok(None);
+        }
+        self.seen.push(key);
+        Ok(Some(key))
+    }
+}
+
+/// Skips the value of a key: `= ..` up to the next `,`, `(...)`, or nothing.
+pub(crate) fn skip_value(input: ParseStream<'_>) -> syn::Result<()> {
+    if input.peek(Token![=]) {
+        input.parse::<Token![=]>()?;
+        take_value(input)?;
+    } else if input.peek(syn::token::Paren) {
+        let content;
+        syn::parenthesized!(content in input);
+        content.parse::<TokenStream>()?;
+    }
+    Ok(())
+}
+
+/// The tokens of a value, up to the next `,` (or the end).
+fn take_value(input: ParseStream<'_>) -> syn::Result<TokenStream> {
+    let mut tokens = TokenStream::new();
+    while !input.is_empty() && !input.peek(Token![,]) {
+        tokens.extend(std::iter::once(input.parse::<proc_macro2::TokenTree>()?));
+    }
+    Ok(tokens)
+}
+
+/// The value of `key = ..`, parsed whole by `parse`. A missing or malformed value is
+/// recorded as "`key` takes {form}" on the value (on the key when there is none), and
+/// gives `None`.
+pub(crate) fn value<T>(
+    meta: &ParseNestedMeta<'_>,
+    key: &str,
+    form: &str,
+    cx: &mut Ctxt,
+    parse: impl FnOnce(ParseStream<'_>) -> syn::Result<T>,
+) -> syn::Result<Option<T>> {
+    if !meta.input.peek(Token![=]) {
+        cx.error_spanned_by(&meta.path, format!("`{key}` takes a value: {form}"));
+        skip_value(meta.input)?;
+        return Ok(None);
+    }
+    let tokens = take_value(meta.value()?)?;
+    if tokens.is_empty() {
+        cx.error_spanned_by(&meta.path, format!("`{key}` takes {form}"));
+        return Ok(None);
+    }
+    match parse.parse2(tokens.clone()) {
+        Ok(v) => Ok(Some(v)),
+        Err(_) => {
+            cx.error_spanned_by(&tokens, format!("`{key}` takes {form}"));
+            Ok(None)
+        }
+    }
+}
+
+/// A whole number of at least `min`, as `key = 10`.
+pub(crate) fn int<N>(
+    meta: &ParseNestedMeta<'_>,
+    key: &str,
+    form: &str,
+    min: N,
+    cx: &mut Ctxt,
+) -> syn::Result<Option<(LitInt, N)>>
+where
+    N: std::str::FromStr + PartialOrd + std::fmt::Display,
+    N::Err: std::fmt::Display,
+{
+    let Some(lit) = value(meta, key, form, cx, |v| v.parse::<LitInt>())? else {
+        return Ok(None);
+    };
+    match lit.base10_parse::<N>() {
+        Ok(n) if n < min => {
+            cx.error_spanned_by(&lit, format!("`{key}` must be at least {min}"));
+            Ok(None)
+        }
+        Ok(n) => Ok(Some((lit, n))),
+        Err(_) => {
+            cx.error_spanned_by(&lit, format!("`{key}` takes {form}"));
+            Ok(None)
+        }
+    }
+}
+
+/// One of a few words, as `key = word`: the value paired with the word.
+pub(crate) fn choice<T: Copy>(
+    meta: &ParseNestedMeta<'_>,
+    key: &str,
+    options: &[(&str, T)],
+    cx: &mut Ctxt,
+) -> syn::Result<Option<T>> {
+    let words: Vec<String> = options.iter().map(|(w, _)| format!("`{w}`")).collect();
+    let form = match words.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => words.join(""),
+    };
+    let Some(ident) = value(meta, key, &form, cx, |v| v.parse::<syn::Ident>())? else {
+        return Ok(None);
+    };
+    match options.iter().find(|(w, _)| ident == w) {
+        Some((_, v)) => Ok(Some(*v)),
+        None => {
+            cx.error_spanned_by(&ident, format!("`{key}` takes {form}"));
+            Ok(None)
+        }
+    }
+}
+
+/// A path, as `key = path::to::item`.
+pub(crate) fn path(
+    meta: &ParseNestedMeta<'_>,
+    key: &str,
+    form: &str,
+    cx: &mut Ctxt,
+) -> syn::Result<Option<Path>> {
+    value(meta, key, form, cx, Path::parse_mod_style)
+}
+
+/// A key that takes no value (`fail_on_error`).
+pub(crate) fn flag(meta: &ParseNestedMeta<'_>, key: &str, cx: &mut Ctxt) -> syn::Result<Span> {
+    let span = syn::spanned::Spanned::span(&meta.path);
+    if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
+        cx.error_spanned_by(
+            &meta.path,
+            format!("`{key}` takes no value; write `{key}` alone"),
+        );
+        skip_value(meta.input)?;
+    }
+    Ok(span)
 }
 
 /// `otherwise = stash | reject | drop`: what happens to a message whose handler does not
@@ -32,6 +202,12 @@ pub(crate) enum Otherwise {
     Drop,
 }
 
+const OTHERWISE: &[(&str, Otherwise)] = &[
+    ("stash", Otherwise::Stash),
+    ("reject", Otherwise::Reject),
+    ("drop", Otherwise::Drop),
+];
+
 impl Otherwise {
     pub(crate) fn expand(self, krate: &Path) -> TokenStream {
         let variant = match self {
@@ -40,42 +216,6 @@ impl Otherwise {
             Otherwise::Drop => quote::format_ident!("Drop"),
         };
         quote::quote!(#krate::__private::Otherwise::#variant)
-    }
-}
-
-const OTHERWISE_FORM: &str = "`otherwise` takes `stash`, `reject` or `drop`";
-
-/// The value of an `otherwise = ..` key, with the key's span; `None` (the error recorded,
-/// the value skipped) when it is not one of the three.
-fn otherwise_value(
-    meta: &syn::meta::ParseNestedMeta<'_>,
-    cx: &mut Ctxt,
-) -> syn::Result<Option<(Otherwise, proc_macro2::Span)>> {
-    let span = syn::spanned::Spanned::span(&meta.path);
-    let value = meta.value()?;
-    match parse_otherwise(value) {
-        Ok(o) => Ok(Some((o, span))),
-        Err(e) => {
-            cx.push(e);
-            skip_value_rest(value)?;
-            Ok(None)
-        }
-    }
-}
-
-fn parse_otherwise(input: ParseStream<'_>) -> syn::Result<Otherwise> {
-    let lookahead = input.lookahead1();
-    if lookahead.peek(kw::stash) {
-        input.parse::<kw::stash>()?;
-        Ok(Otherwise::Stash)
-    } else if lookahead.peek(kw::reject) {
-        input.parse::<kw::reject>()?;
-        Ok(Otherwise::Reject)
-    } else if lookahead.peek(kw::drop) {
-        input.parse::<kw::drop>()?;
-        Ok(Otherwise::Drop)
-    } else {
-        Err(syn::Error::new(input.span(), OTHERWISE_FORM))
     }
 }
 
@@ -107,179 +247,87 @@ pub(crate) struct ActorArgs {
     /// `#[actor(state = field)]`: the field holding the state enum.
     pub(crate) state: Option<syn::Ident>,
     /// `#[actor(otherwise = ..)]`, with the key's span.
-    pub(crate) otherwise: Option<(Otherwise, proc_macro2::Span)>,
+    pub(crate) otherwise: Option<(Otherwise, Span)>,
     /// `#[actor(stash = 100)]`.
     pub(crate) stash: Option<LitInt>,
 }
 
-/// Skips the value of an unrecognised key: `= expr`, `(...)` or nothing.
-/// Tracks the keys of one attribute, to report a key given twice.
-#[derive(Default)]
-pub(crate) struct Keys(Vec<String>);
-
-impl Keys {
-    /// The key of `meta`, or `None` (after recording the error, with the value skipped) when
-    /// it was given before.
-    pub(crate) fn first(
-        &mut self,
-        meta: &syn::meta::ParseNestedMeta<'_>,
-        cx: &mut Ctxt,
-    ) -> syn::Result<Option<String>> {
-        let key = meta
-            .path
-            .get_ident()
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        if self.0.contains(&key) {
-            cx.error_spanned_by(&meta.path, format!("`{key}` specified more than once"));
-            skip_value(meta.input)?;
-            return Ok(None);
-        }
-        self.0.push(key.clone());
-        Ok(Some(key))
-    }
-}
-
-/// Skips what is left of a value after `=` (up to the next `,`).
-fn skip_value_rest(input: ParseStream<'_>) -> syn::Result<()> {
-    while !input.is_empty() && !input.peek(Token![,]) {
-        input.parse::<proc_macro2::TokenTree>()?;
-    }
-    Ok(())
-}
-
-pub(crate) fn skip_value(input: ParseStream<'_>) -> syn::Result<()> {
-    if input.peek(Token![=]) {
-        input.parse::<Token![=]>()?;
-        input.parse::<syn::Expr>()?;
-    } else if input.peek(syn::token::Paren) {
-        let content;
-        syn::parenthesized!(content in input);
-        content.parse::<TokenStream>()?;
-    }
-    Ok(())
-}
-
-fn positive(lit: LitInt, what: &str, cx: &mut Ctxt) -> Option<LitInt> {
-    match lit.base10_parse::<usize>() {
-        Ok(0) => {
-            cx.error_spanned_by(&lit, format!("`{what}` must be at least 1"));
-            None
-        }
-        Ok(_) => Some(lit),
-        Err(e) => {
-            cx.push(e);
-            None
-        }
-    }
-}
-
-struct MailboxValue(Option<MailboxArg>);
+const MAILBOX_FORMS: &str = "a capacity or a mailbox: `mailbox = 64`, `mailbox = bounded(64)`, `mailbox = unbounded`, `mailbox = MyMailbox` (a type implementing `bactor::Mailbox`, made with `Default`) or `mailbox = MyMailbox::new(..)` (an expression)";
 
 impl ActorArgs {
     /// Parses `#[actor(...)]`, recording every problem in `cx`.
     pub(crate) fn parse(args: TokenStream, target: Target, cx: &mut Ctxt) -> ActorArgs {
         let mut out = ActorArgs::default();
-        let mut keys = Keys::default();
+        let (known, elsewhere) = match target {
+            Target::Type => (symbol::ACTOR_TYPE_KEYS, symbol::ACTOR_IMPL_KEYS),
+            Target::Impl => (symbol::ACTOR_IMPL_KEYS, symbol::ACTOR_TYPE_KEYS),
+        };
+        let mut keys = Keys::new("`#[actor]`", known);
         let parser = syn::meta::parser(|meta| {
-            let Some(key) = keys.first(&meta, cx)? else {
+            if let Some(misplaced) = elsewhere
+                .iter()
+                .find(|k| meta.path.is_ident(k) && !known.contains(k))
+            {
+                let place = match target {
+                    Target::Type => {
+                        "the `#[actor]` of the `impl` block, where the handlers are, not of the struct"
+                    }
+                    Target::Impl => "the `#[actor]` of the struct or enum, not of the `impl` block",
+                };
+                cx.error_spanned_by(&meta.path, format!("`{misplaced}` belongs on {place}"));
+                return skip_value(meta.input);
+            }
+            let Some(k) = keys.first(&meta, cx)? else {
                 return Ok(());
             };
-            match (key.as_str(), target) {
-                // #[actor(mailbox = 64)] / #[actor(mailbox = unbounded)]
-                ("mailbox", Target::Type) => {
-                    let value = meta.value()?;
-                    let parsed = parse_mailbox(value, cx)?;
-                    out.mailbox = parsed.0;
-                }
-                // #[actor(throughput = 100)]
-                ("throughput", Target::Type) => {
-                    let lit: LitInt = meta.value()?.parse()?;
-                    out.throughput = positive(lit, "throughput", cx);
-                }
-                // #[actor(state = field)]
-                ("state", Target::Type) => {
-                    let value = meta.value()?;
-                    match value.parse::<syn::Ident>() {
-                        Ok(field) => out.state = Some(field),
-                        Err(_) => {
-                            cx.error_spanned_by(
-                                &meta.path,
-                                "`state` takes the name of the field that holds the actor's state, like `state = conn`",
-                            );
-                            skip_value_rest(value)?;
-                        }
+            match k {
+                key::MAILBOX => {
+                    out.mailbox = value(&meta, k, MAILBOX_FORMS, cx, parse_mailbox)?.flatten();
+                    if let Some(MailboxArg::Bounded(lit)) = &out.mailbox
+                        && lit.base10_parse::<usize>().is_ok_and(|n| n == 0)
+                    {
+                        cx.error_spanned_by(lit, "`mailbox` must be at least 1");
+                        out.mailbox = None;
                     }
                 }
-                // #[actor(otherwise = stash | reject | drop)]
-                ("otherwise", Target::Type) => {
-                    out.otherwise = otherwise_value(&meta, cx)?;
+                key::THROUGHPUT => {
+                    let form = "the number of messages handled before yielding, at least 1, like `throughput = 100`";
+                    out.throughput = int::<usize>(&meta, k, form, 1, cx)?.map(|(lit, _)| lit);
                 }
-                // #[actor(stash = 100)]
-                ("stash", Target::Type) => {
-                    let value = meta.value()?;
-                    match value.parse::<LitInt>() {
-                        Ok(lit) => out.stash = positive(lit, "stash", cx),
-                        Err(_) => {
-                            cx.error_spanned_by(
-                                &meta.path,
-                                "`stash` takes the stash's capacity in messages, like `stash = 100`",
-                            );
-                            skip_value_rest(value)?;
-                        }
-                    }
+                key::STATE => {
+                    let form =
+                        "the name of the field that holds the actor's state, like `state = conn`";
+                    out.state = value(&meta, k, form, cx, |v| v.parse::<syn::Ident>())?;
                 }
-                // #[actor(crate = path::to::bactor)]
-                ("crate", _) => {
-                    out.krate = Some(meta.value()?.call(Path::parse_mod_style)?);
+                key::OTHERWISE => {
+                    let span = syn::spanned::Spanned::span(&meta.path);
+                    out.otherwise = choice(&meta, k, OTHERWISE, cx)?.map(|o| (o, span));
                 }
-                // #[actor(remote)] / #[actor(remote = "kind")]
-                ("remote", Target::Impl) => {
+                key::STASH => {
+                    let form = "the stash's capacity in messages, at least 1, like `stash = 100`";
+                    out.stash = int::<usize>(&meta, k, form, 1, cx)?.map(|(lit, _)| lit);
+                }
+                key::CRATE => {
+                    let form = "the path of the bactor crate, like `crate = ::my_crate::bactor`";
+                    out.krate = path(&meta, k, form, cx)?;
+                }
+                key::REMOTE => {
+                    out.remote = Some(None);
                     if meta.input.peek(Token![=]) {
-                        let kind: syn::LitStr = meta.value()?.parse()?;
-                        if kind.value().is_empty() || kind.value().starts_with('$') {
+                        let form = "the actor's kind name, a string, like `remote = \"counter\"` (or `remote` alone for the type's name)";
+                        let kind = value(&meta, k, form, cx, |v| v.parse::<syn::LitStr>())?;
+                        if let Some(kind) = &kind
+                            && (kind.value().is_empty() || kind.value().starts_with('$'))
+                        {
                             cx.error_spanned_by(
-                                &kind,
+                                kind,
                                 "a remote kind name must be non-empty and not start with `$`",
                             );
                         }
-                        out.remote = Some(Some(kind));
-                    } else {
-                        out.remote = Some(None);
+                        out.remote = Some(kind);
                     }
                 }
-                ("remote", Target::Type) => {
-                    cx.error_spanned_by(
-                        &meta.path,
-                        "`remote` belongs on the `#[actor]` of the `impl` block, where the handlers are",
-                    );
-                    skip_value(meta.input)?;
-                }
-                ("mailbox" | "throughput" | "state" | "otherwise" | "stash", Target::Impl) => {
-                    cx.error_spanned_by(
-                        &meta.path,
-                        format!(
-                            "`{key}` belongs on the `#[actor]` of the struct or enum, not of the `impl` block"
-                        ),
-                    );
-                    skip_value(meta.input)?;
-                }
-                _ => {
-                    let valid = match target {
-                        Target::Type => symbol::STRUCT_KEYS,
-                        Target::Impl => symbol::IMPL_KEYS,
-                    };
-                    let shown = if key.is_empty() {
-                        quote::ToTokens::to_token_stream(&meta.path).to_string()
-                    } else {
-                        key
-                    };
-                    cx.error_spanned_by(
-                        &meta.path,
-                        format!("unknown `#[actor]` argument `{shown}`; expected one of: {valid}"),
-                    );
-                    skip_value(meta.input)?;
-                }
+                _ => skip_value(meta.input)?,
             }
             Ok(())
         });
@@ -290,48 +338,38 @@ impl ActorArgs {
     }
 }
 
-fn parse_mailbox(input: ParseStream<'_>, cx: &mut Ctxt) -> syn::Result<MailboxValue> {
+/// The value of `mailbox = ..`: `None` inside for a capacity of zero (reported by the
+/// caller, on the number).
+fn parse_mailbox(input: ParseStream<'_>) -> syn::Result<Option<MailboxArg>> {
     if input.peek(LitInt) {
-        let lit: LitInt = input.parse()?;
-        return Ok(MailboxValue(
-            positive(lit, "mailbox", cx).map(MailboxArg::Bounded),
-        ));
+        return Ok(Some(MailboxArg::Bounded(input.parse()?)));
     }
-    if input.peek(kw::unbounded) && ends_value(&input.fork(), |v| v.parse::<kw::unbounded>()) {
-        input.parse::<kw::unbounded>()?;
-        return Ok(MailboxValue(Some(MailboxArg::Unbounded)));
+    if input.peek(syn::Ident) && input.fork().parse::<syn::Ident>()? == "unbounded" {
+        let fork = input.fork();
+        fork.parse::<syn::Ident>()?;
+        if fork.is_empty() {
+            input.parse::<syn::Ident>()?;
+            return Ok(Some(MailboxArg::Unbounded));
+        }
     }
-    if input.peek(kw::bounded) && input.peek2(syn::token::Paren) {
-        input.parse::<kw::bounded>()?;
-        let content;
-        syn::parenthesized!(content in input);
-        let lit: LitInt = content.parse()?;
-        return Ok(MailboxValue(
-            positive(lit, "mailbox", cx).map(MailboxArg::Bounded),
-        ));
+    if input.peek(syn::Ident) && input.peek2(syn::token::Paren) {
+        let fork = input.fork();
+        if fork.parse::<syn::Ident>()? == "bounded" {
+            input.parse::<syn::Ident>()?;
+            let content;
+            syn::parenthesized!(content in input);
+            return Ok(Some(MailboxArg::Bounded(content.parse()?)));
+        }
     }
     if input.peek(syn::Lit) {
         return Err(input.error(MAILBOX_FORMS));
     }
     // A type alone (`MyMailbox`, `Newest<ChatMsg>`), or else an expression.
-    if ends_value(&input.fork(), |v| v.parse::<syn::Type>()) {
-        let ty: syn::Type = input.parse()?;
-        return Ok(MailboxValue(Some(MailboxArg::Type(Box::new(ty)))));
+    let fork = input.fork();
+    if fork.parse::<syn::Type>().is_ok() && fork.is_empty() {
+        return Ok(Some(MailboxArg::Type(Box::new(input.parse()?))));
     }
-    match input.parse::<syn::Expr>() {
-        Ok(expr) => Ok(MailboxValue(Some(MailboxArg::Expr(Box::new(expr))))),
-        Err(e) => Err(syn::Error::new(e.span(), MAILBOX_FORMS)),
-    }
-}
-
-const MAILBOX_FORMS: &str = "expected `mailbox = 64`, `mailbox = bounded(64)`, `mailbox = unbounded`, `mailbox = MyMailbox` (a type implementing `bactor::Mailbox`, made with `Default`) or `mailbox = MyMailbox::new(..)` (an expression)";
-
-/// Whether `parse` takes the whole value: up to the next `,` or the end.
-fn ends_value<T>(
-    fork: ParseStream<'_>,
-    parse: impl FnOnce(ParseStream<'_>) -> syn::Result<T>,
-) -> bool {
-    parse(fork).is_ok() && (fork.is_empty() || fork.peek(Token![,]))
+    Ok(Some(MailboxArg::Expr(Box::new(input.parse()?))))
 }
 
 /// How a handler's return value reaches the asker.
@@ -346,14 +384,14 @@ pub(crate) enum ReplyKind {
 pub(crate) struct HandlerArgs {
     pub(crate) reply: ReplyKind,
     /// `#[handler(fail_on_error)]`: an `Err` is a failure of the actor.
-    pub(crate) fail_on_error: Option<proc_macro2::Span>,
+    pub(crate) fail_on_error: Option<Span>,
     /// `#[handler(priority = high | normal | low)]`: the level of its messages, by the
     /// name of the `Priority` variant.
     pub(crate) priority: Option<&'static str>,
     /// `#[handler(when = Open | Ajar(..))]`: the state variants the handler serves.
     pub(crate) when: Option<When>,
     /// `#[handler(otherwise = ..)]`, with the key's span.
-    pub(crate) otherwise: Option<(Otherwise, proc_macro2::Span)>,
+    pub(crate) otherwise: Option<(Otherwise, Span)>,
     /// `#[handler(route_key = arg)]`: the argument consistent-hash routers hash.
     pub(crate) route_key: Option<syn::Ident>,
 }
@@ -361,7 +399,7 @@ pub(crate) struct HandlerArgs {
 /// The variants named by `when`: `Open` (unit), `Ajar(..)` (tuple), `Closed { .. }`
 /// (struct), each kept with the user's tokens for the generated pattern.
 pub(crate) struct When {
-    pub(crate) key: proc_macro2::Span,
+    pub(crate) key: Span,
     pub(crate) variants: Vec<WhenVariant>,
 }
 
@@ -377,23 +415,7 @@ pub(crate) enum VariantShape {
     Struct,
 }
 
-const WHEN_FORM: &str = "`when` takes the state's variants, like `when = Open | Ajar(..) | Closed { .. }` (a name, then `(..)` for a tuple variant or `{ .. }` for a struct variant)";
-
-fn parse_when(input: ParseStream<'_>, key: proc_macro2::Span, cx: &mut Ctxt) -> syn::Result<When> {
-    let pat = syn::Pat::parse_multi(input)?;
-    let alternatives: Vec<syn::Pat> = match pat {
-        syn::Pat::Or(or) => or.cases.into_iter().collect(),
-        other => vec![other],
-    };
-    let mut variants = Vec::new();
-    for alt in alternatives {
-        match when_variant(&alt) {
-            Some(v) => variants.push(v),
-            None => cx.error_spanned_by(&alt, WHEN_FORM),
-        }
-    }
-    Ok(When { key, variants })
-}
+const WHEN_FORM: &str = "the state's variants, like `when = Open | Ajar(..) | Closed { .. }` (a name, then `(..)` for a tuple variant or `{ .. }` for a struct variant)";
 
 fn single_ident(path: &syn::Path) -> Option<syn::Ident> {
     (path.leading_colon.is_none()
@@ -425,6 +447,26 @@ fn when_variant(pat: &syn::Pat) -> Option<WhenVariant> {
     Some(WhenVariant { ident, shape })
 }
 
+/// `when = A | B(..)`: each alternative that is not a variant name is reported on itself.
+fn when_value(meta: &ParseNestedMeta<'_>, cx: &mut Ctxt) -> syn::Result<Option<When>> {
+    let key = syn::spanned::Spanned::span(&meta.path);
+    let Some(pat) = value(meta, key::WHEN, WHEN_FORM, cx, syn::Pat::parse_multi)? else {
+        return Ok(None);
+    };
+    let alternatives: Vec<syn::Pat> = match pat {
+        syn::Pat::Or(or) => or.cases.into_iter().collect(),
+        other => vec![other],
+    };
+    let mut variants = Vec::new();
+    for alt in alternatives {
+        match when_variant(&alt) {
+            Some(v) => variants.push(v),
+            None => cx.error_spanned_by(&alt, format!("`when` takes {WHEN_FORM}")),
+        }
+    }
+    Ok(Some(When { key, variants }))
+}
+
 impl HandlerArgs {
     /// Parses the arguments of one `#[handler]` / `#[handler(...)]` attribute.
     pub(crate) fn parse(attr: &Attribute, cx: &mut Ctxt) -> HandlerArgs {
@@ -442,117 +484,38 @@ impl HandlerArgs {
         if let syn::Meta::NameValue(nv) = &attr.meta {
             cx.error_spanned_by(
                 nv,
-                "expected `#[handler]` or `#[handler(reply = plain | result, fail_on_error, priority = high | normal | low, when = State, otherwise = stash | reject | drop)]`",
+                "expected `#[handler]` or `#[handler(key = value, ..)]` with keys `reply`, `fail_on_error`, `priority`, `when`, `otherwise`, `route_key`",
             );
             return out;
         }
-        let mut seen_reply = false;
+        let mut keys = Keys::new("`#[handler]`", symbol::HANDLER_KEYS);
         let result = attr.parse_nested_meta(|meta| {
-            // #[handler(reply = plain)] / #[handler(reply = result)]
-            if meta.path.is_ident("reply") {
-                if seen_reply {
-                    cx.error_spanned_by(&meta.path, "`reply` specified more than once");
-                    return skip_value(meta.input);
+            let Some(k) = keys.first(&meta, cx)? else {
+                return Ok(());
+            };
+            match k {
+                key::REPLY => {
+                    let options = [("plain", ReplyKind::Plain), ("result", ReplyKind::Result)];
+                    out.reply = choice(&meta, k, &options, cx)?.unwrap_or(ReplyKind::Auto);
                 }
-                seen_reply = true;
-                let value = meta.value()?;
-                let lookahead = value.lookahead1();
-                if lookahead.peek(kw::plain) {
-                    value.parse::<kw::plain>()?;
-                    out.reply = ReplyKind::Plain;
-                } else if lookahead.peek(kw::result) {
-                    value.parse::<kw::result>()?;
-                    out.reply = ReplyKind::Result;
-                } else {
-                    return Err(lookahead.error());
+                key::PRIORITY => {
+                    let options = [("high", "High"), ("normal", "Normal"), ("low", "Low")];
+                    out.priority = choice(&meta, k, &options, cx)?;
                 }
-                Ok(())
-            } else if meta.path.is_ident("priority") {
-                // #[handler(priority = high | normal | low)]
-                let value = meta.value()?;
-                let lookahead = value.lookahead1();
-                out.priority = Some(if lookahead.peek(kw::high) {
-                    value.parse::<kw::high>()?;
-                    "High"
-                } else if lookahead.peek(kw::normal) {
-                    value.parse::<kw::normal>()?;
-                    "Normal"
-                } else if lookahead.peek(kw::low) {
-                    value.parse::<kw::low>()?;
-                    "Low"
-                } else {
-                    return Err(value.error(
-                        "expected `priority = high`, `priority = normal` or `priority = low`",
-                    ));
-                });
-                Ok(())
-            } else if meta.path.is_ident("when") {
-                // #[handler(when = Open | Ajar(..))]
-                let key = syn::spanned::Spanned::span(&meta.path);
-                if out.when.is_some() {
-                    cx.error_spanned_by(
-                        &meta.path,
-                        "`when` specified more than once; list the states in one `when = A | B`",
-                    );
-                    return skip_value(meta.input);
+                key::WHEN => out.when = when_value(&meta, cx)?,
+                key::ROUTE_KEY => {
+                    let form =
+                        "the name of one of the handler's arguments, like `route_key = user_id`";
+                    out.route_key = value(&meta, k, form, cx, |v| v.parse::<syn::Ident>())?;
                 }
-                let value = meta.value()?;
-                match parse_when(value, key, cx) {
-                    Ok(when) => out.when = Some(when),
-                    Err(_) => {
-                        cx.error_spanned_by(&meta.path, WHEN_FORM);
-                        skip_value_rest(value)?;
-                    }
+                key::OTHERWISE => {
+                    let span = syn::spanned::Spanned::span(&meta.path);
+                    out.otherwise = choice(&meta, k, OTHERWISE, cx)?.map(|o| (o, span));
                 }
-                Ok(())
-            } else if meta.path.is_ident("route_key") {
-                // #[handler(route_key = arg)]
-                if out.route_key.is_some() {
-                    cx.error_spanned_by(&meta.path, "`route_key` specified more than once");
-                    return skip_value(meta.input);
-                }
-                let value = meta.value()?;
-                match value.parse::<syn::Ident>() {
-                    Ok(arg) => out.route_key = Some(arg),
-                    Err(_) => {
-                        cx.error_spanned_by(
-                            &meta.path,
-                            "`route_key` takes the name of one of the handler's arguments, like `route_key = user_id`",
-                        );
-                        skip_value_rest(value)?;
-                    }
-                }
-                Ok(())
-            } else if meta.path.is_ident("otherwise") {
-                // #[handler(otherwise = stash | reject | drop)]
-                if out.otherwise.is_some() {
-                    cx.error_spanned_by(&meta.path, "`otherwise` specified more than once");
-                    return skip_value(meta.input);
-                }
-                out.otherwise = otherwise_value(&meta, cx)?;
-                Ok(())
-            } else if meta.path.is_ident("fail_on_error") {
-                // #[handler(fail_on_error)]
-                if out.fail_on_error.is_some() {
-                    cx.error_spanned_by(&meta.path, "`fail_on_error` specified more than once");
-                }
-                out.fail_on_error = Some(syn::spanned::Spanned::span(&meta.path));
-                if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
-                    cx.error_spanned_by(&meta.path, "`fail_on_error` takes no value");
-                    skip_value(meta.input)?;
-                }
-                Ok(())
-            } else {
-                let shown = quote::ToTokens::to_token_stream(&meta.path).to_string();
-                cx.error_spanned_by(
-                    &meta.path,
-                    format!(
-                        "unknown `#[handler]` argument `{shown}`; expected one of: {}",
-                        symbol::HANDLER_KEYS
-                    ),
-                );
-                skip_value(meta.input)
+                key::FAIL_ON_ERROR => out.fail_on_error = Some(flag(&meta, k, cx)?),
+                _ => skip_value(meta.input)?,
             }
+            Ok(())
         });
         if let Err(e) = result {
             cx.push(e);
@@ -561,12 +524,14 @@ impl HandlerArgs {
     }
 }
 
+/// `true` for `#[name]`, `#[name(..)]` and `#[bactor::name(..)]`.
+pub(crate) fn is_attr(attr: &Attribute, name: &str) -> bool {
+    attr.path().segments.last().is_some_and(|s| s.ident == name)
+}
+
 /// `true` for `#[handler]`, `#[handler(..)]` and `#[bactor::handler]`.
 pub(crate) fn is_handler_attr(attr: &Attribute) -> bool {
-    attr.path()
-        .segments
-        .last()
-        .is_some_and(|s| s.ident == symbol::HANDLER)
+    is_attr(attr, symbol::HANDLER)
 }
 
 /// `true` for `///` docs and `#[doc = ..]`.

@@ -19,10 +19,6 @@ impl Ctxt {
         self.errors.push(error);
     }
 
-    pub(crate) fn has_errors(&self) -> bool {
-        !self.errors.is_empty()
-    }
-
     /// All errors as `compile_error!` invocations.
     pub(crate) fn into_compile_errors(self) -> proc_macro2::TokenStream {
         self.errors

@@ -4,6 +4,19 @@
 //! Use them through the `bactor` crate (`use bactor::prelude::*;`), never directly: the
 //! generated code refers to `::bactor::__private`, and `bactor` pins this crate to its
 //! own version. The reference documentation lives on `bactor::actor`.
+//!
+//! Each macro runs the same pipeline, as thiserror's derive does:
+//!
+//! - **parse**: attribute arguments in `attr` (with the key names of `symbol`, checked by
+//!   one helper), methods in `actor::model`, `actor::event` and `actor::hooks`, with the
+//!   type predicates of `types`;
+//! - **model**: `actor::model::ActorImpl` holds what the impl block declares;
+//! - **validate**: `actor::validate` checks the rules between methods;
+//! - **expand**: `actor::expand` (impl block), `actor::item_type` (struct or enum),
+//!   `persistent` and `supervise` (their attributes).
+//!
+//! Every mistake is recorded in a `ctxt::Ctxt` and reported once, spanned on the
+//! offending tokens, while the rest is still generated.
 
 mod actor;
 mod attr;
@@ -13,6 +26,7 @@ mod paths;
 mod persistent;
 mod supervise;
 mod symbol;
+mod types;
 
 use proc_macro::TokenStream;
 

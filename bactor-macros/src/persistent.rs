@@ -1,10 +1,14 @@
-//! `#[persistent(...)]` on an actor struct and `#[event]` methods in its impl block.
+//! `#[persistent(...)]` on an actor struct: parsed into `PersistentArgs`, expanded into
+//! the `PersistOptions` impl. The `#[event]` methods of the impl block are read with the
+//! rest of the actor's model (`actor::event`).
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
-use syn::{Attribute, FnArg, Ident, ImplItemFn, LitInt, Pat, ReceiverKind, ReturnType, Type};
+use syn::{Attribute, Ident};
 
+use crate::attr::{self, Keys};
 use crate::ctxt::Ctxt;
+use crate::symbol::{self, key};
 
 /// The feature check: without bactor's `persist` feature the macros say so.
 pub(crate) const ENABLED: bool = cfg!(feature = "persist");
@@ -27,32 +31,7 @@ pub(crate) struct PersistentArgs {
 
 /// `true` for `#[persistent(..)]` and `#[bactor::persistent(..)]`.
 pub(crate) fn is_persistent_attr(attr: &Attribute) -> bool {
-    attr.path()
-        .segments
-        .last()
-        .is_some_and(|s| s.ident == "persistent")
-}
-
-/// `true` for `#[event]`.
-pub(crate) fn is_event_attr(attr: &Attribute) -> bool {
-    attr.path()
-        .segments
-        .last()
-        .is_some_and(|s| s.ident == "event")
-}
-
-fn positive(lit: &LitInt, key: &str, cx: &mut Ctxt) -> Option<u64> {
-    match lit.base10_parse::<u64>() {
-        Ok(0) => {
-            cx.error_spanned_by(lit, format!("`{key}` must be at least 1"));
-            None
-        }
-        Ok(n) => Some(n),
-        Err(e) => {
-            cx.push(e);
-            None
-        }
-    }
+    attr::is_attr(attr, symbol::PERSISTENT)
 }
 
 impl PersistentArgs {
@@ -74,81 +53,44 @@ impl PersistentArgs {
         match &attr.meta {
             syn::Meta::Path(_) => {}
             syn::Meta::NameValue(nv) => {
-                cx.error_spanned_by(nv, "expected `#[persistent]` or `#[persistent(snapshot_every = N, keep_snapshots = K, bad_snapshot = older | fail, on_conflict = stop | restart, upcast = path, tag_with = path)]`");
+                cx.error_spanned_by(nv, "expected `#[persistent]` or `#[persistent(key = value, ..)]` with keys `snapshot_every`, `keep_snapshots`, `bad_snapshot`, `on_conflict`, `upcast`, `tag_with`");
             }
             syn::Meta::List(_) => {
-                let mut keys = crate::attr::Keys::default();
+                let mut keys = Keys::new("`#[persistent]`", symbol::PERSISTENT_KEYS);
                 let result = attr.parse_nested_meta(|meta| {
-                    let Some(key) = keys.first(&meta, cx)? else {
+                    let Some(k) = keys.first(&meta, cx)? else {
                         return Ok(());
                     };
-                    match key.as_str() {
-                        // #[persistent(snapshot_every = 100)]
-                        "snapshot_every" => {
-                            let lit: LitInt = meta.value()?.parse()?;
-                            if let Some(n) = positive(&lit, "snapshot_every", cx) {
-                                out.snapshot_every = Some((meta.path.get_ident().map_or(lit.span(), Ident::span), n));
-                            }
+                    match k {
+                        key::SNAPSHOT_EVERY => {
+                            let form = "the number of events between snapshots, at least 1, like `snapshot_every = 100`";
+                            let span = syn::spanned::Spanned::span(&meta.path);
+                            out.snapshot_every =
+                                attr::int::<u64>(&meta, k, form, 1, cx)?.map(|(_, n)| (span, n));
                         }
-                        // #[persistent(keep_snapshots = 2)]
-                        "keep_snapshots" => {
-                            let lit: LitInt = meta.value()?.parse()?;
-                            out.keep_snapshots = positive(&lit, "keep_snapshots", cx);
+                        key::KEEP_SNAPSHOTS => {
                             keep_key = Some(meta.path.clone());
+                            let form = "the number of snapshots kept, at least 1, like `keep_snapshots = 2`";
+                            out.keep_snapshots = attr::int::<u64>(&meta, k, form, 1, cx)?.map(|(_, n)| n);
                         }
-                        // #[persistent(bad_snapshot = fail)]
-                        "bad_snapshot" => {
-                            let value: Ident = meta.value()?.parse().map_err(|e| {
-                                syn::Error::new(e.span(), "expected `bad_snapshot = older` or `bad_snapshot = fail`")
-                            })?;
-                            out.bad_snapshot = match value.to_string().as_str() {
-                                "older" => Some("Older"),
-                                "fail" => Some("Fail"),
-                                _ => {
-                                    cx.error_spanned_by(&value, "expected `bad_snapshot = older` or `bad_snapshot = fail`");
-                                    None
-                                }
-                            };
+                        key::BAD_SNAPSHOT => {
                             bad_key = Some(meta.path.clone());
+                            let options = [("older", "Older"), ("fail", "Fail")];
+                            out.bad_snapshot = attr::choice(&meta, k, &options, cx)?;
                         }
-                        // #[persistent(on_conflict = restart)]
-                        "on_conflict" => {
-                            let value: Ident = meta.value()?.parse().map_err(|e| {
-                                syn::Error::new(e.span(), "expected `on_conflict = stop` or `on_conflict = restart`")
-                            })?;
-                            out.on_conflict = match value.to_string().as_str() {
-                                "stop" => Some("Stop"),
-                                "restart" => Some("Restart"),
-                                _ => {
-                                    cx.error_spanned_by(&value, "expected `on_conflict = stop` or `on_conflict = restart`");
-                                    None
-                                }
-                            };
+                        key::ON_CONFLICT => {
+                            let options = [("stop", "Stop"), ("restart", "Restart")];
+                            out.on_conflict = attr::choice(&meta, k, &options, cx)?;
                         }
-                        // #[persistent(upcast = upgrade_events)]
-                        "upcast" => {
-                            let path: syn::Path = meta.value()?.parse().map_err(|e| {
-                                syn::Error::new(e.span(), "expected `upcast = path::to::function`: a `fn(&str, serde_json::Value) -> serde_json::Value`")
-                            })?;
-                            out.upcast = Some(path);
+                        key::UPCAST => {
+                            let form = "the path of a `fn(&str, serde_json::Value) -> serde_json::Value`, like `upcast = upgrade_events`";
+                            out.upcast = attr::path(&meta, k, form, cx)?;
                         }
-                        // #[persistent(tag_with = currency_tags)]
-                        "tag_with" => {
-                            let path: syn::Path = meta.value()?.parse().map_err(|e| {
-                                syn::Error::new(e.span(), "expected `tag_with = path::to::function`: a `fn(&{Name}Event) -> Vec<String>`")
-                            })?;
-                            out.tag_with = Some(path);
+                        key::TAG_WITH => {
+                            let form = "the path of a `fn(&{Name}Event) -> Vec<String>`, like `tag_with = event_tags`";
+                            out.tag_with = attr::path(&meta, k, form, cx)?;
                         }
-                        _ => {
-                            let shown = quote::ToTokens::to_token_stream(&meta.path).to_string();
-                            cx.error_spanned_by(
-                                &meta.path,
-                                format!("unknown `#[persistent]` argument `{shown}`; expected one of: `snapshot_every`, `keep_snapshots`, `bad_snapshot`, `on_conflict`, `upcast`, `tag_with`"),
-                            );
-                            if meta.input.peek(syn::Token![=]) {
-                                meta.value()?.parse::<syn::Expr>()?;
-                            }
-                        }
+                        _ => attr::skip_value(meta.input)?,
                     }
                     Ok(())
                 });
@@ -248,231 +190,4 @@ impl PersistentArgs {
             }
         }
     }
-}
-
-/// One `#[event]` method.
-pub(crate) struct EventDef {
-    pub(crate) method: Ident,
-    pub(crate) variant: Ident,
-    pub(crate) docs: Vec<Attribute>,
-    pub(crate) args: Vec<(Ident, Type)>,
-    /// The `#[serde(..)]` attributes of each argument, for its field in the event enum.
-    pub(crate) serde_attrs: Vec<Vec<Attribute>>,
-    /// `#[event(name = "..")]`: the stored name (manifest and JSON tag) instead of
-    /// `Type::Variant`, so that renaming the method does not orphan stored events.
-    pub(crate) name: Option<syn::LitStr>,
-    /// `#[event(tags = ["..", ..])]`: the tags every such event is stored with.
-    pub(crate) tags: Vec<syn::LitStr>,
-}
-
-/// `true` for a `#[serde(..)]` attribute (passed from an `#[event]` argument to its field).
-pub(crate) fn is_serde_attr(attr: &Attribute) -> bool {
-    attr.path().is_ident("serde")
-}
-
-/// What `#[event(..)]` says.
-#[derive(Default)]
-struct EventArgs {
-    name: Option<syn::LitStr>,
-    tags: Vec<syn::LitStr>,
-}
-
-const EVENT_USAGE: &str =
-    "expected `#[event]`, `#[event(name = \"...\")]` or `#[event(tags = [\"...\", ...])]`";
-
-/// `#[event]`, `#[event(name = "..")]`, `#[event(tags = [..])]`.
-fn parse_event_args(attr: &Attribute, cx: &mut Ctxt) -> Option<EventArgs> {
-    let syn::Meta::List(list) = &attr.meta else {
-        if let syn::Meta::NameValue(nv) = &attr.meta {
-            cx.error_spanned_by(nv, EVENT_USAGE);
-            return None;
-        }
-        return Some(EventArgs::default());
-    };
-    let mut out = EventArgs::default();
-    let mut tags_seen = false;
-    let parser = syn::meta::parser(|meta| {
-        if meta.path.is_ident("name") {
-            if out.name.is_some() {
-                return Err(meta.error("duplicate `name`: give the event one stored name"));
-            }
-            let value = meta.value()?;
-            let lit: syn::LitStr = value.parse().map_err(|e| {
-                syn::Error::new(
-                    e.span(),
-                    "expected `name = \"...\"`: the event's stored name, a string",
-                )
-            })?;
-            if lit.value().trim().is_empty() {
-                return Err(syn::Error::new(lit.span(), "`name` must not be empty"));
-            }
-            out.name = Some(lit);
-            Ok(())
-        } else if meta.path.is_ident("tags") {
-            if tags_seen {
-                return Err(meta.error("duplicate `tags`: list every tag in one `tags = [..]`"));
-            }
-            tags_seen = true;
-            let value = meta.value()?;
-            let array: syn::ExprArray = value.parse().map_err(|e| {
-                syn::Error::new(
-                    e.span(),
-                    "expected `tags = [\"...\", ...]`: a list of strings",
-                )
-            })?;
-            for elem in &array.elems {
-                let syn::Expr::Lit(syn::ExprLit {
-                    lit: syn::Lit::Str(tag),
-                    ..
-                }) = elem
-                else {
-                    return Err(syn::Error::new(
-                        syn::spanned::Spanned::span(elem),
-                        "a tag is a string literal, like `\"account\"`",
-                    ));
-                };
-                if tag.value().trim().is_empty() {
-                    return Err(syn::Error::new(tag.span(), "a tag must not be empty"));
-                }
-                if out.tags.iter().any(|t| t.value() == tag.value()) {
-                    return Err(syn::Error::new(tag.span(), "duplicate tag"));
-                }
-                out.tags.push(tag.clone());
-            }
-            Ok(())
-        } else {
-            Err(meta.error(format!("unknown key: {EVENT_USAGE}")))
-        }
-    });
-    match syn::parse::Parser::parse2(parser, list.tokens.clone()) {
-        Ok(()) => Some(out),
-        Err(e) => {
-            cx.push(e);
-            None
-        }
-    }
-}
-
-pub(crate) fn parse_event(f: &ImplItemFn, attr: &Attribute, cx: &mut Ctxt) -> Option<EventDef> {
-    use heck::ToUpperCamelCase;
-    if !ENABLED {
-        cx.error_spanned_by(attr, format!("`#[event]` {FEATURE_MSG}"));
-        return None;
-    }
-    let sig = &f.sig;
-    let name = sig.ident.to_string();
-    let event_args = parse_event_args(attr, cx);
-    let mut ok = event_args.is_some();
-    let EventArgs {
-        name: event_name,
-        tags,
-    } = event_args.unwrap_or_default();
-    let mut fail = |cx: &mut Ctxt, tokens: &dyn quote::ToTokens, msg: &str| {
-        ok = false;
-        cx.error_spanned_by(tokens, msg);
-    };
-    if let Some(a) = &sig.asyncness {
-        fail(
-            cx,
-            a,
-            "`#[event]` methods must be synchronous: they are replayed in order during recovery",
-        );
-    }
-    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        fail(
-            cx,
-            &sig.generics,
-            "`#[event]` methods cannot be generic: each becomes an event variant with concrete types",
-        );
-    }
-    match sig.receiver() {
-        Some(r) if matches!(r.kind, ReceiverKind::Reference(_, _, Some(_))) => {}
-        Some(r) => fail(
-            cx,
-            r,
-            "`#[event]` methods apply an event to the state and take `&mut self`",
-        ),
-        None => fail(
-            cx,
-            &sig.ident,
-            "`#[event]` methods apply an event to the state and take `&mut self`",
-        ),
-    }
-    if let ReturnType::Type(_, ty) = &sig.output
-        && !matches!(&**ty, Type::Tuple(t) if t.elems.is_empty())
-    {
-        fail(
-            cx,
-            ty,
-            "`#[event]` methods return nothing: they only change the state",
-        );
-    }
-    let mut args = Vec::new();
-    let mut serde_attrs = Vec::new();
-    for (i, input) in sig.inputs.iter().enumerate() {
-        let FnArg::Typed(pt) = input else { continue };
-        if super_context(&pt.ty) {
-            fail(
-                cx,
-                &pt.ty,
-                "`#[event]` methods cannot take the context: they run again during replay, so they may only change the state",
-            );
-            continue;
-        }
-        if let Type::Reference(r) = &*pt.ty
-            && r.lifetime.as_ref().is_none_or(|l| l.ident != "static")
-        {
-            fail(
-                cx,
-                &pt.ty,
-                "event fields are stored in the journal and must own their data; use an owned type",
-            );
-            continue;
-        }
-        if let Type::ImplTrait(_) = &*pt.ty {
-            fail(
-                cx,
-                &pt.ty,
-                "event fields cannot be `impl Trait`: the event enum needs a concrete type",
-            );
-            continue;
-        }
-        let field = match &*pt.pat {
-            Pat::Ident(p) => {
-                let s = p.ident.to_string();
-                Ident::new(s.strip_prefix("r#").unwrap_or(&s), p.ident.span())
-            }
-            _ => Ident::new(&format!("arg{i}"), Span::call_site()),
-        };
-        args.push((field, (*pt.ty).clone()));
-        serde_attrs.push(
-            pt.attrs
-                .iter()
-                .filter(|a| is_serde_attr(a))
-                .cloned()
-                .collect(),
-        );
-    }
-    if !ok {
-        return None;
-    }
-    let bare = name.strip_prefix("r#").unwrap_or(&name);
-    Some(EventDef {
-        method: sig.ident.clone(),
-        variant: Ident::new(&bare.to_upper_camel_case(), sig.ident.span()),
-        docs: f
-            .attrs
-            .iter()
-            .filter(|a| a.path().is_ident("doc"))
-            .cloned()
-            .collect(),
-        args,
-        serde_attrs,
-        name: event_name,
-        tags,
-    })
-}
-
-fn super_context(ty: &Type) -> bool {
-    crate::actor::context_param_pub(ty).is_some()
 }

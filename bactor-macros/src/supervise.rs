@@ -8,13 +8,24 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
-use syn::parse::{ParseStream, Parser};
+use syn::parse::Parser;
 use syn::spanned::Spanned;
-use syn::{Attribute, Ident, LitFloat, LitInt, LitStr, Path};
+use syn::{Attribute, Ident, LitFloat, LitStr, Path};
 
-use crate::attr::{Keys, skip_value};
+use crate::attr::{self, Keys};
 use crate::ctxt::Ctxt;
-use crate::symbol;
+use crate::symbol::{self, key};
+
+/// A duration string, as `key = "10s"`.
+fn duration(
+    meta: &syn::meta::ParseNestedMeta<'_>,
+    key: &str,
+    cx: &mut Ctxt,
+) -> syn::Result<Option<LitStr>> {
+    let form =
+        "a duration, a string with a unit (ns, us, ms, s, m, h), like `\"100ms\"` or `\"1.5s\"`";
+    attr::value(meta, key, form, cx, |v| v.parse::<LitStr>())
+}
 
 pub(crate) struct SuperviseArgs {
     all_for_one: bool,
@@ -95,80 +106,55 @@ impl SuperviseArgs {
             backoff: None,
             decide: None,
         };
-        let mut keys = Keys::default();
+        let mut keys = Keys::new("`#[supervise]`", symbol::SUPERVISE_KEYS);
         let parser = syn::meta::parser(|meta| {
-            let Some(key) = keys.first(&meta, cx)? else {
+            let Some(k) = keys.first(&meta, cx)? else {
                 return Ok(());
             };
-            match key.as_str() {
-                // strategy = one_for_one | all_for_one
-                "strategy" => {
-                    let ident: Ident = meta.value()?.parse()?;
-                    match ident.to_string().as_str() {
-                        "one_for_one" => out.all_for_one = false,
-                        "all_for_one" => out.all_for_one = true,
-                        other => cx.error_spanned_by(
-                            &ident,
-                            format!("unknown strategy `{other}`; expected `one_for_one` or `all_for_one`"),
-                        ),
+            match k {
+                key::STRATEGY => {
+                    let options = [("one_for_one", false), ("all_for_one", true)];
+                    out.all_for_one = attr::choice(&meta, k, &options, cx)?.unwrap_or(false);
+                }
+                key::MAX_RESTARTS => {
+                    let form = "the number of restarts allowed within `within`, a whole number from 0 to 4294967295, like `max_restarts = 10`";
+                    let key_ident = meta.path.get_ident().cloned();
+                    if let Some((lit, n)) = attr::int::<u32>(&meta, k, form, 0, cx)? {
+                        let ident = key_ident.unwrap_or_else(|| Ident::new(k, lit.span()));
+                        out.max_restarts = Some((ident, n));
                     }
                 }
-                // max_restarts = 10
-                "max_restarts" => {
-                    let lit: LitInt = meta.value()?.parse()?;
-                    match lit.base10_parse::<u32>() {
-                        Ok(n) => {
-                            out.max_restarts = Some((
-                                meta.path
-                                    .get_ident()
-                                    .cloned()
-                                    .unwrap_or_else(|| Ident::new("max_restarts", lit.span())),
-                                n,
-                            ));
+                key::WITHIN => {
+                    if let Some(lit) = duration(&meta, k, cx)? {
+                        match parse_duration(&lit) {
+                            Ok(n) => out.within = Some(n),
+                            Err(e) => cx.push(e),
                         }
-                        Err(e) => cx.push(e),
                     }
                 }
-                // within = "10s"
-                "within" => {
-                    let lit: LitStr = meta.value()?.parse()?;
-                    match parse_duration(&lit) {
-                        Ok(n) => out.within = Some(n),
-                        Err(e) => cx.push(e),
+                key::BACKOFF => {
+                    let form = "`exponential(min = \"100ms\", max = \"10s\")`, with `jitter = 0.2` and `reset = \"5s\"` optional";
+                    let backoff = attr::value(&meta, k, form, cx, |v| {
+                        let kind: Ident = v.parse()?;
+                        if kind != "exponential" {
+                            return Err(syn::Error::new(kind.span(), "not exponential"));
+                        }
+                        let content;
+                        syn::parenthesized!(content in v);
+                        Ok((kind.span(), content.parse::<TokenStream>()?))
+                    })?;
+                    if let Some((span, content)) = backoff
+                        && let Some(b) = parse_backoff(content, span, cx)?
+                    {
+                        out.backoff = Some((span, b));
                     }
                 }
-                // backoff = exponential(min = "100ms", max = "10s", jitter = 0.2, reset = "5s")
-                "backoff" => {
-                    let value = meta.value()?;
-                    let kind: Ident = value.parse()?;
-                    if kind != "exponential" {
-                        cx.error_spanned_by(
-                            &kind,
-                            format!("unknown backoff `{kind}`; expected `exponential(min = \"..\", max = \"..\")`"),
-                        );
-                        return skip_value(value);
-                    }
-                    let content;
-                    syn::parenthesized!(content in value);
-                    if let Some(b) = parse_backoff(&content, kind.span(), cx)? {
-                        out.backoff = Some((kind.span(), b));
-                    }
+                key::DECIDE => {
+                    let form =
+                        "the path of a `fn(&ActorError) -> Directive`, like `decide = my_decider`";
+                    out.decide = attr::path(&meta, k, form, cx)?;
                 }
-                // decide = path::to::fn
-                "decide" => {
-                    out.decide = Some(meta.value()?.call(Path::parse_mod_style)?);
-                }
-                _ => {
-                    let shown = quote::ToTokens::to_token_stream(&meta.path).to_string();
-                    cx.error_spanned_by(
-                        &meta.path,
-                        format!(
-                            "unknown `#[supervise]` argument `{shown}`; expected one of: {}",
-                            symbol::SUPERVISE_KEYS
-                        ),
-                    );
-                    skip_value(meta.input)?;
-                }
+                _ => attr::skip_value(meta.input)?,
             }
             Ok(())
         });
@@ -225,7 +211,7 @@ impl SuperviseArgs {
 }
 
 fn parse_backoff(
-    input: ParseStream<'_>,
+    input: TokenStream,
     span: Span,
     cx: &mut Ctxt,
 ) -> syn::Result<Option<BackoffArgs>> {
@@ -233,21 +219,24 @@ fn parse_backoff(
     let mut max = None;
     let mut jitter = None;
     let mut reset = None;
-    let mut keys = Keys::default();
+    let mut keys = Keys::new("`exponential(..)`", symbol::BACKOFF_KEYS);
     let mut ok = true;
     syn::meta::parser(|meta| {
-        let Some(key) = keys.first(&meta, cx)? else {
+        let Some(k) = keys.first(&meta, cx)? else {
             ok = false;
             return Ok(());
         };
-        match key.as_str() {
-            "min" | "max" | "reset" => {
-                let lit: LitStr = meta.value()?.parse()?;
+        match k {
+            key::MIN | key::MAX | key::RESET => {
+                let Some(lit) = duration(&meta, k, cx)? else {
+                    ok = false;
+                    return Ok(());
+                };
                 match parse_duration(&lit) {
                     Ok(ns) => {
-                        let slot = match key.as_str() {
-                            "min" => &mut min,
-                            "max" => &mut max,
+                        let slot = match k {
+                            key::MIN => &mut min,
+                            key::MAX => &mut max,
                             _ => &mut reset,
                         };
                         *slot = Some((lit, ns));
@@ -258,33 +247,25 @@ fn parse_backoff(
                     }
                 }
             }
-            "jitter" => {
-                let lit: LitFloat = meta.value()?.parse()?;
+            key::JITTER => {
+                let form = "a fraction from 0.0 to 1.0, like `jitter = 0.2`";
+                let Some(lit) = attr::value(&meta, k, form, cx, |v| v.parse::<LitFloat>())? else {
+                    ok = false;
+                    return Ok(());
+                };
                 match lit.base10_parse::<f64>() {
                     Ok(j) if (0.0..=1.0).contains(&j) => jitter = Some(j),
-                    Ok(_) => {
-                        cx.error_spanned_by(&lit, "`jitter` must be between 0.0 and 1.0");
-                        ok = false;
-                    }
-                    Err(e) => {
-                        cx.push(e);
+                    _ => {
+                        cx.error_spanned_by(&lit, format!("`jitter` takes {form}"));
                         ok = false;
                     }
                 }
             }
-            _ => {
-                let shown = quote::ToTokens::to_token_stream(&meta.path).to_string();
-                cx.error_spanned_by(
-                    &meta.path,
-                    format!("unknown `exponential` argument `{shown}`; expected one of: `min`, `max`, `jitter`, `reset`"),
-                );
-                ok = false;
-                skip_value(meta.input)?;
-            }
+            _ => attr::skip_value(meta.input)?,
         }
         Ok(())
     })
-    .parse2(input.parse::<TokenStream>()?)?;
+    .parse2(input)?;
     let (Some((_, min_ns)), Some((max_lit, max_ns))) = (&min, &max) else {
         if ok {
             cx.push(syn::Error::new(span, "`exponential` needs both `min` and `max`, like `exponential(min = \"100ms\", max = \"10s\")`"));

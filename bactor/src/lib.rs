@@ -567,6 +567,17 @@ pub mod __private {
         }
     }
 
+    /// `T::__BACTOR_PERSISTENT` for every type: `false`, unless the struct's `#[actor]`
+    /// saw `#[persistent]` and defined an inherent const of that name, which takes
+    /// precedence. Read by the impl block's `#[actor]`, which then requires `#[event]`
+    /// methods; it compiles whether or not the struct is marked at all.
+    pub trait NotPersistent {
+        /// `false`: not marked `#[persistent]`.
+        const __BACTOR_PERSISTENT: bool = false;
+    }
+
+    impl<T: ?Sized> NotPersistent for T {}
+
     /// The function of `#[persistent(upcast = path)]`, checked to be an [`Upcaster`]
     /// where the user wrote it.
     #[cfg(feature = "persist")]

@@ -6,7 +6,7 @@ use syn::GenericParam;
 use syn::spanned::Spanned;
 
 use super::hooks::expand_hook;
-use super::model::{ActorImpl, Handler, Param};
+use super::model::{ActorImpl, Handler, Param, StandIn};
 use crate::attr::VariantShape;
 
 /// `tokens` with every span set to `span`.
@@ -35,7 +35,8 @@ fn expand_behavior(m: &ActorImpl<'_>, handlers: &[Handler]) -> TokenStream {
     let p = quote!(#krate::__private);
     let msg = &m.msg_ident;
     let arms = handlers.iter().filter_map(|h| {
-        let when = h.when.as_ref()?;
+        // A `when` whose every variant was rejected serves every state (its error says so).
+        let when = h.when.as_ref().filter(|w| !w.variants.is_empty())?;
         let variant = &h.variant;
         let patterns = when.variants.iter().map(|v| {
             let ident = &v.ident;
@@ -87,12 +88,11 @@ fn expand_behavior(m: &ActorImpl<'_>, handlers: &[Handler]) -> TokenStream {
     }
 }
 
-/// Generates the message enum, the ref methods and the `Actor` impl. With `stub_only`
-/// (the impl had errors) it generates an empty message enum and an `Actor` impl that
-/// handles nothing, so that uses of the actor elsewhere do not add errors of their own.
-pub(crate) fn expand_impl(m: &ActorImpl<'_>, stub_only: bool) -> TokenStream {
-    let none: Vec<Handler> = Vec::new();
-    let handlers = if stub_only { &none } else { &m.handlers };
+/// Generates the message enum, the ref methods and the `Actor` impl, from the handlers
+/// and events that were accepted; rejected handlers get a ref method each (see
+/// `expand_stand_in`), so the rest of the user's code compiles as if they were right.
+pub(crate) fn expand_impl(m: &ActorImpl<'_>) -> TokenStream {
+    let handlers = &m.handlers;
     let krate = &m.krate;
     let name = &m.name;
     let msg = &m.msg_ident;
@@ -158,6 +158,7 @@ pub(crate) fn expand_impl(m: &ActorImpl<'_>, stub_only: bool) -> TokenStream {
     let name_phantom = phantom_arm(quote!(()));
 
     let ref_methods = handlers.iter().map(|h| expand_ref_method(m, h));
+    let stand_ins = m.stand_ins.iter().map(|s| expand_stand_in(m, s));
     let dispatch_arms = handlers.iter().map(|h| expand_dispatch_arm(m, h));
     let dispatch_phantom = phantom_arm(quote!(&__bactor_ctx));
     // A persistent actor's replies go through the context (`send_reply`).
@@ -182,8 +183,8 @@ pub(crate) fn expand_impl(m: &ActorImpl<'_>, stub_only: bool) -> TokenStream {
 
     let hooks = m.hooks.iter().map(|h| expand_hook(krate, h));
 
-    let persistence = expand_events(m, stub_only);
-    let recover = (!m.events.is_empty() && !stub_only).then(|| {
+    let persistence = expand_events(m);
+    let recover = (!m.events.is_empty()).then(|| {
         quote! {
             fn recover(
                 &mut self,
@@ -292,6 +293,7 @@ pub(crate) fn expand_impl(m: &ActorImpl<'_>, stub_only: bool) -> TokenStream {
         #[allow(private_interfaces, private_bounds)]
         impl #impl_generics #ref_ty #where_clause {
             #(#ref_methods)*
+            #(#stand_ins)*
         }
 
         #[automatically_derived]
@@ -353,10 +355,11 @@ pub(crate) fn expand_impl(m: &ActorImpl<'_>, stub_only: bool) -> TokenStream {
     }
 }
 
-/// The `{Name}Event` enum and the `PersistentActor` impl, for an impl with `#[event]`s.
-fn expand_events(m: &ActorImpl<'_>, stub_only: bool) -> TokenStream {
-    if m.events.is_empty() || stub_only {
-        return TokenStream::new();
+/// The `{Name}Event` enum and the `PersistentActor` impl, for an impl with `#[event]`s;
+/// without any, a check that the struct is not `#[persistent]`.
+fn expand_events(m: &ActorImpl<'_>) -> TokenStream {
+    if m.events.is_empty() {
+        return expand_not_persistent(m);
     }
     let krate = &m.krate;
     let p = quote!(#krate::__private);
@@ -378,6 +381,10 @@ fn expand_events(m: &ActorImpl<'_>, stub_only: bool) -> TokenStream {
     let apply_arms = m.events.iter().map(|e| {
         let variant = &e.variant;
         let method = &e.method;
+        if !e.applies {
+            // Rejected (see the error on the method): built, never applied.
+            return quote!(#event::#variant { .. } => {});
+        }
         let names: Vec<_> = e.args.iter().map(|(n, _)| n).collect();
         quote!(#event::#variant { #(#names,)* } => Self::#method(self, #(#names),*),)
     });
@@ -590,6 +597,62 @@ fn expand_remote(
         }
     };
     (stub, items)
+}
+
+/// For an impl block without `#[event]` methods: a struct marked `#[persistent]` is a
+/// mistake (it would never persist anything). Checked at compile time through the flag
+/// the struct's `#[actor]` sets (see `NotPersistent`), and reported on the impl's self
+/// type.
+fn expand_not_persistent(m: &ActorImpl<'_>) -> TokenStream {
+    if !crate::persistent::ENABLED || !m.item.generics.params.is_empty() {
+        return TokenStream::new();
+    }
+    let krate = &m.krate;
+    let self_ty = m.self_ty;
+    let name = &m.name;
+    let msg = format!(
+        "`{name}` is marked `#[persistent]` but its `#[actor]` impl block has no `#[event]` methods; add one (`#[event] fn added(&mut self, ..) {{ .. }}`) and persist it from a handler, or remove `#[persistent]`"
+    );
+    let msg = msg.replace('{', "{{").replace('}', "}}");
+    let fail = quote_spanned!(self_ty.span()=> ::core::panic!(#msg));
+    quote! {
+        const _: () = {
+            #[allow(unused_imports)]
+            use #krate::__private::NotPersistent as _;
+            if <#self_ty>::__BACTOR_PERSISTENT {
+                #fail
+            }
+        };
+    }
+}
+
+/// The ref method of a rejected handler: its signature as the user wrote it, so that
+/// callers type-check. It is never compiled into a program: the handler's error stops the
+/// build.
+fn expand_stand_in(m: &ActorImpl<'_>, s: &StandIn) -> TokenStream {
+    let krate = &m.krate;
+    let self_ty = m.self_ty;
+    let StandIn {
+        method,
+        vis,
+        generics,
+        args,
+        reply,
+        fallible,
+    } = s;
+    let (_, _, where_clause) = generics.split_for_impl();
+    let params = &generics.params;
+    let shape = if *fallible {
+        quote!(#krate::__private::Fallible)
+    } else {
+        quote!(#krate::__private::Plain)
+    };
+    quote! {
+        #[allow(unused, clippy::all)]
+        #vis fn #method<#params>(&self, #(_: #args),*) -> #krate::__private::Request<'_, #self_ty, #reply, #shape> #where_clause {
+            ::core::unreachable!("a rejected `#[handler]` is never compiled")
+        }
+    }
 }
 
 fn expand_ref_method(m: &ActorImpl<'_>, h: &Handler) -> TokenStream {

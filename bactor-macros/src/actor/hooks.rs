@@ -2,10 +2,10 @@
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
-use syn::{FnArg, ImplItemFn, ReceiverKind, ReturnType, Type};
+use syn::{FnArg, ImplItemFn, ReceiverKind, ReturnType};
 
-use super::model::{context_param, is_result};
 use crate::ctxt::Ctxt;
+use crate::types::{context_param, is_unit, result_args, type_ends_with};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum HookKind {
@@ -53,6 +53,35 @@ impl HookKind {
 
     pub(crate) fn from_name(name: &str) -> Option<HookKind> {
         HookKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// The hook a method's name resembles (a typo, another case, another framework's
+    /// name for it), when it is not the hook's own name.
+    pub(crate) fn resembled_by(name: &str) -> Option<HookKind> {
+        let bare = name.strip_prefix("r#").unwrap_or(name);
+        if HookKind::from_name(bare).is_some() {
+            return None;
+        }
+        let folded: String = bare
+            .chars()
+            .filter(|c| *c != '_')
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        // The names kameo, ractor and Akka give these hooks.
+        let other = match folded.as_str() {
+            "onstart" | "poststart" | "prestarted" => Some(HookKind::PreStart),
+            "onstop" | "poststopped" => Some(HookKind::PostStop),
+            "onrestart" => Some(HookKind::PostRestart),
+            "onlinkdied" | "onterminate" | "onterminatedchild" => Some(HookKind::OnTerminated),
+            "onreceivetimeouts" | "onidle" | "ontimeout" => Some(HookKind::OnReceiveTimeout),
+            _ => None,
+        };
+        other.or_else(|| {
+            HookKind::ALL.into_iter().find(|k| {
+                let hook: String = k.name().chars().filter(|c| *c != '_').collect();
+                folded == hook || edit_distance(bare, k.name()) <= 1
+            })
+        })
     }
 
     pub(crate) fn name(self) -> &'static str {
@@ -123,15 +152,6 @@ pub(crate) struct Hook {
     params: Vec<HookParam>,
 }
 
-fn type_ends_with(ty: &Type, by_ref: bool, name: &str) -> bool {
-    let ty = match (ty, by_ref) {
-        (Type::Reference(r), true) if r.mutability.is_none() => &*r.elem,
-        (Type::Reference(_), _) | (_, true) => return false,
-        (ty, false) => ty,
-    };
-    matches!(ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == name))
-}
-
 /// Checks a hook's signature; `None` (with errors in `cx`) when it is not one.
 pub(crate) fn parse_hook(kind: HookKind, f: &ImplItemFn, cx: &mut Ctxt) -> Option<Hook> {
     let sig = &f.sig;
@@ -196,8 +216,28 @@ pub(crate) fn parse_hook(kind: HookKind, f: &ImplItemFn, cx: &mut Ctxt) -> Optio
     }
     let returns_result = match &sig.output {
         ReturnType::Default => false,
-        ReturnType::Type(_, ty) if kind.may_fail() && is_result(ty) => true,
-        ReturnType::Type(_, ty) if matches!(&**ty, Type::Tuple(t) if t.elems.is_empty()) => false,
+        ReturnType::Type(_, ty) if is_unit(ty) => false,
+        ReturnType::Type(_, ty) if kind.may_fail() => match result_args(ty) {
+            Some((ok_ty, _)) if is_unit(ok_ty) => true,
+            Some((ok_ty, _)) => {
+                cx.error_spanned_by(
+                    ok_ty,
+                    format!(
+                        "lifecycle hook `{name}` returns `Result<(), E>`: an `Err` fails the actor, and an `Ok` carries nothing (the hook changes `self` in place); expected {expected}"
+                    ),
+                );
+                ok = false;
+                false
+            }
+            None => {
+                cx.error_spanned_by(
+                    ty,
+                    format!("wrong return type for lifecycle hook `{name}`; expected {expected}"),
+                );
+                ok = false;
+                false
+            }
+        },
         ReturnType::Type(_, ty) => {
             cx.error_spanned_by(
                 ty,
@@ -272,6 +312,67 @@ pub(crate) fn expand_hook(krate: &syn::Path, hook: &Hook) -> TokenStream {
         ) -> impl ::core::future::Future<Output = #output> + ::core::marker::Send {
             #unused
             async move { #body }
+        }
+    }
+}
+
+/// Edit distance between two short names, a swap of neighbours counting as one edit
+/// (optimal string alignment).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HookKind;
+
+    #[test]
+    fn recognises_misspelled_hooks() {
+        for (name, hook) in [
+            ("pre_strat", Some("pre_start")),
+            ("prestart", Some("pre_start")),
+            ("preStart", Some("pre_start")),
+            ("on_start", Some("pre_start")),
+            ("post_start", Some("pre_start")),
+            ("on_terminate", Some("on_terminated")),
+            ("post_stp", Some("post_stop")),
+            ("on_stop", Some("post_stop")),
+            ("post_restarts", Some("post_restart")),
+            ("on_receive_timeouts", Some("on_receive_timeout")),
+            ("pre_start", None),
+            ("start", None),
+            ("restart", None),
+            ("stopped", None),
+            ("get", None),
+            ("poster", None),
+            ("pre_stop", None),
+        ] {
+            assert_eq!(
+                HookKind::resembled_by(name).map(HookKind::name),
+                hook,
+                "{name}"
+            );
         }
     }
 }

@@ -19,7 +19,10 @@ fn take_persistent(attrs: &mut Vec<syn::Attribute>, cx: &mut Ctxt) -> Option<Per
         if !is_persistent_attr(&attr) {
             kept.push(attr);
         } else if found.is_some() {
-            cx.error_spanned_by(&attr, "`#[persistent]` specified more than once");
+            cx.error_spanned_by(
+                &attr,
+                "`#[persistent]` specified more than once; merge the two",
+            );
         } else {
             found = Some(PersistentArgs::parse(&attr, cx));
         }
@@ -38,7 +41,10 @@ fn take_supervise(attrs: &mut Vec<syn::Attribute>, cx: &mut Ctxt) -> Option<Supe
             continue;
         }
         if found.is_some() {
-            cx.error_spanned_by(&attr, "`#[supervise]` specified more than once");
+            cx.error_spanned_by(
+                &attr,
+                "`#[supervise]` specified more than once; merge the two",
+            );
             continue;
         }
         let args = match &attr.meta {
@@ -92,7 +98,15 @@ pub(crate) fn expand(item: &mut Item, args: &ActorArgs, cx: &mut Ctxt) -> TokenS
             Item::Enum(e) => (&e.vis, &e.ident, &e.generics),
             _ => return item.to_token_stream(),
         };
-        generated = expand_ref(vis, ident, generics, &krate, args, strategy);
+        generated = expand_ref(
+            vis,
+            ident,
+            generics,
+            &krate,
+            args,
+            strategy,
+            persistent.is_some(),
+        );
         generated.extend(expand_state(ident, generics, &krate, args, state));
         if let Some(p) = persistent {
             let (_, ty_generics, _) = generics.split_for_impl();
@@ -194,6 +208,7 @@ fn expand_ref(
     krate: &syn::Path,
     args: &ActorArgs,
     strategy: Option<TokenStream>,
+    persistent: bool,
 ) -> TokenStream {
     let ref_ident = format_ident!("{}Ref", ident);
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
@@ -263,6 +278,15 @@ fn expand_ref(
         quote! {
             fn stash_capacity() -> ::core::option::Option<usize> {
                 ::core::option::Option::Some(#n)
+            }
+        }
+    });
+    // Read by the impl block's `#[actor]` (see `NotPersistent`).
+    let persistent_flag = (persistent && generics.params.is_empty()).then(|| {
+        quote! {
+            impl #ident {
+                #[doc(hidden)]
+                pub const __BACTOR_PERSISTENT: bool = true;
             }
         }
     });
@@ -346,5 +370,7 @@ fn expand_ref(
             #strategy
             #stash
         }
+
+        #persistent_flag
     }
 }

@@ -2,20 +2,23 @@
 
 use heck::ToUpperCamelCase;
 use proc_macro2::Span;
-use syn::visit_mut::VisitMut;
 use syn::{
-    Attribute, FnArg, GenericParam, Ident, ImplItem, ImplItemFn, ItemImpl, Pat, PathArguments,
-    ReceiverKind, ReturnType, Type, Visibility,
+    Attribute, FnArg, GenericParam, Ident, ImplItem, ImplItemFn, ItemImpl, Pat, ReceiverKind,
+    ReturnType, Type, Visibility,
 };
 
+use super::event::{EventDef, is_event_attr, parse_event};
 use super::hooks::{Hook, HookKind, parse_hook};
 use crate::attr::{
-    ActorArgs, HandlerArgs, Otherwise, ReplyKind, When, is_doc_attr, is_handler_attr,
+    ActorArgs, HandlerArgs, Otherwise, ReplyKind, When, is_attr, is_doc_attr, is_handler_attr,
 };
 use crate::ctxt::Ctxt;
 use crate::paths;
-use crate::persistent::{EventDef, is_event_attr, parse_event};
 use crate::symbol;
+use crate::types::{
+    context_param, has_impl_trait, is_result, is_unit, not_owned, not_send, replace_self,
+    reply_param,
+};
 
 pub(crate) struct ActorImpl<'a> {
     pub(crate) item: &'a ItemImpl,
@@ -28,6 +31,10 @@ pub(crate) struct ActorImpl<'a> {
     /// `CounterMsg`.
     pub(crate) msg_ident: Ident,
     pub(crate) handlers: Vec<Handler>,
+    /// Methods marked `#[handler]` but rejected: each still gets its ref method, with
+    /// the user's signature, so that its callers compile and the one error is the one
+    /// that names the mistake.
+    pub(crate) stand_ins: Vec<StandIn>,
     pub(crate) hooks: Vec<Hook>,
     pub(crate) events: Vec<EventDef>,
     /// `{Name}Event`.
@@ -57,6 +64,17 @@ pub(crate) struct Handler {
     /// `#[handler(route_key = arg)]`: the argument (as named in the message variant) and
     /// the user's token.
     pub(crate) route_key: Option<(Ident, Ident)>,
+}
+
+/// The ref method of a rejected handler: the user's name, generics and arguments (the
+/// context and the reply slot left out), returning a request for its reply type.
+pub(crate) struct StandIn {
+    pub(crate) method: Ident,
+    pub(crate) vis: Visibility,
+    pub(crate) generics: syn::Generics,
+    pub(crate) args: Vec<Type>,
+    pub(crate) reply: Type,
+    pub(crate) fallible: bool,
 }
 
 pub(crate) enum Param {
@@ -139,6 +157,7 @@ impl<'a> ActorImpl<'a> {
             ref_ty: Type::Path(ref_path),
             msg_ident,
             handlers: Vec::new(),
+            stand_ins: Vec::new(),
             hooks: Vec::new(),
             events: Vec::new(),
             event_ident,
@@ -158,7 +177,7 @@ impl<'a> ActorImpl<'a> {
                 _ => {}
             }
         }
-        model.validate(cx);
+        super::validate::validate(&mut model, cx);
         Some(model)
     }
 
@@ -181,12 +200,26 @@ impl<'a> ActorImpl<'a> {
                     "persistent actors cannot be generic yet: the event enum needs concrete types",
                 );
             }
-            if let Some(e) = parse_event(f, event_attr, cx) {
+            if let Some(e) = parse_event(f, event_attr, cx)
+                && self.item.generics.params.is_empty()
+            {
                 self.events.push(e);
             }
             return;
         }
         let name = f.sig.ident.to_string();
+        let not_hook = f.attrs.iter().find(|a| is_attr(a, symbol::NOT_HOOK));
+        if let Some(attr) = not_hook
+            && HookKind::from_name(&name).is_some()
+        {
+            cx.error_spanned_by(
+                attr,
+                format!(
+                    "`{name}` is the name of a lifecycle hook, so this method is the hook; rename it to make it a plain method"
+                ),
+            );
+            return;
+        }
         if let Some(kind) = HookKind::from_name(&name) {
             if let Some(attr) = handler_attrs.first() {
                 cx.error_spanned_by(
@@ -202,6 +235,17 @@ impl<'a> ActorImpl<'a> {
             return;
         }
         let Some(first) = handler_attrs.first() else {
+            if not_hook.is_none()
+                && let Some(kind) = HookKind::resembled_by(&name)
+            {
+                cx.error_spanned_by(
+                    &f.sig.ident,
+                    format!(
+                        "`{name}` is not a lifecycle hook, and would be a plain method that bactor never calls; did you mean `{}`? Rename it, or mark it `#[not_hook]` to keep it a plain method",
+                        kind.name()
+                    ),
+                );
+            }
             return;
         };
         for extra in &handler_attrs[1..] {
@@ -217,36 +261,10 @@ impl<'a> ActorImpl<'a> {
                 "`otherwise` says what happens to this handler's messages in the states it does not serve; add `when = ..` to name the states it serves",
             );
         }
-        if let Some(h) = parse_handler(f, &mut args, self.self_ty, cx) {
-            self.handlers.push(h);
-        }
-    }
-
-    /// Rules that involve more than one handler.
-    fn validate(&self, cx: &mut Ctxt) {
-        for (i, e) in self.events.iter().enumerate() {
-            if let Some(prev) = self.events[..i].iter().find(|p| p.variant == e.variant) {
-                cx.error_spanned_by(
-                    &e.method,
-                    format!(
-                        "events `{}` and `{}` both map to the variant `{}`; rename one",
-                        prev.method, e.method, e.variant
-                    ),
-                );
-            }
-        }
-        for (i, h) in self.handlers.iter().enumerate() {
-            if let Some(prev) = self.handlers[..i].iter().find(|p| p.variant == h.variant) {
-                let msg = if prev.method == h.method {
-                    format!("two handlers are named `{}`", h.method)
-                } else {
-                    format!(
-                        "handlers `{}` and `{}` both map to the message variant `{}`; rename one",
-                        prev.method, h.method, h.variant
-                    )
-                };
-                cx.error_spanned_by(&h.method, msg);
-            }
+        match parse_handler(f, &mut args, self.self_ty, cx) {
+            Parsed::Handler(h) => self.handlers.push(h),
+            Parsed::StandIn(s) => self.stand_ins.push(s),
+            Parsed::Nothing => {}
         }
     }
 }
@@ -257,36 +275,16 @@ fn reject_handler_attr(attrs: &[Attribute], cx: &mut Ctxt) {
     }
 }
 
-/// `&mut Context<..>` (any path ending in `Context`).
-/// `T` of a `ReplyTo<T>` parameter (`ReplyTo`, `bactor::ReplyTo`, ...).
-fn reply_param(ty: &Type) -> Option<&Type> {
-    let Type::Path(p) = ty else { return None };
-    let last = p.path.segments.last()?;
-    if last.ident != "ReplyTo" {
-        return None;
-    }
-    let PathArguments::AngleBracketed(args) = &last.arguments else {
-        return None;
-    };
-    match args.args.first() {
-        Some(syn::GenericArgument::Type(t)) if args.args.len() == 1 => Some(t),
-        _ => None,
-    }
+/// What became of a `#[handler]` method.
+enum Parsed {
+    Handler(Handler),
+    /// Rejected, with a ref method standing in.
+    StandIn(StandIn),
+    /// Rejected, with nothing generated (a reserved name).
+    Nothing,
 }
 
-pub(crate) fn context_param(ty: &Type) -> Option<bool> {
-    let Type::Reference(r) = ty else { return None };
-    let Type::Path(p) = &*r.elem else { return None };
-    let last = p.path.segments.last()?;
-    (last.ident == "Context").then_some(r.mutability.is_some())
-}
-
-fn parse_handler(
-    f: &ImplItemFn,
-    args: &mut HandlerArgs,
-    self_ty: &Type,
-    cx: &mut Ctxt,
-) -> Option<Handler> {
+fn parse_handler(f: &ImplItemFn, args: &mut HandlerArgs, self_ty: &Type, cx: &mut Ctxt) -> Parsed {
     let sig = &f.sig;
     let mut ok = true;
     let mut fail = |cx: &mut Ctxt, tokens: &dyn quote::ToTokens, msg: String| {
@@ -345,7 +343,8 @@ fn parse_handler(
 
     let method_name = sig.ident.to_string();
     let bare = method_name.strip_prefix("r#").unwrap_or(&method_name);
-    if symbol::RESERVED_REF_METHODS.contains(&bare) {
+    let reserved = symbol::RESERVED_REF_METHODS.contains(&bare);
+    if reserved {
         fail(
             cx,
             &sig.ident,
@@ -397,8 +396,18 @@ fn parse_handler(
             params.push(Param::Reply);
             continue;
         }
-        if let Some(msg) = unsupported_arg_type(&pt.ty) {
+        if let Some(msg) = not_owned(&pt.ty, "handler arguments", "are moved into the message") {
             fail(cx, &pt.ty, msg);
+            continue;
+        }
+        if let Some((part, why)) = not_send(&pt.ty) {
+            fail(
+                cx,
+                part,
+                format!(
+                    "handler arguments travel to the actor, which may run on another thread: {why}"
+                ),
+            );
             continue;
         }
         let name = match &*pt.pat {
@@ -417,7 +426,7 @@ fn parse_handler(
     let reply = match (&sig.output, deferred) {
         (ReturnType::Default, Some(t)) => t,
         (ReturnType::Type(_, ty), Some(t)) => {
-            if !matches!(&**ty, Type::Tuple(u) if u.elems.is_empty()) {
+            if !is_unit(ty) {
                 fail(
                     cx,
                     ty,
@@ -428,16 +437,25 @@ fn parse_handler(
         }
         (ReturnType::Default, None) => syn::parse_quote!(()),
         (ReturnType::Type(_, ty), None) => {
-            if let Type::ImplTrait(_) = &**ty {
+            if has_impl_trait(ty) {
                 fail(
                     cx,
                     ty,
                     "`#[handler]` methods cannot return `impl Trait`: the reply travels to the asker and needs a concrete type".into(),
                 );
+                syn::parse_quote!(())
+            } else {
+                replace_self(ty, self_ty)
             }
-            replace_self(ty, self_ty)
         }
     };
+    if let Some((part, why)) = not_send(&reply) {
+        fail(
+            cx,
+            part,
+            format!("the reply travels back to the asker, which may run on another thread: {why}"),
+        );
+    }
     let fallible = match args.reply {
         ReplyKind::Auto => is_result(&reply),
         ReplyKind::Plain => false,
@@ -472,8 +490,8 @@ fn parse_handler(
                             names.join(", ")
                         )
                     };
-                    fail(
-                        cx,
+                    // Reported; the handler is generated without it.
+                    cx.error_spanned_by(
                         &key,
                         format!("`route_key`: no argument named `{bare}`; {hint}"),
                     );
@@ -483,28 +501,33 @@ fn parse_handler(
         }
     };
 
+    // A misplaced `fail_on_error` is reported, and the handler generated without it.
+    let mut fail_on_error = args.fail_on_error.is_some();
     if let Some(span) = args.fail_on_error
         && params.iter().any(|p| matches!(p, Param::Reply))
     {
-        fail(
-            cx,
-            &quote::quote_spanned!(span=> fail_on_error),
-            "`fail_on_error` acts on the value a handler returns; a handler that answers through its `ReplyTo<..>` returns none: fail the actor with `ctx.fail_after_handler(..)` instead".into(),
+        fail_on_error = false;
+        cx.error_spanned_by(
+            quote::quote_spanned!(span=> fail_on_error),
+            "`fail_on_error` acts on the value a handler returns; a handler that answers through its `ReplyTo<..>` returns none: fail the actor with `ctx.fail_after_handler(..)` instead",
         );
     } else if let Some(span) = args.fail_on_error
         && !fallible
     {
-        fail(
-            cx,
-            &quote::quote_spanned!(span=> fail_on_error),
-            "`fail_on_error` needs a handler returning `Result<T, E>` (or `#[handler(reply = result)]`)".into(),
+        fail_on_error = false;
+        cx.error_spanned_by(
+            quote::quote_spanned!(span=> fail_on_error),
+            "`fail_on_error` needs a handler returning `Result<T, E>` (or `#[handler(reply = result)]`)",
         );
     }
-    if !ok {
-        return None;
+    if reserved {
+        return Parsed::Nothing;
     }
-    Some(Handler {
-        fail_on_error: args.fail_on_error.is_some(),
+    if !ok {
+        return Parsed::StandIn(stand_in(f, self_ty, reply, fallible));
+    }
+    Parsed::Handler(Handler {
+        fail_on_error,
         priority: args.priority,
         when: args.when.take(),
         otherwise: args.otherwise.map(|(o, _)| o),
@@ -520,58 +543,63 @@ fn parse_handler(
     })
 }
 
-/// Why an argument type cannot travel in a message, if it cannot.
-fn unsupported_arg_type(ty: &Type) -> Option<String> {
-    match ty {
-        Type::Reference(r) => match &r.lifetime {
-            Some(l) if l.ident == "static" => None,
-            _ => Some(
-                "handler arguments are moved into the message and must own their data; use an owned type (e.g. `String` for `&str`) or a `&'static` reference".into(),
-            ),
-        },
-        Type::ImplTrait(_) => Some(
-            "handler arguments cannot be `impl Trait`: the message enum needs a concrete type".into(),
-        ),
-        _ => None,
-    }
-}
-
-/// `Result<T, E>` written with two type arguments.
-pub(crate) fn is_result(ty: &Type) -> bool {
-    let Type::Path(p) = ty else { return false };
-    let Some(last) = p.path.segments.last() else {
-        return false;
-    };
-    if last.ident != "Result" {
-        return false;
-    }
-    match &last.arguments {
-        PathArguments::AngleBracketed(a) => {
-            a.args.len() == 2
-                && a.args
-                    .iter()
-                    .all(|g| matches!(g, syn::GenericArgument::Type(_)))
-        }
-        _ => false,
-    }
-}
-
-/// Replaces `Self` in a type that will be used outside the actor's impl block.
-pub(crate) fn replace_self(ty: &Type, self_ty: &Type) -> Type {
-    struct Replace<'a>(&'a Type);
-    impl VisitMut for Replace<'_> {
-        fn visit_type_mut(&mut self, ty: &mut Type) {
-            if let Type::Path(p) = ty
-                && p.qself.is_none()
-                && p.path.is_ident("Self")
+/// The stand-in ref method of a rejected handler. Its type parameters are kept when its
+/// arguments let callers infer them; a reply type that needs another one becomes `()`.
+fn stand_in(f: &ImplItemFn, self_ty: &Type, reply: Type, fallible: bool) -> StandIn {
+    let sig = &f.sig;
+    let args: Vec<Type> = sig
+        .inputs
+        .iter()
+        .filter_map(|input| match input {
+            FnArg::Typed(pt)
+                if context_param(&pt.ty).is_none() && reply_param(&pt.ty).is_none() =>
             {
-                *ty = self.0.clone();
-                return;
+                Some(replace_self(&pt.ty, self_ty))
             }
-            syn::visit_mut::visit_type_mut(self, ty);
+            _ => None,
+        })
+        .collect();
+    let mut generics = sig.generics.clone();
+    let params = std::mem::take(&mut generics.params);
+    let mut dropped = Vec::new();
+    for param in params {
+        match &param {
+            GenericParam::Type(t) if !args.iter().any(|a| mentions(a, &t.ident)) => {
+                dropped.push(t.ident.clone());
+            }
+            GenericParam::Const(c) if !args.iter().any(|a| mentions(a, &c.ident)) => {
+                dropped.push(c.ident.clone());
+            }
+            _ => generics.params.push(param),
         }
     }
-    let mut ty = ty.clone();
-    Replace(self_ty).visit_type_mut(&mut ty);
-    ty
+    if !dropped.is_empty() {
+        generics.where_clause = None;
+    }
+    let reply = if dropped.iter().any(|d| mentions(&reply, d)) {
+        syn::parse_quote!(())
+    } else {
+        reply
+    };
+    StandIn {
+        method: sig.ident.clone(),
+        vis: f.vis.clone(),
+        generics,
+        args,
+        reply,
+        fallible,
+    }
+}
+
+/// Whether `ty` names `ident` (as a path segment).
+fn mentions(ty: &Type, ident: &Ident) -> bool {
+    struct Find<'a>(&'a Ident, bool);
+    impl syn::visit::Visit<'_> for Find<'_> {
+        fn visit_ident(&mut self, i: &Ident) {
+            self.1 |= i == self.0;
+        }
+    }
+    let mut find = Find(ident, false);
+    syn::visit::Visit::visit_type(&mut find, ty);
+    find.1
 }

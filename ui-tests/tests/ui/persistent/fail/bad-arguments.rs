@@ -5,14 +5,20 @@ use bactor::prelude::*;
 struct A;
 
 #[actor]
-impl A {}
+impl A {
+    #[event]
+    fn happened(&mut self) {}
+}
 
 #[actor]
 #[persistent(snapshot_every = 0, every = 3)]
 struct B;
 
 #[actor]
-impl B {}
+impl B {
+    #[event]
+    fn happened(&mut self) {}
+}
 
 #[actor]
 #[persistent]
@@ -20,13 +26,19 @@ impl B {}
 struct C;
 
 #[actor]
-impl C {}
+impl C {
+    #[event]
+    fn happened(&mut self) {}
+}
 
 #[actor]
 #[persistent(tag_with = "tags")]
 struct D;
 
 #[actor]
-impl D {}
+impl D {
+    #[event]
+    fn happened(&mut self) {}
+}
 
 fn main() {}

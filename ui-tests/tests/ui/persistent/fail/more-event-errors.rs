@@ -5,7 +5,10 @@ use bactor::prelude::*;
 struct NameValue;
 
 #[actor]
-impl NameValue {}
+impl NameValue {
+    #[event]
+    fn happened(&mut self) {}
+}
 
 #[actor]
 #[persistent(snapshot_every = 5, keep_snapshots = 0)]

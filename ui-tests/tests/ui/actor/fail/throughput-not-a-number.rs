@@ -1,0 +1,9 @@
+use bactor::prelude::*;
+
+#[actor(throughput = "fast")]
+struct Counter;
+
+#[actor]
+impl Counter {}
+
+fn main() {}
