@@ -165,7 +165,7 @@ impl SuperviseArgs {
         if let (Some((key, 0)), Some((span, _))) = (&out.max_restarts, &out.backoff) {
             let mut e = syn::Error::new(
                 *span,
-                "`backoff` has no effect with `max_restarts = 0`: no restart ever happens",
+                "`backoff` has no effect with `max_restarts = 0`: no restart ever happens; remove one of them",
             );
             e.combine(syn::Error::new(key.span(), "`max_restarts = 0` set here"));
             cx.push(e);

@@ -143,6 +143,44 @@ pub use system::{ActorSystem, ActorSystemBuilder};
 /// -> Result<(), E>` and `async fn post_stop(&mut self, ctx: &mut Context<Self>)`, where
 /// `async`, `ctx` and the `Result` are optional and `E` converts into [`ActorError`].
 ///
+/// A hook is recognised by its name, so a misspelled one would silently be a plain method
+/// that bactor never calls. `#[actor]` refuses a method whose name resembles a hook's
+/// (`pre_strat`, `preStart`, `on_terminate`, or another framework's name such as kameo's
+/// `on_start`), and names the hook. Mark a method that really has such a name
+/// `#[not_hook]`:
+///
+/// ```
+/// use bactor::prelude::*;
+///
+/// #[actor]
+/// struct Session {
+///     ended: bool,
+/// }
+///
+/// #[actor]
+/// impl Session {
+///     #[not_hook] // a plain method, not the `on_terminated` hook
+///     fn on_terminate(&mut self) {
+///         self.ended = true;
+///     }
+///
+///     #[handler]
+///     fn end(&mut self) -> bool {
+///         self.on_terminate();
+///         self.ended
+///     }
+/// }
+/// ```
+///
+/// # Compile errors
+///
+/// Each mistake is one error, spanned on the offending token and naming the fix. The rest
+/// of the actor is still generated: a rejected handler keeps its method on the ref, a
+/// rejected `#[event]` its variant, so code that uses them reports nothing more. What the
+/// macro can see it checks itself: a handler argument or reply that cannot cross threads
+/// (`Rc`, raw pointers), a hook's return type, a `#[persistent]` actor without `#[event]`
+/// methods, every attribute value ("`throughput` takes ..., like `throughput = 100`").
+///
 /// # Example
 ///
 /// ```

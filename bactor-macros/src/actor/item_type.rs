@@ -87,7 +87,7 @@ pub(crate) fn expand(item: &mut Item, args: &ActorArgs, cx: &mut Ctxt) -> TokenS
     for l in &lifetimes {
         cx.error_spanned_by(
             l,
-            "actors must be `'static`: lifetime parameters are not supported; own the data instead",
+            "actors must be `'static`: lifetime parameters are not supported; own the data instead (`String`, `Arc<..>`)",
         );
     }
     let state = state_field(item, args, cx);

@@ -121,7 +121,7 @@ impl<'a> ActorImpl<'a> {
             if let GenericParam::Lifetime(l) = param {
                 cx.error_spanned_by(
                     l,
-                    "actors must be `'static`: lifetime parameters are not supported",
+                    "actors must be `'static`: lifetime parameters are not supported; own the data instead (`String`, `Arc<..>`)",
                 );
                 has_lifetimes = true;
             }
@@ -188,16 +188,16 @@ impl<'a> ActorImpl<'a> {
             if let Some(h) = handler_attrs.first() {
                 cx.error_spanned_by(
                     h,
-                    "a method is either a `#[handler]` or an `#[event]`, not both",
+                    "a method is either a `#[handler]` or an `#[event]`, not both; split it: a handler that persists the event, and an `#[event]` method that applies it",
                 );
             }
             if HookKind::from_name(&f.sig.ident.to_string()).is_some() {
-                cx.error_spanned_by(&f.sig.ident, "a lifecycle hook cannot be an `#[event]`");
+                cx.error_spanned_by(&f.sig.ident, "a lifecycle hook cannot be an `#[event]`; rename the method, or remove `#[event]`");
             }
             if !self.item.generics.params.is_empty() {
                 cx.error_spanned_by(
                     event_attr,
-                    "persistent actors cannot be generic yet: the event enum needs concrete types",
+                    "persistent actors cannot be generic yet: the event enum needs concrete types; use concrete types in the actor",
                 );
             }
             if let Some(e) = parse_event(f, event_attr, cx)
@@ -251,7 +251,7 @@ impl<'a> ActorImpl<'a> {
         for extra in &handler_attrs[1..] {
             cx.error_spanned_by(
                 extra,
-                "`#[handler]` specified more than once on this method",
+                "`#[handler]` specified more than once on this method; keep one",
             );
         }
         let mut args = HandlerArgs::parse(first, cx);
@@ -293,17 +293,21 @@ fn parse_handler(f: &ImplItemFn, args: &mut HandlerArgs, self_ty: &Type, cx: &mu
     };
 
     if let syn::Safety::Unsafe(t) = &sig.safety {
-        fail(cx, t, "`#[handler]` methods cannot be `unsafe`".into());
+        fail(cx, t, "`#[handler]` methods cannot be `unsafe`: the generated ref calls them; remove `unsafe` and use an `unsafe` block inside".into());
     }
     if let Some(abi) = &sig.abi {
         fail(
             cx,
             abi,
-            "`#[handler]` methods cannot have an `extern` ABI".into(),
+            "`#[handler]` methods cannot have an `extern` ABI; remove it".into(),
         );
     }
     if let Some(c) = &sig.constness {
-        fail(cx, c, "`#[handler]` methods cannot be `const`".into());
+        fail(
+            cx,
+            c,
+            "`#[handler]` methods cannot be `const`; remove `const`".into(),
+        );
     }
     if !sig.generics.params.is_empty() {
         fail(
@@ -367,7 +371,8 @@ fn parse_handler(f: &ImplItemFn, args: &mut HandlerArgs, self_ty: &Type, cx: &mu
                     fail(
                         cx,
                         pt,
-                        "only one `&mut Context<Self>` parameter is allowed".into(),
+                        "only one `&mut Context<Self>` parameter is allowed; remove this one"
+                            .into(),
                     );
                 }
                 ctx_seen = true;
@@ -389,7 +394,7 @@ fn parse_handler(f: &ImplItemFn, args: &mut HandlerArgs, self_ty: &Type, cx: &mu
                 fail(
                     cx,
                     pt,
-                    "only one `ReplyTo<..>` parameter is allowed: it is the one reply of this handler".into(),
+                    "only one `ReplyTo<..>` parameter is allowed: it is the one reply of this handler; remove this one".into(),
                 );
             }
             deferred = Some(replace_self(t, self_ty));
