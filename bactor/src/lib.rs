@@ -24,6 +24,8 @@ pub mod router;
 mod supervision;
 mod syslane;
 mod system;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 mod trace;
 
 pub use actor::Actor;

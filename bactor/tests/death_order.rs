@@ -147,3 +147,41 @@ async fn a_watched_actors_messages_come_before_its_termination_notice() {
     assert_eq!(check(&log), TRIALS / 4);
     system.shutdown().await;
 }
+
+/// Tells the probe its pid, then stops.
+#[actor]
+struct Reporter {
+    probe: bactor::testkit::ProbeRef<Pid>,
+}
+
+#[actor]
+impl Reporter {
+    #[handler]
+    async fn report_and_stop(&mut self, ctx: &mut Context<Self>) {
+        let _ = self.probe.tell(ctx.pid()).await;
+        ctx.stop();
+    }
+}
+
+// The same guarantee seen from a test probe (the test kit's death watch).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_hears_a_watched_actors_messages_before_its_death() {
+    use bactor::testkit::TestProbe;
+
+    let system = ActorSystem::new();
+    let mut probe = TestProbe::<Pid>::new(&system).await;
+    for _ in 0..TRIALS / 4 {
+        let probe_ref = probe.actor_ref();
+        let reporter = system
+            .spawn(move || Reporter {
+                probe: probe_ref.clone(),
+            })
+            .await
+            .unwrap();
+        probe.watch(&reporter).await;
+        reporter.report_and_stop().tell().await.unwrap();
+        probe.expect_msg_eq(reporter.pid()).await;
+        assert!(probe.expect_terminated(reporter.pid()).await.is_normal());
+    }
+    system.shutdown().await;
+}

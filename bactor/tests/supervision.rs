@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bactor::Strategy;
 use bactor::prelude::*;
+use bactor::testkit::{TestSupervisor, clock};
 
 mod common;
 use common::{decision, no_hang, restarted};
@@ -598,6 +599,7 @@ async fn a_top_level_escalate_from_the_default_guardian_restarts_too() {
     no_hang(system.shutdown()).await;
 }
 
+// Written with the test kit: a recording supervisor and the paused clock.
 #[tokio::test(start_paused = true)]
 async fn backoff_grows_exponentially_and_queued_messages_survive() {
     let system = ActorSystem::new();
@@ -609,41 +611,25 @@ async fn backoff_grows_exponentially_and_queued_messages_survive() {
             Duration::from_millis(100),
             Duration::from_millis(500),
         ));
-    let mut events = system.events().subscribe();
-    no_hang(spawn_boss(
-        &system,
-        "b",
-        strategy,
-        vec![Spec::Worker("w")],
-        &log,
-    ))
-    .await;
-    let w = find(&system, "w");
-    let mut delays = Vec::new();
-    for _ in 0..4 {
-        let start = tokio::time::Instant::now();
-        no_hang(w.boom().tell()).await.unwrap();
-        let e = no_hang(decision(&mut events, w.pid())).await;
-        // Messages sent during the backoff wait in the mailbox.
-        for _ in 0..3 {
-            no_hang(w.incr().tell()).await.unwrap();
-        }
-        no_hang(restarted(&mut events, w.pid())).await;
-        delays.push((e.delay, start.elapsed()));
-        assert_eq!(
-            no_hang(w.get()).await.unwrap().0,
-            3,
-            "queued messages were handled"
-        );
+    let mut sup = TestSupervisor::new(&system, strategy).await;
+    let w = sup.spawn(worker("w", &log)).await.unwrap();
+    for planned in [100, 200, 400, 500] {
+        let ((), took) = clock::timed(async {
+            w.boom().tell().await.unwrap();
+            let decided = sup.expect_directive(Directive::Restart).await;
+            assert_eq!(decided.delay, Duration::from_millis(planned));
+            // Messages sent during the backoff wait in the mailbox.
+            for _ in 0..3 {
+                w.incr().tell().await.unwrap();
+            }
+            sup.expect_restarted(w.pid()).await;
+        })
+        .await;
+        // On the paused clock the restart comes exactly when its backoff ends.
+        assert_eq!(took, Duration::from_millis(planned));
+        assert_eq!(w.get().await.unwrap().0, 3, "queued messages were handled");
     }
-    let planned: Vec<u64> = delays.iter().map(|(d, _)| d.as_millis() as u64).collect();
-    assert_eq!(planned, [100, 200, 400, 500]);
-    for (planned, actual) in delays {
-        assert!(
-            actual >= planned,
-            "restarted after {actual:?}, before its backoff {planned:?}"
-        );
-    }
+    assert_eq!(sup.failures().len(), 4);
     no_hang(system.shutdown()).await;
 }
 
@@ -655,27 +641,14 @@ async fn backoff_resets_after_a_quiet_period() {
         Backoff::exponential(Duration::from_millis(100), Duration::from_secs(5))
             .reset_after(Duration::from_secs(1)),
     );
-    let mut events = system.events().subscribe();
-    no_hang(spawn_boss(
-        &system,
-        "b",
-        strategy,
-        vec![Spec::Worker("w")],
-        &log,
-    ))
-    .await;
-    let w = find(&system, "w");
+    let mut sup = TestSupervisor::new(&system, strategy).await;
+    let w = sup.spawn(worker("w", &log)).await.unwrap();
     let mut planned = Vec::new();
     for pause in [0, 0, 2_000] {
-        tokio::time::sleep(Duration::from_millis(pause)).await;
-        no_hang(w.boom().tell()).await.unwrap();
-        planned.push(
-            no_hang(decision(&mut events, w.pid()))
-                .await
-                .delay
-                .as_millis(),
-        );
-        no_hang(restarted(&mut events, w.pid())).await;
+        clock::advance(Duration::from_millis(pause)).await;
+        w.boom().tell().await.unwrap();
+        planned.push(sup.expect_failure().await.delay.as_millis());
+        sup.expect_restarted(w.pid()).await;
     }
     assert_eq!(planned, [100, 200, 100]);
     no_hang(system.shutdown()).await;

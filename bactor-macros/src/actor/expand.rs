@@ -741,6 +741,13 @@ fn expand_dispatch_arm(m: &ActorImpl<'_>, h: &Handler) -> TokenStream {
         };
     }
     if h.fail_on_error {
+        // Spanned on the error type: one that does not convert into `ActorError` is
+        // reported there.
+        let err_span = crate::types::result_args(&h.reply)
+            .map_or_else(proc_macro2::Span::call_site, |(_, err)| err.span());
+        let into_actor_error = quote_spanned! {err_span=>
+            ::core::convert::Into::<#krate::__private::ActorError>::into(__bactor_error)
+        };
         return quote! {
             #msg::#variant { #(#pattern,)* __bactor_reply } => {
                 match #call {
@@ -755,9 +762,7 @@ fn expand_dispatch_arm(m: &ActorImpl<'_>, h: &Handler) -> TokenStream {
                         if let ::core::option::Option::Some(__bactor_reply) = __bactor_reply {
                             __bactor_reply.fail();
                         }
-                        return ::core::result::Result::Err(
-                            ::core::convert::Into::<#krate::__private::ActorError>::into(__bactor_error),
-                        );
+                        return ::core::result::Result::Err(#into_actor_error);
                     }
                 }
             }
