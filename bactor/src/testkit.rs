@@ -675,7 +675,7 @@ impl TestSupervisor {
 
 /// Tokio's paused clock, for timers, receive timeouts and backoff.
 ///
-/// Start the test with `#[tokio::test(start_paused = true)]` (or call [`pause`]): time
+/// Start the test with `#[tokio::test(start_paused = true)]` (or call [`pause`](clock::pause)): time
 /// then stands still until the test advances it, or until every task waits, when tokio
 /// jumps to the next timer. Time-based behaviour runs instantly and exactly.
 ///
