@@ -65,6 +65,10 @@ pub(crate) enum WriteError {
 
 /// What a SQL backend provides to the group-commit writer.
 pub(crate) trait BatchBackend: Send + Sync + 'static {
+    /// The `store` label of its metrics (`sqlite`, `postgres`).
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    const STORE: &'static str;
+
     /// One statement: insert the rows of each append (`batch`, at most one per id), all
     /// of an append's rows or none, and return whether each went in, in order. An append
     /// whose `check` is set goes in only if its `expected` is 0 or the journal holds that
@@ -197,6 +201,8 @@ async fn writer<B: BatchBackend>(
 ) {
     let mut batch: Vec<Append> = Vec::new();
     let mut known = Known::default();
+    #[cfg(feature = "metrics")]
+    let metrics = FlushMetrics::new(B::STORE);
     while let Some(first) = rx.recv().await {
         let mut rows = first.events.len();
         batch.push(first);
@@ -209,7 +215,11 @@ async fn writer<B: BatchBackend>(
                 Err(_) => break,
             }
         }
+        #[cfg(feature = "metrics")]
+        let started = std::time::Instant::now();
         let results = write_batch(&*backend, &batch, &known).await;
+        #[cfg(feature = "metrics")]
+        metrics.flushed(rows, started, &results);
         known.learn(&batch, &results);
         if results.iter().any(Result::is_ok) {
             committed.send_modify(|n| *n += 1);
@@ -223,6 +233,45 @@ async fn writer<B: BatchBackend>(
         for (append, result) in batch.drain(..).zip(results) {
             // The appender may have given up waiting; the write stands either way.
             let _ = append.reply.send(result);
+        }
+    }
+}
+
+/// The metrics of one store's writer (feature `metrics`).
+#[cfg(feature = "metrics")]
+struct FlushMetrics {
+    flushes: metrics::Counter,
+    errors: metrics::Counter,
+    events: metrics::Histogram,
+    commit: metrics::Histogram,
+}
+
+#[cfg(feature = "metrics")]
+impl FlushMetrics {
+    fn new(store: &'static str) -> Self {
+        FlushMetrics {
+            flushes: metrics::counter!("bactor_persist_flushes_total", "store" => store),
+            errors: metrics::counter!("bactor_persist_flush_errors_total", "store" => store),
+            events: metrics::histogram!("bactor_persist_batch_events", "store" => store),
+            commit: metrics::histogram!("bactor_persist_commit_seconds", "store" => store),
+        }
+    }
+
+    fn flushed(
+        &self,
+        rows: usize,
+        started: std::time::Instant,
+        results: &[Result<u64, StoreError>],
+    ) {
+        self.commit.record(started.elapsed());
+        self.flushes.increment(1);
+        self.events.record(rows as f64);
+        // A conflict is one append's verdict; anything else failed the flush.
+        if results
+            .iter()
+            .any(|r| matches!(r, Err(e) if !matches!(e, StoreError::Conflict { .. })))
+        {
+            self.errors.increment(1);
         }
     }
 }

@@ -144,6 +144,8 @@ impl Backend {
 }
 
 impl BatchBackend for Backend {
+    const STORE: &'static str = "postgres";
+
     fn insert_checked<'a>(
         &'a self,
         batch: &'a [Append],

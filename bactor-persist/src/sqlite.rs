@@ -125,6 +125,8 @@ impl Backend {
 }
 
 impl BatchBackend for Backend {
+    const STORE: &'static str = "sqlite";
+
     fn insert_checked<'a>(
         &'a self,
         batch: &'a [Append],

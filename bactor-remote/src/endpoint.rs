@@ -1200,6 +1200,7 @@ async fn dialler(inner: Arc<Inner>, address: String, rx: QueueRx, weak: WeakQueu
         failures += 1;
         if fatal || inner.is_stopping() || started.elapsed() >= inner.down_after {
             if !inner.is_stopping() {
+                crate::meter::node_down(&address);
                 inner.inbound.event(EndpointEvent::Down {
                     address: address.clone(),
                     reason: reason.clone(),
@@ -1219,6 +1220,7 @@ async fn dialler(inner: Arc<Inner>, address: String, rx: QueueRx, weak: WeakQueu
             () = tokio::time::sleep(wait) => {}
             _ = stopping.wait_for(|s| *s) => {}
         }
+        crate::meter::reconnect(&address);
     }
 }
 
@@ -1226,6 +1228,7 @@ async fn dialler(inner: Arc<Inner>, address: String, rx: QueueRx, weak: WeakQueu
 fn redial(inner: &Arc<Inner>, address: &str) {
     let mut peers = inner.peers();
     if !peers.contains_key(address) {
+        crate::meter::reconnect(address);
         let queue = dial(inner, address);
         peers.insert(address.to_owned(), queue);
     }
@@ -1429,14 +1432,16 @@ async fn write(
             .min(peer.max_frame_bytes as usize),
         max_envelopes: inner.limits.max_envelopes,
     };
+    let sent = crate::meter::Traffic::sent(address);
     let mut batch = BatchBuilder::new(limits);
     let mut carried: Option<Envelope> = None;
     let mut system: Option<Envelope> = None;
     let mut beats = 0u64;
+
     loop {
         // The control lane first: system envelopes never wait behind user traffic.
         if let Err(reason) =
-            write_system(inner, &mut queue, &mut system, &out, limits, is_dead).await
+            write_system(inner, &mut queue, &mut system, &out, limits, &sent, is_dead).await
         {
             give_up(inner, address, queue, weak, reason.clone()).await;
             return (reason, true);
@@ -1498,8 +1503,13 @@ async fn write(
         if batch.is_empty() {
             continue;
         }
+        let (bytes, envelopes) = (batch.frame_len(), batch.len());
         let frame = batch.finish();
-        if let Err((frame, reason)) = send_frame(&out, frame, is_dead).await {
+        let outcome = send_frame(&out, frame, is_dead).await;
+        if outcome.is_ok() {
+            sent.frame(bytes, envelopes);
+        }
+        if let Err((frame, reason)) = outcome {
             // The batch never left: hand its envelopes back, then the rest of the queue.
             let unsent = match frame.body {
                 Some(Body::Batch(b)) => unpack(b).unwrap_or_default(),
@@ -1526,6 +1536,7 @@ async fn write_system(
     first: &mut Option<Envelope>,
     out: &mpsc::Sender<Frame>,
     limits: Limits,
+    sent: &crate::meter::Traffic,
     is_dead: &mut watch::Receiver<Option<String>>,
 ) -> Result<(), String> {
     let mut next = first.take().or_else(|| queue.sys.try_recv().ok());
@@ -1554,6 +1565,7 @@ async fn write_system(
         if batch.is_empty() {
             continue;
         }
+        let envelopes = batch.len();
         let system = match batch.finish().body {
             Some(Body::Batch(b)) => b,
             _ => continue,
@@ -1561,8 +1573,14 @@ async fn write_system(
         let control = proto::Control {
             body: Some(proto::control::Body::System(system)),
         };
-        if let Err((frame, reason)) = send_frame(out, frame(Body::Control(control)), is_dead).await
-        {
+        let control = frame(Body::Control(control));
+        // System frames are few: their size is computed whether metrics are on or not.
+        let bytes = prost::Message::encoded_len(&control);
+        let outcome = send_frame(out, control, is_dead).await;
+        if outcome.is_ok() {
+            sent.frame(bytes, envelopes);
+        }
+        if let Err((frame, reason)) = outcome {
             let unsent = match frame.body {
                 Some(Body::Control(proto::Control {
                     body: Some(proto::control::Body::System(b)),
@@ -1615,6 +1633,7 @@ async fn read(
     keep: Option<mpsc::Sender<Frame>>,
     dead: watch::Sender<Option<String>>,
 ) {
+    let received = crate::meter::Traffic::received(&from.address);
     let reason = loop {
         let frame = match tokio::time::timeout(inner.peer_timeout, frames.next()).await {
             Err(_) => {
@@ -1625,7 +1644,7 @@ async fn read(
             Ok(Some(Ok(frame))) => frame,
         };
         match frame.body {
-            Some(Body::Batch(batch)) => match unpack(batch) {
+            Some(Body::Batch(batch)) => match unpack_counted(batch, &received) {
                 Ok(envelopes) => {
                     let mut envelopes = envelopes.into_iter();
                     while let Some(wait) = inner.inbound.deliver_frame(&from, &mut envelopes) {
@@ -1637,7 +1656,7 @@ async fn read(
             },
             Some(Body::Control(proto::Control {
                 body: Some(proto::control::Body::System(batch)),
-            })) => match unpack(batch) {
+            })) => match unpack_counted(batch, &received) {
                 Ok(envelopes) => {
                     for envelope in envelopes {
                         inner.inbound.deliver(&from, envelope);
@@ -1651,6 +1670,21 @@ async fn read(
     };
     let _ = dead.send(Some(reason));
     drop(keep);
+}
+
+/// Unpacks a batch received from a peer, counting it in `received` (feature `metrics`).
+fn unpack_counted(
+    batch: proto::Batch,
+    received: &crate::meter::Traffic,
+) -> Result<Vec<Envelope>, crate::WireError> {
+    #[cfg(feature = "metrics")]
+    let bytes = prost::Message::encoded_len(&batch);
+    let envelopes = unpack(batch)?;
+    #[cfg(feature = "metrics")]
+    received.frame(bytes, envelopes.len());
+    #[cfg(not(feature = "metrics"))]
+    let _ = received;
+    Ok(envelopes)
 }
 
 struct Service {

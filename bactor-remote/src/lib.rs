@@ -37,6 +37,7 @@ pub use bytes::{BufMut, Bytes, BytesMut};
 mod batch;
 pub mod endpoint;
 pub mod handshake;
+mod meter;
 mod payload;
 pub mod transport;
 

@@ -63,6 +63,10 @@ pub(crate) struct RefInner<M> {
     pub(crate) restarts: std::sync::atomic::AtomicU8,
     /// Waited for through the user lane's notifier ([`UserTx::notify`]).
     terminated: AtomicBool,
+    /// The metrics of the actor's type (feature `metrics`; `None` for remote refs and
+    /// systems whose metrics are off).
+    #[cfg(feature = "metrics")]
+    pub(crate) metrics: Option<Arc<crate::metrics::TypeMetrics>>,
 }
 
 impl<M> RefInner<M> {
@@ -86,6 +90,8 @@ impl<M> RefInner<M> {
             failures: std::sync::atomic::AtomicU16::new(0),
             restarts: std::sync::atomic::AtomicU8::new(0),
             terminated: AtomicBool::new(false),
+            #[cfg(feature = "metrics")]
+            metrics: None,
         }
     }
 
@@ -260,6 +266,10 @@ impl<M> RefInner<M> {
     /// One more failure (saturating).
     pub(crate) fn failed_one(&self) {
         use std::sync::atomic::Ordering::Relaxed;
+        #[cfg(feature = "metrics")]
+        if let Some(m) = &self.metrics {
+            m.failures.increment(1);
+        }
         let n = self.failures.load(Relaxed);
         self.failures.store(n.saturating_add(1), Relaxed);
     }
@@ -267,6 +277,10 @@ impl<M> RefInner<M> {
     /// One more restart (saturating).
     pub(crate) fn restarted_one(&self) {
         use std::sync::atomic::Ordering::Relaxed;
+        #[cfg(feature = "metrics")]
+        if let Some(m) = &self.metrics {
+            m.restarts.increment(1);
+        }
         let n = self.restarts.load(Relaxed);
         self.restarts.store(n.saturating_add(1), Relaxed);
     }
@@ -372,6 +386,12 @@ impl<A: Actor> ActorRef<A> {
     /// This is the generic ask, for actors whose messages carry a [`ReplyTo`]; actors
     /// written with `#[actor]` get one typed method per handler instead.
     pub async fn ask<R>(&self, make: impl FnOnce(ReplyTo<R>) -> A::Msg) -> Result<R, AskError> {
+        #[cfg(feature = "metrics")]
+        let asked = self
+            .inner
+            .metrics
+            .as_deref()
+            .map(|m| (m, crate::metrics::TypeMetrics::now()));
         let (tx, rx) = oneshot::channel();
         if self
             .inner
@@ -381,7 +401,12 @@ impl<A: Actor> ActorRef<A> {
         {
             return Err(AskError::Dead);
         }
-        Reply::into_result(rx.await)
+        let reply = Reply::into_result(rx.await);
+        #[cfg(feature = "metrics")]
+        if let Some((m, at)) = asked {
+            m.ask_time.record(at.elapsed());
+        }
+        reply
     }
 
     /// Stops the actor: a system message that overtakes queued user messages. The message

@@ -480,6 +480,10 @@ impl<A: Actor> Cell<A> {
                 handled += 1;
                 // Counted as it is taken: an asker that got its reply sees it counted.
                 self.ctx.myself().inner.handled_one();
+                #[cfg(feature = "metrics")]
+                if let Some(m) = &self.ctx.myself().inner.metrics {
+                    m.handled.increment(1);
+                }
                 if A::HAS_BEHAVIOR
                     && let Admit::Not(otherwise) = actor.admit(&msg)
                 {
@@ -517,6 +521,14 @@ impl<A: Actor> Cell<A> {
             // The handler's future is made where it is awaited: made before, it was built
             // on the stack and then copied into the task (168 bytes for a handler that
             // tells, and a stalled load right after).
+            #[cfg(feature = "metrics")]
+            let timed = self
+                .ctx
+                .myself()
+                .inner
+                .metrics
+                .is_some()
+                .then(crate::metrics::TypeMetrics::now);
             let outcome = failure(
                 traced!(
                     catch_unwind(actor.handle(msg, &mut self.ctx)),
@@ -527,6 +539,10 @@ impl<A: Actor> Cell<A> {
                 )
                 .await,
             );
+            #[cfg(feature = "metrics")]
+            if let (Some(at), Some(m)) = (timed, &self.ctx.myself().inner.metrics) {
+                m.handler_time.record(at.elapsed());
+            }
             if let (Some((layers, _)), Some(started)) = (self.receive.as_deref(), started) {
                 let pid = self.ctx.pid();
                 receive_after::<A>(layers, pid, name, &outcome, started, &self.ctx.headers);

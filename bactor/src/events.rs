@@ -165,6 +165,10 @@ enum Subscriber {
 pub struct EventStream {
     subscribers: Mutex<Vec<Subscriber>>,
     count: AtomicUsize,
+    /// Dead letters are counted in `bactor_dead_letters_total` (feature `metrics`, unless
+    /// the system's metrics are off).
+    #[cfg(feature = "metrics")]
+    pub(crate) metered: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for EventStream {
@@ -180,6 +184,8 @@ impl EventStream {
         Arc::new(EventStream {
             subscribers: Mutex::new(Vec::new()),
             count: AtomicUsize::new(0),
+            #[cfg(feature = "metrics")]
+            metered: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -262,6 +268,10 @@ impl EventStream {
 
     pub(crate) fn dead_letter(&self, recipient: Pid, message: &'static str) {
         crate::trace::dead_letter(recipient, message);
+        #[cfg(feature = "metrics")]
+        if self.metered.load(Ordering::Relaxed) {
+            crate::metrics::dead_letter(message);
+        }
         self.publish(SystemEvent::DeadLetter(DeadLetter { recipient, message }));
     }
 }

@@ -11,6 +11,8 @@ mod error;
 mod events;
 pub mod headers;
 pub mod mailbox;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 pub mod middleware;
 mod panics;
 #[cfg(feature = "persist")]

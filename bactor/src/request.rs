@@ -198,6 +198,8 @@ where
             state: AskState::Start(self.target, self.msg, self.attach),
             priority: self.priority,
             shape: PhantomData,
+            #[cfg(feature = "metrics")]
+            asked: None,
         }
     }
 }
@@ -216,6 +218,9 @@ pub struct Ask<'a, A: Actor, R, S> {
     state: AskState<'a, A, R>,
     priority: Option<Priority>,
     shape: PhantomData<fn() -> S>,
+    /// When it was sent, for `bactor_ask_seconds` (feature `metrics`).
+    #[cfg(feature = "metrics")]
+    asked: Option<(&'a crate::metrics::TypeMetrics, std::time::Instant)>,
 }
 
 // No field is ever pinned in place: the send future is boxed and the receiver is `Unpin`.
@@ -246,6 +251,14 @@ where
         loop {
             match std::mem::replace(&mut this.state, AskState::Done) {
                 AskState::Start(target, mut msg, attach) => {
+                    #[cfg(feature = "metrics")]
+                    {
+                        this.asked = target
+                            .inner
+                            .metrics
+                            .as_deref()
+                            .map(|m| (m, crate::metrics::TypeMetrics::now()));
+                    }
                     let (tx, rx) = oneshot::channel();
                     attach(&mut msg, ReplyTo::new(tx));
                     match target.inner.try_push(msg, this.priority, &target.headers) {
@@ -280,6 +293,10 @@ where
                         return Poll::Pending;
                     }
                     Poll::Ready(r) => {
+                        #[cfg(feature = "metrics")]
+                        if let Some((m, at)) = this.asked.take() {
+                            m.ask_time.record(at.elapsed());
+                        }
                         return Poll::Ready(match Reply::into_result(r) {
                             Ok(reply) => S::ok(reply),
                             Err(e) => S::err(e),

@@ -265,6 +265,9 @@ struct SystemInner {
     /// The node this system is part of (feature `remote`).
     #[cfg(feature = "remote")]
     remote: std::sync::OnceLock<Arc<crate::remote::NodeShared>>,
+    /// The handles of each actor type (feature `metrics`; `None` when off).
+    #[cfg(feature = "metrics")]
+    metrics: Option<crate::metrics::SystemMetrics>,
 }
 
 /// A set of actors with a shared registry, event stream and lifetime.
@@ -348,9 +351,28 @@ pub struct ActorSystemBuilder {
     persistence: Option<crate::Persistence>,
     receive: crate::middleware::LayerList<dyn crate::middleware::ReceiveMiddleware>,
     send: crate::middleware::LayerList<dyn crate::middleware::SendMiddleware>,
+    #[cfg(feature = "metrics")]
+    metrics: Option<Duration>,
 }
 
 impl ActorSystemBuilder {
+    /// Whether the system records [metrics](crate::metrics) (feature `metrics`; on by
+    /// default). Off, no metric is recorded and nothing is timed.
+    #[cfg(feature = "metrics")]
+    pub fn metrics(mut self, on: bool) -> Self {
+        self.metrics = on.then_some(self.metrics.unwrap_or(Duration::from_secs(1)));
+        self
+    }
+
+    /// How often the gauges (`bactor_actors`, `bactor_mailbox_depth`,
+    /// `bactor_mailbox_depth_max`) are sampled (feature `metrics`; default 1 s). Turns
+    /// metrics on.
+    #[cfg(feature = "metrics")]
+    pub fn metrics_interval(mut self, interval: Duration) -> Self {
+        self.metrics = Some(interval.max(Duration::from_millis(1)));
+        self
+    }
+
     /// Adds a layer around every handler invocation of every actor of the system
     /// (outside the actors' own layers). See [`middleware`](crate::middleware).
     pub fn receive_middleware(mut self, layer: impl crate::middleware::ReceiveMiddleware) -> Self {
@@ -430,13 +452,18 @@ impl ActorSystemBuilder {
 
     /// Builds the system. Actors run on the tokio runtime that spawns them.
     pub fn build(self) -> ActorSystem {
+        let events = EventStream::new();
+        #[cfg(feature = "metrics")]
+        events
+            .metered
+            .store(self.metrics.is_some(), Ordering::Relaxed);
         ActorSystem {
             inner: Arc::new(SystemInner {
                 node: self.node,
                 incarnation: self.incarnation.unwrap_or_else(fresh_incarnation),
                 next_id: AtomicU64::new(1),
                 registry: Mutex::new(Registry::default()),
-                events: EventStream::new(),
+                events,
                 shutting_down: AtomicBool::new(false),
                 all_stopped: Notify::new(),
                 mailbox: self.mailbox,
@@ -449,6 +476,8 @@ impl ActorSystemBuilder {
                 send: self.send.0,
                 #[cfg(feature = "remote")]
                 remote: std::sync::OnceLock::new(),
+                #[cfg(feature = "metrics")]
+                metrics: self.metrics.map(crate::metrics::SystemMetrics::new),
             }),
         }
     }
@@ -483,6 +512,8 @@ impl ActorSystem {
             persistence: None,
             receive: Default::default(),
             send: Default::default(),
+            #[cfg(feature = "metrics")]
+            metrics: Some(Duration::from_secs(1)),
         }
     }
 
@@ -1099,6 +1130,26 @@ impl ActorSystem {
             std::any::type_name::<A>,
         );
         inner.send_layers = crate::middleware::combine(&self.inner.send, &props.send);
+        #[cfg(feature = "metrics")]
+        if let Some(metrics) = &self.inner.metrics {
+            inner.metrics = Some(metrics.of(std::any::type_name::<A>()));
+            let system = Arc::downgrade(&self.inner);
+            metrics.start_sampler(move || {
+                let system = ActorSystem {
+                    inner: system.upgrade()?,
+                };
+                if system.is_shutting_down() {
+                    return None;
+                }
+                let reg = system.registry();
+                Some(
+                    reg.actors
+                        .values()
+                        .map(|e| (e.typed.type_name(), e.typed.queued()))
+                        .collect(),
+                )
+            });
+        }
         let inner = Arc::new(inner);
         let user_rx = user_rx.unwrap_or_else(|| UserRx::channel(Arc::clone(&inner)));
         let actor_ref = ActorRef::<A>::from_inner(inner);
