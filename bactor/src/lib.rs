@@ -7,6 +7,8 @@ mod actor_ref;
 pub mod behavior;
 mod cell;
 mod context;
+#[cfg(feature = "dashboard")]
+pub mod dashboard;
 mod error;
 mod events;
 pub mod headers;

@@ -439,6 +439,15 @@ impl NodeShared {
         lock(&self.incarnations).get(address).copied()
     }
 
+    /// Every node this one has met, with the incarnation it runs (the last one met).
+    #[cfg_attr(not(feature = "dashboard"), allow(dead_code))]
+    pub(crate) fn peers(&self) -> Vec<(String, u64)> {
+        lock(&self.incarnations)
+            .iter()
+            .map(|(address, incarnation)| (address.to_string(), *incarnation))
+            .collect()
+    }
+
     pub(crate) fn send_system(&self, address: &str, envelope: Wire) {
         self.endpoint.send_system(address, envelope);
     }
