@@ -36,7 +36,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -154,6 +154,7 @@ impl Dashboard {
             }
         }
         let collector = tokio::spawn(collect(
+            self.system.clone(),
             self.system.events().subscribe(),
             Arc::clone(&recent),
         ));
@@ -295,6 +296,13 @@ struct Recent {
     dead_letters: VecDeque<DeadLetterView>,
     dead_letters_total: u64,
     peers: BTreeMap<String, PeerView>,
+    /// Messages per second of each actor (by id) over the last second, and the counts
+    /// they were taken from.
+    rates: HashMap<u64, f64>,
+    handled: HashMap<u64, u32>,
+    /// The names of the named actors seen (by id), to name the recipients of dead
+    /// letters after they stopped. Forgotten past 10,000.
+    names: HashMap<u64, String>,
 }
 
 impl Recent {
@@ -305,7 +313,35 @@ impl Recent {
             dead_letters: VecDeque::new(),
             dead_letters_total: 0,
             peers: BTreeMap::new(),
+            rates: HashMap::new(),
+            handled: HashMap::new(),
+            names: HashMap::new(),
         }
+    }
+
+    /// Takes each actor's handled count, `elapsed` after the last time.
+    fn sample(&mut self, actors: &[crate::ActorInfo], elapsed: Duration) {
+        let secs = elapsed.as_secs_f64().max(1e-3);
+        let mut handled = HashMap::with_capacity(actors.len());
+        self.rates.clear();
+        for a in actors {
+            let id = a.pid.id();
+            if let Some(before) = self.handled.get(&id) {
+                // The count wraps at 2^32.
+                self.rates
+                    .insert(id, f64::from(a.handled.wrapping_sub(*before)) / secs);
+            }
+            handled.insert(id, a.handled);
+            if let Some(name) = &a.name
+                && !self.names.contains_key(&id)
+            {
+                if self.names.len() >= 10_000 {
+                    self.names.clear();
+                }
+                self.names.insert(id, name.clone());
+            }
+        }
+        self.handled = handled;
     }
 
     /// Forgets what is older than the history or beyond the most kept.
@@ -341,6 +377,7 @@ impl Recent {
                 self.dead_letters.push_back(DeadLetterView {
                     at_ms,
                     recipient: d.recipient.to_string(),
+                    recipient_name: self.names.get(&d.recipient.id()).cloned(),
                     message: d.message,
                 });
             }
@@ -386,10 +423,24 @@ impl Recent {
     }
 }
 
-/// Keeps `recent` up to date from the system's events until the system is gone.
-async fn collect(mut events: crate::Subscription, recent: Arc<Mutex<Recent>>) {
-    while let Some(event) = events.recv().await {
-        lock(&recent).record(event);
+/// Keeps `recent` up to date from the system's events until the system is gone, and
+/// samples the actors' message rates every second.
+async fn collect(system: ActorSystem, mut events: crate::Subscription, recent: Arc<Mutex<Recent>>) {
+    let mut ticks = tokio::time::interval(Duration::from_secs(1));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Some(event) => lock(&recent).record(event),
+                None => return,
+            },
+            now = ticks.tick() => {
+                let actors = system.actors();
+                lock(&recent).sample(&actors, now - last);
+                last = now;
+            }
+        }
     }
 }
 
@@ -409,6 +460,7 @@ struct DecisionView {
 struct DeadLetterView {
     at_ms: u64,
     recipient: String,
+    recipient_name: Option<String>,
     message: &'static str,
 }
 
@@ -429,6 +481,8 @@ struct ActorView {
     parent: Option<u64>,
     mailbox: u64,
     handled: u32,
+    /// Messages per second over the last second.
+    rate: f64,
     failures: u32,
     restarts: u32,
     last_failure: Option<String>,
@@ -500,28 +554,29 @@ async fn state(State(shared): State<Arc<Shared>>, headers: HeaderMap, uri: Uri) 
     if !authorized(&shared, &headers, &uri) {
         return refused();
     }
-    let actors = shared
-        .system
-        .actors()
-        .into_iter()
-        .map(|a| ActorView {
-            pid: a.pid.to_string(),
-            id: a.pid.id(),
-            type_name: a.type_name,
-            name: a.name,
-            parent: a.parent.map(|p| p.id()),
-            mailbox: a.mailbox,
-            handled: a.handled,
-            failures: a.failures,
-            restarts: a.restarts,
-            last_failure: a.last_failure,
-        })
-        .collect();
+    let actors = shared.system.actors();
     let now = now_ms();
-    let (decisions, dead_letters, dead_letters_total, peers) = {
+    let (actors, decisions, dead_letters, dead_letters_total, peers) = {
         let mut recent = lock(&shared.recent);
         recent.prune(now);
+        let actors: Vec<ActorView> = actors
+            .into_iter()
+            .map(|a| ActorView {
+                pid: a.pid.to_string(),
+                id: a.pid.id(),
+                type_name: a.type_name,
+                name: a.name,
+                parent: a.parent.map(|p| p.id()),
+                mailbox: a.mailbox,
+                handled: a.handled,
+                rate: recent.rates.get(&a.pid.id()).copied().unwrap_or(0.0),
+                failures: a.failures,
+                restarts: a.restarts,
+                last_failure: a.last_failure,
+            })
+            .collect();
         (
+            actors,
             recent.decisions.iter().cloned().collect(),
             recent.dead_letters.iter().cloned().collect(),
             recent.dead_letters_total,
@@ -601,6 +656,7 @@ mod tests {
             recent.dead_letters.push_back(DeadLetterView {
                 at_ms: 1_000_000 + i,
                 recipient: String::new(),
+                recipient_name: None,
                 message: "m",
             });
         }
