@@ -43,7 +43,8 @@ pub(crate) fn stopped(pid: Pid, reason: &crate::StopReason) {
 #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
 pub(crate) fn failed(pid: Pid, error: &crate::ActorError, message: Option<&'static str>) {
     #[cfg(feature = "tracing")]
-    tracing::warn!(target: "bactor", %pid, %error, message, "actor failed");
+    // `message` is the event's own text in `tracing`: the message's name is `handler`.
+    tracing::warn!(target: "bactor", %pid, %error, handler = message, "actor failed");
 }
 
 #[cfg(feature = "tracing")]
@@ -62,7 +63,7 @@ pub(crate) fn decided(e: &SupervisorEvent) {
 #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
 pub(crate) fn dead_letter(recipient: Pid, message: &'static str) {
     #[cfg(feature = "tracing")]
-    tracing::debug!(target: "bactor", %recipient, message, "dead letter");
+    tracing::debug!(target: "bactor", %recipient, letter = message, "dead letter");
 }
 
 /// The span of one remote send or receive, entered while it lives (feature `tracing`;

@@ -4,8 +4,8 @@
 //! request without its token.
 //!
 //! Needs `chromium` and `chromedriver` (Debian: `apt-get install chromium
-//! chromium-driver`). Without them the test says so and passes, unless
-//! `BACTOR_REQUIRE_SERVICES=1` (set by `.ci/run`), where it fails.
+//! chromium-driver`). Without them the test prints a `*** SKIPPED` line and passes,
+//! unless `BACTOR_REQUIRE_SERVICES=1` (set by `.ci/run`), where it fails.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -50,17 +50,32 @@ fn browser() -> Option<(PathBuf, PathBuf)> {
                 .map(|(n, _)| *n)
                 .collect::<Vec<_>>()
                 .join(" and ");
-            let message = format!(
-                "the dashboard's browser test needs {missing} on the PATH \
-                 (apt-get install chromium chromium-driver)"
-            );
-            if std::env::var("BACTOR_REQUIRE_SERVICES").as_deref() == Ok("1") {
-                panic!("{message}");
+            let why = "apt-get install chromium chromium-driver";
+            let test = std::thread::current().name().unwrap_or("?").to_owned();
+            if services_required() {
+                panic!(
+                    "{test}: {missing} required (BACTOR_REQUIRE_SERVICES) but not on the PATH ({why})"
+                );
             }
-            eprintln!("SKIPPED: {message}");
+            // Past libtest's capture (`eprintln!` would be captured), as the Postgres
+            // tests' skips are.
+            let _ = writeln!(
+                std::io::stderr(),
+                "*** SKIPPED {test}: no {missing} on the PATH ({why})"
+            );
             None
         }
     }
+}
+
+/// `BACTOR_REQUIRE_SERVICES` as the other tests read it: `1`, `true`, `yes`, `on`.
+fn services_required() -> bool {
+    std::env::var("BACTOR_REQUIRE_SERVICES").is_ok_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "1" | "true" | "yes" | "on"
+        )
+    })
 }
 
 /// Kills its process when dropped, so that a failed assertion leaves nothing running.
