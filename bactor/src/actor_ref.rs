@@ -391,7 +391,7 @@ impl<A: Actor> ActorRef<A> {
             .inner
             .metrics
             .as_deref()
-            .map(|m| (m, crate::metrics::TypeMetrics::now()));
+            .and_then(|m| Some((m, m.start()?)));
         let (tx, rx) = oneshot::channel();
         if self
             .inner

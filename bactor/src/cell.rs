@@ -527,8 +527,8 @@ impl<A: Actor> Cell<A> {
                 .myself()
                 .inner
                 .metrics
-                .is_some()
-                .then(crate::metrics::TypeMetrics::now);
+                .as_deref()
+                .and_then(crate::metrics::TypeMetrics::start);
             let outcome = failure(
                 traced!(
                     catch_unwind(actor.handle(msg, &mut self.ctx)),

@@ -1,10 +1,10 @@
 //! Metrics through the [`metrics`](https://docs.rs/metrics) crate (feature `metrics`).
 //!
 //! With the feature on, every [`ActorSystem`](crate::ActorSystem) records the metrics
-//! below into whatever recorder is installed (for Prometheus,
-//! [`metrics-exporter-prometheus`](https://docs.rs/metrics-exporter-prometheus), or the
-//! `prometheus` feature's [`prometheus`] helper and the dashboard's `/metrics`). Install
-//! the recorder before building the system: handles are registered as actors spawn.
+//! below into the installed recorder: install it with [`install`] (any
+//! [`metrics::Recorder`]) or, for Prometheus, the `prometheus` feature's [`prometheus`]
+//! (whose text the dashboard serves at `/metrics`). Install it before building the
+//! system: handles are registered as actors spawn.
 //!
 //! | name | kind | labels | what |
 //! |---|---|---|---|
@@ -36,11 +36,15 @@
 //!
 //! # Cost
 //!
-//! Without a recorder, each message costs what `metrics` costs for a no-op handle (a
-//! branch) plus two clock reads for the handler's time, and each ask two more.
+//! Handlers and asks are timed only once a recorder is installed through [`install`] or
+//! [`prometheus`] (or after [`enable_timings`], for a recorder installed with
+//! `metrics::set_global_recorder` directly): `metrics` cannot tell bactor whether one is,
+//! and two clock reads per message would more than double the cost of a tell. Without
+//! a recorder a message costs what `metrics` costs for a no-op handle (a branch).
 //! [`ActorSystemBuilder::metrics(false)`](crate::ActorSystemBuilder::metrics) turns all
-//! of it off for one system; without the feature none of it is compiled. `benches/RESULTS.md`
-//! has the measured cost on the tell benchmark.
+//! of it off for one system; without the feature none of it is compiled.
+//! `benches/RESULTS.md` has the measured cost on the tell and ask paths, with and
+//! without a recorder.
 //!
 //! # Example
 //!
@@ -80,11 +84,55 @@
 //! ```
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ::metrics::{Counter, Histogram, Label, counter, gauge, histogram};
 
+/// Whether handlers and asks are timed: set once a recorder is installed.
+static TIMINGS: AtomicBool = AtomicBool::new(false);
+
+/// Installs `recorder` as the global `metrics` recorder and turns on the timing of
+/// handlers and asks ([`enable_timings`]).
+///
+/// Fails, handing the recorder back, if a global recorder is installed already.
+///
+/// # Example
+///
+/// ```
+/// use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
+///
+/// /// A recorder that drops everything (a real one exports or aggregates).
+/// struct Nothing;
+///
+/// impl Recorder for Nothing {
+///     fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+///     fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+///     fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+///     fn register_counter(&self, _: &Key, _: &Metadata<'_>) -> Counter { Counter::noop() }
+///     fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge { Gauge::noop() }
+///     fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram { Histogram::noop() }
+/// }
+///
+/// bactor::metrics::install(Nothing).expect("the first recorder");
+/// assert!(bactor::metrics::install(Nothing).is_err());
+/// ```
+pub fn install<R>(recorder: R) -> Result<(), ::metrics::SetRecorderError<R>>
+where
+    R: ::metrics::Recorder + Sync + 'static,
+{
+    ::metrics::set_global_recorder(recorder)?;
+    enable_timings();
+    Ok(())
+}
+
+/// Turns on the timing of handlers (`bactor_handler_seconds`) and asks
+/// (`bactor_ask_seconds`) for the actors spawned from now on. [`install`] and
+/// [`prometheus`] call it; call it after installing a recorder some other way.
+pub fn enable_timings() {
+    TIMINGS.store(true, Ordering::Relaxed);
+}
 /// The handles of one actor type, registered once per system and shared by its actors.
 pub(crate) struct TypeMetrics {
     pub(crate) handled: Counter,
@@ -92,12 +140,15 @@ pub(crate) struct TypeMetrics {
     pub(crate) ask_time: Histogram,
     pub(crate) failures: Counter,
     pub(crate) restarts: Counter,
+    /// Handlers and asks are timed (a recorder was installed when it was registered).
+    pub(crate) timed: bool,
 }
 
 impl TypeMetrics {
     fn new(actor: &'static str) -> Self {
         let labels = || [Label::from_static_parts("actor", actor)];
         TypeMetrics {
+            timed: TIMINGS.load(Ordering::Relaxed),
             handled: counter!("bactor_messages_handled_total", labels().iter()),
             handler_time: histogram!("bactor_handler_seconds", labels().iter()),
             ask_time: histogram!("bactor_ask_seconds", labels().iter()),
@@ -106,10 +157,10 @@ impl TypeMetrics {
         }
     }
 
-    /// A clock reading to time a handler or an ask with.
+    /// A clock reading to time a handler or an ask with, if they are timed.
     #[inline]
-    pub(crate) fn now() -> Instant {
-        Instant::now()
+    pub(crate) fn start(&self) -> Option<Instant> {
+        self.timed.then(Instant::now)
     }
 }
 
@@ -137,14 +188,18 @@ impl SystemMetrics {
         }
     }
 
-    /// The handles of `actor`'s type, registered on first use.
+    /// The handles of `actor`'s type, registered on first use (and again if timings
+    /// were turned on since).
     pub(crate) fn of(&self, actor: &'static str) -> Arc<TypeMetrics> {
         let mut types = self.types.lock().unwrap_or_else(|e| e.into_inner());
-        Arc::clone(
-            types
-                .entry(actor)
-                .or_insert_with(|| Arc::new(TypeMetrics::new(actor))),
-        )
+        let timed = TIMINGS.load(Ordering::Relaxed);
+        let entry = types
+            .entry(actor)
+            .or_insert_with(|| Arc::new(TypeMetrics::new(actor)));
+        if entry.timed != timed {
+            *entry = Arc::new(TypeMetrics::new(actor));
+        }
+        Arc::clone(entry)
     }
 
     /// Starts the gauge sampler once (on the runtime of the first spawn): every
@@ -233,6 +288,7 @@ pub(crate) fn dead_letter(message: &'static str) {
 pub fn prometheus()
 -> Result<metrics_exporter_prometheus::PrometheusHandle, metrics_exporter_prometheus::BuildError> {
     let handle = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?;
+    enable_timings();
     // Drains the histograms' pending samples while nobody scrapes, as the exporter's own
     // `install` does: without it they pile up until the next render. A thread, not a
     // task: the recorder outlives any runtime.

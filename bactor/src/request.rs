@@ -257,7 +257,7 @@ where
                             .inner
                             .metrics
                             .as_deref()
-                            .map(|m| (m, crate::metrics::TypeMetrics::now()));
+                            .and_then(|m| Some((m, m.start()?)));
                     }
                     let (tx, rx) = oneshot::channel();
                     attach(&mut msg, ReplyTo::new(tx));

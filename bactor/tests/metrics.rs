@@ -105,7 +105,7 @@ impl TestRecorder {
 struct Global;
 
 static RECORDER: LazyLock<TestRecorder> = LazyLock::new(|| {
-    metrics::set_global_recorder(Global).expect("no other recorder in this binary");
+    bactor::metrics::install(Global).unwrap_or_else(|_| panic!("another recorder"));
     TestRecorder::default()
 });
 
