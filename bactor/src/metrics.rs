@@ -130,6 +130,20 @@ where
 /// Turns on the timing of handlers (`bactor_handler_seconds`) and asks
 /// (`bactor_ask_seconds`) for the actors spawned from now on. [`install`] and
 /// [`prometheus`] call it; call it after installing a recorder some other way.
+///
+/// ```
+/// # struct MyRecorder;
+/// # impl metrics::Recorder for MyRecorder {
+/// #     fn describe_counter(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
+/// #     fn describe_gauge(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
+/// #     fn describe_histogram(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
+/// #     fn register_counter(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter { metrics::Counter::noop() }
+/// #     fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge { metrics::Gauge::noop() }
+/// #     fn register_histogram(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Histogram { metrics::Histogram::noop() }
+/// # }
+/// metrics::set_global_recorder(MyRecorder).unwrap();
+/// bactor::metrics::enable_timings(); // bactor cannot see that a recorder is installed
+/// ```
 pub fn enable_timings() {
     TIMINGS.store(true, Ordering::Relaxed);
 }

@@ -358,6 +358,17 @@ pub struct ActorSystemBuilder {
 impl ActorSystemBuilder {
     /// Whether the system records [metrics](crate::metrics) (feature `metrics`; on by
     /// default). Off, no metric is recorded and nothing is timed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use bactor::ActorSystem;
+    ///
+    /// // A system of hot actors kept out of the metrics.
+    /// let quiet = ActorSystem::builder().metrics(false).build();
+    /// // Gauges sampled every 100 ms instead of every second.
+    /// let watched = ActorSystem::builder().metrics_interval(Duration::from_millis(100)).build();
+    /// # drop((quiet, watched));
+    /// ```
     #[cfg(feature = "metrics")]
     pub fn metrics(mut self, on: bool) -> Self {
         self.metrics = on.then_some(self.metrics.unwrap_or(Duration::from_secs(1)));
