@@ -820,10 +820,28 @@ impl ActorSystem {
     /// # Ok(()) }
     /// ```
     pub fn actors(&self) -> Vec<crate::ActorInfo> {
+        self.oldest_actors(usize::MAX).0
+    }
+
+    /// The `max` oldest live actors (the lowest ids: a parent is older than its children,
+    /// so every listed child's parent is listed), as [`actors`](Self::actors) reports
+    /// them, and how many actors are live. For views of large systems: only the listed
+    /// actors' details are copied.
+    #[cfg_attr(not(feature = "dashboard"), allow(dead_code))]
+    pub(crate) fn oldest_actors(&self, max: usize) -> (Vec<crate::ActorInfo>, usize) {
         let reg = self.registry();
+        let total = reg.actors.len();
+        let cutoff = if max < total {
+            let mut ids: Vec<u64> = reg.actors.keys().copied().collect();
+            let (_, nth, _) = ids.select_nth_unstable(max);
+            *nth
+        } else {
+            u64::MAX
+        };
         let mut out: Vec<crate::ActorInfo> = reg
             .actors
             .iter()
+            .filter(|(id, _)| **id < cutoff)
             .map(|(id, e)| {
                 let (handled, failures, restarts) = e.typed.counters();
                 crate::ActorInfo {
@@ -855,7 +873,7 @@ impl ActorSystem {
                 out[p].children.push(child);
             }
         }
-        out
+        (out, total)
     }
 
     /// Keeps `error` as the actor's last failure, for introspection (a failure is rare:

@@ -216,6 +216,43 @@ async fn a_token_is_required_off_loopback_and_checked_when_set() {
 }
 
 #[tokio::test]
+async fn a_large_system_lists_its_oldest_actors_with_the_count() {
+    let system = ActorSystem::new();
+    system
+        .spawn_props_started(Props::from_producer(Parent::default).name("parent"))
+        .await
+        .unwrap();
+    for i in 0..48 {
+        system
+            .spawn_named(format!("w{i}"), Worker::default)
+            .await
+            .unwrap();
+    }
+    let dashboard = Dashboard::new(&system)
+        .max_actors(10)
+        .serve()
+        .await
+        .unwrap();
+    let s = state(dashboard.local_addr()).await;
+    assert_eq!(s["actors_total"], 50);
+    let names: Vec<&str> = s["actors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    // The parent and its child first (the oldest), then the first eight workers.
+    assert_eq!(
+        names,
+        [
+            "parent", "worker", "w0", "w1", "w2", "w3", "w4", "w5", "w6", "w7"
+        ]
+    );
+    dashboard.shutdown().await;
+    system.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_port_in_use_is_a_bind_error() {
     let system = ActorSystem::new();
     let taken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

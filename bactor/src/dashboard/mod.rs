@@ -64,6 +64,7 @@ pub struct Dashboard {
     bind: SocketAddr,
     token: Option<String>,
     history: Duration,
+    max_actors: usize,
     #[cfg(feature = "prometheus")]
     prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
@@ -74,22 +75,32 @@ impl fmt::Debug for Dashboard {
             .field("bind", &self.bind)
             .field("token", &self.token.as_ref().map(|_| "<set>"))
             .field("history", &self.history)
+            .field("max_actors", &self.max_actors)
             .finish_non_exhaustive()
     }
 }
 
 impl Dashboard {
     /// The dashboard of `system`, on `127.0.0.1` at a port the OS picks, keeping five
-    /// minutes of supervisor decisions and dead letters.
+    /// minutes of supervisor decisions and dead letters, showing at most 1,000 actors.
     pub fn new(system: &ActorSystem) -> Self {
         Dashboard {
             system: system.clone(),
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             token: None,
             history: Duration::from_secs(300),
+            max_actors: 1000,
             #[cfg(feature = "prometheus")]
             prometheus: None,
         }
+    }
+
+    /// How many actors the page lists: the oldest ones (parents before their children),
+    /// with the count of all. A system of a million actors is not copied every second
+    /// for a page that could not show them anyway.
+    pub fn max_actors(mut self, max: usize) -> Self {
+        self.max_actors = max;
+        self
     }
 
     /// The address to listen on. Anything but a loopback address needs a
@@ -155,6 +166,7 @@ impl Dashboard {
         }
         let collector = tokio::spawn(collect(
             self.system.clone(),
+            self.max_actors,
             self.system.events().subscribe(),
             Arc::clone(&recent),
         ));
@@ -162,6 +174,7 @@ impl Dashboard {
             system: self.system,
             token: self.token.clone(),
             recent,
+            max_actors: self.max_actors,
             started_ms: now_ms(),
             #[cfg(feature = "prometheus")]
             prometheus: self.prometheus,
@@ -273,6 +286,7 @@ struct Shared {
     system: ActorSystem,
     token: Option<String>,
     recent: Arc<Mutex<Recent>>,
+    max_actors: usize,
     started_ms: u64,
     #[cfg(feature = "prometheus")]
     prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
@@ -425,7 +439,12 @@ impl Recent {
 
 /// Keeps `recent` up to date from the system's events until the system is gone, and
 /// samples the actors' message rates every second.
-async fn collect(system: ActorSystem, mut events: crate::Subscription, recent: Arc<Mutex<Recent>>) {
+async fn collect(
+    system: ActorSystem,
+    max_actors: usize,
+    mut events: crate::Subscription,
+    recent: Arc<Mutex<Recent>>,
+) {
     let mut ticks = tokio::time::interval(Duration::from_secs(1));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last = tokio::time::Instant::now();
@@ -436,7 +455,7 @@ async fn collect(system: ActorSystem, mut events: crate::Subscription, recent: A
                 None => return,
             },
             now = ticks.tick() => {
-                let actors = system.actors();
+                let (actors, _) = system.oldest_actors(max_actors);
                 lock(&recent).sample(&actors, now - last);
                 last = now;
             }
@@ -495,6 +514,8 @@ struct StateView {
     node: u64,
     address: Option<String>,
     shutting_down: bool,
+    /// The live actors, of which `actors` lists the oldest.
+    actors_total: usize,
     actors: Vec<ActorView>,
     decisions: Vec<DecisionView>,
     dead_letters: Vec<DeadLetterView>,
@@ -554,7 +575,7 @@ async fn state(State(shared): State<Arc<Shared>>, headers: HeaderMap, uri: Uri) 
     if !authorized(&shared, &headers, &uri) {
         return refused();
     }
-    let actors = shared.system.actors();
+    let (actors, actors_total) = shared.system.oldest_actors(shared.max_actors);
     let now = now_ms();
     let (actors, decisions, dead_letters, dead_letters_total, peers) = {
         let mut recent = lock(&shared.recent);
@@ -599,6 +620,7 @@ async fn state(State(shared): State<Arc<Shared>>, headers: HeaderMap, uri: Uri) 
         node: shared.system.node(),
         address,
         shutting_down: shared.system.is_shutting_down(),
+        actors_total,
         actors,
         decisions,
         dead_letters,
