@@ -23,7 +23,12 @@ fn example() -> PathBuf {
         .and_then(|deps| deps.parent())
         .expect("target/<profile>/deps");
     let path = dir.join("examples").join("dashboard");
-    assert!(path.exists(), "{} not built", path.display());
+    assert!(
+        path.exists(),
+        "{} not built: `cargo test` builds the examples, `--test dashboard` alone does not \
+         (`cargo build --example dashboard` first)",
+        path.display()
+    );
     path
 }
 
