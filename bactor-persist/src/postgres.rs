@@ -8,7 +8,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use crate::batch::{Append, BatchBackend, GroupCommit, Row, WriteError, plan};
 use crate::sql::{Dialect, SqlBacked, db_error, write_error};
-use crate::{BoxFuture, StoreError, from_db, to_db};
+use crate::{BoxFuture, EventEnvelope, StoreError, from_db, to_db};
 
 /// A journal and snapshot store in Postgres. Payloads are JSON text (`TEXT`, byte for byte
 /// as written; cast to `jsonb` to query them).
@@ -88,10 +88,10 @@ impl<'a> Columns<'a> {
 }
 
 /// Every insert into the journal takes this transaction-level advisory lock ("bactor")
-/// before its rows take their offsets from the identity column, and holds it until its
-/// commit: a transaction cannot number events before an earlier one is visible, so
-/// offsets become visible in increasing order, whichever process writes.
-/// `WITH lock AS MATERIALIZED (..)` runs it once, before the first row.
+/// before its rows take their offsets from the sequence `bactor_ordering`, and holds it
+/// until its commit: a transaction cannot number events before an earlier one is
+/// visible, so offsets become visible in increasing order, whichever process writes.
+/// `WITH lock AS MATERIALIZED (..)` runs it once, before the numbers are taken.
 const LOCK: &str = "SELECT pg_advisory_xact_lock(108170419924850)";
 
 impl PostgresStore {
@@ -118,28 +118,66 @@ impl PostgresStore {
     }
 }
 
+/// Numbers `rows` (`$1` persistence ids, `$2` sequence numbers, `$6` tags, `$7` how
+/// many) after the highest offset under the advisory lock, as `n.base + r.o`, and writes
+/// their tags and their flush row: the `WITH` items that follow `lock` and `r` (the rows,
+/// with `o` their 1-based place) in an insert statement. Tags only when some row has them.
+fn numbered(tags: bool) -> String {
+    let mut sql = String::from(
+        "n AS MATERIALIZED (SELECT setval('bactor_ordering', nextval('bactor_ordering') + $7 - 1) - $7 AS base FROM lock), \
+         ins AS (INSERT INTO bactor_journal (persistence_id, sequence_nr, manifest, payload, written_at, tags, ordering) \
+                 SELECT r.p, r.s, r.m, r.j, r.w, r.t, n.base + r.o FROM n, r)",
+    );
+    if tags {
+        sql.push_str(
+            ", tagged AS (INSERT INTO bactor_tag (tag, ordering, persistence_id, sequence_nr) \
+                 SELECT x, n.base + r.o, r.p, r.s FROM n, r, json_array_elements_text(r.t::json) AS x \
+                 WHERE r.t IS NOT NULL)",
+        );
+    }
+    sql
+}
+
 impl Backend {
     /// Every append's rows in one plain insert: all went in, or the statement failed (the
-    /// primary key refused a stale one).
-    async fn insert_all(&self, batch: &[Append], now: i64) -> Result<Vec<bool>, WriteError> {
-        let Columns(pids, seqs, manifests, payloads, times, tags) =
-            Columns::of(batch.iter().flat_map(|a| a.rows(now)).collect());
-        sqlx::query(
-            "WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(108170419924850)) \
-             INSERT INTO bactor_journal (persistence_id, sequence_nr, manifest, payload, written_at, tags) \
-             SELECT p, s, m, j, w, t FROM lock, \
-             UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[]) AS r(p, s, m, j, w, t)",
-        )
-        .bind(&pids)
-        .bind(&seqs)
-        .bind(&manifests)
-        .bind(&payloads)
-        .bind(&times)
-        .bind(&tags)
-        .execute(&self.pool)
-        .await
-        .map_err(write_error)?;
+    /// primary key refused a stale one). Usable inside a transaction that holds the lock.
+    async fn insert_all<'e, E>(&self, executor: E, batch: &[Append], now: i64) -> Result<Vec<bool>, WriteError>
+    where
+        E: sqlx::PgExecutor<'e>,
+    {
+        let rows: Vec<Row<'_>> = batch.iter().flat_map(|a| a.rows(now)).collect();
+        self.insert_rows(executor, rows).await?;
         Ok(vec![true; batch.len()])
+    }
+
+    async fn insert_rows<'e, E>(&self, executor: E, rows: Vec<Row<'_>>) -> Result<(), WriteError>
+    where
+        E: sqlx::PgExecutor<'e>,
+    {
+        let count = rows.len() as i64;
+        let Columns(pids, seqs, manifests, payloads, times, tags) = Columns::of(rows);
+        let tagged = tags.iter().any(Option::is_some);
+        let sql = format!(
+            "WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(108170419924850)), \
+             r AS (SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[]) \
+                   WITH ORDINALITY AS r(p, s, m, j, w, t, o)), \
+             {} \
+             INSERT INTO bactor_flush (last_ordering, persistence_ids, sequence_nrs) \
+             SELECT n.base + $7, $1::text[], $2::bigint[] FROM n",
+            numbered(tagged)
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&pids)
+            .bind(&seqs)
+            .bind(&manifests)
+            .bind(&payloads)
+            .bind(&times)
+            .bind(&tags)
+            .bind(count)
+            .execute(executor)
+            .await
+            .map_err(write_error)?;
+        Ok(())
     }
 }
 
@@ -154,7 +192,7 @@ impl BatchBackend for Backend {
     ) -> BoxFuture<'a, Result<Vec<bool>, WriteError>> {
         Box::pin(async move {
             if !check.contains(&true) {
-                return self.insert_all(batch, now).await;
+                return self.insert_all(&self.pool, batch, now).await;
             }
             // Each row carries the number of its append (1-based, as `ORDINALITY`).
             let mut rows = Vec::new();
@@ -169,22 +207,44 @@ impl BatchBackend for Backend {
             // One check per append that needs it (that the journal holds `expected`, as
             // of the statement's start), then its rows, all or none; the statement returns
             // the appends that went in.
-            let accepted: Vec<i64> = sqlx::query_scalar(
+            let tagged = tags.iter().any(Option::is_some);
+            // The rows of the accepted appends, numbered in order as `o`, and how many
+            // (`c`); then as in `insert_rows`, with the count from the statement.
+            let sql = format!(
                 "WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(108170419924850)), \
-                 ok AS ( \
+                 ok AS MATERIALIZED ( \
                    SELECT a.k FROM UNNEST($8::text[], $9::bigint[], $10::bool[]) \
                         WITH ORDINALITY AS a(p, e, c, k) \
                    WHERE NOT a.c OR a.e = 0 OR EXISTS (SELECT 1 FROM bactor_journal b \
                           WHERE b.persistence_id = a.p AND b.sequence_nr = a.e) \
+                 ), r AS MATERIALIZED ( \
+                   SELECT x.p, x.s, x.m, x.j, x.w, x.t, row_number() OVER (ORDER BY x.i) AS o \
+                   FROM lock, UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::bigint[]) \
+                        WITH ORDINALITY AS x(p, s, m, j, w, t, k, i) \
+                   WHERE x.k IN (SELECT k FROM ok) \
+                 ), c AS MATERIALIZED (SELECT count(*) AS c FROM r), \
+                 n AS MATERIALIZED ( \
+                   SELECT CASE WHEN c.c > 0 \
+                          THEN setval('bactor_ordering', nextval('bactor_ordering') + c.c - 1) - c.c \
+                          ELSE 0 END AS base, c.c FROM c \
                  ), ins AS ( \
-                   INSERT INTO bactor_journal (persistence_id, sequence_nr, manifest, payload, written_at, tags) \
-                   SELECT r.p, r.s, r.m, r.j, r.w, r.t FROM lock, \
-                   UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::bigint[]) \
-                        AS r(p, s, m, j, w, t, k) \
-                   WHERE r.k IN (SELECT k FROM ok) \
+                   INSERT INTO bactor_journal (persistence_id, sequence_nr, manifest, payload, written_at, tags, ordering) \
+                   SELECT r.p, r.s, r.m, r.j, r.w, r.t, n.base + r.o FROM n, r \
+                 ){} , fl AS ( \
+                   INSERT INTO bactor_flush (last_ordering, persistence_ids, sequence_nrs) \
+                   SELECT n.base + n.c, (SELECT array_agg(r.p ORDER BY r.o) FROM r), \
+                          (SELECT array_agg(r.s ORDER BY r.o) FROM r) FROM n WHERE n.c > 0 \
                  ) \
                  SELECT k FROM ok",
-            )
+                if tagged {
+                    ", tagged AS (INSERT INTO bactor_tag (tag, ordering, persistence_id, sequence_nr) \
+                       SELECT x, n.base + r.o, r.p, r.s FROM n, r, json_array_elements_text(r.t::json) AS x \
+                       WHERE r.t IS NOT NULL)"
+                } else {
+                    ""
+                }
+            );
+            let accepted: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .bind(&pids)
             .bind(&seqs)
             .bind(&manifests)
@@ -239,22 +299,7 @@ impl BatchBackend for Backend {
                 .collect();
             let (results, rows) = plan(batch, highest);
             if !rows.is_empty() {
-                let Columns(pids, seqs, manifests, payloads, times, tags) = Columns::of(rows);
-                sqlx::query(
-                    "INSERT INTO bactor_journal (persistence_id, sequence_nr, manifest, payload, written_at, tags) \
-                     SELECT p, s, m, j, w, t \
-                     FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[]) \
-                     AS r(p, s, m, j, w, t)",
-                )
-                .bind(&pids)
-                .bind(&seqs)
-                .bind(&manifests)
-                .bind(&payloads)
-                .bind(&times)
-                .bind(&tags)
-                .execute(&mut *tx)
-                .await
-                .map_err(write_error)?;
+                self.insert_rows(&mut *tx, rows).await?;
             }
             tx.commit().await.map_err(write_error)?;
             Ok(results)
@@ -297,6 +342,62 @@ impl SqlBacked for PostgresStore {
 
     fn commits(&self) -> &GroupCommit {
         &self.commits
+    }
+
+    /// Reads the flush rows after `after` in offset order, then their events by primary
+    /// key; again from the last flush read while the page is short (deleted events, or a
+    /// first flush partly at or before `after`) and flushes remain.
+    fn own_all_events(
+        &self,
+        after: u64,
+        max: u64,
+    ) -> Option<BoxFuture<'_, Result<Vec<EventEnvelope>, StoreError>>> {
+        Some(Box::pin(async move {
+            let max = usize::try_from(max).unwrap_or(usize::MAX);
+            let mut out: Vec<EventEnvelope> = Vec::new();
+            let mut cursor = to_db(after);
+            while out.len() < max {
+                let wanted = (max - out.len()).min(10_000) as i64;
+                // Flushes in offset order, until they hold `wanted` events.
+                let flushes: Vec<(i64, Vec<String>, Vec<i64>)> = sqlx::query_as(
+                    "SELECT last_ordering, persistence_ids, sequence_nrs FROM ( \
+                       SELECT last_ordering, persistence_ids, sequence_nrs, \
+                              SUM(cardinality(sequence_nrs)) OVER (ORDER BY last_ordering) \
+                                - cardinality(sequence_nrs) AS before \
+                       FROM (SELECT * FROM bactor_flush WHERE last_ordering > $1 \
+                             ORDER BY last_ordering LIMIT $2) f \
+                     ) f WHERE before < $2 ORDER BY last_ordering",
+                )
+                .bind(cursor)
+                .bind(wanted)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)?;
+                let Some(&(last, _, _)) = flushes.last() else {
+                    break;
+                };
+                let (ids, seqs): (Vec<String>, Vec<i64>) = flushes
+                    .into_iter()
+                    .flat_map(|(_, ids, seqs)| ids.into_iter().zip(seqs))
+                    .unzip();
+                let rows: Vec<crate::sql::EnvelopeRow> = sqlx::query_as(
+                    "SELECT j.ordering, j.persistence_id, j.sequence_nr, j.manifest, j.payload, j.written_at, j.tags \
+                     FROM UNNEST($1::text[], $2::bigint[]) AS u(p, s) \
+                     JOIN bactor_journal j ON j.persistence_id = u.p AND j.sequence_nr = u.s \
+                     WHERE j.ordering > $3 AND NOT j.deleted ORDER BY j.ordering LIMIT $4",
+                )
+                .bind(&ids)
+                .bind(&seqs)
+                .bind(to_db(after))
+                .bind((max - out.len()) as i64)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)?;
+                out.extend(rows.into_iter().map(crate::sql::envelope));
+                cursor = last;
+            }
+            Ok(out)
+        }))
     }
 }
 
@@ -351,12 +452,13 @@ impl Dialect for PostgresDialect {
              FROM bactor_tag t JOIN bactor_journal j \
              ON j.persistence_id = t.persistence_id AND j.sequence_nr = t.sequence_nr \
              WHERE t.tag = $1 AND t.ordering > $2 AND NOT j.deleted ORDER BY t.ordering LIMIT $3";
+    // Not used: `own_all_events` reads by flush rows (`ordering` has no index).
     const ALL_EVENTS: &'static str = "SELECT j.ordering, j.persistence_id, j.sequence_nr, j.manifest, j.payload, j.written_at, j.tags \
              FROM bactor_journal j WHERE j.ordering > $1 AND NOT j.deleted ORDER BY j.ordering LIMIT $2";
     const EVENTS_BY_ID: &'static str = "SELECT j.ordering, j.persistence_id, j.sequence_nr, j.manifest, j.payload, j.written_at, j.tags \
              FROM bactor_journal j WHERE j.persistence_id = $1 AND j.sequence_nr >= $2 AND NOT j.deleted \
              ORDER BY j.sequence_nr LIMIT $3";
-    const HIGHEST_OFFSET: &'static str = "SELECT MAX(ordering) FROM bactor_journal";
+    const HIGHEST_OFFSET: &'static str = "SELECT MAX(last_ordering) FROM bactor_flush";
     const LOAD_OFFSET: &'static str = "SELECT last_offset FROM bactor_offset WHERE projection = $1";
     const SAVE_OFFSET: &'static str = "INSERT INTO bactor_offset (projection, last_offset, updated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (projection) DO UPDATE SET last_offset = EXCLUDED.last_offset, updated_at = EXCLUDED.updated_at";

@@ -57,9 +57,9 @@ pub(crate) trait Dialect: Send + Sync + 'static {
 
 /// What the query statements select, in this order: `ordering, persistence_id,
 /// sequence_nr, manifest, payload, written_at, tags` (the `ENVELOPE` columns).
-type EnvelopeRow = (i64, String, i64, String, String, i64, Option<String>);
+pub(crate) type EnvelopeRow = (i64, String, i64, String, String, i64, Option<String>);
 
-fn envelope(
+pub(crate) fn envelope(
     (ordering, persistence_id, seq, manifest, payload, written_at, tags): EnvelopeRow,
 ) -> EventEnvelope {
     EventEnvelope {
@@ -79,6 +79,16 @@ pub(crate) trait SqlBacked: Send + Sync + 'static {
     type Dialect: Dialect;
     fn sql_pool(&self) -> &Pool<<Self::Dialect as Dialect>::Db>;
     fn commits(&self) -> &GroupCommit;
+
+    /// `ReadJournal::all_events`, for a store that reads it its own way (Postgres, by
+    /// flush rows); `None` runs [`Dialect::ALL_EVENTS`].
+    fn own_all_events(
+        &self,
+        _after: u64,
+        _max: u64,
+    ) -> Option<BoxFuture<'_, Result<Vec<EventEnvelope>, StoreError>>> {
+        None
+    }
 }
 
 /// The database of a SQL-backed store.
@@ -321,6 +331,9 @@ where
         after: u64,
         max: u64,
     ) -> BoxFuture<'a, Result<Vec<EventEnvelope>, StoreError>> {
+        if let Some(own) = self.own_all_events(after, max) {
+            return own;
+        }
         Box::pin(async move {
             let rows: Vec<EnvelopeRow> = sqlx::query_as(T::Dialect::ALL_EVENTS)
                 .bind(to_db(after))

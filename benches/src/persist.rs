@@ -586,7 +586,7 @@ async fn main() {
             let store = PostgresStore::connect(&url).await.unwrap();
             // Both journals start empty, as on SQLite (a new file per run): the baseline's
             // table is created anew, bactor's emptied.
-            sqlx::query("TRUNCATE bactor_journal, bactor_snapshot, bactor_tag")
+            sqlx::query("TRUNCATE bactor_journal, bactor_snapshot, bactor_tag, bactor_flush")
                 .execute(store.pool())
                 .await
                 .unwrap();
