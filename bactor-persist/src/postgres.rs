@@ -87,6 +87,30 @@ impl<'a> Columns<'a> {
     }
 }
 
+/// The appends of a flush's rows, in order: whose, the first sequence number, how many
+/// (consecutive rows of one id with consecutive sequence numbers are one append).
+struct Runs<'a>(Vec<&'a str>, Vec<i64>, Vec<i32>);
+
+impl<'a> Runs<'a> {
+    fn of(rows: &[Row<'a>]) -> Self {
+        let mut runs = Runs(Vec::new(), Vec::new(), Vec::new());
+        let mut next: Option<(&str, u64)> = None;
+        for r in rows {
+            if next == Some((r.persistence_id, r.sequence_nr)) {
+                if let Some(n) = runs.2.last_mut() {
+                    *n += 1;
+                }
+            } else {
+                runs.0.push(r.persistence_id);
+                runs.1.push(to_db(r.sequence_nr));
+                runs.2.push(1);
+            }
+            next = Some((r.persistence_id, r.sequence_nr + 1));
+        }
+        runs
+    }
+}
+
 /// Every insert into the journal takes this transaction-level advisory lock ("bactor")
 /// before its rows take their offsets from the sequence `bactor_ordering`, and holds it
 /// until its commit: a transaction cannot number events before an earlier one is
@@ -118,30 +142,84 @@ impl PostgresStore {
     }
 }
 
-/// Numbers `rows` (`$1` persistence ids, `$2` sequence numbers, `$6` tags, `$7` how
-/// many) after the highest offset under the advisory lock, as `n.base + r.o`, and writes
-/// their tags and their flush row: the `WITH` items that follow `lock` and `r` (the rows,
-/// with `o` their 1-based place) in an insert statement. Tags only when some row has them.
-fn numbered(tags: bool) -> String {
-    let mut sql = String::from(
-        "n AS MATERIALIZED (SELECT setval('bactor_ordering', nextval('bactor_ordering') + $7 - 1) - $7 AS base FROM lock), \
-         ins AS (INSERT INTO bactor_journal (persistence_id, sequence_nr, manifest, payload, written_at, tags, ordering) \
-                 SELECT r.p, r.s, r.m, r.j, r.w, r.t, n.base + r.o FROM n, r)",
-    );
-    if tags {
-        sql.push_str(
-            ", tagged AS (INSERT INTO bactor_tag (tag, ordering, persistence_id, sequence_nr) \
-                 SELECT x, n.base + r.o, r.p, r.s FROM n, r, json_array_elements_text(r.t::json) AS x \
-                 WHERE r.t IS NOT NULL)",
-        );
-    }
-    sql
+/// The `WITH` item that writes the tags of the rows `r` (`p`, `s`, `t`, and `o` their
+/// place from 1) under offsets `n.base + o`: in the statements of batches with tags.
+macro_rules! tags_cte {
+    () => {
+        ", tagged AS (INSERT INTO bactor_tag (tag, ordering, persistence_id, sequence_nr) \
+           SELECT x, n.base + r.o, r.p, r.s FROM n, r, json_array_elements_text(r.t::json) AS x \
+           WHERE r.t IS NOT NULL)"
+    };
 }
+
+/// Inserts rows (`$1`..`$6`: persistence ids, sequence numbers, manifests, payloads,
+/// times, tags; `$7` how many), all or none, numbered from the sequence after taking the
+/// advisory lock (`setval` once: offsets `n.base + 1` to `n.base + $7`), with their flush
+/// row (`$8`..`$10`: the appends' ids, first sequence numbers and sizes).
+macro_rules! insert_rows {
+    ($($tags:tt)*) => {
+        concat!(
+            "WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(108170419924850)), \
+             n AS MATERIALIZED (SELECT setval('bactor_ordering', nextval('bactor_ordering') + $7 - 1) - $7 AS base FROM lock), \
+             r AS (SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[]) \
+                   WITH ORDINALITY AS r(p, s, m, j, w, t, o)), \
+             ins AS (INSERT INTO bactor_journal (persistence_id, sequence_nr, manifest, payload, written_at, tags, ordering) \
+                     SELECT r.p, r.s, r.m, r.j, r.w, r.t, n.base + r.o FROM n, r)",
+            $($tags)*,
+            " INSERT INTO bactor_flush (last_ordering, events, persistence_ids, first_sequence_nrs, counts) \
+             SELECT n.base + $7, $7, $8::text[], $9::bigint[], $10::int[] FROM n"
+        )
+    };
+}
+
+/// As `insert_rows`, for the appends that pass their check only (`$8`..`$10`: each
+/// append's id, expected sequence number and whether to check it; `$7` the append of each
+/// row, `$11`, `$12` each append's first sequence number and size): a check (that the
+/// journal holds `expected`, as of the statement's start) per append that needs it, then
+/// its rows, all or none. Returns the appends that went in.
+macro_rules! insert_checked {
+    ($($tags:tt)*) => {
+        concat!(
+            "WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(108170419924850)), \
+             ok AS MATERIALIZED ( \
+               SELECT a.k FROM UNNEST($8::text[], $9::bigint[], $10::bool[]) WITH ORDINALITY AS a(p, e, c, k) \
+               WHERE NOT a.c OR a.e = 0 OR EXISTS (SELECT 1 FROM bactor_journal b \
+                      WHERE b.persistence_id = a.p AND b.sequence_nr = a.e)), \
+             r AS MATERIALIZED ( \
+               SELECT x.p, x.s, x.m, x.j, x.w, x.t, row_number() OVER (ORDER BY x.i) AS o \
+               FROM lock, UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::bigint[]) \
+                    WITH ORDINALITY AS x(p, s, m, j, w, t, k, i) \
+               WHERE x.k IN (SELECT k FROM ok)), \
+             c AS MATERIALIZED (SELECT count(*) AS c FROM r), \
+             n AS MATERIALIZED ( \
+               SELECT CASE WHEN c.c > 0 \
+                      THEN setval('bactor_ordering', nextval('bactor_ordering') + c.c - 1) - c.c \
+                      ELSE 0 END AS base, c.c FROM c), \
+             ins AS (INSERT INTO bactor_journal (persistence_id, sequence_nr, manifest, payload, written_at, tags, ordering) \
+                     SELECT r.p, r.s, r.m, r.j, r.w, r.t, n.base + r.o FROM n, r)",
+            $($tags)*,
+            ", fl AS (INSERT INTO bactor_flush (last_ordering, events, persistence_ids, first_sequence_nrs, counts) \
+               SELECT n.base + n.c, n.c, array_agg(a.p ORDER BY a.k), array_agg(a.f ORDER BY a.k), \
+                      array_agg(a.n ORDER BY a.k) \
+               FROM n, UNNEST($8::text[], $11::bigint[], $12::int[]) WITH ORDINALITY AS a(p, f, n, k) \
+               WHERE n.c > 0 AND a.k IN (SELECT k FROM ok) GROUP BY n.base, n.c) \
+             SELECT k FROM ok"
+        )
+    };
+}
+
+const INSERT_ROWS: [&str; 2] = [insert_rows!(""), insert_rows!(tags_cte!())];
+const INSERT_CHECKED: [&str; 2] = [insert_checked!(""), insert_checked!(tags_cte!())];
 
 impl Backend {
     /// Every append's rows in one plain insert: all went in, or the statement failed (the
     /// primary key refused a stale one). Usable inside a transaction that holds the lock.
-    async fn insert_all<'e, E>(&self, executor: E, batch: &[Append], now: i64) -> Result<Vec<bool>, WriteError>
+    async fn insert_all<'e, E>(
+        &self,
+        executor: E,
+        batch: &[Append],
+        now: i64,
+    ) -> Result<Vec<bool>, WriteError>
     where
         E: sqlx::PgExecutor<'e>,
     {
@@ -155,18 +233,10 @@ impl Backend {
         E: sqlx::PgExecutor<'e>,
     {
         let count = rows.len() as i64;
+        let Runs(ids, firsts, counts) = Runs::of(&rows);
         let Columns(pids, seqs, manifests, payloads, times, tags) = Columns::of(rows);
         let tagged = tags.iter().any(Option::is_some);
-        let sql = format!(
-            "WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(108170419924850)), \
-             r AS (SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[]) \
-                   WITH ORDINALITY AS r(p, s, m, j, w, t, o)), \
-             {} \
-             INSERT INTO bactor_flush (last_ordering, persistence_ids, sequence_nrs) \
-             SELECT n.base + $7, $1::text[], $2::bigint[] FROM n",
-            numbered(tagged)
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
+        sqlx::query(INSERT_ROWS[usize::from(tagged)])
             .bind(&pids)
             .bind(&seqs)
             .bind(&manifests)
@@ -174,6 +244,9 @@ impl Backend {
             .bind(&times)
             .bind(&tags)
             .bind(count)
+            .bind(&ids)
+            .bind(&firsts)
+            .bind(&counts)
             .execute(executor)
             .await
             .map_err(write_error)?;
@@ -204,60 +277,28 @@ impl BatchBackend for Backend {
             let Columns(pids, seqs, manifests, payloads, times, tags) = Columns::of(rows);
             let ids: Vec<&str> = batch.iter().map(|a| a.persistence_id.as_str()).collect();
             let expected: Vec<i64> = batch.iter().map(|a| to_db(a.expected)).collect();
-            // One check per append that needs it (that the journal holds `expected`, as
-            // of the statement's start), then its rows, all or none; the statement returns
-            // the appends that went in.
+            let firsts: Vec<i64> = batch.iter().map(|a| to_db(a.expected + 1)).collect();
+            let counts: Vec<i32> = batch
+                .iter()
+                .map(|a| i32::try_from(a.events.len()).unwrap_or(i32::MAX))
+                .collect();
             let tagged = tags.iter().any(Option::is_some);
-            // The rows of the accepted appends, numbered in order as `o`, and how many
-            // (`c`); then as in `insert_rows`, with the count from the statement.
-            let sql = format!(
-                "WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(108170419924850)), \
-                 ok AS MATERIALIZED ( \
-                   SELECT a.k FROM UNNEST($8::text[], $9::bigint[], $10::bool[]) \
-                        WITH ORDINALITY AS a(p, e, c, k) \
-                   WHERE NOT a.c OR a.e = 0 OR EXISTS (SELECT 1 FROM bactor_journal b \
-                          WHERE b.persistence_id = a.p AND b.sequence_nr = a.e) \
-                 ), r AS MATERIALIZED ( \
-                   SELECT x.p, x.s, x.m, x.j, x.w, x.t, row_number() OVER (ORDER BY x.i) AS o \
-                   FROM lock, UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::bigint[]) \
-                        WITH ORDINALITY AS x(p, s, m, j, w, t, k, i) \
-                   WHERE x.k IN (SELECT k FROM ok) \
-                 ), c AS MATERIALIZED (SELECT count(*) AS c FROM r), \
-                 n AS MATERIALIZED ( \
-                   SELECT CASE WHEN c.c > 0 \
-                          THEN setval('bactor_ordering', nextval('bactor_ordering') + c.c - 1) - c.c \
-                          ELSE 0 END AS base, c.c FROM c \
-                 ), ins AS ( \
-                   INSERT INTO bactor_journal (persistence_id, sequence_nr, manifest, payload, written_at, tags, ordering) \
-                   SELECT r.p, r.s, r.m, r.j, r.w, r.t, n.base + r.o FROM n, r \
-                 ){} , fl AS ( \
-                   INSERT INTO bactor_flush (last_ordering, persistence_ids, sequence_nrs) \
-                   SELECT n.base + n.c, (SELECT array_agg(r.p ORDER BY r.o) FROM r), \
-                          (SELECT array_agg(r.s ORDER BY r.o) FROM r) FROM n WHERE n.c > 0 \
-                 ) \
-                 SELECT k FROM ok",
-                if tagged {
-                    ", tagged AS (INSERT INTO bactor_tag (tag, ordering, persistence_id, sequence_nr) \
-                       SELECT x, n.base + r.o, r.p, r.s FROM n, r, json_array_elements_text(r.t::json) AS x \
-                       WHERE r.t IS NOT NULL)"
-                } else {
-                    ""
-                }
-            );
-            let accepted: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .bind(&pids)
-            .bind(&seqs)
-            .bind(&manifests)
-            .bind(&payloads)
-            .bind(&times)
-            .bind(&tags)
-            .bind(&numbers)
-            .bind(&ids)
-            .bind(&expected)
-            .bind(check)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(write_error)?;
+            let accepted: Vec<i64> = sqlx::query_scalar(INSERT_CHECKED[usize::from(tagged)])
+                .bind(&pids)
+                .bind(&seqs)
+                .bind(&manifests)
+                .bind(&payloads)
+                .bind(&times)
+                .bind(&tags)
+                .bind(&numbers)
+                .bind(&ids)
+                .bind(&expected)
+                .bind(check)
+                .bind(&firsts)
+                .bind(&counts)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(write_error)?;
             let mut went_in = vec![false; batch.len()];
             for k in accepted {
                 if let Some(slot) = usize::try_from(k - 1).ok().and_then(|i| went_in.get_mut(i)) {
@@ -359,11 +400,9 @@ impl SqlBacked for PostgresStore {
             while out.len() < max {
                 let wanted = (max - out.len()).min(10_000) as i64;
                 // Flushes in offset order, until they hold `wanted` events.
-                let flushes: Vec<(i64, Vec<String>, Vec<i64>)> = sqlx::query_as(
-                    "SELECT last_ordering, persistence_ids, sequence_nrs FROM ( \
-                       SELECT last_ordering, persistence_ids, sequence_nrs, \
-                              SUM(cardinality(sequence_nrs)) OVER (ORDER BY last_ordering) \
-                                - cardinality(sequence_nrs) AS before \
+                let flushes: Vec<(i64, Vec<String>, Vec<i64>, Vec<i32>)> = sqlx::query_as(
+                    "SELECT last_ordering, persistence_ids, first_sequence_nrs, counts FROM ( \
+                       SELECT *, SUM(events) OVER (ORDER BY last_ordering) - events AS before \
                        FROM (SELECT * FROM bactor_flush WHERE last_ordering > $1 \
                              ORDER BY last_ordering LIMIT $2) f \
                      ) f WHERE before < $2 ORDER BY last_ordering",
@@ -373,21 +412,25 @@ impl SqlBacked for PostgresStore {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db_error)?;
-                let Some(&(last, _, _)) = flushes.last() else {
+                let Some(&(last, ..)) = flushes.last() else {
                     break;
                 };
-                let (ids, seqs): (Vec<String>, Vec<i64>) = flushes
-                    .into_iter()
-                    .flat_map(|(_, ids, seqs)| ids.into_iter().zip(seqs))
-                    .unzip();
+                let (mut ids, mut firsts, mut counts) = (Vec::new(), Vec::new(), Vec::new());
+                for (_, i, f, c) in flushes {
+                    ids.extend(i);
+                    firsts.extend(f);
+                    counts.extend(c);
+                }
                 let rows: Vec<crate::sql::EnvelopeRow> = sqlx::query_as(
                     "SELECT j.ordering, j.persistence_id, j.sequence_nr, j.manifest, j.payload, j.written_at, j.tags \
-                     FROM UNNEST($1::text[], $2::bigint[]) AS u(p, s) \
-                     JOIN bactor_journal j ON j.persistence_id = u.p AND j.sequence_nr = u.s \
-                     WHERE j.ordering > $3 AND NOT j.deleted ORDER BY j.ordering LIMIT $4",
+                     FROM UNNEST($1::text[], $2::bigint[], $3::int[]) AS u(p, f, n) \
+                     JOIN bactor_journal j ON j.persistence_id = u.p \
+                          AND j.sequence_nr >= u.f AND j.sequence_nr < u.f + u.n \
+                     WHERE j.ordering > $4 AND NOT j.deleted ORDER BY j.ordering LIMIT $5",
                 )
                 .bind(&ids)
-                .bind(&seqs)
+                .bind(&firsts)
+                .bind(&counts)
                 .bind(to_db(after))
                 .bind((max - out.len()) as i64)
                 .fetch_all(&self.pool)

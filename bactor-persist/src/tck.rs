@@ -659,6 +659,42 @@ pub async fn query_leaves_deleted_events_out<J: ReadJournal>(j: &J) {
     assert_eq!(ids_and_seqs(&mine), [(id, 3)]);
 }
 
+/// A page of all events is full while later events exist, past deleted ones and from an
+/// offset in the middle of an append: a short page tells streams they caught up.
+pub async fn query_pages_are_full_past_deleted_events<J: ReadJournal>(j: &J) {
+    let start = j.highest_offset().await.expect("highest offset");
+    let (gone, kept) = (fresh_id("full-gone"), fresh_id("full-kept"));
+    j.append(&gone, 0, (1..=5).map(event).collect())
+        .await
+        .expect("append");
+    j.append(&kept, 0, vec![event(1), event(2), event(3)])
+        .await
+        .expect("append");
+    j.delete_to(&gone, 5).await.expect("delete");
+    let page = j.all_events(start, 2).await.expect("all events");
+    assert_eq!(
+        page.len(),
+        2,
+        "a full page past five deleted events: {page:?}"
+    );
+    assert!(page.iter().all(|e| e.persistence_id != gone));
+    assert_increasing(&page);
+    // From the offset of `kept`'s first event: the rest of its append comes next (other
+    // cases may write between them, so only the count and the order are certain).
+    let all = j.all_events(start, 10_000).await.expect("all events");
+    let first = all
+        .iter()
+        .find(|e| e.persistence_id == kept && e.sequence_nr == 1)
+        .expect("kept's first event")
+        .offset;
+    let page = j.all_events(first, 2).await.expect("all events");
+    assert_eq!(page.len(), 2);
+    assert!(page.iter().all(|e| e.offset > first));
+    assert_increasing(&page);
+    let mine: Vec<_> = page.iter().filter(|e| e.persistence_id == kept).collect();
+    assert_eq!(mine.first().map(|e| e.sequence_nr), Some(2));
+}
+
 /// A finite stream delivers what was stored when it started, across pages, then ends.
 pub async fn query_finite_stream_ends<J: ReadJournal + Clone>(j: &J) {
     let (id, t) = (fresh_id("finite"), fresh_id("finite-tag"));
@@ -871,7 +907,8 @@ macro_rules! tck_tests {
             snapshot_delete_one, snapshot_delete_by_criteria, snapshot_overwrite_same_sequence,
             snapshot_big,
             query_events_by_tag, query_all_events_after_an_offset, query_events_by_id,
-            query_leaves_deleted_events_out, query_finite_stream_ends,
+            query_leaves_deleted_events_out, query_pages_are_full_past_deleted_events,
+            query_finite_stream_ends,
             query_live_stream_follows_concurrent_writers, offsets_are_saved_per_projection,
             projection_resumes_after_its_offset
         );

@@ -32,6 +32,68 @@ mod extra {
         format!("{url}{sep}application_name={name}")
     }
 
+    /// A store that does not know an id checks its append (the checked statement): its
+    /// tags, offsets and flush row are written as by the plain one.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_checked_append_is_numbered_and_tagged_like_a_plain_one() {
+        use bactor_persist::ReadJournal;
+        let Some(url) = bactor_persist::testing::postgres_url() else {
+            return;
+        };
+        let (a, b) = (
+            bounded(PostgresStore::connect(&url)).await.unwrap(),
+            bounded(PostgresStore::connect(&url)).await.unwrap(),
+        );
+        let (id, tag) = (tck::fresh_id("checked"), tck::fresh_id("checked-tag"));
+        let start = bounded(a.highest_offset()).await.unwrap();
+        let tagged = |p: &str| NewEvent::new("E", p).tagged([tag.as_str()]);
+        bounded(a.append(&id, 0, vec![tagged("1"), NewEvent::new("E", "2")]))
+            .await
+            .unwrap();
+        // b has not written `id`: its append is checked against the journal.
+        bounded(b.append(&id, 2, vec![tagged("3"), tagged("4")]))
+            .await
+            .unwrap();
+        let by_tag = bounded(b.events_by_tag(&tag, 0, 100)).await.unwrap();
+        assert_eq!(
+            by_tag.iter().map(|e| e.sequence_nr).collect::<Vec<_>>(),
+            [1, 3, 4]
+        );
+        let all: Vec<_> = bounded(b.all_events(start, 10_000))
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.persistence_id == id)
+            .collect();
+        assert_eq!(
+            all.iter().map(|e| e.sequence_nr).collect::<Vec<_>>(),
+            [1, 2, 3, 4]
+        );
+        assert!(all.windows(2).all(|w| w[0].offset < w[1].offset));
+        for e in &by_tag {
+            let same = all.iter().find(|x| x.sequence_nr == e.sequence_nr).unwrap();
+            assert_eq!(same.offset, e.offset, "a tag row names its event's offset");
+        }
+        assert!(bounded(b.highest_offset()).await.unwrap() >= all[3].offset);
+        // A refused checked append writes nothing.
+        let other = tck::fresh_id("checked-other");
+        bounded(a.append(&other, 0, vec![NewEvent::new("E", "x")]))
+            .await
+            .unwrap();
+        assert!(
+            bounded(b.append(&other, 5, vec![tagged("gap")]))
+                .await
+                .unwrap_err()
+                .is_conflict()
+        );
+        assert_eq!(
+            bounded(b.events_by_id(&other, 1, 100)).await.unwrap().len(),
+            1
+        );
+        let by_tag = bounded(b.events_by_tag(&tag, 0, 100)).await.unwrap();
+        assert_eq!(by_tag.len(), 3, "no tag row for the refused event");
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn two_stores_on_one_database_never_interleave() {
         let Some(url) = bactor_persist::testing::postgres_url() else {

@@ -3,21 +3,25 @@
 --
 -- Every insert now numbers its events itself, once per statement (`setval` on
 -- `bactor_ordering` under the advisory lock, then `base + ordinality`), and writes one row
--- into `bactor_flush`: the last offset it took, with the persistence ids and sequence
--- numbers of its events in offset order. `all_events` reads flushes by offset and their
--- events by primary key. Tags are written by the insert itself (no trigger).
+-- into `bactor_flush`: the last offset it took and, per append, whose events they are
+-- (in offset order). `all_events` reads flushes by offset and their events by primary
+-- key. Tags are written by the insert itself (no trigger).
 CREATE SEQUENCE bactor_ordering;
 SELECT setval('bactor_ordering', COALESCE((SELECT MAX(ordering) FROM bactor_journal), 0) + 1, false);
 ALTER TABLE bactor_journal ALTER COLUMN ordering DROP IDENTITY;
 
 CREATE TABLE bactor_flush (
-    last_ordering   BIGINT   NOT NULL PRIMARY KEY,
-    persistence_ids TEXT[]   NOT NULL,
-    sequence_nrs    BIGINT[] NOT NULL
+    last_ordering      BIGINT   NOT NULL PRIMARY KEY,
+    -- Its events: offsets `last_ordering - events + 1` to `last_ordering`.
+    events             INT      NOT NULL,
+    -- One entry per append, in offset order: whose, its first sequence number, how many.
+    persistence_ids    TEXT[]   NOT NULL,
+    first_sequence_nrs BIGINT[] NOT NULL,
+    counts             INT[]    NOT NULL
 );
 -- Events stored so far: one row each.
-INSERT INTO bactor_flush (last_ordering, persistence_ids, sequence_nrs)
-SELECT ordering, ARRAY[persistence_id], ARRAY[sequence_nr] FROM bactor_journal;
+INSERT INTO bactor_flush (last_ordering, events, persistence_ids, first_sequence_nrs, counts)
+SELECT ordering, 1, ARRAY[persistence_id], ARRAY[sequence_nr], ARRAY[1] FROM bactor_journal;
 
 DROP TRIGGER bactor_journal_tags ON bactor_journal;
 DROP FUNCTION bactor_journal_tags();
