@@ -7,11 +7,11 @@
 //!
 //! - SQLite has one writer at a time; each insert numbers its events after the highest
 //!   offset in the file, under the write lock.
-//! - Postgres numbers events from an identity column while holding a transaction-level
-//!   advisory lock (taken by every insert of every bactor store on the database, released
-//!   at commit): a transaction cannot take numbers before an earlier one is visible, so
-//!   concurrent writers never commit out of order. Numbers of rolled-back inserts leave
-//!   permanent gaps, which readers pass without waiting.
+//! - Postgres numbers events from a sequence, once per insert, while holding a
+//!   transaction-level advisory lock (taken by every insert of every bactor store on the
+//!   database, released at commit): a transaction cannot take numbers before an earlier
+//!   one is visible, so concurrent writers never commit out of order. Numbers of
+//!   rolled-back inserts leave permanent gaps, which readers pass without waiting.
 //! - [`MemoryStore`](crate::MemoryStore) counts under its lock.
 //!
 //! Deleted events ([`Journal::delete_to`]) are not delivered. Offsets are stable: a
