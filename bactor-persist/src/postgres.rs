@@ -21,8 +21,8 @@ use crate::{BoxFuture, EventEnvelope, StoreError, from_db, to_db};
 ///
 /// Every insert holds a transaction-level advisory lock (key `108170419924850`) from the
 /// moment its events take their offsets until it commits, so that offsets become visible
-/// in order ([`ReadJournal`](crate::ReadJournal)). An insert numbers its events once
-/// (one `setval` on the sequence `bactor_ordering`) and writes one row into
+/// in order ([`ReadJournal`](crate::ReadJournal)). An insert numbers its events at once
+/// (from the sequence `bactor_ordering`: one call, not one per event) and writes one row into
 /// `bactor_flush` naming its appends; [`ReadJournal::all_events`] reads those rows in
 /// offset order and their events by primary key. There is no index on the offset: it
 /// cost about half of the insert's time over a plain journal.
@@ -159,13 +159,16 @@ macro_rules! tags_cte {
 
 /// Inserts rows (`$1`..`$6`: persistence ids, sequence numbers, manifests, payloads,
 /// times, tags; `$7` how many), all or none, numbered from the sequence after taking the
-/// advisory lock (`setval` once: offsets `n.base + 1` to `n.base + $7`), with their flush
-/// row (`$8`..`$10`: the appends' ids, first sequence numbers and sizes).
+/// advisory lock (offsets `n.base + 1` to `n.base + $7`: one `nextval` for one row, which
+/// logs the sequence once in 32 calls; one `setval` for more, which logs it every time),
+/// with their flush row (`$8`..`$10`: the appends' ids, first sequence numbers and
+/// sizes).
 macro_rules! insert_rows {
     ($($tags:tt)*) => {
         concat!(
             "WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(108170419924850)), \
-             n AS MATERIALIZED (SELECT setval('bactor_ordering', nextval('bactor_ordering') + $7 - 1) - $7 AS base FROM lock), \
+             n AS MATERIALIZED (SELECT CASE WHEN $7 = 1 THEN nextval('bactor_ordering') - 1 \
+                    ELSE setval('bactor_ordering', nextval('bactor_ordering') + $7 - 1) - $7 END AS base FROM lock), \
              r AS (SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[]) \
                    WITH ORDINALITY AS r(p, s, m, j, w, t, o)), \
              ins AS (INSERT INTO bactor_journal (persistence_id, sequence_nr, manifest, payload, written_at, tags, ordering) \
@@ -197,8 +200,8 @@ macro_rules! insert_checked {
                WHERE x.k IN (SELECT k FROM ok)), \
              c AS MATERIALIZED (SELECT count(*) AS c FROM r), \
              n AS MATERIALIZED ( \
-               SELECT CASE WHEN c.c > 0 \
-                      THEN setval('bactor_ordering', nextval('bactor_ordering') + c.c - 1) - c.c \
+               SELECT CASE WHEN c.c = 1 THEN nextval('bactor_ordering') - 1 \
+                      WHEN c.c > 1 THEN setval('bactor_ordering', nextval('bactor_ordering') + c.c - 1) - c.c \
                       ELSE 0 END AS base, c.c FROM c), \
              ins AS (INSERT INTO bactor_journal (persistence_id, sequence_nr, manifest, payload, written_at, tags, ordering) \
                      SELECT r.p, r.s, r.m, r.j, r.w, r.t, n.base + r.o FROM n, r)",
