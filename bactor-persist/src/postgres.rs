@@ -22,10 +22,10 @@ use crate::{BoxFuture, EventEnvelope, StoreError, from_db, to_db};
 /// Every insert holds a transaction-level advisory lock (key `108170419924850`) from the
 /// moment its events take their offsets until it commits, so that offsets become visible
 /// in order ([`ReadJournal`](crate::ReadJournal)). An insert numbers its events at once
-/// (from the sequence `bactor_ordering`: one or two calls, not one per event) and writes one row into
-/// `bactor_flush` naming its appends; [`ReadJournal::all_events`] reads those rows in
-/// offset order and their events by primary key. There is no index on the offset: it
-/// cost about half of the insert's time over a plain journal.
+/// (from the sequence `bactor_ordering`: one or two calls, not one per event) and writes
+/// one row into `bactor_flush` naming its appends; [`ReadJournal::all_events`] reads
+/// those rows in offset order and their events by primary key. There is no index on the
+/// offset: it cost about half of the insert's time over a plain journal.
 ///
 /// [`ReadJournal::all_events`]: crate::ReadJournal::all_events
 ///
