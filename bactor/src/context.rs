@@ -254,7 +254,11 @@ impl<A: Actor> Context<A> {
     /// let system = ActorSystem::new();
     /// let boss = system.spawn(Boss::default).await?;
     /// boss.hire().await?;
-    /// # for _ in 0..100 { if boss.reports().await? == 1 { break } tokio::task::yield_now().await; }
+    /// // The worker reports from its `pre_start`, which runs after `hire` has returned.
+    /// # let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    /// # while boss.reports().await? == 0 && std::time::Instant::now() < deadline {
+    /// #     tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    /// # }
     /// assert_eq!(boss.reports().await?, 1);
     /// # system.shutdown().await;
     /// # Ok(()) }
@@ -321,7 +325,10 @@ impl<A: Actor> Context<A> {
     /// let monitor = system.spawn_started(Monitor::default).await?;
     /// let worker = system.spawn(Worker::default).await?;
     /// let _ = worker.work().await; // fails; the guardian restarts it
-    /// # for _ in 0..1000 { if !monitor.failures().await?.is_empty() { break } tokio::task::yield_now().await; }
+    /// # let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    /// # while monitor.failures().await?.is_empty() && std::time::Instant::now() < deadline {
+    /// #     tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    /// # }
     /// assert_eq!(monitor.failures().await?, ["out of coffee"]);
     /// # system.shutdown().await;
     /// # Ok(()) }
