@@ -168,7 +168,7 @@ pub struct EventStream {
     /// Dead letters are counted in `bactor_dead_letters_total` (feature `metrics`, unless
     /// the system's metrics are off).
     #[cfg(feature = "metrics")]
-    pub(crate) metered: std::sync::atomic::AtomicBool,
+    metered: bool,
 }
 
 impl std::fmt::Debug for EventStream {
@@ -180,12 +180,15 @@ impl std::fmt::Debug for EventStream {
 }
 
 impl EventStream {
-    pub(crate) fn new() -> Arc<Self> {
+    /// A stream that counts dead letters in the metrics when `metered` (feature
+    /// `metrics`).
+    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+    pub(crate) fn new(metered: bool) -> Arc<Self> {
         Arc::new(EventStream {
             subscribers: Mutex::new(Vec::new()),
             count: AtomicUsize::new(0),
             #[cfg(feature = "metrics")]
-            metered: std::sync::atomic::AtomicBool::new(false),
+            metered,
         })
     }
 
@@ -269,7 +272,7 @@ impl EventStream {
     pub(crate) fn dead_letter(&self, recipient: Pid, message: &'static str) {
         crate::trace::dead_letter(recipient, message);
         #[cfg(feature = "metrics")]
-        if self.metered.load(Ordering::Relaxed) {
+        if self.metered {
             crate::metrics::dead_letter(message);
         }
         self.publish(SystemEvent::DeadLetter(DeadLetter { recipient, message }));

@@ -463,11 +463,10 @@ impl ActorSystemBuilder {
 
     /// Builds the system. Actors run on the tokio runtime that spawns them.
     pub fn build(self) -> ActorSystem {
-        let events = EventStream::new();
         #[cfg(feature = "metrics")]
-        events
-            .metered
-            .store(self.metrics.is_some(), Ordering::Relaxed);
+        let events = EventStream::new(self.metrics.is_some());
+        #[cfg(not(feature = "metrics"))]
+        let events = EventStream::new(false);
         ActorSystem {
             inner: Arc::new(SystemInner {
                 node: self.node,
