@@ -270,7 +270,8 @@ async fn a_port_in_use_is_a_bind_error() {
 #[cfg(feature = "remote")]
 mod remote {
     use super::*;
-    use bactor::remote::{Node, NodeBuilder};
+    use crate::common;
+    use bactor::remote::Node;
 
     #[actor]
     #[derive(Default)]
@@ -285,11 +286,8 @@ mod remote {
     }
 
     async fn node() -> Node {
-        NodeBuilder::new("127.0.0.1:0".parse().unwrap(), "dashboard secret")
+        common::quick_node("dashboard secret")
             .kind(Echo::default)
-            .heartbeat(Duration::from_millis(100), Duration::from_millis(600))
-            .down_after(Duration::from_millis(800))
-            .reconnect(Duration::from_millis(50), Duration::from_millis(200))
             .start()
             .await
             .unwrap()

@@ -221,14 +221,21 @@ impl Blocked {
     fn noop(&self) {}
 }
 
-/// Waits until `gauge` reads `want` (the sampler runs every 10 ms here).
+/// Waits until `gauge` reads `want` (the sampler runs every 10 ms here); fails with the
+/// last reading after 10 s.
 async fn gauge_reaches(metrics: &TestRecorder, gauge: &str, want: f64) {
-    no_hang(async {
-        while metrics.gauge(gauge) != Some(want) {
-            tokio::time::sleep(Duration::from_millis(5)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let read = metrics.gauge(gauge);
+        if read == Some(want) {
+            return;
         }
-    })
-    .await;
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{gauge} reads {read:?}, not {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 #[tokio::test]
@@ -354,7 +361,8 @@ mod persist {
 #[cfg(feature = "remote")]
 mod remote {
     use super::*;
-    use bactor::remote::{Node, NodeBuilder};
+    use crate::common;
+    use bactor::remote::Node;
 
     #[actor]
     #[derive(Default)]
@@ -376,11 +384,8 @@ mod remote {
     }
 
     async fn node() -> Node {
-        NodeBuilder::new("127.0.0.1:0".parse().unwrap(), "metrics secret")
+        common::quick_node("metrics secret")
             .kind(Sink::default)
-            .heartbeat(Duration::from_millis(100), Duration::from_millis(600))
-            .down_after(Duration::from_millis(800))
-            .reconnect(Duration::from_millis(50), Duration::from_millis(200))
             .start()
             .await
             .unwrap()

@@ -152,13 +152,10 @@ fn any_port() -> std::net::SocketAddr {
 
 /// A node that hosts every kind, with quick heartbeats so a lost node is found fast.
 fn builder() -> NodeBuilder {
-    NodeBuilder::new(any_port(), SECRET)
+    common::quick_node(SECRET)
         .kind(Account::default)
         .kind(|| Relay)
         .kind(Door::default)
-        .heartbeat(Duration::from_millis(100), Duration::from_millis(600))
-        .down_after(Duration::from_millis(800))
-        .reconnect(Duration::from_millis(50), Duration::from_millis(200))
         .request_timeout(Duration::from_secs(10))
 }
 

@@ -102,3 +102,14 @@ pub(crate) async fn eventually(mut done: impl FnMut() -> bool) {
     })
     .await;
 }
+
+/// A node on a loopback port the OS picks, with quick heartbeats and reconnects, so that
+/// a lost node is found within a second.
+#[cfg(feature = "remote")]
+#[allow(dead_code)]
+pub(crate) fn quick_node(secret: &str) -> bactor::remote::NodeBuilder {
+    bactor::remote::NodeBuilder::new("127.0.0.1:0".parse().unwrap(), secret)
+        .heartbeat(Duration::from_millis(100), Duration::from_millis(600))
+        .down_after(Duration::from_millis(800))
+        .reconnect(Duration::from_millis(50), Duration::from_millis(200))
+}
