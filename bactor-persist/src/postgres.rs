@@ -147,13 +147,21 @@ impl PostgresStore {
     }
 }
 
-/// The `WITH` item that writes the tags of the rows `r` (`p`, `s`, `t`, and `o` their
-/// place from 1) under offsets `n.base + o`: in the statements of batches with tags.
-macro_rules! tags_cte {
+/// The `WITH` items that write the rows `r` (`p`, `s`, `m`, `j`, `w`, `t`, and `o` their
+/// place from 1) into the journal at offsets `n.base + o`, and, with `tags`, their tags:
+/// for the statements of batches with tags.
+macro_rules! journal_ctes {
     () => {
-        ", tagged AS (INSERT INTO bactor_tag (tag, ordering, persistence_id, sequence_nr) \
-           SELECT x, n.base + r.o, r.p, r.s FROM n, r, json_array_elements_text(r.t::json) AS x \
-           WHERE r.t IS NOT NULL)"
+        ", ins AS (INSERT INTO bactor_journal (persistence_id, sequence_nr, manifest, payload, written_at, tags, ordering) \
+           SELECT r.p, r.s, r.m, r.j, r.w, r.t, n.base + r.o FROM n, r)"
+    };
+    (tags) => {
+        concat!(
+            journal_ctes!(),
+            ", tagged AS (INSERT INTO bactor_tag (tag, ordering, persistence_id, sequence_nr) \
+               SELECT x, n.base + r.o, r.p, r.s FROM n, r, json_array_elements_text(r.t::json) AS x \
+               WHERE r.t IS NOT NULL)"
+        )
     };
 }
 
@@ -164,16 +172,14 @@ macro_rules! tags_cte {
 /// with their flush row (`$8`..`$10`: the appends' ids, first sequence numbers and
 /// sizes).
 macro_rules! insert_rows {
-    ($($tags:tt)*) => {
+    ($($journal:tt)*) => {
         concat!(
             "WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(108170419924850)), \
              n AS MATERIALIZED (SELECT CASE WHEN $7 = 1 THEN nextval('bactor_ordering') - 1 \
                     ELSE setval('bactor_ordering', nextval('bactor_ordering') + $7 - 1) - $7 END AS base FROM lock), \
              r AS (SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[]) \
-                   WITH ORDINALITY AS r(p, s, m, j, w, t, o)), \
-             ins AS (INSERT INTO bactor_journal (persistence_id, sequence_nr, manifest, payload, written_at, tags, ordering) \
-                     SELECT r.p, r.s, r.m, r.j, r.w, r.t, n.base + r.o FROM n, r)",
-            $($tags)*,
+                   WITH ORDINALITY AS r(p, s, m, j, w, t, o))",
+            $($journal)*,
             " INSERT INTO bactor_flush (last_ordering, events, persistence_ids, first_sequence_nrs, counts) \
              SELECT n.base + $7, $7, $8::text[], $9::bigint[], $10::int[] FROM n"
         )
@@ -186,7 +192,7 @@ macro_rules! insert_rows {
 /// journal holds `expected`, as of the statement's start) per append that needs it, then
 /// its rows, all or none. Returns the appends that went in.
 macro_rules! insert_checked {
-    ($($tags:tt)*) => {
+    ($($journal:tt)*) => {
         concat!(
             "WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(108170419924850)), \
              ok AS MATERIALIZED ( \
@@ -202,10 +208,8 @@ macro_rules! insert_checked {
              n AS MATERIALIZED ( \
                SELECT CASE WHEN c.c = 1 THEN nextval('bactor_ordering') - 1 \
                       WHEN c.c > 1 THEN setval('bactor_ordering', nextval('bactor_ordering') + c.c - 1) - c.c \
-                      ELSE 0 END AS base, c.c FROM c), \
-             ins AS (INSERT INTO bactor_journal (persistence_id, sequence_nr, manifest, payload, written_at, tags, ordering) \
-                     SELECT r.p, r.s, r.m, r.j, r.w, r.t, n.base + r.o FROM n, r)",
-            $($tags)*,
+                      ELSE 0 END AS base, c.c FROM c)",
+            $($journal)*,
             ", fl AS (INSERT INTO bactor_flush (last_ordering, events, persistence_ids, first_sequence_nrs, counts) \
                SELECT n.base + n.c, n.c, array_agg(a.p ORDER BY a.k), array_agg(a.f ORDER BY a.k), \
                       array_agg(a.n ORDER BY a.k) \
@@ -216,50 +220,52 @@ macro_rules! insert_checked {
     };
 }
 
-const INSERT_ROWS: [&str; 2] = [insert_rows!(""), insert_rows!(tags_cte!())];
-const INSERT_CHECKED: [&str; 2] = [insert_checked!(""), insert_checked!(tags_cte!())];
+/// Without tags, then with them.
+const INSERT_ROWS: [&str; 2] = [
+    insert_rows!(journal_ctes!()),
+    insert_rows!(journal_ctes!(tags)),
+];
+const INSERT_CHECKED: [&str; 2] = [
+    insert_checked!(journal_ctes!()),
+    insert_checked!(journal_ctes!(tags)),
+];
 
-impl Backend {
-    /// Every append's rows in one plain insert: all went in, or the statement failed (the
-    /// primary key refused a stale one). Usable inside a transaction that holds the lock.
-    async fn insert_all<'e, E>(
-        &self,
-        executor: E,
-        batch: &[Append],
-        now: i64,
-    ) -> Result<Vec<bool>, WriteError>
-    where
-        E: sqlx::PgExecutor<'e>,
-    {
-        let rows: Vec<Row<'_>> = batch.iter().flat_map(|a| a.rows(now)).collect();
-        self.insert_rows(executor, rows).await?;
-        Ok(vec![true; batch.len()])
-    }
+/// Every append's rows in one plain insert: all went in, or the statement failed (the
+/// primary key refused a stale one). Usable inside a transaction that holds the lock.
+async fn insert_all<'e, E>(executor: E, batch: &[Append], now: i64) -> Result<Vec<bool>, WriteError>
+where
+    E: sqlx::PgExecutor<'e>,
+{
+    let rows: Vec<Row<'_>> = batch.iter().flat_map(|a| a.rows(now)).collect();
+    insert_rows(executor, rows).await?;
+    Ok(vec![true; batch.len()])
+}
 
-    async fn insert_rows<'e, E>(&self, executor: E, rows: Vec<Row<'_>>) -> Result<(), WriteError>
-    where
-        E: sqlx::PgExecutor<'e>,
-    {
-        let count = rows.len() as i64;
-        let Runs(ids, firsts, counts) = Runs::of(&rows);
-        let Columns(pids, seqs, manifests, payloads, times, tags) = Columns::of(rows);
-        let tagged = tags.iter().any(Option::is_some);
-        sqlx::query(INSERT_ROWS[usize::from(tagged)])
-            .bind(&pids)
-            .bind(&seqs)
-            .bind(&manifests)
-            .bind(&payloads)
-            .bind(&times)
-            .bind(&tags)
-            .bind(count)
-            .bind(&ids)
-            .bind(&firsts)
-            .bind(&counts)
-            .execute(executor)
-            .await
-            .map_err(write_error)?;
-        Ok(())
-    }
+/// `rows` in one insert, with their offsets, tags and flush row. Usable inside a
+/// transaction that holds the lock.
+async fn insert_rows<'e, E>(executor: E, rows: Vec<Row<'_>>) -> Result<(), WriteError>
+where
+    E: sqlx::PgExecutor<'e>,
+{
+    let count = rows.len() as i64;
+    let Runs(ids, firsts, counts) = Runs::of(&rows);
+    let Columns(pids, seqs, manifests, payloads, times, tags) = Columns::of(rows);
+    let tagged = tags.iter().any(Option::is_some);
+    sqlx::query(INSERT_ROWS[usize::from(tagged)])
+        .bind(&pids)
+        .bind(&seqs)
+        .bind(&manifests)
+        .bind(&payloads)
+        .bind(&times)
+        .bind(&tags)
+        .bind(count)
+        .bind(&ids)
+        .bind(&firsts)
+        .bind(&counts)
+        .execute(executor)
+        .await
+        .map_err(write_error)?;
+    Ok(())
 }
 
 impl BatchBackend for Backend {
@@ -273,7 +279,7 @@ impl BatchBackend for Backend {
     ) -> BoxFuture<'a, Result<Vec<bool>, WriteError>> {
         Box::pin(async move {
             if !check.contains(&true) {
-                return self.insert_all(&self.pool, batch, now).await;
+                return insert_all(&self.pool, batch, now).await;
             }
             // Each row carries the number of its append (1-based, as `ORDINALITY`).
             let mut rows = Vec::new();
@@ -348,7 +354,7 @@ impl BatchBackend for Backend {
                 .collect();
             let (results, rows) = plan(batch, highest);
             if !rows.is_empty() {
-                self.insert_rows(&mut *tx, rows).await?;
+                insert_rows(&mut *tx, rows).await?;
             }
             tx.commit().await.map_err(write_error)?;
             Ok(results)
