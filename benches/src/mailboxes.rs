@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 use bactor::mailbox::{Envelope, Mailbox, PriorityMailbox, Push};
 use bactor::prelude::*;
 
+mod shared;
+use shared::median;
+
 const TELLS: u64 = 1_000_000;
 const TRIALS: usize = 7;
 
@@ -187,11 +190,6 @@ async fn run(kind: Kind) -> Duration {
     let d = start.elapsed();
     system.shutdown().await;
     d
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 fn main() {

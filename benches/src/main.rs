@@ -6,6 +6,9 @@
 use std::time::{Duration, Instant};
 
 use bactor::prelude::*;
+
+mod shared;
+use shared::{Sink, median};
 use tokio::sync::{mpsc, oneshot};
 
 const TELLS: u64 = 1_000_000;
@@ -13,25 +16,6 @@ const ASKS: u64 = 100_000;
 const TRIALS: usize = 7;
 /// Mailbox / channel capacity, the same on both sides.
 const CAP: usize = 1024;
-
-#[actor(mailbox = 1024)]
-#[derive(Default)]
-struct Sink {
-    sum: u64,
-}
-
-#[actor]
-impl Sink {
-    #[handler]
-    fn add(&mut self, n: u64) {
-        self.sum = self.sum.wrapping_add(n);
-    }
-
-    #[handler]
-    fn sum(&self) -> u64 {
-        self.sum
-    }
-}
 
 async fn baseline_tell() -> Duration {
     let (tx, mut rx) = mpsc::channel::<u64>(CAP);
@@ -151,11 +135,6 @@ async fn bactor_ask() -> Duration {
     assert_eq!(last, ASKS * (ASKS - 1) / 2);
     system.shutdown().await;
     t
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 fn runtime(flavour: &str) -> tokio::runtime::Runtime {

@@ -10,28 +10,12 @@ use std::time::{Duration, Instant};
 
 use bactor::prelude::*;
 
+mod shared;
+use shared::{Sink, median};
+
 const TELLS: u64 = 1_000_000;
 const ASKS: u64 = 100_000;
 const TRIALS: usize = 7;
-
-#[actor(mailbox = 1024)]
-#[derive(Default)]
-struct Sink {
-    sum: u64,
-}
-
-#[actor]
-impl Sink {
-    #[handler]
-    fn add(&mut self, n: u64) {
-        self.sum = self.sum.wrapping_add(n);
-    }
-
-    #[handler]
-    fn sum(&self) -> u64 {
-        self.sum
-    }
-}
 
 async fn tells(metrics: bool) -> Duration {
     let system = ActorSystem::builder().metrics(metrics).build();
@@ -56,11 +40,6 @@ async fn asks(metrics: bool) -> Duration {
     let d = start.elapsed();
     system.shutdown().await;
     d
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 fn runtime(multi: bool) -> tokio::runtime::Runtime {

@@ -9,27 +9,11 @@ use std::time::{Duration, Instant};
 use bactor::middleware::{Flow, Outgoing, ReceiveMiddleware, SendMiddleware};
 use bactor::prelude::*;
 
+mod shared;
+use shared::{Sink, median};
+
 const TELLS: u64 = 1_000_000;
 const TRIALS: usize = 7;
-
-#[actor(mailbox = 1024)]
-#[derive(Default)]
-struct Sink {
-    sum: u64,
-}
-
-#[actor]
-impl Sink {
-    #[handler]
-    fn add(&mut self, n: u64) {
-        self.sum = self.sum.wrapping_add(n);
-    }
-
-    #[handler]
-    fn sum(&self) -> u64 {
-        self.sum
-    }
-}
 
 struct NoopReceive;
 impl ReceiveMiddleware for NoopReceive {}
@@ -52,11 +36,6 @@ async fn run(props: Props<Sink>) -> Duration {
     let d = start.elapsed();
     system.shutdown().await;
     d
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 fn main() {
