@@ -58,7 +58,8 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            .row_buffer_size(ROW_BUFFER);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .test_before_acquire(false)
@@ -70,7 +71,9 @@ impl SqliteStore {
 
     /// A private database in memory, gone when the last clone is dropped.
     pub async fn in_memory() -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str("sqlite::memory:").map_err(db_error)?;
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")
+            .map_err(db_error)?
+            .row_buffer_size(ROW_BUFFER);
         // One connection that never closes: every connection to `:memory:` is a database
         // of its own.
         let pool = SqlitePoolOptions::new()
@@ -85,6 +88,12 @@ impl SqliteStore {
         Self::from_pool(pool).await
     }
 }
+
+/// How many rows of a result the connection's thread reads ahead of the task that takes
+/// them (sqlx's default is 50): a page of recovery (10,000 events) is read without waiting
+/// for the task, which meanwhile applies the page before, and without waking it for every
+/// few rows. Recovery of 100,000 events took 93 ms with 50, 63 ms with 10,000.
+const ROW_BUFFER: usize = 10_000;
 
 /// The start of every insert into the journal; [`push_rows`] adds the rows. Each row's
 /// offset is its rowid (`ordering`), which SQLite numbers after the highest one, under the
@@ -240,6 +249,28 @@ impl BatchBackend for Backend {
 
 impl SqliteStore {
     /// Uses an existing pool; applies the migrations.
+    ///
+    /// [`open`](SqliteStore::open) sets the options this store is tuned for: WAL,
+    /// `synchronous = NORMAL`, a busy timeout of 10 s, and
+    /// [`row_buffer_size`](sqlx::sqlite::SqliteConnectOptions::row_buffer_size)`(10_000)`,
+    /// which lets recovery read its next page while it applies one (a third faster than
+    /// sqlx's default of 50).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use bactor_persist::SqliteStore;
+    /// use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let options = SqliteConnectOptions::new()
+    ///     .filename(":memory:")
+    ///     .row_buffer_size(10_000);
+    /// let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+    /// let store = SqliteStore::from_pool(pool).await?;
+    /// # drop(store);
+    /// # Ok(()) }
+    /// ```
     pub async fn from_pool(pool: SqlitePool) -> Result<Self, StoreError> {
         sqlx::migrate!("./migrations/sqlite")
             .run(&pool)

@@ -58,7 +58,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use bactor_persist::{
-    Journal, NewEvent, SnapshotCriteria, SnapshotRecord, SnapshotStore, StoreError,
+    Journal, NewEvent, ReplayedPayload, SnapshotCriteria, SnapshotRecord, SnapshotStore, StoreError,
 };
 
 use crate::actor::Actor;
@@ -908,6 +908,35 @@ async fn manifest_of(st: &PersistState, sequence_nr: u64) -> String {
 /// How many events recovery reads per round trip.
 const REPLAY_PAGE: u64 = 10_000;
 
+/// A page of recovery read by a task of its own while the previous page is applied;
+/// dropping it stops the read.
+struct Prefetch(tokio::task::JoinHandle<Result<Vec<ReplayedPayload>, StoreError>>);
+
+impl Prefetch {
+    fn start(journal: &Arc<dyn Journal>, id: &str, from: u64, manifests: bool) -> Self {
+        let (journal, id) = (Arc::clone(journal), id.to_owned());
+        let task = tokio::spawn(async move {
+            journal
+                .replay_payloads(&id, from, u64::MAX, REPLAY_PAGE, manifests)
+                .await
+        });
+        Prefetch(task)
+    }
+
+    async fn page(mut self) -> Result<Vec<ReplayedPayload>, PersistError> {
+        match (&mut self.0).await {
+            Ok(page) => page.map_err(PersistError::from),
+            Err(e) => Err(PersistError::from(StoreError::Backend(Arc::new(e)))),
+        }
+    }
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Recovery: the newest snapshot, then the later events through `apply_event`. Runs before
 /// `pre_start` and before `post_restart`. Publishes [`SystemEvent::Recovered`] when done,
 /// and tells a [`spawn_recovered`](crate::ActorSystem::spawn_recovered) waiting for it.
@@ -1007,19 +1036,38 @@ async fn replay<A: PersistentActor>(
             }
         }
     }
+    // The next page, read while this one is applied (a task of its own: the database
+    // streams it meanwhile).
+    let mut next: Option<Prefetch> = None;
     loop {
-        let page = st
-            .store
-            .journal
-            .replay_payloads(
+        let page = match next.take() {
+            Some(prefetch) => prefetch.page().await?,
+            None => st
+                .store
+                .journal
+                .replay_payloads(
+                    &st.id,
+                    st.seq + 1,
+                    u64::MAX,
+                    REPLAY_PAGE,
+                    upcaster.is_some(),
+                )
+                .await
+                .map_err(PersistError::from)?,
+        };
+        if page.len() as u64 == REPLAY_PAGE
+            && let Some(last) = page.last()
+        {
+            next = Some(Prefetch::start(
+                &st.store.journal,
                 &st.id,
-                st.seq + 1,
-                u64::MAX,
-                REPLAY_PAGE,
+                last.sequence_nr + 1,
                 upcaster.is_some(),
-            )
-            .await
-            .map_err(PersistError::from)?;
+            ));
+            // A spawned task waits in this worker's next-task slot, where no other worker
+            // steals it: let it send its query now.
+            tokio::task::yield_now().await;
+        }
         if page.is_empty() {
             // Deleted events leave the highest sequence number behind: continue after it.
             let highest = st

@@ -2,7 +2,9 @@
 //! `cargo test -p bactor --features persist --test persistence`.
 #![cfg(feature = "persist")]
 
-use bactor::persist::{Journal, MemoryStore, SnapshotCriteria, SnapshotStore, SqliteStore};
+use bactor::persist::{
+    Journal, MemoryStore, NewEvent, SnapshotCriteria, SnapshotStore, SqliteStore,
+};
 use bactor::prelude::*;
 use bactor::{PersistErrorKind, RecoveryError, SystemEvent};
 use serde::{Deserialize, Serialize};
@@ -564,28 +566,42 @@ impl Tally {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_histories_recover_in_pages() {
     let store = no_hang(SqliteStore::in_memory()).await.unwrap();
-    let system = no_hang(system_with(store)).await;
+    let system = no_hang(system_with(store.clone())).await;
+    // 25,001 events, written straight to the journal: recovery reads pages of 10,000 (the
+    // next one while it applies the last), so it crosses two page boundaries and ends on
+    // a short page.
+    let mut high = 0;
+    while high < 25_001 {
+        let events = (high..(high + 1_000).min(25_001))
+            .map(|n| NewEvent::new("Tally::Added", format!(r#"{{"Added":{{"n":{n}}}}}"#)))
+            .collect();
+        high = no_hang(store.append("long", high, events)).await.unwrap();
+    }
     let t = no_hang(system.spawn_persistent("long", Tally::default))
         .await
         .unwrap();
-    // 2,501 events: recovery reads them in pages of 1,000, so it crosses two page
-    // boundaries.
-    for n in 0..2_500 {
-        no_hang(t.add(n).tell()).await.unwrap();
-    }
-    assert_eq!(no_hang(t.add(2_500)).await.unwrap(), 2_501);
+    // Every event, once, in order, across the page boundaries.
+    let recovered = no_hang(t.seen()).await.unwrap();
+    assert_eq!(recovered, (0..25_001).collect::<Vec<u32>>());
+    assert_eq!(no_hang(t.add(0)).await.unwrap(), 25_002);
     t.stop();
     no_hang(t.stopped()).await;
+    // The first 12,000 deleted: the first page starts past them and is full.
+    no_hang(store.delete_to("long", 12_000)).await.unwrap();
     let again = no_hang(system.spawn_persistent("long", Tally::default))
         .await
         .unwrap();
-    // Every event, once, in order, across the page boundaries.
-    let recovered = no_hang(again.seen()).await.unwrap();
-    assert_eq!(recovered, (0..=2_500).collect::<Vec<u32>>());
-    assert_eq!(no_hang(again.add(0)).await.unwrap(), 2_502);
+    let mut expected: Vec<u32> = (12_000..25_001).collect();
+    expected.push(0);
+    assert_eq!(no_hang(again.seen()).await.unwrap(), expected);
+    assert_eq!(no_hang(again.add(7)).await.unwrap(), 13_003);
+    assert_eq!(
+        no_hang(store.highest_sequence_nr("long")).await.unwrap(),
+        25_003
+    );
     no_hang(system.shutdown()).await;
 }
 
