@@ -286,7 +286,8 @@ enum Stored {
     Added { n: u64 },
 }
 
-/// One round of every scenario, the baseline first each time; ids are fresh per round.
+/// One round of every scenario, the baseline first each time; ids are fresh per round and
+/// the same on both sides (a longer id makes every row and index entry longer).
 /// Everything runs on the runtime's two workers.
 async fn run<S>(store: S, db: baseline::Db, round: u64) -> Vec<Cell>
 where
@@ -303,8 +304,8 @@ where
     let mut tasks = Vec::new();
     for i in 0..ACTORS {
         let writer = writer.clone();
+        let id = format!("conc-{run_id}-{i}");
         tasks.push(tokio::spawn(async move {
-            let id = format!("conc-{round}-{i}");
             for n in 0..PER_ACTOR {
                 writer
                     .append(vec![baseline::Row::added(&id, n + 1, n)])
@@ -321,7 +322,7 @@ where
     for i in 0..ACTORS {
         refs.push(
             system
-                .spawn_persistent(format!("bench-conc-{run_id}-{i}"), Tally::default)
+                .spawn_persistent(format!("conc-{run_id}-{i}"), Tally::default)
                 .await
                 .unwrap(),
         );
@@ -346,7 +347,7 @@ where
             r.totals().await.unwrap(),
             (triangle(PER_ACTOR), PER_ACTOR, PER_ACTOR)
         );
-        check_journal(&store, &format!("bench-conc-{run_id}-{i}"), PER_ACTOR).await;
+        check_journal(&store, &format!("conc-{run_id}-{i}"), PER_ACTOR).await;
     }
     cells.push(Cell {
         scenario: format!("{ACTORS} actors, {PER_ACTOR} events each, one per message"),
@@ -356,7 +357,7 @@ where
 
     // One hot actor: 100 callers asking it at once, 100,000 one-event messages, with
     // `persist_deferred`; the reference is the baseline's 100-writer row of this round.
-    let hot_id = format!("bench-hot-{run_id}");
+    let hot_id = format!("hot-{run_id}");
     let hot = system
         .spawn_persistent(hot_id.clone(), Tally::default)
         .await
@@ -388,15 +389,15 @@ where
 
     // One actor, `persist_all` of 100 events per message; the baseline: one multi-row
     // insert of 100 rows at a time.
+    let batch_id = format!("batch-{run_id}");
     let start = Instant::now();
     for b in 0..BATCHES {
         let rows = (0..BATCH)
-            .map(|k| baseline::Row::added(&format!("batch-{round}"), b * BATCH + k + 1, k))
+            .map(|k| baseline::Row::added(&batch_id, b * BATCH + k + 1, k))
             .collect::<Vec<_>>();
         db.insert(&rows).await.unwrap();
     }
     let base = start.elapsed();
-    let batch_id = format!("bench-batch-{run_id}");
     let a = system
         .spawn_persistent(batch_id.clone(), Tally::default)
         .await
@@ -419,14 +420,14 @@ where
 
     // One actor, one event per message, sequentially; the baseline: one insert per
     // event, in autocommit.
+    let seq_id = format!("seq-{run_id}");
     let start = Instant::now();
     for n in 0..SEQUENTIAL {
-        db.insert(&[baseline::Row::added(&format!("seq-{round}"), n + 1, n)])
+        db.insert(&[baseline::Row::added(&seq_id, n + 1, n)])
             .await
             .unwrap();
     }
     let base = start.elapsed();
-    let seq_id = format!("bench-seq-{run_id}");
     let a = system
         .spawn_persistent(seq_id.clone(), Tally::default)
         .await
@@ -454,7 +455,7 @@ where
 
     // Recovery of RECOVER events, written in batches of 1000; the baseline selects them
     // in order and decodes each.
-    let id = format!("bench-recover-{run_id}");
+    let id = format!("recover-{run_id}");
     let mut high = 0;
     let mut seq = 0;
     while high < RECOVER {
@@ -470,14 +471,14 @@ where
         let rows = (0..1000)
             .map(|n| {
                 seq += 1;
-                baseline::Row::added(&format!("recover-{round}"), seq, n)
+                baseline::Row::added(&id, seq, n)
             })
             .collect::<Vec<_>>();
         db.insert(&rows).await.unwrap();
     }
     check_journal(&store, &id, RECOVER).await;
     let start = Instant::now();
-    let rows = db.replay(&format!("recover-{round}")).await;
+    let rows = db.replay(&id).await;
     let mut sum = 0u64;
     for (i, (seq, payload)) in rows.iter().enumerate() {
         assert_eq!(*seq, i as i64 + 1);
