@@ -147,50 +147,118 @@ impl PostgresStore {
     }
 }
 
-/// The `WITH` items that write the rows `r` (`p`, `s`, `m`, `j`, `w`, `t`, and `o` their
-/// place from 1) into the journal at offsets `n.base + o`, and, with `tags`, their tags:
-/// for the statements of batches with tags.
-macro_rules! journal_ctes {
-    () => {
-        ", ins AS (INSERT INTO bactor_journal (persistence_id, sequence_nr, manifest, payload, written_at, tags, ordering) \
-           SELECT r.p, r.s, r.m, r.j, r.w, r.t, n.base + r.o FROM n, r)"
-    };
-    (tags) => {
+/// The `WITH` items that take the advisory lock, then offsets for `$count` events:
+/// `n.base + 1` to `n.base + $count` (one `nextval` for one event, which logs the sequence
+/// once in 32 calls; one `setval` for more, which logs it every time).
+macro_rules! offsets {
+    ($count:literal) => {
         concat!(
-            journal_ctes!(),
-            ", tagged AS (INSERT INTO bactor_tag (tag, ordering, persistence_id, sequence_nr) \
-               SELECT x, n.base + r.o, r.p, r.s FROM n, r, json_array_elements_text(r.t::json) AS x \
-               WHERE r.t IS NOT NULL)"
+            "WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(108170419924850)), \
+             n AS MATERIALIZED (SELECT CASE WHEN ",
+            $count,
+            " = 1 THEN nextval('bactor_ordering') - 1 \
+             ELSE setval('bactor_ordering', nextval('bactor_ordering') + ",
+            $count,
+            " - 1) - ",
+            $count,
+            " END AS base FROM lock)"
         )
     };
 }
 
-/// Inserts rows (`$1`..`$6`: persistence ids, sequence numbers, manifests, payloads,
-/// times, tags; `$7` how many), all or none, numbered from the sequence after taking the
-/// advisory lock (offsets `n.base + 1` to `n.base + $7`: one `nextval` for one row, which
-/// logs the sequence once in 32 calls; one `setval` for more, which logs it every time),
-/// with their flush row (`$8`..`$10`: the appends' ids, first sequence numbers and
-/// sizes).
-macro_rules! insert_rows {
-    ($($journal:tt)*) => {
+/// The `WITH` items that write the rows `r` (manifest `m`, payload `j`, place `o` from 1,
+/// and with `tags` the tags `t`) into the journal at offsets `n.base + o`, with the
+/// persistence id, sequence number and time of each row given as SQL; with `tags`, their
+/// tags too.
+macro_rules! write_rows {
+    (pid = $p:literal, seq = $s:literal, at = $w:literal) => {
         concat!(
-            "WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(108170419924850)), \
-             n AS MATERIALIZED (SELECT CASE WHEN $7 = 1 THEN nextval('bactor_ordering') - 1 \
-                    ELSE setval('bactor_ordering', nextval('bactor_ordering') + $7 - 1) - $7 END AS base FROM lock), \
-             r AS (SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[]) \
-                   WITH ORDINALITY AS r(p, s, m, j, w, t, o))",
-            $($journal)*,
+            ", ins AS (INSERT INTO bactor_journal \
+               (persistence_id, sequence_nr, manifest, payload, written_at, ordering) \
+               SELECT ",
+            $p,
+            ", ",
+            $s,
+            ", r.m, r.j, ",
+            $w,
+            ", n.base + r.o FROM n, r)"
+        )
+    };
+    (pid = $p:literal, seq = $s:literal, at = $w:literal, tags) => {
+        concat!(
+            ", ins AS (INSERT INTO bactor_journal \
+               (persistence_id, sequence_nr, manifest, payload, written_at, tags, ordering) \
+               SELECT ",
+            $p,
+            ", ",
+            $s,
+            ", r.m, r.j, ",
+            $w,
+            ", r.t, n.base + r.o FROM n, r), \
+             tagged AS (INSERT INTO bactor_tag (tag, ordering, persistence_id, sequence_nr) \
+               SELECT x, n.base + r.o, ",
+            $p,
+            ", ",
+            $s,
+            " \
+               FROM n, r, json_array_elements_text(r.t::json) AS x WHERE r.t IS NOT NULL)"
+        )
+    };
+}
+
+/// One append (the common flush: one busy actor), all or none: `$1` its persistence id,
+/// `$2` its first sequence number, `$3` how many events, `$4` and `$5` their manifests
+/// and payloads, `$6` the time, and with tags `$7` theirs. The id, sequence numbers and
+/// time are sent once, not once per event. Writes its flush row.
+macro_rules! insert_one {
+    ($($tags:ident)?) => {
+        concat!(
+            offsets!("$3"),
+            ", r AS (SELECT * FROM UNNEST($4::text[], $5::text[]",
+            $(with_tags!($tags ", $7::text[]"),)?
+            ") WITH ORDINALITY AS r(m, j, ",
+            $(with_tags!($tags "t, "),)?
+            "o))",
+            write_rows!(pid = "$1", seq = "$2 + r.o - 1", at = "$6" $(, $tags)?),
             " INSERT INTO bactor_flush (last_ordering, events, persistence_ids, first_sequence_nrs, counts) \
-             SELECT n.base + $7, $7, $8::text[], $9::bigint[], $10::int[] FROM n"
+             SELECT n.base + $3, $3, ARRAY[$1::text], ARRAY[$2::bigint], ARRAY[$3::int] FROM n"
+        )
+    };
+}
+
+/// `$sql`, in the statements with tags only.
+macro_rules! with_tags {
+    (tags $sql:literal) => {
+        $sql
+    };
+}
+
+/// Several appends' rows, all or none: `$1`..`$4` each row's persistence id, sequence
+/// number, manifest and payload, `$5` the time, `$6` how many rows, `$7`..`$9` the
+/// appends' ids, first sequence numbers and sizes (the flush row), and with tags `$10`
+/// each row's.
+macro_rules! insert_rows {
+    ($($tags:ident)?) => {
+        concat!(
+            offsets!("$6"),
+            ", r AS (SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[]",
+            $(with_tags!($tags ", $10::text[]"),)?
+            ") WITH ORDINALITY AS r(p, s, m, j, ",
+            $(with_tags!($tags "t, "),)?
+            "o))",
+            write_rows!(pid = "r.p", seq = "r.s", at = "$5" $(, $tags)?),
+            " INSERT INTO bactor_flush (last_ordering, events, persistence_ids, first_sequence_nrs, counts) \
+             SELECT n.base + $6, $6, $7::text[], $8::bigint[], $9::int[] FROM n"
         )
     };
 }
 
 /// As `insert_rows`, for the appends that pass their check only (`$8`..`$10`: each
 /// append's id, expected sequence number and whether to check it; `$7` the append of each
-/// row, `$11`, `$12` each append's first sequence number and size): a check (that the
-/// journal holds `expected`, as of the statement's start) per append that needs it, then
-/// its rows, all or none. Returns the appends that went in.
+/// row, `$5` and `$6` each row's time and tags, `$11`, `$12` each append's first sequence
+/// number and size): a check (that the journal holds `expected`, as of the statement's
+/// start) per append that needs it, then its rows, all or none. Returns the appends that
+/// went in.
 macro_rules! insert_checked {
     ($($journal:tt)*) => {
         concat!(
@@ -221,13 +289,11 @@ macro_rules! insert_checked {
 }
 
 /// Without tags, then with them.
-const INSERT_ROWS: [&str; 2] = [
-    insert_rows!(journal_ctes!()),
-    insert_rows!(journal_ctes!(tags)),
-];
+const INSERT_ONE: [&str; 2] = [insert_one!(), insert_one!(tags)];
+const INSERT_ROWS: [&str; 2] = [insert_rows!(), insert_rows!(tags)];
 const INSERT_CHECKED: [&str; 2] = [
-    insert_checked!(journal_ctes!()),
-    insert_checked!(journal_ctes!(tags)),
+    insert_checked!(write_rows!(pid = "r.p", seq = "r.s", at = "r.w")),
+    insert_checked!(write_rows!(pid = "r.p", seq = "r.s", at = "r.w", tags)),
 ];
 
 /// Every append's rows in one plain insert: all went in, or the statement failed (the
@@ -236,35 +302,67 @@ async fn insert_all<'e, E>(executor: E, batch: &[Append], now: i64) -> Result<Ve
 where
     E: sqlx::PgExecutor<'e>,
 {
-    let rows: Vec<Row<'_>> = batch.iter().flat_map(|a| a.rows(now)).collect();
-    insert_rows(executor, rows).await?;
+    match batch {
+        [a] => insert_one(executor, a, now).await?,
+        _ => {
+            insert_rows(
+                executor,
+                batch.iter().flat_map(|a| a.rows(now)).collect(),
+                now,
+            )
+            .await?
+        }
+    }
     Ok(vec![true; batch.len()])
 }
 
-/// `rows` in one insert, with their offsets, tags and flush row. Usable inside a
-/// transaction that holds the lock.
-async fn insert_rows<'e, E>(executor: E, rows: Vec<Row<'_>>) -> Result<(), WriteError>
+/// One append's events in one insert, with their offsets, tags and flush row.
+async fn insert_one<'e, E>(executor: E, a: &Append, now: i64) -> Result<(), WriteError>
+where
+    E: sqlx::PgExecutor<'e>,
+{
+    let manifests: Vec<&str> = a.events.iter().map(|e| e.manifest.as_str()).collect();
+    let payloads: Vec<&str> = a.events.iter().map(|e| e.payload.as_str()).collect();
+    let tags: Vec<Option<String>> = a
+        .events
+        .iter()
+        .map(|e| crate::query::encode_tags(&e.tags))
+        .collect();
+    let tagged = tags.iter().any(Option::is_some);
+    let q = sqlx::query(INSERT_ONE[usize::from(tagged)])
+        .bind(a.persistence_id.as_str())
+        .bind(to_db(a.expected + 1))
+        .bind(a.events.len() as i64)
+        .bind(&manifests)
+        .bind(&payloads)
+        .bind(now);
+    let q = if tagged { q.bind(&tags) } else { q };
+    q.execute(executor).await.map_err(write_error)?;
+    Ok(())
+}
+
+/// `rows` (written at `now`) in one insert, with their offsets, tags and flush row.
+/// Usable inside a transaction that holds the lock.
+async fn insert_rows<'e, E>(executor: E, rows: Vec<Row<'_>>, now: i64) -> Result<(), WriteError>
 where
     E: sqlx::PgExecutor<'e>,
 {
     let count = rows.len() as i64;
     let Runs(ids, firsts, counts) = Runs::of(&rows);
-    let Columns(pids, seqs, manifests, payloads, times, tags) = Columns::of(rows);
+    let Columns(pids, seqs, manifests, payloads, _, tags) = Columns::of(rows);
     let tagged = tags.iter().any(Option::is_some);
-    sqlx::query(INSERT_ROWS[usize::from(tagged)])
+    let q = sqlx::query(INSERT_ROWS[usize::from(tagged)])
         .bind(&pids)
         .bind(&seqs)
         .bind(&manifests)
         .bind(&payloads)
-        .bind(&times)
-        .bind(&tags)
+        .bind(now)
         .bind(count)
         .bind(&ids)
         .bind(&firsts)
-        .bind(&counts)
-        .execute(executor)
-        .await
-        .map_err(write_error)?;
+        .bind(&counts);
+    let q = if tagged { q.bind(&tags) } else { q };
+    q.execute(executor).await.map_err(write_error)?;
     Ok(())
 }
 
@@ -353,8 +451,8 @@ impl BatchBackend for Backend {
                 })
                 .collect();
             let (results, rows) = plan(batch, highest);
-            if !rows.is_empty() {
-                insert_rows(&mut *tx, rows).await?;
+            if let Some(now) = rows.first().map(|r| r.written_at) {
+                insert_rows(&mut *tx, rows, now).await?;
             }
             tx.commit().await.map_err(write_error)?;
             Ok(results)
