@@ -508,7 +508,7 @@ where
     cells
 }
 
-const ROUNDS: u64 = 3;
+const ROUNDS: u64 = 5;
 
 /// `ROUNDS` rounds on one backend; prints each scenario's medians (min–max) and the
 /// ratio of the medians.
