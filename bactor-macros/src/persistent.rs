@@ -117,6 +117,19 @@ impl PersistentArgs {
     ) -> TokenStream {
         let p = quote!(#krate::__private);
         let (impl_generics, _, where_clause) = generics.split_for_impl();
+        // A generic state is serializable where its type parameters are, which its
+        // declaration need not say (serde's derives infer it): its options exist where it
+        // can be snapshotted, instead of an assertion that would fail for every generic
+        // state.
+        let generic_snapshots = self.snapshot_every.is_some() && !generics.params.is_empty();
+        let where_clause = match (where_clause, generic_snapshots) {
+            (Some(w), true) => {
+                let preds = w.predicates.iter();
+                quote!(where #(#preds,)* Self: #p::Snapshottable)
+            }
+            (None, true) => quote!(where Self: #p::Snapshottable),
+            (w, false) => quote!(#w),
+        };
         let opt = |v: Option<u64>| match v {
             Some(n) => quote!(::core::option::Option::Some(#n)),
             None => quote!(::core::option::Option::None),
@@ -165,13 +178,16 @@ impl PersistentArgs {
         });
         // Spanned on `snapshot_every`, so a state that cannot be serialized is reported
         // there, once.
-        let assertion = self.snapshot_every.map(|(span, _)| {
-            let check = quote_spanned!(span=> __bactor_snapshottable::<Self>);
-            quote! {
-                fn __bactor_snapshottable<T: #p::Snapshottable>() {}
-                let _ = #check;
-            }
-        });
+        let assertion = self
+            .snapshot_every
+            .filter(|_| !generic_snapshots)
+            .map(|(span, _)| {
+                let check = quote_spanned!(span=> __bactor_snapshottable::<Self>);
+                quote! {
+                    fn __bactor_snapshottable<T: #p::Snapshottable>() {}
+                    let _ = #check;
+                }
+            });
         quote! {
             #[automatically_derived]
             impl #impl_generics #p::PersistOptions for #ty #where_clause {

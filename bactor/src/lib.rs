@@ -732,7 +732,7 @@ pub mod __private {
     #[cfg(feature = "persist")]
     pub use crate::persistence::{
         BadSnapshot, NoSnapshot, OnConflict, PersistConfig, PersistOptions, PersistentActor,
-        SerdeSnapshot, SnapshotCodec, Snapshottable, Upcaster, recover, send_reply,
+        SerdeSnapshot, SnapshotCodec, Snapshottable, StorableEvent, Upcaster, recover, send_reply,
     };
     #[cfg(feature = "persist")]
     pub use serde_json;

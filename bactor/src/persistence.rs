@@ -1135,7 +1135,8 @@ async fn replay<A: PersistentActor>(
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has `#[event]` methods but is not marked `#[persistent]`",
     label = "`#[event]` needs a persistent actor",
-    note = "write `#[persistent]` next to `#[actor]` on `struct {Self}`"
+    note = "write `#[persistent]` next to `#[actor]` on `struct {Self}`",
+    note = "for a generic actor with `snapshot_every`: its state must be `Serialize` and `Deserialize` under the bounds of its `#[actor]` impl block (bound the type parameters the state holds)"
 )]
 pub trait PersistOptions: Sized {
     /// `snapshot_every` / `keep_snapshots`.
@@ -1189,16 +1190,31 @@ pub trait PersistOptions: Sized {
 /// ```
 pub type Upcaster = fn(&str, serde_json::Value) -> serde_json::Value;
 
+/// The events of a generic persistent actor, as its `PersistentActor` impl requires
+/// them: the bound names the fix rather than the serde trait a type parameter lacks.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "the events of this generic persistent actor, `{Self}`, cannot be stored",
+    label = "its `#[event]` arguments must be `Serialize + DeserializeOwned + Send + 'static`",
+    note = "bound the type parameters that `#[event]` arguments use in the `#[actor]` impl block: `T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static`"
+)]
+pub trait StorableEvent: Serialize + DeserializeOwned + Send + 'static {}
+
+#[diagnostic::do_not_recommend]
+impl<E: Serialize + DeserializeOwned + Send + 'static> StorableEvent for E {}
+
 /// Checks that a persistent actor with snapshots can be serialized. `#[persistent]`
 /// asserts it once, spanned on `snapshot_every`; the blanket impl is not recommended so
-/// that the error names this trait (and its fix), not serde's.
+/// that the error names this trait (and its fix), not serde's. A generic actor's options
+/// are implemented where `Self: Snapshottable` instead, which implies the serde traits
+/// (hence the supertraits).
 #[doc(hidden)]
 #[diagnostic::on_unimplemented(
     message = "`{Self}` takes snapshots (`snapshot_every`) but cannot be serialized",
     label = "its state must be `Serialize` and `Deserialize`",
     note = "derive `serde::Serialize` and `serde::Deserialize` on `{Self}`, or remove `snapshot_every`"
 )]
-pub trait Snapshottable {}
+pub trait Snapshottable: Serialize + DeserializeOwned {}
 
 #[diagnostic::do_not_recommend]
 impl<T: Serialize + DeserializeOwned> Snapshottable for T {}

@@ -367,6 +367,63 @@ fn expand_events(m: &ActorImpl<'_>) -> TokenStream {
     let self_ty = m.self_ty;
     let event = &m.event_ident;
     let serde_crate = quote!(#p::serde).to_string().replace(' ', "");
+    // A generic actor's events are generic over all its type parameters: a hidden,
+    // uninhabited variant (never stored) uses those no event field does.
+    let generics = &m.item.generics;
+    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
+    let params = &generics.params;
+    let event_ty = quote!(#event #ty_generics);
+    // Declared without the impl's bounds: serde's derives infer their own (`T:
+    // Deserialize<'de>`), which a declared `T: DeserializeOwned` would make ambiguous.
+    let enum_params = params.iter().map(|p| match p {
+        GenericParam::Type(t) => {
+            let ident = &t.ident;
+            quote!(#ident)
+        }
+        GenericParam::Const(c) => {
+            let (ident, ty) = (&c.ident, &c.ty);
+            quote!(const #ident: #ty)
+        }
+        GenericParam::Lifetime(l) => {
+            let lifetime = &l.lifetime;
+            quote!(#lifetime)
+        }
+    });
+    let type_params: Vec<_> = params
+        .iter()
+        .filter_map(|p| match p {
+            GenericParam::Type(t) => Some(&t.ident),
+            _ => None,
+        })
+        .collect();
+    let has_phantom = !type_params.is_empty();
+    let phantom_variant = has_phantom.then(|| {
+        quote! {
+            #[doc(hidden)]
+            #[serde(skip)]
+            __BactorPhantom(::core::marker::PhantomData<fn() -> (#(#type_params,)*)>, ::core::convert::Infallible),
+        }
+    });
+    let phantom_arm = has_phantom.then(
+        || quote!(#event::__BactorPhantom(_, ref __bactor_never) => match *__bactor_never {},),
+    );
+    // The same, for `match event` by value.
+    let phantom_arm_owned = has_phantom
+        .then(|| quote!(#event::__BactorPhantom(_, __bactor_never) => match __bactor_never {},));
+    // The serde bounds of the event enum, which the derives put on type parameters used
+    // in its fields: the impl holds where they hold (for every type, for a plain actor).
+    // So do the options, which a generic state with snapshots has where it is
+    // serializable: stated here, the body's use of them is no error of its own.
+    let event_bounds =
+        has_phantom.then(|| quote!(#event_ty: #p::StorableEvent, Self: #p::PersistOptions,));
+    let persistent_where = match where_clause {
+        Some(w) => {
+            let preds = w.predicates.iter();
+            quote!(where #(#preds,)* #event_bounds)
+        }
+        None if has_phantom => quote!(where #event_bounds),
+        None => TokenStream::new(),
+    };
     let variants = m.events.iter().map(|e| {
         let variant = &e.variant;
         let docs = &e.docs;
@@ -418,32 +475,36 @@ fn expand_events(m: &ActorImpl<'_>) -> TokenStream {
         #[serde(crate = #serde_crate)]
         // Event field types may be more private than this enum (see the message enum).
         #[allow(private_interfaces)]
-        pub enum #event {
+        pub enum #event <#(#enum_params),*> {
             #(#variants)*
+            #phantom_variant
         }
 
         #[automatically_derived]
-        impl ::core::fmt::Debug for #event {
+        impl #impl_generics ::core::fmt::Debug for #event_ty #where_clause {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                 match *self {
                     #(#debug_arms)*
+                    #phantom_arm
                 }
             }
         }
 
         #[automatically_derived]
-        impl #p::PersistentActor for #self_ty {
-            type Event = #event;
+        impl #impl_generics #p::PersistentActor for #self_ty #persistent_where {
+            type Event = #event_ty;
 
-            fn apply_event(&mut self, event: #event) {
+            fn apply_event(&mut self, event: #event_ty) {
                 match event {
                     #(#apply_arms)*
+                    #phantom_arm_owned
                 }
             }
 
-            fn event_manifest(event: &#event) -> &'static str {
+            fn event_manifest(event: &#event_ty) -> &'static str {
                 match *event {
                     #(#manifest_arms)*
+                    #phantom_arm
                 }
             }
 
@@ -467,9 +528,10 @@ fn expand_events(m: &ActorImpl<'_>) -> TokenStream {
                 <Self as #p::PersistOptions>::upcaster()
             }
 
-            fn event_tags(event: &#event) -> ::std::vec::Vec<::std::string::String> {
+            fn event_tags(event: &#event_ty) -> ::std::vec::Vec<::std::string::String> {
                 let fixed: &[&str] = match *event {
                     #(#tag_arms)*
+                    #phantom_arm
                 };
                 let mut tags = <Self as #p::PersistOptions>::tags(event);
                 tags.extend(fixed.iter().map(|t| ::std::string::ToString::to_string(*t)));

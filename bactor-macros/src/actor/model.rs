@@ -194,15 +194,7 @@ impl<'a> ActorImpl<'a> {
             if HookKind::from_name(&f.sig.ident.to_string()).is_some() {
                 cx.error_spanned_by(&f.sig.ident, "a lifecycle hook cannot be an `#[event]`; rename the method, or remove `#[event]`");
             }
-            if !self.item.generics.params.is_empty() {
-                cx.error_spanned_by(
-                    event_attr,
-                    "persistent actors cannot be generic yet: the event enum needs concrete types; use concrete types in the actor",
-                );
-            }
-            if let Some(e) = parse_event(f, event_attr, cx)
-                && self.item.generics.params.is_empty()
-            {
+            if let Some(e) = parse_event(f, event_attr, cx) {
                 self.events.push(e);
             }
             return;

@@ -157,6 +157,32 @@ fn persistent_struct_and_events() {
 }
 
 #[test]
+fn generic_persistent_struct_and_events() {
+    let ty = expand(
+        quote!(),
+        quote! {
+            #[persistent(snapshot_every = 10)]
+            #[derive(Serialize, Deserialize)]
+            pub struct Shelf<T: Send + 'static, U> { items: Vec<T>, unit: PhantomData<U> }
+        },
+    );
+    let imp = expand(
+        quote!(),
+        quote! {
+            impl<T, U> Shelf<T, U>
+            where
+                T: Serialize + DeserializeOwned + Send + 'static,
+                U: Send + 'static,
+            {
+                #[event]
+                fn placed(&mut self, item: T) { self.items.push(item); }
+            }
+        },
+    );
+    insta::assert_snapshot!(format!("{ty}\n// ---- impl ----\n{imp}"));
+}
+
+#[test]
 fn remote_impl() {
     insta::assert_snapshot!(expand(
         quote!(remote = "counter-v1"),
