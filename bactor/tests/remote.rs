@@ -447,6 +447,96 @@ async fn lookup_by_name_and_refusals() {
     }
 }
 
+/// Spawned remotely with arguments: a branch name and a ref to an account elsewhere.
+#[actor]
+struct Teller {
+    branch: String,
+    account: AccountRef,
+    served: u64,
+}
+
+#[actor(remote)]
+impl Teller {
+    #[handler]
+    async fn pay_in(&mut self, amount: u64) -> Result<u64, String> {
+        self.served += 1;
+        self.account
+            .deposit(amount)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    #[handler]
+    fn desk(&self) -> (String, u64) {
+        (self.branch.clone(), self.served)
+    }
+
+    #[handler]
+    fn trip(&self) {
+        panic!("the teller tripped");
+    }
+}
+
+#[tokio::test]
+async fn a_kind_spawned_with_arguments_gets_them_and_keeps_them_across_restarts() {
+    let a = node().await;
+    let b = builder()
+        .kind_with(|(branch, account): (String, AccountRef)| Teller {
+            branch,
+            account,
+            served: 0,
+        })
+        .start()
+        .await
+        .unwrap();
+    // The arguments carry a ref to an account on A: the teller on B pays into it.
+    let account = a.spawn(Account::default).await.unwrap();
+    let args = ("north".to_owned(), account.clone());
+    let teller = no_hang(a.spawn_remote_with::<Teller, _>(b.address(), Some("north"), &args))
+        .await
+        .unwrap();
+    assert_eq!(no_hang(teller.pay_in(5)).await, Ok(5));
+    assert_eq!(no_hang(account.balance()).await, Ok(5));
+    assert_eq!(no_hang(teller.desk()).await, Ok(("north".to_owned(), 1)));
+    // A supervised restart makes the fresh state from the same arguments.
+    assert!(no_hang(teller.trip()).await.is_err());
+    assert_eq!(no_hang(teller.desk()).await, Ok(("north".to_owned(), 0)));
+    assert_eq!(no_hang(teller.pay_in(2)).await, Ok(7));
+    // Found by name like any other.
+    let found = no_hang(a.lookup_remote::<Teller>(b.address(), "north"))
+        .await
+        .unwrap();
+    assert_eq!(found.pid(), teller.pid());
+
+    // Refusals say which mismatch it was.
+    let refused = |r: Result<(), RemoteError>| match r {
+        Err(RemoteError::Refused(why)) => why,
+        Ok(()) => panic!("expected a refusal, got a ref"),
+        Err(other) => panic!("expected a refusal, got {other:?}"),
+    };
+    let why = refused(
+        no_hang(a.spawn_remote::<Teller>(b.address(), None))
+            .await
+            .map(|_| ()),
+    );
+    assert!(why.contains("needs arguments"), "{why}");
+    let why = refused(
+        no_hang(a.spawn_remote_with::<Account, _>(b.address(), None, &7u64))
+            .await
+            .map(|_| ()),
+    );
+    assert!(why.contains("takes no arguments"), "{why}");
+    let why = refused(
+        no_hang(a.spawn_remote_with::<Teller, _>(b.address(), None, &42u64))
+            .await
+            .map(|_| ()),
+    );
+    assert!(why.contains("arguments for actor kind `"), "{why}");
+    for n in [&a, &b] {
+        n.shutdown().await;
+    }
+}
+
 #[tokio::test]
 async fn asks_to_unknown_pids_fail_at_once_with_dead() {
     let (a, b) = (node().await, node().await);

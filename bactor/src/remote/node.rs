@@ -72,7 +72,26 @@ pub struct NodeBuilder {
     request_timeout: Duration,
 }
 
-type SpawnKind = Arc<dyn Fn(&ActorSystem, Option<String>) -> Result<Pid, SpawnError> + Send + Sync>;
+/// Spawns one actor of a registered kind: on `system`, under `name`, from the arguments
+/// (in `codec`'s format) when the request carries some; the refusal's reason otherwise.
+type SpawnKind = Arc<
+    dyn Fn(&ActorSystem, Option<String>, Option<&[u8]>, Codec) -> Result<Pid, String> + Send + Sync,
+>;
+
+/// Spawns `producer`'s actors on `system`, under `name`.
+fn spawn_from<A: Actor>(
+    system: &ActorSystem,
+    name: Option<String>,
+    producer: impl Fn() -> A + Send + Sync + 'static,
+) -> Result<Pid, String> {
+    let mut props = Props::from_producer(producer);
+    if let Some(name) = name {
+        props = props.name(name);
+    }
+    system
+        .spawn_now(props)
+        .map_err(|e: SpawnError| e.to_string())
+}
 
 impl fmt::Debug for NodeBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -126,13 +145,86 @@ impl NodeBuilder {
         producer: impl Fn() -> A + Send + Sync + 'static,
     ) -> Self {
         let producer = Arc::new(producer);
-        let spawn: SpawnKind = Arc::new(move |system: &ActorSystem, name: Option<String>| {
-            let producer = Arc::clone(&producer);
-            let mut props = Props::from_producer(move || producer());
-            if let Some(name) = name {
-                props = props.name(name);
+        let spawn: SpawnKind = Arc::new(move |system, name, args, _| {
+            if args.is_some() {
+                return Err(format!(
+                    "actor kind `{}` takes no arguments here: spawn it with `spawn_remote`",
+                    A::KIND
+                ));
             }
-            system.spawn_now(props)
+            let producer = Arc::clone(&producer);
+            spawn_from(system, name, move || producer())
+        });
+        self.kinds.insert(A::KIND, spawn);
+        self
+    }
+
+    /// Lets other nodes spawn actors of kind `A` here with arguments
+    /// ([`Node::spawn_remote_with`]): each is made by `producer` from the `Args` the
+    /// spawning node sent, and its supervised restarts from a clone of them. A spawn
+    /// without arguments, or with arguments that do not decode as `Args`, is refused
+    /// (`RemoteError::Refused`, saying which).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use bactor::prelude::*;
+    /// use bactor::remote::NodeBuilder;
+    ///
+    /// #[actor]
+    /// struct Greeter {
+    ///     greeting: String,
+    /// }
+    ///
+    /// #[actor(remote)]
+    /// impl Greeter {
+    ///     #[handler]
+    ///     fn greet(&self, name: String) -> String {
+    ///         format!("{}, {name}!", self.greeting)
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let any_port = "127.0.0.1:0".parse()?;
+    /// let a = NodeBuilder::new(any_port, "secret").start().await?;
+    /// let b = NodeBuilder::new(any_port, "secret")
+    ///     .kind_with(|greeting: String| Greeter { greeting })
+    ///     .start()
+    ///     .await?;
+    /// let greeter = a
+    ///     .spawn_remote_with::<Greeter, _>(b.address(), None, &"Hello".to_owned())
+    ///     .await?;
+    /// assert_eq!(greeter.greet("Ada".into()).await?, "Hello, Ada!");
+    /// # a.shutdown().await;
+    /// # b.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn kind_with<A, Args>(
+        mut self,
+        producer: impl Fn(Args) -> A + Send + Sync + 'static,
+    ) -> Self
+    where
+        A: RemoteActor,
+        Args: serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        let producer = Arc::new(producer);
+        let spawn: SpawnKind = Arc::new(move |system, name, args, codec| {
+            let Some(bytes) = args else {
+                return Err(format!(
+                    "actor kind `{}` needs arguments (`{}`): spawn it with `spawn_remote_with`",
+                    A::KIND,
+                    std::any::type_name::<Args>()
+                ));
+            };
+            let args: Args = codec::decode_args(codec, bytes).map_err(|e| {
+                format!(
+                    "the arguments for actor kind `{}` are not a `{}`: {e}",
+                    A::KIND,
+                    std::any::type_name::<Args>()
+                )
+            })?;
+            let producer = Arc::clone(&producer);
+            spawn_from(system, name, move || producer(args.clone()))
         });
         self.kinds.insert(A::KIND, spawn);
         self
@@ -329,6 +421,31 @@ impl Node {
         let payload = postcard::to_stdvec(&(A::KIND, name))
             .map_err(|e| RemoteError::Refused(format!("cannot encode the request: {e}")))?;
         let pid = self.shared.request(address, "$spawn", payload).await?;
+        Ok(self.remote_ref::<A>(address, pid))
+    }
+
+    /// Spawns an actor of kind `A` on the node at `address` from `args`, as
+    /// [`spawn_remote`](Node::spawn_remote) does without: that node must have registered
+    /// the kind with [`NodeBuilder::kind_with`] for arguments of the same type. The
+    /// arguments travel in this node's codec, refs inside them included.
+    ///
+    /// # Example
+    ///
+    /// See [`NodeBuilder::kind_with`].
+    pub async fn spawn_remote_with<A: RemoteActor, Args: serde::Serialize>(
+        &self,
+        address: &str,
+        name: Option<&str>,
+        args: &Args,
+    ) -> Result<A::Ref, RemoteError> {
+        let mut encoded = Vec::new();
+        codec::with_home(&self.shared.address, || {
+            codec::encode_args(self.shared.codec, args, &mut encoded)
+        })
+        .map_err(|e| RemoteError::Refused(format!("cannot encode the arguments: {e}")))?;
+        let payload = postcard::to_stdvec(&(A::KIND, name, encoded))
+            .map_err(|e| RemoteError::Refused(format!("cannot encode the request: {e}")))?;
+        let pid = self.shared.request(address, "$spawn_with", payload).await?;
         Ok(self.remote_ref::<A>(address, pid))
     }
 
@@ -966,7 +1083,7 @@ impl NodeShared {
                 }
                 None
             }
-            "$spawn" | "$lookup" => {
+            "$spawn" | "$spawn_with" | "$lookup" => {
                 let reply = self.reply_channel(from, &envelope)?;
                 let answer = self.spawn_or_lookup(system, &envelope.method, &envelope.payload);
                 let mut envelope = system_envelope(Default::default(), None, "", Vec::new());
@@ -993,14 +1110,26 @@ impl NodeShared {
         method: &str,
         payload: &[u8],
     ) -> Result<Pid, String> {
-        if method == "$spawn" {
-            let (kind, name): (String, Option<String>) = postcard::from_bytes(payload)
-                .map_err(|e| format!("an unreadable spawn request: {e}"))?;
+        let spawn = |kind: &str, name, args| {
             let spawn = self
                 .kinds
-                .get(kind.as_str())
+                .get(kind)
                 .ok_or_else(|| format!("no actor kind `{kind}` is registered on this node"))?;
-            return spawn(system, name).map_err(|e| e.to_string());
+            spawn(system, name, args, self.codec)
+        };
+        match method {
+            "$spawn" => {
+                let (kind, name): (String, Option<String>) = postcard::from_bytes(payload)
+                    .map_err(|e| format!("an unreadable spawn request: {e}"))?;
+                return spawn(&kind, name, None);
+            }
+            "$spawn_with" => {
+                let (kind, name, args): (String, Option<String>, Vec<u8>) =
+                    postcard::from_bytes(payload)
+                        .map_err(|e| format!("an unreadable spawn request: {e}"))?;
+                return spawn(&kind, name, Some(&args));
+            }
+            _ => {}
         }
         let (kind, name): (String, String) = postcard::from_bytes(payload)
             .map_err(|e| format!("an unreadable lookup request: {e}"))?;
