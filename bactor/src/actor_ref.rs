@@ -115,10 +115,14 @@ impl<M> RefInner<M> {
         if !headers.is_empty() {
             return self.try_push_headed(msg, priority, headers);
         }
-        if let Some(layers) = &self.send_layers
-            && let Some(rejection) = self.refused_by(layers, &msg, headers)
-        {
-            return Err(TellError::Refused(msg, rejection));
+        if let Some(layers) = &self.send_layers {
+            match self.through_layers(layers, &msg, headers) {
+                Err(rejection) => return Err(TellError::Refused(msg, rejection)),
+                Ok(added) if !added.is_empty() => {
+                    return self.try_push_letter(Letter::new(msg, &added), priority);
+                }
+                Ok(_) => {}
+            }
         }
         // Built as a constant variant: a message without headers costs what it did
         // before there were headers (measured: choosing the variant here cost 2 ns).
@@ -128,7 +132,8 @@ impl<M> RefInner<M> {
         }
     }
 
-    /// [`try_push`](RefInner::try_push) of a message with headers.
+    /// [`try_push`](RefInner::try_push) of a message with headers (through the send
+    /// layers).
     #[cold]
     #[inline(never)]
     fn try_push_headed(
@@ -140,47 +145,84 @@ impl<M> RefInner<M> {
     where
         M: Send + 'static,
     {
-        if let Some(layers) = &self.send_layers
-            && let Some(rejection) = self.refused_by(layers, &msg, headers)
-        {
-            return Err(TellError::Refused(msg, rejection));
-        }
-        match self.user.try_send(Letter::new(msg, headers), priority) {
+        let letter = self.letter(msg, headers)?;
+        self.try_push_letter(letter, priority)
+    }
+
+    /// [`try_push`](RefInner::try_push) of a letter the send layers have let through.
+    #[cold]
+    #[inline(never)]
+    fn try_push_letter(
+        &self,
+        letter: Letter<M>,
+        priority: Option<Priority>,
+    ) -> Result<(), TellError<M>>
+    where
+        M: Send + 'static,
+    {
+        match self.user.try_send(letter, priority) {
             Ok(()) => Ok(()),
             Err(refused) => Err(self.refused(refused)),
         }
     }
 
-    /// The rejection of the first send layer that refuses `msg` (after publishing its
-    /// dead letter).
-    #[cold]
+    /// `msg` as it is queued: through the send layers (which may refuse it, or add
+    /// headers), with its headers if it has any.
+    fn letter(&self, msg: M, headers: &crate::Headers) -> Result<Letter<M>, TellError<M>>
+    where
+        M: Send + 'static,
+    {
+        let layered;
+        let headers = match &self.send_layers {
+            Some(layers) => match self.through_layers(layers, &msg, headers) {
+                Ok(h) => {
+                    layered = h;
+                    &layered
+                }
+                Err(rejection) => return Err(TellError::Refused(msg, rejection)),
+            },
+            None => headers,
+        };
+        Ok(if headers.is_empty() {
+            Letter::Msg(msg)
+        } else {
+            Letter::new(msg, headers)
+        })
+    }
+
+    /// `msg` through the send layers, outermost first: the rejection of the first that
+    /// refuses it (after publishing its dead letter), or the headers it goes with (those
+    /// it was sent with, and those the layers added).
     #[inline(never)]
-    fn refused_by(
+    fn through_layers(
         &self,
         layers: &[Arc<dyn crate::middleware::SendMiddleware>],
         msg: &M,
         headers: &crate::Headers,
-    ) -> Option<crate::Rejection>
+    ) -> Result<crate::Headers, crate::Rejection>
     where
         M: Send + 'static,
     {
         let name = (self.name_of)(msg);
-        let outgoing = crate::middleware::Outgoing {
-            target: self.pid,
-            name,
-            msg,
-            headers,
-        };
+        let mut headers = headers.clone();
         for layer in layers {
+            let seen = headers.clone();
+            let outgoing = crate::middleware::Outgoing {
+                target: self.pid,
+                name,
+                msg,
+                headers: &seen,
+            };
             if let crate::middleware::Flow::Refuse(reason) = layer.before_send(&outgoing) {
                 self.events.dead_letter(self.pid, name);
-                return Some(crate::Rejection::Refused {
+                return Err(crate::Rejection::Refused {
                     message: name,
                     reason,
                 });
             }
+            layer.add_headers(&outgoing, &mut headers);
         }
-        None
+        Ok(headers)
     }
 
     /// Waits for room on a full bounded lane, then pushes; `Err(msg)` (after publishing
@@ -208,14 +250,23 @@ impl<M> RefInner<M> {
     where
         M: Send + 'static,
     {
-        match self.try_push(msg, priority, headers) {
+        // The layers run once, and the letter that waits for room keeps the headers they
+        // added.
+        let letter = match self.letter(msg, headers) {
+            Ok(letter) => letter,
+            Err(TellError::Dead(msg) | TellError::Refused(msg, _) | TellError::Full(msg)) => {
+                return Err(msg);
+            }
+        };
+        match self.user.try_send(letter, priority) {
             Ok(()) => Ok(()),
-            Err(TellError::Dead(msg) | TellError::Refused(msg, _)) => Err(msg),
-            Err(TellError::Full(msg)) => self
+            Err(TellError::Full(letter)) => self
                 .user
-                .send(Letter::new(msg, headers), priority)
+                .send(letter, priority)
                 .await
                 .map_err(|env| self.undeliverable(env)),
+            Err(TellError::Dead(letter)) => Err(self.undeliverable(letter)),
+            Err(TellError::Refused(letter, _)) => Err(into_msg(letter)),
         }
     }
 

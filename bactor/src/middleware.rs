@@ -213,6 +213,59 @@ impl fmt::Debug for Outgoing<'_> {
 pub trait SendMiddleware: Send + Sync + 'static {
     /// Before the message is queued. [`Flow::Refuse`] keeps it out of the mailbox.
     fn before_send(&self, msg: &Outgoing<'_>) -> Flow;
+
+    /// Headers to send the message with, after [`before_send`](Self::before_send) let it
+    /// through: set or remove them on `headers`, which holds the ones it was sent with
+    /// (and those the outer layers added; the inner layers and the handler see the
+    /// result). A trace id or the sender's identity, stamped on every message to these
+    /// actors. By default, none are added. A message that ends up with headers is boxed
+    /// with them, as one sent with headers is.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use bactor::middleware::{Flow, Outgoing, SendMiddleware};
+    /// use bactor::prelude::*;
+    ///
+    /// /// Every message gets a `trace` header if it has none.
+    /// struct Stamp;
+    ///
+    /// impl SendMiddleware for Stamp {
+    ///     fn before_send(&self, _: &Outgoing<'_>) -> Flow {
+    ///         Flow::Continue
+    ///     }
+    ///
+    ///     fn add_headers(&self, _: &Outgoing<'_>, headers: &mut Headers) {
+    ///         if headers.get("trace").is_none() {
+    ///             headers.insert("trace", "t-1");
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// #[actor]
+    /// #[derive(Default)]
+    /// struct Echo;
+    ///
+    /// #[actor]
+    /// impl Echo {
+    ///     #[handler]
+    ///     fn trace(&self, ctx: &mut Context<Self>) -> Option<String> {
+    ///         ctx.headers().get("trace").map(str::to_owned)
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let system = ActorSystem::builder().send_middleware(Stamp).build();
+    /// let echo = system.spawn(Echo::default).await?;
+    /// assert_eq!(echo.trace().await?.as_deref(), Some("t-1"));
+    /// let traced = echo.with_headers(Headers::new().with("trace", "mine"));
+    /// assert_eq!(traced.trace().await?.as_deref(), Some("mine"));
+    /// # system.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    fn add_headers(&self, msg: &Outgoing<'_>, headers: &mut crate::Headers) {
+        let _ = (msg, headers);
+    }
 }
 
 /// Layers being configured (on a builder): shown by their count.
@@ -344,5 +397,9 @@ impl<T: ReceiveMiddleware + ?Sized> ReceiveMiddleware for Arc<T> {
 impl<T: SendMiddleware + ?Sized> SendMiddleware for Arc<T> {
     fn before_send(&self, msg: &Outgoing<'_>) -> Flow {
         (**self).before_send(msg)
+    }
+
+    fn add_headers(&self, msg: &Outgoing<'_>, headers: &mut crate::Headers) {
+        (**self).add_headers(msg, headers);
     }
 }

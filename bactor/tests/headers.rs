@@ -312,3 +312,107 @@ async fn a_piped_message_carries_the_headers_of_the_message_that_piped_it() {
     })
     .await;
 }
+
+/// Stamps a trace id on every message sent without one.
+struct Stamp;
+
+impl SendMiddleware for Stamp {
+    fn before_send(&self, _: &Outgoing<'_>) -> Flow {
+        Flow::Continue
+    }
+
+    fn add_headers(&self, _: &Outgoing<'_>, headers: &mut Headers) {
+        if headers.get("trace-id").is_none() {
+            headers.insert("trace-id", "stamped");
+        }
+    }
+}
+
+#[tokio::test]
+async fn send_layers_add_headers_that_inner_layers_and_the_handler_see() {
+    no_hang(async {
+        let log = Log::default();
+        let system = ActorSystem::builder().send_middleware(Stamp).build();
+        let b = system
+            .spawn_props(
+                Props::from_producer(Backend::default).send_middleware(Layer(Arc::clone(&log))),
+            )
+            .await
+            .unwrap();
+        // Asks and tells without headers get the stamp; those with a trace id keep it.
+        assert_eq!(b.who().await.unwrap().as_deref(), Some("stamped"));
+        assert_eq!(
+            b.with_headers(trace("mine"))
+                .who()
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("mine")
+        );
+        b.note().tell().await.unwrap();
+        b.note().try_tell().unwrap();
+        assert_eq!(
+            b.seen().await.unwrap(),
+            [Some("stamped".to_owned()), Some("stamped".to_owned())]
+        );
+        // The system's layer is outermost: the actor's own layer sees the stamp.
+        assert_eq!(log.lock().unwrap()[..2], ["send stamped", "send mine"]);
+        system.shutdown().await;
+    })
+    .await;
+}
+
+/// Handles `pass` once the valve is open, noting the trace id of each.
+#[actor]
+struct Valve {
+    open: tokio::sync::watch::Receiver<bool>,
+    seen: Vec<Option<String>>,
+}
+
+#[actor]
+impl Valve {
+    #[handler]
+    async fn pass(&mut self, ctx: &mut Context<Self>) {
+        let id = ctx.headers().get("trace-id").map(str::to_owned);
+        let mut open = self.open.clone();
+        let _ = open.wait_for(|o| *o).await;
+        self.seen.push(id);
+    }
+
+    #[handler]
+    fn seen(&self) -> Vec<Option<String>> {
+        self.seen.clone()
+    }
+}
+
+#[tokio::test]
+async fn a_message_that_waits_for_room_keeps_the_headers_its_layers_added() {
+    no_hang(async {
+        let system = ActorSystem::new();
+        let (opener, open) = tokio::sync::watch::channel(false);
+        let v = system
+            .spawn_props(
+                Props::from_producer(move || Valve {
+                    open: open.clone(),
+                    seen: Vec::new(),
+                })
+                .mailbox(bactor::MailboxConfig::Bounded(1))
+                .send_middleware(Stamp),
+            )
+            .await
+            .unwrap();
+        v.pass().tell().await.unwrap(); // handled: waits for the valve
+        v.pass().tell().await.unwrap(); // fills the mailbox
+        let mut third = v.pass().tell().into_future();
+        assert!(poll_once(&mut third).is_pending(), "the mailbox is full");
+        opener.send(true).unwrap();
+        third.await.unwrap();
+        let stamped = Some("stamped".to_owned());
+        assert_eq!(
+            v.seen().await.unwrap(),
+            [stamped.clone(), stamped.clone(), stamped]
+        );
+        system.shutdown().await;
+    })
+    .await;
+}
