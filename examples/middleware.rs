@@ -1,6 +1,7 @@
 //! Middleware: a system-wide timing layer, an authorisation layer on one actor (it looks
 //! at the typed message), a send layer that refuses oversized payments before they are
-//! queued, and a trace id carried in message headers from a teller to the ledger.
+//! queued, a send layer that stamps a trace id on every message to the ledger sent
+//! without one, and a trace id carried in message headers from a teller to the ledger.
 //!
 //! `cargo run --example middleware`
 
@@ -89,6 +90,23 @@ impl SendMiddleware for Limit {
     }
 }
 
+/// Messages to the ledger sent without a trace id get one of their own.
+#[derive(Default)]
+struct StampTrace(std::sync::atomic::AtomicU64);
+
+impl SendMiddleware for StampTrace {
+    fn before_send(&self, _: &Outgoing<'_>) -> Flow {
+        Flow::Continue
+    }
+
+    fn add_headers(&self, _: &Outgoing<'_>, headers: &mut Headers) {
+        if headers.get("trace-id").is_none() {
+            let n = self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            headers.insert("trace-id", format!("ledger-{n}"));
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let timing = Arc::new(Timing::default());
@@ -100,7 +118,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .spawn_props(
             Props::from_producer(Ledger::default)
                 .receive_middleware(Known(vec!["ada", "bob"]))
-                .send_middleware(Limit),
+                .send_middleware(Limit)
+                .send_middleware(StampTrace::default()),
         )
         .await?;
 
