@@ -10,7 +10,7 @@
 //! |---|---|---|---|
 //! | `bactor_messages_handled_total` | counter | `actor` | messages taken by a handler |
 //! | `bactor_handler_seconds` | histogram | `actor` | time in a handler |
-//! | `bactor_ask_seconds` | histogram | `actor` | an ask, from send to reply, as its caller sees it |
+//! | `bactor_ask_seconds` | histogram | `actor` | an ask, from send to reply, as its caller sees it (on the caller's node, for an actor on another) |
 //! | `bactor_actor_failures_total` | counter | `actor` | failures (panics, errors of `fail_on_error` handlers, failed hooks) |
 //! | `bactor_actor_restarts_total` | counter | `actor` | restarts |
 //! | `bactor_actors` | gauge | `actor` | live actors |

@@ -951,6 +951,16 @@ impl ActorSystem {
         &self.inner.events
     }
 
+    /// The metric handles of the actor type `actor` (`None` when this system's metrics
+    /// are off).
+    #[cfg(all(feature = "metrics", feature = "remote"))]
+    pub(crate) fn type_metrics(
+        &self,
+        actor: &'static str,
+    ) -> Option<Arc<crate::metrics::TypeMetrics>> {
+        self.inner.metrics.as_ref().map(|m| m.of(actor))
+    }
+
     /// The pid of the live actor with this name.
     pub fn whereis(&self, name: &str) -> Option<Pid> {
         let reg = self.registry();

@@ -402,6 +402,12 @@ mod remote {
             sink.put(vec![7; 100]).tell().await.unwrap();
         }
         assert_eq!(no_hang(sink.got()).await.unwrap(), 100 * 100);
+        // The ask is timed on A, under the actor's type, as its caller saw it.
+        let asks = metrics.samples(&format!(
+            "bactor_ask_seconds{{actor={}}}",
+            std::any::type_name::<Sink>()
+        ));
+        assert_eq!(asks.len(), 1, "{asks:?}");
         let to_b = format!("{{peer={}}}", b.address());
         let from_a = format!("{{peer={}}}", a.address());
         // The spawn, 100 tells and the ask, at least (the handshake is not counted).

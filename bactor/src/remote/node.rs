@@ -700,7 +700,8 @@ impl NodeShared {
             name_of: A::message_name,
             methods: self.methods_of(&stub),
         };
-        let inner = RefInner::new(
+        #[cfg_attr(not(feature = "metrics"), allow(unused_mut))]
+        let mut inner = RefInner::new(
             pid,
             UserTx::Remote(Arc::new(lane)),
             SysTx::Remote(target),
@@ -708,6 +709,12 @@ impl NodeShared {
             A::message_name,
             std::any::type_name::<A>,
         );
+        // Its asks are timed (`bactor_ask_seconds`) under the actor's type, as the
+        // caller sees them.
+        #[cfg(feature = "metrics")]
+        {
+            inner.metrics = system.type_metrics(std::any::type_name::<A>());
+        }
         ActorRef::from_inner(Arc::new(inner))
     }
 
