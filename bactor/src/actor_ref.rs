@@ -112,12 +112,32 @@ impl<M> RefInner<M> {
     where
         M: Send + 'static,
     {
+        match self.try_push_or_keep(msg, priority, headers) {
+            Ok(()) => Ok(()),
+            Err(not_now) => Err(not_now.into_error()),
+        }
+    }
+
+    /// [`try_push`](RefInner::try_push) for a send that waits when the lane is full: then
+    /// it hands back the letter, which has been through the send layers, to wait with
+    /// ([`letter_when_room`](RefInner::letter_when_room)). The layers run once per send,
+    /// and the headers they added stay with it.
+    #[inline]
+    pub(crate) fn try_push_or_keep(
+        &self,
+        msg: M,
+        priority: Option<Priority>,
+        headers: &crate::Headers,
+    ) -> Result<(), NotNow<M>>
+    where
+        M: Send + 'static,
+    {
         if !headers.is_empty() {
             return self.try_push_headed(msg, priority, headers);
         }
         if let Some(layers) = &self.send_layers {
             match self.through_layers(layers, &msg, headers) {
-                Err(rejection) => return Err(TellError::Refused(msg, rejection)),
+                Err(rejection) => return Err(NotNow::Failed(TellError::Refused(msg, rejection))),
                 Ok(added) if !added.is_empty() => {
                     return self.try_push_letter(Letter::new(msg, &added), priority);
                 }
@@ -128,12 +148,12 @@ impl<M> RefInner<M> {
         // before there were headers (measured: choosing the variant here cost 2 ns).
         match self.user.try_send(Letter::Msg(msg), priority) {
             Ok(()) => Ok(()),
-            Err(refused) => Err(self.refused(refused)),
+            Err(refused) => Err(self.not_now(refused)),
         }
     }
 
-    /// [`try_push`](RefInner::try_push) of a message with headers (through the send
-    /// layers).
+    /// [`try_push_or_keep`](RefInner::try_push_or_keep) of a message with headers
+    /// (through the send layers).
     #[cold]
     #[inline(never)]
     fn try_push_headed(
@@ -141,28 +161,29 @@ impl<M> RefInner<M> {
         msg: M,
         priority: Option<Priority>,
         headers: &crate::Headers,
-    ) -> Result<(), TellError<M>>
+    ) -> Result<(), NotNow<M>>
     where
         M: Send + 'static,
     {
-        let letter = self.letter(msg, headers)?;
+        let letter = self.letter(msg, headers).map_err(NotNow::Failed)?;
         self.try_push_letter(letter, priority)
     }
 
-    /// [`try_push`](RefInner::try_push) of a letter the send layers have let through.
+    /// [`try_push_or_keep`](RefInner::try_push_or_keep) of a letter the send layers have
+    /// let through.
     #[cold]
     #[inline(never)]
     fn try_push_letter(
         &self,
         letter: Letter<M>,
         priority: Option<Priority>,
-    ) -> Result<(), TellError<M>>
+    ) -> Result<(), NotNow<M>>
     where
         M: Send + 'static,
     {
         match self.user.try_send(letter, priority) {
             Ok(()) => Ok(()),
-            Err(refused) => Err(self.refused(refused)),
+            Err(refused) => Err(self.not_now(refused)),
         }
     }
 
@@ -225,19 +246,32 @@ impl<M> RefInner<M> {
         Ok(headers)
     }
 
-    /// Waits for room on a full bounded lane, then pushes; `Err(msg)` (after publishing
-    /// the dead letter) when the actor stops first. Boxed, for the request futures that
-    /// keep it across polls: the one path of a send that allocates.
-    pub(crate) fn push_when_room<'a>(
+    #[cold]
+    #[inline(never)]
+    fn not_now(&self, refused: TellError<Letter<M>>) -> NotNow<M> {
+        match refused {
+            TellError::Full(letter) => NotNow::Full(letter),
+            other => NotNow::Failed(self.refused(other)),
+        }
+    }
+
+    /// Waits for room on a full bounded lane, then pushes `letter`; `Err(msg)` (after
+    /// publishing the dead letter) when the actor stops first. Boxed, for the request
+    /// futures that keep it across polls: the one path of a send that allocates.
+    pub(crate) fn letter_when_room<'a>(
         &'a self,
-        msg: M,
+        letter: Letter<M>,
         priority: Option<Priority>,
-        headers: &'a crate::Headers,
     ) -> PushWhenRoom<'a, M>
     where
         M: Send + 'static,
     {
-        Box::pin(self.push(msg, priority, headers))
+        Box::pin(async move {
+            self.user
+                .send(letter, priority)
+                .await
+                .map_err(|env| self.undeliverable(env))
+        })
     }
 
     /// [`try_push`](RefInner::try_push), then waiting for room if the lane is full.
@@ -250,23 +284,12 @@ impl<M> RefInner<M> {
     where
         M: Send + 'static,
     {
-        // The layers run once, and the letter that waits for room keeps the headers they
-        // added.
-        let letter = match self.letter(msg, headers) {
-            Ok(letter) => letter,
-            Err(TellError::Dead(msg) | TellError::Refused(msg, _) | TellError::Full(msg)) => {
-                return Err(msg);
-            }
-        };
-        match self.user.try_send(letter, priority) {
+        match self.try_push_or_keep(msg, priority, headers) {
             Ok(()) => Ok(()),
-            Err(TellError::Full(letter)) => self
-                .user
-                .send(letter, priority)
-                .await
-                .map_err(|env| self.undeliverable(env)),
-            Err(TellError::Dead(letter)) => Err(self.undeliverable(letter)),
-            Err(TellError::Refused(letter, _)) => Err(into_msg(letter)),
+            Err(NotNow::Full(letter)) => self.letter_when_room(letter, priority).await,
+            Err(NotNow::Failed(
+                TellError::Dead(msg) | TellError::Refused(msg, _) | TellError::Full(msg),
+            )) => Err(msg),
         }
     }
 
@@ -531,7 +554,26 @@ impl<A: Actor> ActorRef<A> {
     }
 }
 
-/// The future of [`RefInner::push_when_room`].
+/// What [`RefInner::try_push_or_keep`] could not do at once.
+pub(crate) enum NotNow<M> {
+    /// The lane is full: the letter to wait with.
+    Full(Letter<M>),
+    /// Dead or refused, as [`RefInner::try_push`] reports it.
+    Failed(TellError<M>),
+}
+
+impl<M> NotNow<M> {
+    /// As [`RefInner::try_push`] reports it: a full lane hands the message back.
+    #[cold]
+    fn into_error(self) -> TellError<M> {
+        match self {
+            NotNow::Full(letter) => TellError::Full(into_msg(letter)),
+            NotNow::Failed(e) => e,
+        }
+    }
+}
+
+/// The future of [`RefInner::letter_when_room`].
 pub(crate) type PushWhenRoom<'a, M> = Pin<Box<dyn Future<Output = Result<(), M>> + Send + 'a>>;
 
 /// The message of an envelope that the send path itself built around it. The send path

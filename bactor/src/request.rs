@@ -23,7 +23,7 @@ use tokio::sync::oneshot;
 use tokio::time::Sleep;
 
 use crate::actor::Actor;
-use crate::actor_ref::{ActorRef, PushWhenRoom, Reply, ReplyTo};
+use crate::actor_ref::{ActorRef, NotNow, PushWhenRoom, Reply, ReplyTo};
 use crate::error::{AskError, TellError};
 use crate::mailbox::Priority;
 
@@ -261,20 +261,22 @@ where
                     }
                     let (tx, rx) = oneshot::channel();
                     attach(&mut msg, ReplyTo::new(tx));
-                    match target.inner.try_push(msg, this.priority, &target.headers) {
+                    match target
+                        .inner
+                        .try_push_or_keep(msg, this.priority, &target.headers)
+                    {
                         Ok(()) => this.state = AskState::Waiting(rx),
-                        Err(TellError::Full(msg)) => {
-                            let push =
-                                target
-                                    .inner
-                                    .push_when_room(msg, this.priority, &target.headers);
+                        Err(NotNow::Full(letter)) => {
+                            let push = target.inner.letter_when_room(letter, this.priority);
                             this.state = AskState::Sending(push, rx);
                         }
                         // The send path published the dead letter; dropping the message
                         // drops its reply slot.
-                        Err(TellError::Dead(_)) => return Poll::Ready(S::err(AskError::Dead)),
+                        Err(NotNow::Failed(TellError::Dead(_) | TellError::Full(_))) => {
+                            return Poll::Ready(S::err(AskError::Dead));
+                        }
                         // Refused by send middleware (which published the dead letter).
-                        Err(TellError::Refused(_, rejection)) => {
+                        Err(NotNow::Failed(TellError::Refused(_, rejection))) => {
                             return Poll::Ready(S::err(AskError::Rejected(rejection)));
                         }
                     }
@@ -349,16 +351,17 @@ impl<A: Actor> Future for Tell<'_, A> {
         loop {
             match std::mem::replace(&mut this.state, TellState::Done) {
                 TellState::Start(target, msg) => {
-                    match target.inner.try_push(msg, this.priority, &target.headers) {
+                    match target
+                        .inner
+                        .try_push_or_keep(msg, this.priority, &target.headers)
+                    {
                         Ok(()) => return Poll::Ready(Ok(())),
-                        Err(TellError::Full(msg)) => {
-                            this.state = TellState::Sending(target.inner.push_when_room(
-                                msg,
-                                this.priority,
-                                &target.headers,
-                            ));
+                        Err(NotNow::Full(letter)) => {
+                            this.state = TellState::Sending(
+                                target.inner.letter_when_room(letter, this.priority),
+                            );
                         }
-                        Err(dead) => return Poll::Ready(Err(dead)),
+                        Err(NotNow::Failed(failed)) => return Poll::Ready(Err(failed)),
                     }
                 }
                 TellState::Sending(mut push) => match push.as_mut().poll(cx) {

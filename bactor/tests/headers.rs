@@ -385,10 +385,21 @@ impl Valve {
     }
 }
 
+/// Counts the sends it sees.
+struct Counting(Arc<std::sync::atomic::AtomicUsize>);
+
+impl SendMiddleware for Counting {
+    fn before_send(&self, _: &Outgoing<'_>) -> Flow {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Flow::Continue
+    }
+}
+
 #[tokio::test]
 async fn a_message_that_waits_for_room_keeps_the_headers_its_layers_added() {
     no_hang(async {
         let system = ActorSystem::new();
+        let sends = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let (opener, open) = tokio::sync::watch::channel(false);
         let v = system
             .spawn_props(
@@ -397,6 +408,7 @@ async fn a_message_that_waits_for_room_keeps_the_headers_its_layers_added() {
                     seen: Vec::new(),
                 })
                 .mailbox(bactor::MailboxConfig::Bounded(1))
+                .send_middleware(Counting(Arc::clone(&sends)))
                 .send_middleware(Stamp),
             )
             .await
@@ -412,6 +424,9 @@ async fn a_message_that_waits_for_room_keeps_the_headers_its_layers_added() {
             v.seen().await.unwrap(),
             [stamped.clone(), stamped.clone(), stamped]
         );
+        // Each send went through the layers once, the one that waited for room too (and
+        // the `seen` ask).
+        assert_eq!(sends.load(std::sync::atomic::Ordering::Relaxed), 4);
         system.shutdown().await;
     })
     .await;

@@ -895,29 +895,36 @@ impl<A: Actor> Hosted for HostedActor<A> {
         } else {
             crate::Headers::from_wire(headers)
         };
-        match inner.try_push(msg, None, &headers) {
+        match inner.try_push_or_keep(msg, None, &headers) {
             Ok(()) => Ok(None),
-            Err(crate::TellError::Full(msg)) => {
+            Err(crate::actor_ref::NotNow::Full(letter)) => {
                 let inner = Arc::clone(inner);
                 let take_reply = self.stub.take_reply;
                 Ok(Some(Box::pin(async move {
-                    if let Err(msg) = inner.push(msg, None, &headers).await
+                    if let Err(msg) = inner.letter_when_room(letter, None).await
                         && let Some(reply) = take_reply(msg)
                     {
                         reply.fail(AskError::Dead);
                     }
                 })))
             }
-            Err(crate::TellError::Dead(msg)) => {
+            Err(crate::actor_ref::NotNow::Failed(crate::TellError::Dead(msg))) => {
                 if let Some(reply) = (self.stub.take_reply)(msg) {
                     reply.fail(AskError::Dead);
                 }
                 Ok(None)
             }
             // Send middleware of the actor refused it (and published the dead letter).
-            Err(crate::TellError::Refused(msg, rejection)) => {
+            Err(crate::actor_ref::NotNow::Failed(crate::TellError::Refused(msg, rejection))) => {
                 if let Some(reply) = (self.stub.take_reply)(msg) {
                     reply.fail(AskError::Rejected(rejection));
+                }
+                Ok(None)
+            }
+            // Not reported by `try_push_or_keep` (a full lane hands the letter back).
+            Err(crate::actor_ref::NotNow::Failed(crate::TellError::Full(msg))) => {
+                if let Some(reply) = (self.stub.take_reply)(msg) {
+                    reply.fail(AskError::Dead);
                 }
                 Ok(None)
             }
