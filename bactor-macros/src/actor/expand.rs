@@ -105,19 +105,12 @@ pub(crate) fn expand_impl(m: &ActorImpl<'_>) -> TokenStream {
 
     // Type parameters of the impl may not appear in any handler; a hidden, uninhabited
     // variant uses them all so the enum is always well-formed.
-    let type_params: Vec<_> = generics
-        .params
-        .iter()
-        .filter_map(|p| match p {
-            GenericParam::Type(t) => Some(&t.ident),
-            _ => None,
-        })
-        .collect();
-    let has_phantom = !type_params.is_empty();
-    let phantom_variant = has_phantom.then(|| {
+    let phantom = phantom_type(generics);
+    let has_phantom = phantom.is_some();
+    let phantom_variant = phantom.map(|phantom| {
         quote! {
             #[doc(hidden)]
-            __BactorPhantom(::core::marker::PhantomData<fn() -> (#(#type_params,)*)>, ::core::convert::Infallible),
+            __BactorPhantom(#phantom, ::core::convert::Infallible),
         }
     });
     let phantom_arm = |value: TokenStream| {
@@ -355,6 +348,13 @@ pub(crate) fn expand_impl(m: &ActorImpl<'_>) -> TokenStream {
     }
 }
 
+/// The field type of an enum's hidden, uninhabited variant that uses every type parameter
+/// of `generics` (its other variants may not); `None` without type parameters.
+fn phantom_type(generics: &syn::Generics) -> Option<TokenStream> {
+    let params: Vec<_> = generics.type_params().map(|t| &t.ident).collect();
+    (!params.is_empty()).then(|| quote!(::core::marker::PhantomData<fn() -> (#(#params,)*)>))
+}
+
 /// The `{Name}Event` enum and the `PersistentActor` impl, for an impl with `#[event]`s;
 /// without any, a check that the struct is not `#[persistent]`.
 fn expand_events(m: &ActorImpl<'_>) -> TokenStream {
@@ -389,19 +389,13 @@ fn expand_events(m: &ActorImpl<'_>) -> TokenStream {
             quote!(#lifetime)
         }
     });
-    let type_params: Vec<_> = params
-        .iter()
-        .filter_map(|p| match p {
-            GenericParam::Type(t) => Some(&t.ident),
-            _ => None,
-        })
-        .collect();
-    let has_phantom = !type_params.is_empty();
-    let phantom_variant = has_phantom.then(|| {
+    let phantom = phantom_type(generics);
+    let has_phantom = phantom.is_some();
+    let phantom_variant = phantom.map(|phantom| {
         quote! {
             #[doc(hidden)]
             #[serde(skip)]
-            __BactorPhantom(::core::marker::PhantomData<fn() -> (#(#type_params,)*)>, ::core::convert::Infallible),
+            __BactorPhantom(#phantom, ::core::convert::Infallible),
         }
     });
     let phantom_arm = has_phantom.then(
